@@ -1,0 +1,321 @@
+//! The headless command line. Exit codes: 0 success, 1 input problem, 2 usage.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use twinplan::core::dicom::{self, Scan, Series};
+use twinplan::core::io::nifti;
+use twinplan::core::phantom;
+use twinplan::core::progress::Progress;
+use twinplan::core::volume::Volume;
+
+#[derive(Parser)]
+#[command(
+    name = "twinplan",
+    version,
+    about = "3D surgical planning on a digital twin of the patient's anatomy"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Open the workstation on a DICOM folder or file, or a plan.
+    Open { path: PathBuf },
+    /// List the series found under PATH: geometry, values, warnings, skipped files.
+    Info {
+        path: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a loaded series as NIfTI (RAS affine), to open aligned in 3D Slicer or ITK-SNAP.
+    ExportVolume {
+        path: PathBuf,
+        /// Series id or SeriesInstanceUID (default: the largest series).
+        #[arg(long)]
+        series: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the synthetic head phantom: DICOM series, truth label map, truth JSON.
+    Phantom {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// An input problem: exit code 1 with the message.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Some(Command::Info { path, json }) => info(&path, json),
+        Some(Command::ExportVolume { path, series, out }) => {
+            export_volume(&path, series.as_deref(), &out)
+        }
+        Some(Command::Phantom { out }) => write_phantom(&out),
+        Some(Command::Open { .. }) | None => unreachable!("the GUI commands are handled in main"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Shows a job's progress on the terminal (stderr) until dropped.
+struct TerminalProgress {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TerminalProgress {
+    fn start(progress: &Progress) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::io::stderr().is_terminal().then(|| {
+            let (p, stop) = (progress.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let (done, total) = p.counts();
+                    if total > 0 {
+                        eprint!(
+                            "\r\x1b[2K{} {done}/{total} ({:.0}%)",
+                            p.stage(),
+                            100.0 * p.fraction()
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                eprint!("\r\x1b[2K");
+            })
+        });
+        TerminalProgress { stop, thread }
+    }
+}
+
+impl Drop for TerminalProgress {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn row_major<const R: usize, const C: usize>(m: &nalgebra::SMatrix<f64, R, C>) -> Vec<Vec<f64>> {
+    (0..R)
+        .map(|r| (0..C).map(|c| m[(r, c)]).collect())
+        .collect()
+}
+
+struct SeriesReport<'a> {
+    series: &'a Series,
+    volume: Option<Volume>,
+    error: Option<String>,
+}
+
+fn info(path: &Path, as_json: bool) -> Result<()> {
+    let progress = Progress::new();
+    let _shown = TerminalProgress::start(&progress);
+    let found: Scan = dicom::scan(path, &progress)?;
+    let mut skipped = found.skipped.clone();
+    let mut reports = Vec::new();
+    for s in &found.series {
+        match dicom::load(s, &progress) {
+            Ok(loaded) => {
+                skipped.extend(loaded.failed);
+                reports.push(SeriesReport {
+                    series: s,
+                    volume: Some(loaded.volume),
+                    error: None,
+                });
+            }
+            Err(e) => reports.push(SeriesReport {
+                series: s,
+                volume: None,
+                error: Some(e.to_string()),
+            }),
+        }
+    }
+    drop(_shown);
+
+    if as_json {
+        let series: Vec<_> = reports
+            .iter()
+            .map(|r| {
+                let s = r.series;
+                let h = s.first();
+                let (grid, warnings) = match &r.volume {
+                    Some(v) => (&v.grid, v.warnings.clone()),
+                    None => (
+                        &s.grid,
+                        s.warnings.iter().cloned().chain(r.error.clone()).collect(),
+                    ),
+                };
+                let range = r.volume.as_ref().and_then(|v| v.data.range());
+                json!({
+                    "id": s.id,
+                    "series_uid": s.series_uid,
+                    "study_uid": h.study_uid,
+                    "modality": h.modality,
+                    "description": h.series_description,
+                    "dims": grid.dims,
+                    "spacing_mm": grid.spacing_mm(),
+                    "origin_mm": grid.origin_mm().coords.as_slice(),
+                    "direction": row_major(&grid.directions()),
+                    "patient_from_voxel": row_major(&grid.patient_from_voxel),
+                    "slice_count": s.slices.len(),
+                    "file_count": s.file_count(),
+                    "transfer_syntaxes": s.transfer_syntaxes(),
+                    "voxel_type": r.volume.as_ref().map(|v| v.data.type_name()),
+                    "unit": r.volume.as_ref().map(|v| v.meta.unit.clone()),
+                    "value_range": range.map(|(a, b)| [a, b]),
+                    "loaded": r.volume.is_some(),
+                    "warnings": warnings,
+                })
+            })
+            .collect();
+        let out = json!({
+            "root": found.root,
+            "files_seen": found.files_seen,
+            "series": series,
+            "skipped": skipped,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "{}: {} series in {} file(s), {} skipped",
+            found.root.display(),
+            reports.len(),
+            found.files_seen,
+            skipped.len()
+        );
+        for r in &reports {
+            print_series(r);
+        }
+        if !skipped.is_empty() {
+            println!("\nSkipped files:");
+            for s in &skipped {
+                println!("  {}: {}", s.path.display(), s.reason);
+            }
+        }
+    }
+    if reports.iter().all(|r| r.volume.is_none()) {
+        bail!("{}: no series could be loaded", path.display());
+    }
+    Ok(())
+}
+
+fn print_series(r: &SeriesReport) {
+    let s = r.series;
+    let h = s.first();
+    let grid = r.volume.as_ref().map_or(&s.grid, |v| &v.grid);
+    let [nx, ny, nz] = grid.dims;
+    let sp = grid.spacing_mm();
+    let o = grid.origin_mm();
+    let d = grid.directions();
+    println!("\nSeries {}", s.id);
+    println!("  modality {}  \"{}\"", h.modality, h.series_description);
+    println!(
+        "  dims {nx} x {ny} x {nz}, spacing {:.4} x {:.4} x {:.4} mm, {} image(s) in {} file(s)",
+        sp[0],
+        sp[1],
+        sp[2],
+        s.slices.len(),
+        s.file_count()
+    );
+    println!(
+        "  origin (LPS) {:.3}, {:.3}, {:.3} mm   (RAS {:.3}, {:.3}, {:.3})",
+        o.x, o.y, o.z, -o.x, -o.y, o.z
+    );
+    for (a, name) in ["i", "j", "k"].iter().enumerate() {
+        println!(
+            "  direction {name} (LPS) {:+.6}, {:+.6}, {:+.6}",
+            d[(0, a)],
+            d[(1, a)],
+            d[(2, a)]
+        );
+    }
+    println!("  transfer syntax: {}", s.transfer_syntaxes().join(", "));
+    match (&r.volume, &r.error) {
+        (Some(v), _) => {
+            if let Some((lo, hi)) = v.data.range() {
+                println!(
+                    "  values {lo} .. {hi} {} ({})",
+                    v.meta.unit,
+                    v.data.type_name()
+                );
+            }
+            for w in &v.warnings {
+                println!("  warning: {w}");
+            }
+        }
+        (None, Some(e)) => {
+            for w in &s.warnings {
+                println!("  warning: {w}");
+            }
+            println!("  not loaded: {e}");
+        }
+        (None, None) => {}
+    }
+}
+
+fn export_volume(path: &Path, series: Option<&str>, out: &Path) -> Result<()> {
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let (_, loaded) = dicom::open_volume(path, series, &progress)?;
+    drop(shown);
+    let v = &loaded.volume;
+    for w in &v.warnings {
+        eprintln!("warning: {w}");
+    }
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    if !(name.ends_with(".nii") || name.ends_with(".nii.gz")) {
+        bail!(
+            "{}: expected an output name ending in .nii or .nii.gz",
+            out.display()
+        );
+    }
+    let desc = format!("{} {}", v.meta.modality, v.meta.description);
+    nifti::write_volume(out, &v.grid, &v.data, desc.trim())
+        .with_context(|| format!("writing {}", out.display()))?;
+    let [nx, ny, nz] = v.grid.dims;
+    println!(
+        "wrote {} ({nx} x {ny} x {nz}, {}, {})",
+        out.display(),
+        v.data.type_name(),
+        if v.meta.unit.is_empty() {
+            "no unit"
+        } else {
+            &v.meta.unit
+        }
+    );
+    Ok(())
+}
+
+fn write_phantom(out: &Path) -> Result<()> {
+    eprintln!("generating the phantom ...");
+    let p = phantom::generate();
+    let files = phantom::write(&p, out)?;
+    println!(
+        "wrote {} (DICOM series), {}, {}",
+        files.dicom_dir.display(),
+        files.labels.display(),
+        files.truth.display()
+    );
+    Ok(())
+}

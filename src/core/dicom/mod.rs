@@ -1,0 +1,187 @@
+//! DICOM input: scan a folder for series, then load one series into a patient-space [`Volume`].
+//!
+//! ```text
+//! scan(path) -> Scan { series: [Series { sorted headers, grid, warnings }], skipped }
+//! load(&series) -> Volume (decoded in parallel straight into the voxel buffer)
+//! ```
+
+mod error;
+pub mod header;
+mod jpeg12;
+mod pixels;
+mod scan;
+pub mod series;
+pub mod write;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+pub use error::{DicomError, Result};
+pub use header::{MAX_VOXELS, SliceHeader, read_object, slice_headers};
+pub use scan::{Scan, Skipped, read_headers, scan};
+pub use series::{Series, SliceSource, build_series};
+
+use crate::core::progress::Progress;
+use crate::core::volume::{Grid, Volume, VolumeMeta, VoxelData};
+use pixels::{Sample, SampleKind, choose_kind, decode_file};
+
+
+/// A loaded series and what went wrong on the way, for the user to see.
+#[derive(Debug)]
+pub struct Loaded {
+    pub volume: Volume,
+    /// Files of this series that could not be decoded (they are left out, with a warning).
+    pub failed: Vec<Skipped>,
+}
+
+/// Loads one series. Files that fail to decode are left out (the stack is rebuilt without them,
+/// so a hole becomes a "missing slices" warning) unless nothing is left.
+pub fn load(series: &Series, progress: &Progress) -> Result<Loaded> {
+    let mut current = series.clone();
+    let mut failed: Vec<Skipped> = Vec::new();
+    loop {
+        match decode_series(&current, progress) {
+            Ok(mut volume) => {
+                if !failed.is_empty() {
+                    let list: Vec<String> = failed.iter().map(|f| format!("{}: {}", file_name(&f.path), f.reason)).collect();
+                    volume.warnings.insert(0, format!("{} file(s) could not be decoded and were left out: {}", failed.len(), list.join("; ")));
+                }
+                return Ok(Loaded { volume, failed });
+            }
+            Err(DecodeFailure::Fatal(e)) => return Err(e),
+            Err(DecodeFailure::Files(mut errs)) => {
+                let bad: Vec<PathBuf> = errs.iter().map(|(p, _)| p.clone()).collect();
+                let rest: Vec<SliceHeader> = current.slices.iter().filter(|s| !bad.contains(&s.path)).cloned().collect();
+                if rest.is_empty() {
+                    // Nothing of the series decodes: the first file's own error says why.
+                    return Err(errs.swap_remove(0).1);
+                }
+                failed.extend(errs.into_iter().map(|(p, e)| Skipped { reason: scan::reason_of(&e, &p), path: p }));
+                let mut rebuilt = build_series(rest);
+                rebuilt.sort_by_key(|s| std::cmp::Reverse(s.slices.len()));
+                let mut next = rebuilt.swap_remove(0);
+                next.id = current.id.clone();
+                current = next;
+            }
+        }
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+}
+
+enum DecodeFailure {
+    Fatal(DicomError),
+    Files(Vec<(PathBuf, DicomError)>),
+}
+
+fn decode_series(series: &Series, progress: &Progress) -> Result<Volume, DecodeFailure> {
+    let first = series.first();
+    let plane = first.rows as usize * first.cols as usize;
+    let out_slices = series.grid.dims[2];
+    let voxels = plane.checked_mul(out_slices.max(series.slices.len())).unwrap_or(usize::MAX);
+    if voxels > MAX_VOXELS {
+        return Err(DecodeFailure::Fatal(DicomError::invalid(
+            &first.path,
+            format!("series {} would need {voxels} voxels; at most {MAX_VOXELS} are supported", series.id),
+        )));
+    }
+    let data = match choose_kind(&series.slices) {
+        SampleKind::I16 => match decode_into::<i16>(series, plane, progress)? {
+            (v, false) => VoxelData::I16(v),
+            // Values beyond i16 (a 16-bit unsigned MR, say): decode again as f32.
+            (_, true) => VoxelData::F32(decode_into::<f32>(series, plane, progress)?.0),
+        },
+        SampleKind::F32 => VoxelData::F32(decode_into::<f32>(series, plane, progress)?.0),
+    };
+    let ct = first.modality == "CT" && (first.rescale_type.is_empty() || first.rescale_type == "HU");
+    let meta = VolumeMeta {
+        series_uid: series.series_uid.clone(),
+        study_uid: first.study_uid.clone(),
+        modality: first.modality.clone(),
+        description: first.series_description.clone(),
+        patient_name: first.patient_name.clone(),
+        patient_id: first.patient_id.clone(),
+        study_date: first.study_date.clone(),
+        unit: if ct { "HU".into() } else { first.rescale_type.clone() },
+        window: first.window,
+    };
+    Ok(Volume { grid: Grid::new(series.grid.dims, series.grid.patient_from_voxel), data, meta, warnings: series.warnings.clone() })
+}
+
+/// Decodes every source slice in parallel (one task per file) into one buffer, then resamples
+/// it when the stack is irregular. The flag says whether some value did not fit `T`.
+fn decode_into<T: Sample>(series: &Series, plane: usize, progress: &Progress) -> Result<(Vec<T>, bool), DecodeFailure> {
+    let outside = std::sync::atomic::AtomicBool::new(false);
+    let n_src = series.slices.len();
+    let mut buf = vec![T::default(); plane * n_src];
+    {
+        let mut planes: Vec<Option<&mut [T]>> = buf.chunks_mut(plane).map(Some).collect();
+        let mut by_file: BTreeMap<&Path, Vec<(&SliceHeader, &mut [T])>> = BTreeMap::new();
+        for (i, h) in series.slices.iter().enumerate() {
+            if let Some(p) = planes[i].take() {
+                by_file.entry(h.path.as_path()).or_default().push((h, p));
+            }
+        }
+        progress.begin(&format!("Decoding {n_src} images"), n_src as u64);
+        let errors: Vec<(PathBuf, DicomError)> = by_file
+            .into_par_iter()
+            .filter_map(|(path, mut frames)| {
+                if progress.is_cancelled() {
+                    return Some((path.to_owned(), DicomError::Cancelled(crate::core::progress::Cancelled)));
+                }
+                let n = frames.len() as u64;
+                let r = decode_file(path, &mut frames);
+                progress.advance(n);
+                match r {
+                    Ok(o) => {
+                        outside.fetch_or(o, std::sync::atomic::Ordering::Relaxed);
+                        None
+                    }
+                    Err(e) => Some((path.to_owned(), e)),
+                }
+            })
+            .collect();
+        if progress.is_cancelled() {
+            return Err(DecodeFailure::Fatal(DicomError::Cancelled(crate::core::progress::Cancelled)));
+        }
+        if !errors.is_empty() {
+            return Err(DecodeFailure::Files(errors));
+        }
+    }
+    let outside = outside.into_inner();
+    let Some(plan) = &series.resample else { return Ok((buf, outside)) };
+    let mut out = vec![T::default(); plane * plan.len()];
+    out.par_chunks_mut(plane).zip(plan.par_iter()).for_each(|(dst, s)| {
+        let a = &buf[s.lo * plane..(s.lo + 1) * plane];
+        let b = &buf[s.hi * plane..(s.hi + 1) * plane];
+        for ((o, &x), &y) in dst.iter_mut().zip(a).zip(b) {
+            *o = T::from_f64((1.0 - s.t) * x.to_f64() + s.t * y.to_f64());
+        }
+    });
+    Ok((out, outside))
+}
+
+/// Scans `path` and loads the series `id` (or the largest series when `id` is `None`).
+pub fn open_volume(path: &Path, id: Option<&str>, progress: &Progress) -> Result<(Scan, Loaded)> {
+    let found = scan(path, progress)?;
+    let series = match id {
+        Some(id) => found.find(id).ok_or_else(|| DicomError::NoSuchSeries {
+            path: path.to_owned(),
+            id: id.to_owned(),
+            found: found.series.iter().map(|s| s.id.clone()).collect::<Vec<_>>().join(", "),
+        })?,
+        None => largest(&found)
+            .ok_or_else(|| DicomError::NoImages { path: path.to_owned(), files: found.files_seen, details: String::new() })?,
+    };
+    let loaded = load(series, progress)?;
+    Ok((found, loaded))
+}
+
+/// The series with the most voxels: what "open this folder" should show first.
+pub fn largest(scan: &Scan) -> Option<&Series> {
+    scan.series.iter().max_by_key(|s| s.grid.voxel_count())
+}

@@ -1,0 +1,315 @@
+//! Pixel data to voxel values: decode each file once, mask the stored bits, extend the sign,
+//! invert MONOCHROME1, apply the per-slice rescale, and write straight into the volume buffer.
+
+use std::fs::File;
+use std::path::Path;
+
+use dicom::core::value::{PrimitiveValue, Value};
+use dicom::dictionary_std::tags;
+use dicom::pixeldata::PixelDecoder;
+
+use super::error::{DicomError, Result};
+use super::header::{PixelFormat, Rescale, SliceHeader, read_object};
+use super::jpeg12;
+
+/// JPEG baseline (process 1) and extended (processes 2 & 4).
+fn is_dct_jpeg(ts_uid: &str) -> bool {
+    matches!(ts_uid, "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51")
+}
+
+/// The compressed bytes of one frame: all fragments for a single-frame image, else one fragment
+/// per frame (the usual encoding).
+fn frame_stream(fragments: &[Vec<u8>], frame: u32, frames: u32) -> Option<Vec<u8>> {
+    if frames == 1 {
+        return Some(fragments.concat());
+    }
+    (fragments.len() == frames as usize).then(|| fragments.get(frame as usize).cloned()).flatten()
+}
+
+/// The voxel type chosen for a series before decoding, so the buffer is allocated once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleKind {
+    I16,
+    F32,
+}
+
+fn integral(x: f64) -> bool {
+    (x - x.round()).abs() < 1e-9
+}
+
+/// i16 when every slice rescales to whole numbers, else f32. Whether the values also fit in i16
+/// is only known after decoding (a signed 16-bit CT declares a range far wider than it uses), so
+/// the i16 decode reports overflow and the caller decodes again as f32 in that rare case.
+pub fn choose_kind(slices: &[SliceHeader]) -> SampleKind {
+    let whole = slices.iter().all(|s| integral(s.rescale.slope) && integral(s.rescale.intercept));
+    if whole { SampleKind::I16 } else { SampleKind::F32 }
+}
+
+/// An output sample type.
+pub trait Sample: Copy + Send + Sync + Default + 'static {
+    /// The representable range; values outside are clamped and reported.
+    const RANGE: (f64, f64);
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl Sample for i16 {
+    const RANGE: (f64, f64) = (i16::MIN as f64, i16::MAX as f64);
+    #[inline]
+    fn from_f64(v: f64) -> Self {
+        v.round().clamp(i16::MIN as f64, i16::MAX as f64) as i16
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Sample for f32 {
+    const RANGE: (f64, f64) = (f32::MIN as f64, f32::MAX as f64);
+    #[inline]
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+/// Raw words of one frame, as stored (before masking).
+enum Words<'a> {
+    U8(&'a [u8]),
+    U16(&'a [u16]),
+    I16(&'a [i16]),
+    U32(&'a [u32]),
+    I32(&'a [i32]),
+    /// Little-endian bytes of `bits_allocated` words (decoder output, OB values).
+    LeBytes(&'a [u8], u16),
+}
+
+impl Words<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Words::U8(v) => v.len(),
+            Words::U16(v) => v.len(),
+            Words::I16(v) => v.len(),
+            Words::U32(v) => v.len(),
+            Words::I32(v) => v.len(),
+            Words::LeBytes(v, bits) => v.len() / (*bits as usize / 8).max(1),
+        }
+    }
+
+    #[inline]
+    fn word(&self, i: usize) -> u32 {
+        match self {
+            Words::U8(v) => v[i] as u32,
+            Words::U16(v) => v[i] as u32,
+            Words::I16(v) => v[i] as u16 as u32,
+            Words::U32(v) => v[i],
+            Words::I32(v) => v[i] as u32,
+            Words::LeBytes(v, 8) => v[i] as u32,
+            Words::LeBytes(v, 16) => u16::from_le_bytes([v[2 * i], v[2 * i + 1]]) as u32,
+            Words::LeBytes(v, _) => u32::from_le_bytes([v[4 * i], v[4 * i + 1], v[4 * i + 2], v[4 * i + 3]]),
+        }
+    }
+
+    fn slice(&self, start: usize, len: usize) -> Words<'_> {
+        match self {
+            Words::U8(v) => Words::U8(&v[start..start + len]),
+            Words::U16(v) => Words::U16(&v[start..start + len]),
+            Words::I16(v) => Words::I16(&v[start..start + len]),
+            Words::U32(v) => Words::U32(&v[start..start + len]),
+            Words::I32(v) => Words::I32(&v[start..start + len]),
+            Words::LeBytes(v, bits) => {
+                let b = *bits as usize / 8;
+                Words::LeBytes(&v[start * b..(start + len) * b], *bits)
+            }
+        }
+    }
+}
+
+/// Stored value of a raw word: the `bits_stored` bits ending at `high_bit`, sign-extended when
+/// signed, inverted for MONOCHROME1.
+#[inline]
+fn stored_value(word: u32, f: &PixelFormat) -> i64 {
+    let shift = (f.high_bit + 1 - f.bits_stored) as u32;
+    let bits = f.bits_stored as u32;
+    let mask: u64 = if bits >= 32 { u32::MAX as u64 } else { (1u64 << bits) - 1 };
+    let v = ((word as u64) >> shift) & mask;
+    let mut s = if f.signed && (v >> (bits - 1)) & 1 == 1 { v as i64 - (1i64 << bits) } else { v as i64 };
+    if f.monochrome1 {
+        s = if f.signed { -1 - s } else { mask as i64 - s };
+    }
+    s
+}
+
+/// Converts one frame; returns true when some value did not fit `T` (and was clamped).
+fn convert_frame<T: Sample>(words: &Words, f: &PixelFormat, r: Rescale, out: &mut [T]) -> bool {
+    let n = out.len();
+    let (lo, hi) = T::RANGE;
+    let mut outside = false;
+    // The common case (slope 1, whole intercept, 16-bit words, no inversion) is a tight integer loop.
+    if let (Words::U16(w), true, true) = (words, r.slope == 1.0 && integral(r.intercept), !f.monochrome1) {
+        let shift = f.high_bit + 1 - f.bits_stored;
+        let bits = f.bits_stored as u32;
+        let mask = if bits >= 16 { u16::MAX } else { (1u16 << bits) - 1 };
+        let intercept = r.intercept as i64;
+        for (o, &x) in out.iter_mut().zip(&w[..n]) {
+            let v = (x >> shift) & mask;
+            let s = if f.signed && bits < 16 && (v >> (bits - 1)) & 1 == 1 {
+                v as i64 - (1i64 << bits)
+            } else if f.signed && bits == 16 {
+                v as i16 as i64
+            } else {
+                v as i64
+            };
+            let v = (s + intercept) as f64;
+            outside |= v < lo || v > hi;
+            *o = T::from_f64(v);
+        }
+        return outside;
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        let v = r.slope * stored_value(words.word(i), f) as f64 + r.intercept;
+        outside |= v < lo || v > hi;
+        *o = T::from_f64(v);
+    }
+    outside
+}
+
+/// Decodes the given frames of one file into their destination planes; `Ok(true)` when some value
+/// did not fit `T`.
+pub fn decode_file<T: Sample>(path: &Path, frames: &mut [(&SliceHeader, &mut [T])]) -> Result<bool> {
+    let file = File::open(path).map_err(|e| DicomError::Io { path: path.to_owned(), source: e })?;
+    let parsed = read_object(file, path, false)?;
+    let obj = &parsed.object;
+    let Some(first) = frames.first() else { return Ok(false) };
+    let h0 = first.0;
+    let plane = h0.rows as usize * h0.cols as usize;
+    let mut outside = false;
+    let pixel = obj.get(tags::PIXEL_DATA).ok_or_else(|| DicomError::NoPixelData { path: path.to_owned(), kind: "no PixelData element".into() })?;
+
+    match pixel.value() {
+        Value::Primitive(p) => {
+            let words = match p {
+                PrimitiveValue::U16(v) => Words::U16(v),
+                PrimitiveValue::I16(v) => Words::I16(v),
+                PrimitiveValue::U32(v) => Words::U32(v),
+                PrimitiveValue::I32(v) => Words::I32(v),
+                PrimitiveValue::U8(v) if h0.format.bits_allocated == 8 => Words::U8(v),
+                PrimitiveValue::U8(v) => Words::LeBytes(v, h0.format.bits_allocated),
+                _ => {
+                    return Err(DicomError::Decode { path: path.to_owned(), detail: "PixelData does not hold 8, 16 or 32-bit samples".into() });
+                }
+            };
+            let needed = plane * h0.frames_in_file as usize;
+            if words.len() < needed {
+                return Err(DicomError::Decode {
+                    path: path.to_owned(),
+                    detail: format!(
+                        "pixel data is truncated: {} samples present, {} expected for {} x {} x {} frame(s)",
+                        words.len(),
+                        needed,
+                        h0.cols,
+                        h0.rows,
+                        h0.frames_in_file
+                    ),
+                });
+            }
+            for (h, out) in frames.iter_mut() {
+                let w = words.slice(h.frame as usize * plane, plane);
+                outside |= convert_frame(&w, &h.format, h.rescale, out);
+            }
+        }
+        Value::PixelSequence(seq) if is_dct_jpeg(&h0.transfer_syntax_uid) && h0.format.bits_allocated > 8 => {
+            // 12-bit extended JPEG: our own decoder (the bundled one handles 8-bit only).
+            let fragments = seq.fragments();
+            for (h, out) in frames.iter_mut() {
+                let stream = frame_stream(fragments, h.frame, h.frames_in_file)
+                    .ok_or_else(|| DicomError::Decode { path: path.to_owned(), detail: format!("no JPEG data for frame {}", h.frame) })?;
+                let img = jpeg12::decode(&stream).map_err(|e| DicomError::Decode { path: path.to_owned(), detail: format!("{} frame {}: {e}", h.transfer_syntax_name, h.frame) })?;
+                if img.width != h.cols as usize || img.height != h.rows as usize {
+                    return Err(DicomError::Decode {
+                        path: path.to_owned(),
+                        detail: format!("JPEG image is {} x {}, the header says {} x {}", img.width, img.height, h.cols, h.rows),
+                    });
+                }
+                let fmt = PixelFormat { high_bit: h.format.bits_stored.min(img.precision as u16) - 1, bits_stored: h.format.bits_stored.min(img.precision as u16), ..h.format };
+                outside |= convert_frame(&Words::U16(&img.samples), &fmt, h.rescale, out);
+            }
+        }
+        Value::PixelSequence(_) => {
+            for (h, out) in frames.iter_mut() {
+                let decoded = obj
+                    .decode_pixel_data_frame(h.frame)
+                    .map_err(|e| DicomError::Decode { path: path.to_owned(), detail: format!("{} frame {}: {e}", h.transfer_syntax_name, h.frame) })?;
+                let bytes = decoded.data();
+                let bits = decoded.bits_allocated();
+                let words = Words::LeBytes(bytes, bits);
+                if words.len() < plane || ![8, 16, 32].contains(&bits) {
+                    return Err(DicomError::Decode {
+                        path: path.to_owned(),
+                        detail: format!("decoder returned {} bytes at {bits} bits, expected {plane} samples", bytes.len()),
+                    });
+                }
+                let fmt = PixelFormat { bits_allocated: bits, ..h.format };
+                outside |= convert_frame(&words, &fmt, h.rescale, out);
+            }
+        }
+        Value::Sequence(_) => {
+            return Err(DicomError::Decode { path: path.to_owned(), detail: "PixelData is a sequence, expected pixel samples".into() });
+        }
+    }
+    Ok(outside)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(bits_stored: u16, high_bit: u16, signed: bool) -> PixelFormat {
+        PixelFormat { bits_allocated: 16, bits_stored, high_bit, signed, samples_per_pixel: 1, monochrome1: false }
+    }
+
+    #[test]
+    fn masks_garbage_high_bits_and_extends_sign() {
+        // 12-bit value 0x0F0F with garbage 0xA000 above it.
+        assert_eq!(stored_value(0xAF0F, &fmt(12, 11, false)), 0xF0F);
+        // 12-bit two's complement 0xF0F is negative: 0xF0F - 4096 = -241.
+        assert_eq!(stored_value(0xAF0F, &fmt(12, 11, true)), -241);
+        // Stored bits need not start at bit 0.
+        assert_eq!(stored_value(0x0FF0, &fmt(8, 11, false)), 0xFF);
+        let mono1 = PixelFormat { monochrome1: true, ..fmt(12, 11, false) };
+        assert_eq!(stored_value(0, &mono1), 4095);
+    }
+
+    #[test]
+    fn fast_path_agrees_with_general_path() {
+        let raw: Vec<u16> = (0..4096u16).map(|v| v.wrapping_mul(37) ^ 0xA000).collect();
+        for signed in [false, true] {
+            let f = fmt(12, 11, signed);
+            let r = Rescale { slope: 1.0, intercept: -1024.0 };
+            let mut fast = vec![0f32; raw.len()];
+            convert_frame(&Words::U16(&raw), &f, r, &mut fast);
+            let bytes: Vec<u8> = raw.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let mut slow = vec![0f32; raw.len()];
+            convert_frame(&Words::LeBytes(&bytes, 16), &f, r, &mut slow);
+            assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
+    fn i16_for_whole_rescales_and_overflow_is_reported() {
+        let mut h = crate::core::dicom::series::tests_support::header();
+        h.rescale = Rescale { slope: 1.0, intercept: -1024.0 };
+        assert_eq!(choose_kind(std::slice::from_ref(&h)), SampleKind::I16);
+        h.rescale.slope = 0.5;
+        assert_eq!(choose_kind(std::slice::from_ref(&h)), SampleKind::F32);
+        let f = fmt(16, 15, false);
+        let mut out = [0i16; 2];
+        assert!(!convert_frame(&Words::U16(&[0, 32767]), &f, Rescale::default(), &mut out));
+        assert!(convert_frame(&Words::U16(&[0, 40000]), &f, Rescale::default(), &mut out));
+        assert_eq!(out, [0, i16::MAX]);
+    }
+}

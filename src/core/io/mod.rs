@@ -1,0 +1,3 @@
+//! File formats other than DICOM.
+
+pub mod nifti;

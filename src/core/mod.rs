@@ -1,0 +1,7 @@
+//! Domain logic in patient space (LPS, millimetres). Nothing here knows about windows or GPUs.
+
+pub mod dicom;
+pub mod io;
+pub mod phantom;
+pub mod progress;
+pub mod volume;

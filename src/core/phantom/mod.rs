@@ -1,0 +1,294 @@
+//! The bundled synthetic head CT: deterministic, with exact truth.
+//!
+//! Each voxel's CT number is the mean tissue value over a 4x4x4 sub-sample where the voxel
+//! straddles a boundary (partial volume, as a scanner would record it), plus deterministic noise.
+//! Its truth label is the structure at the voxel centre.
+
+pub mod anatomy;
+
+use std::path::{Path, PathBuf};
+
+use nalgebra::Vector3;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use anatomy::{Anatomy, Ellipsoid, Shape, Tissue, Tube};
+
+use crate::core::dicom::write::{WriteOptions, write_ct_series};
+use crate::core::io::nifti;
+use crate::core::volume::{Grid, Volume, VolumeMeta, VoxelData};
+
+/// Truth labels: value, name, category.
+pub const LABELS: [(u8, &str, &str); 8] = [
+    (1, "Scalp", "skin"),
+    (2, "Skull", "bone"),
+    (3, "Brain", "brain"),
+    (4, "Ventricles", "ventricle"),
+    (5, "Tumour", "target"),
+    (6, "Arteries", "vessel"),
+    (7, "Superior sagittal sinus", "vessel"),
+    (8, "Optic nerves", "nerve"),
+];
+
+/// Voxels per axis and spacing: 0.9 mm pixels, 1.25 mm slices (anisotropic on purpose).
+pub const DIMS: [usize; 3] = [176, 216, 150];
+pub const SPACING_MM: [f64; 3] = [0.9, 0.9, 1.25];
+/// Centre of the volume in LPS mm (deliberately not the origin).
+pub const CENTER_MM: [f64; 3] = [0.0, -15.0, 40.0];
+/// Standard deviation of the added noise, in HU.
+pub const NOISE_SD_HU: f64 = 6.0;
+const SUBSAMPLES: usize = 4;
+const SEED: u64 = 0x7477_696e_706c_616e; // "twinplan"
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TruthStructure {
+    pub label: u8,
+    pub name: String,
+    pub category: String,
+    /// CT number of the tissue(s) making up the structure.
+    pub hu: Vec<f64>,
+    pub geometry: Shape,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Truth {
+    pub description: String,
+    pub frame: String,
+    pub dims: [usize; 3],
+    /// Row-major 4x4, LPS mm.
+    pub patient_from_voxel: [[f64; 4]; 4],
+    pub noise_sd_hu: f64,
+    pub structures: Vec<TruthStructure>,
+}
+
+impl Truth {
+    pub fn structure(&self, name: &str) -> Option<&TruthStructure> {
+        self.structures.iter().find(|s| s.name == name)
+    }
+}
+
+/// The generated phantom: CT volume (i16 HU), truth labels on the same grid, truth geometry.
+pub struct Phantom {
+    pub volume: Volume,
+    pub labels: Vec<u8>,
+    pub truth: Truth,
+    pub anatomy: Anatomy,
+}
+
+pub fn grid() -> Grid {
+    let origin: [f64; 3] = std::array::from_fn(|a| CENTER_MM[a] - (DIMS[a] - 1) as f64 * SPACING_MM[a] / 2.0);
+    Grid::axis_aligned(DIMS, origin, SPACING_MM)
+}
+
+/// splitmix64: a tiny, well-mixed, platform-independent generator.
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Approximately normal noise from the sum of 12 uniforms (Irwin-Hall): integer arithmetic and
+/// sums only, so every platform produces the same values. Seeded per voxel, so the result does
+/// not depend on thread scheduling.
+fn noise(index: usize) -> f64 {
+    let mut s = splitmix(SEED ^ index as u64);
+    let mut sum = 0.0;
+    for _ in 0..12 {
+        s = splitmix(s);
+        sum += (s >> 11) as f64 / (1u64 << 53) as f64;
+    }
+    sum - 6.0
+}
+
+/// Generates the phantom (a few seconds on two cores).
+pub fn generate() -> Phantom {
+    let grid = grid();
+    let anatomy = Anatomy::new(CENTER_MM);
+    let [nx, ny, _] = grid.dims;
+    let sp = SPACING_MM;
+    let boxes: Vec<_> = anatomy.tube_boxes().collect();
+    let mut hu = vec![0i16; grid.voxel_count()];
+    let mut labels = vec![0u8; grid.voxel_count()];
+
+    hu.par_chunks_mut(nx * ny).zip(labels.par_chunks_mut(nx * ny)).enumerate().for_each(|(k, (hu_slice, lab_slice))| {
+        for j in 0..ny {
+            for i in 0..nx {
+                let c = grid.patient_from_ijk([i as f64, j as f64, k as f64]).coords;
+                let centre_tissue = anatomy.tissue(&c);
+                let half = Vector3::new(sp[0], sp[1], sp[2]) * 0.5;
+                let near_tube = boxes.iter().any(|(lo, hi)| {
+                    (0..3).all(|a| c[a] + half[a] >= lo[a] && c[a] - half[a] <= hi[a])
+                });
+                let corners_agree = (0..8).all(|n| {
+                    let o = Vector3::new(
+                        if n & 1 == 0 { -half.x } else { half.x },
+                        if n & 2 == 0 { -half.y } else { half.y },
+                        if n & 4 == 0 { -half.z } else { half.z },
+                    );
+                    anatomy.tissue(&(c + o)) == centre_tissue
+                });
+                let value = if corners_agree && !near_tube {
+                    centre_tissue.hu()
+                } else {
+                    let mut sum = 0.0;
+                    for sz in 0..SUBSAMPLES {
+                        for sy in 0..SUBSAMPLES {
+                            for sx in 0..SUBSAMPLES {
+                                let f = |s: usize| (s as f64 + 0.5) / SUBSAMPLES as f64 - 0.5;
+                                let p = c + Vector3::new(f(sx) * sp[0], f(sy) * sp[1], f(sz) * sp[2]);
+                                sum += anatomy.tissue(&p).hu();
+                            }
+                        }
+                    }
+                    sum / (SUBSAMPLES * SUBSAMPLES * SUBSAMPLES) as f64
+                };
+                let index = grid.index(i, j, k);
+                let noisy = value + NOISE_SD_HU * noise(index);
+                hu_slice[i + nx * j] = noisy.round().clamp(-1024.0, 3071.0) as i16;
+                lab_slice[i + nx * j] = anatomy.label(&c);
+            }
+        }
+    });
+
+    let truth = truth_of(&anatomy, &grid);
+    Phantom { volume: Volume { grid, data: VoxelData::I16(hu), meta: meta(), warnings: vec![] }, labels, truth, anatomy }
+}
+
+/// The phantom's identity: synthetic patient, study date, default brain window.
+pub fn meta() -> VolumeMeta {
+    VolumeMeta {
+        series_uid: crate::core::dicom::write::uid_from_name("twinplan phantom v1/series"),
+        study_uid: String::new(),
+        modality: "CT".into(),
+        description: "Synthetic head phantom (twinplan)".into(),
+        patient_name: "Phantom Head".into(),
+        patient_id: "TWINPLAN-PHANTOM-1".into(),
+        study_date: "20260101".into(),
+        unit: "HU".into(),
+        window: Some((40.0, 80.0)),
+    }
+}
+
+fn truth_of(a: &Anatomy, grid: &Grid) -> Truth {
+    let m = grid.patient_from_voxel;
+    let shell = |outer: f64, inner: f64| Shape::EllipsoidShell { outer: a.head.shrunk(outer), inner: a.head.shrunk(inner) };
+    let geometry = |label: u8| -> (Vec<Tissue>, Shape) {
+        match label {
+            1 => (vec![Tissue::Skin, Tissue::Fat], shell(0.0, anatomy::SKULL_OUTER_DEPTH_MM)),
+            2 => (vec![Tissue::CorticalBone, Tissue::Diploe], shell(anatomy::SKULL_OUTER_DEPTH_MM, anatomy::SKULL_INNER_DEPTH_MM)),
+            3 => (
+                vec![Tissue::Csf, Tissue::GreyMatter, Tissue::WhiteMatter],
+                Shape::Ellipsoids { items: vec![a.head.shrunk(anatomy::SKULL_INNER_DEPTH_MM)] },
+            ),
+            4 => (vec![Tissue::Ventricle], Shape::Ellipsoids { items: a.ventricles.to_vec() }),
+            5 => (vec![Tissue::TumourCore, Tissue::TumourRim], Shape::Sphere { center: a.tumour_center, radius_mm: a.tumour_radius_mm }),
+            6 => (vec![Tissue::Artery], Shape::Tubes { segments: a.arteries.clone() }),
+            7 => (vec![Tissue::Sinus], Shape::Tubes { segments: a.sinus.clone() }),
+            _ => (vec![Tissue::Nerve], Shape::Tubes { segments: a.nerves.clone() }),
+        }
+    };
+    Truth {
+        description: "twinplan synthetic head phantom: nested ellipsoid scalp/skull/brain, ventricles, a spherical tumour, \
+                      contrast-filled arterial trees and a venous sinus (tubes), optic nerves (tubes without CT contrast). \
+                      Structures overlap; each voxel's label is the highest-numbered structure containing its centre, \
+                      except that nerves take precedence over vessels."
+            .into(),
+        frame: "LPS, millimetres".into(),
+        dims: grid.dims,
+        patient_from_voxel: std::array::from_fn(|r| std::array::from_fn(|c| m[(r, c)])),
+        noise_sd_hu: NOISE_SD_HU,
+        structures: LABELS
+            .iter()
+            .map(|&(label, name, category)| {
+                let (tissues, shape) = geometry(label);
+                TruthStructure { label, name: name.into(), category: category.into(), hu: tissues.iter().map(|t| t.hu()).collect(), geometry: shape }
+            })
+            .collect(),
+    }
+}
+
+/// Files written by [`write`].
+pub struct PhantomFiles {
+    pub dicom_dir: PathBuf,
+    pub labels: PathBuf,
+    pub truth: PathBuf,
+    pub readme: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Dicom(#[from] crate::core::dicom::DicomError),
+    #[error(transparent)]
+    Nifti(#[from] nifti::NiftiError),
+    #[error("{path}: cannot write: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// Writes the phantom under `dir`: `dicom/` (the CT series), `truth_labels.nii.gz`,
+/// `truth.json` and `README.md`.
+pub fn write(phantom: &Phantom, dir: &Path) -> Result<PhantomFiles, WriteError> {
+    let files = PhantomFiles {
+        dicom_dir: dir.join("dicom"),
+        labels: dir.join("truth_labels.nii.gz"),
+        truth: dir.join("truth.json"),
+        readme: dir.join("README.md"),
+    };
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| WriteError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    write_ct_series(&phantom.volume, &files.dicom_dir, &WriteOptions::new("twinplan phantom v1"))?;
+    let labels: Vec<u16> = phantom.labels.iter().map(|&l| l as u16).collect();
+    nifti::write_labels(&files.labels, &phantom.volume.grid, &labels, "twinplan phantom truth labels")?;
+    let json = serde_json::to_string_pretty(&phantom.truth).map_err(|e| WriteError::Io { path: files.truth.clone(), source: e.into() })?;
+    std::fs::write(&files.truth, json + "\n").map_err(io(&files.truth))?;
+    std::fs::write(&files.readme, readme()).map_err(io(&files.readme))?;
+    Ok(files)
+}
+
+fn readme() -> String {
+    let labels: String = LABELS.iter().map(|(l, n, c)| format!("| {l} | {n} | {c} |\n")).collect();
+    format!(
+        "# twinplan synthetic head phantom\n\n\
+         A deterministic CT of a synthetic head, written by `twinplan phantom --out DIR` (source:\n\
+         `src/core/phantom/`). Regenerating it gives byte-identical files; a test checks that.\n\n\
+         - `dicom/`: {nz} axial CT slices, {nx} x {ny} pixels of {px} mm, {sz} mm apart, explicit VR little\n  \
+         endian, 12 bits stored with RescaleIntercept -1024 (HU). Patient name and ID are synthetic.\n\
+         - `truth_labels.nii.gz`: the structure at each voxel centre (NIfTI, RAS affine).\n\
+         - `truth.json`: each structure's name, category, CT numbers and exact geometry in LPS mm\n  \
+         (ellipsoid centres and semi-axes, tube centre-lines and radii).\n\n\
+         ## How it was made\n\
+         Every voxel whose corners do not all lie in one tissue (or that is near a tube) is sampled at\n\
+         4 x 4 x 4 points and gets the mean CT number (partial volume), like a scanner's finite voxel.\n\
+         Noise with a standard deviation of {noise} HU is added (sum of 12 uniforms from splitmix64,\n\
+         seeded per voxel, so every platform gives the same numbers).\n\
+         Nerves carry no contrast (34 HU, like the brain around them): as in a real CT, they are known\n\
+         from the truth label map, not from the image.\n\n\
+         | label | structure | category |\n|---|---|---|\n{labels}\n\
+         Not anatomy to learn from: shapes are simplified on purpose so their truth is exact.\n",
+        nx = DIMS[0],
+        ny = DIMS[1],
+        nz = DIMS[2],
+        px = SPACING_MM[0],
+        sz = SPACING_MM[2],
+        noise = NOISE_SD_HU,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_has_unit_variance_and_zero_mean() {
+        let n = 200_000;
+        let xs: Vec<f64> = (0..n).map(noise).collect();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!(mean.abs() < 0.01, "{mean}");
+        assert!((var - 1.0).abs() < 0.02, "{var}");
+    }
+}
