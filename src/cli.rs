@@ -59,9 +59,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Some(Command::Info { path, json }) => info(&path, json),
-        Some(Command::ExportVolume { path, series, out }) => {
-            export_volume(&path, series.as_deref(), &out)
-        }
+        Some(Command::ExportVolume { path, series, out }) => export_volume(&path, series.as_deref(), &out),
         Some(Command::Phantom { out }) => write_phantom(&out),
         Some(Command::Open { .. }) | None => unreachable!("the GUI commands are handled in main"),
     };
@@ -89,11 +87,7 @@ impl TerminalProgress {
                 while !stop.load(Ordering::Relaxed) {
                     let (done, total) = p.counts();
                     if total > 0 {
-                        eprint!(
-                            "\r\x1b[2K{} {done}/{total} ({:.0}%)",
-                            p.stage(),
-                            100.0 * p.fraction()
-                        );
+                        eprint!("\r\x1b[2K{} {done}/{total} ({:.0}%)", p.stage(), 100.0 * p.fraction());
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -114,9 +108,7 @@ impl Drop for TerminalProgress {
 }
 
 fn row_major<const R: usize, const C: usize>(m: &nalgebra::SMatrix<f64, R, C>) -> Vec<Vec<f64>> {
-    (0..R)
-        .map(|r| (0..C).map(|c| m[(r, c)]).collect())
-        .collect()
+    (0..R).map(|r| (0..C).map(|c| m[(r, c)]).collect()).collect()
 }
 
 struct SeriesReport<'a> {
@@ -158,10 +150,7 @@ fn info(path: &Path, as_json: bool) -> Result<()> {
                 let h = s.first();
                 let (grid, warnings) = match &r.volume {
                     Some(v) => (&v.grid, v.warnings.clone()),
-                    None => (
-                        &s.grid,
-                        s.warnings.iter().cloned().chain(r.error.clone()).collect(),
-                    ),
+                    None => (&s.grid, s.warnings.iter().cloned().chain(r.error.clone()).collect()),
                 };
                 let range = r.volume.as_ref().and_then(|v| v.data.range());
                 json!({
@@ -251,11 +240,7 @@ fn print_series(r: &SeriesReport) {
     match (&r.volume, &r.error) {
         (Some(v), _) => {
             if let Some((lo, hi)) = v.data.range() {
-                println!(
-                    "  values {lo} .. {hi} {} ({})",
-                    v.meta.unit,
-                    v.data.type_name()
-                );
+                println!("  values {lo} .. {hi} {} ({})", v.meta.unit, v.data.type_name());
             }
             for w in &v.warnings {
                 println!("  warning: {w}");
@@ -285,14 +270,10 @@ fn export_volume(path: &Path, series: Option<&str>, out: &Path) -> Result<()> {
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
     if !(name.ends_with(".nii") || name.ends_with(".nii.gz")) {
-        bail!(
-            "{}: expected an output name ending in .nii or .nii.gz",
-            out.display()
-        );
+        bail!("{}: expected an output name ending in .nii or .nii.gz", out.display());
     }
     let desc = format!("{} {}", v.meta.modality, v.meta.description);
-    nifti::write_volume(out, &v.grid, &v.data, desc.trim())
-        .with_context(|| format!("writing {}", out.display()))?;
+    nifti::write_volume(out, &v.grid, &v.data, desc.trim()).with_context(|| format!("writing {}", out.display()))?;
     let [nx, ny, nz] = v.grid.dims;
     println!(
         "wrote {} ({nx} x {ny} x {nz}, {}, {})",

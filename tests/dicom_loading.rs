@@ -19,10 +19,7 @@ fn ct_head_phantom_has_the_documented_geometry_and_hu() {
     let v = &loaded.volume;
     assert_eq!(v.grid.dims, [512, 512, 140]);
     let sp = v.grid.spacing_mm();
-    assert!(
-        (sp[0] - 0.451).abs() < 1e-3 && (sp[1] - 0.451).abs() < 1e-3,
-        "{sp:?}"
-    );
+    assert!((sp[0] - 0.451).abs() < 1e-3 && (sp[1] - 0.451).abs() < 1e-3, "{sp:?}");
     assert!((sp[2] - 1.0).abs() < 1e-6, "{sp:?}");
     assert_eq!(v.meta.unit, "HU");
     assert!(
@@ -57,20 +54,14 @@ fn every_series_in_the_shared_data_loads() {
         "bit-depth",
         "pydicom",
     ] {
-        let found = dicom::scan(&data(folder), &Progress::new())
-            .unwrap_or_else(|e| panic!("{folder}: {e}"));
+        let found = dicom::scan(&data(folder), &Progress::new()).unwrap_or_else(|e| panic!("{folder}: {e}"));
         assert!(!found.series.is_empty(), "{folder}");
         for s in &found.series {
             let loaded = dicom::load(s, &Progress::new());
             // The pydicom folder mixes good and deliberately broken files: only a series made
             // entirely of broken files may fail, and then with a message naming the file.
             match loaded {
-                Ok(l) => assert_eq!(
-                    l.volume.data.len(),
-                    l.volume.grid.voxel_count(),
-                    "{folder} {}",
-                    s.id
-                ),
+                Ok(l) => assert_eq!(l.volume.data.len(), l.volume.grid.voxel_count(), "{folder} {}", s.id),
                 Err(e) => {
                     assert_eq!(folder, "pydicom", "{folder}: {e}");
                     assert!(e.to_string().contains("MR_truncated.dcm"), "{e}");
@@ -86,10 +77,7 @@ fn the_oblique_mr_is_sagittal_and_loads_192_slices() {
     let g = &loaded.volume.grid;
     assert_eq!(g.dims, [256, 256, 192]);
     let n = g.slice_normal();
-    assert!(
-        n.x.abs() > 0.95,
-        "slice normal {n} should be close to left-right"
-    );
+    assert!(n.x.abs() > 0.95, "slice normal {n} should be close to left-right");
     assert!(g.shear_deg() < 1e-3);
 }
 
@@ -114,17 +102,11 @@ fn broken_files_give_clear_errors_naming_the_file() {
         "{truncated}"
     );
     let bad_vr = reason_for(&dir, "badVR.dcm");
-    assert!(
-        bad_vr.contains("NumberOfFrames") && bad_vr.contains("'1A'"),
-        "{bad_vr}"
-    );
+    assert!(bad_vr.contains("NumberOfFrames") && bad_vr.contains("'1A'"), "{bad_vr}");
     let no_ts = reason_for(&dir, "meta_missing_tsyntax.dcm");
     assert!(no_ts.contains("TransferSyntax"), "{no_ts}");
     let rt = reason_for(&dir, "rtstruct.dcm");
-    assert!(
-        rt.contains("no pixel data") && rt.contains("RT Structure Set"),
-        "{rt}"
-    );
+    assert!(rt.contains("no pixel data") && rt.contains("RT Structure Set"), "{rt}");
     let seg = reason_for(&dir, "liver_1frame.dcm");
     assert!(seg.contains("BitsAllocated 1"), "{seg}");
     let rgb = reason_for(&dir, "ExplVR_BigEnd.dcm");
@@ -145,9 +127,7 @@ fn a_data_set_without_file_meta_is_read_as_little_endian() {
         ::dicom::dictionary_std::uids::EXPLICIT_VR_LITTLE_ENDIAN,
     ] {
         use ::dicom::encoding::transfer_syntax::TransferSyntaxIndex;
-        let syntax = ::dicom::transfer_syntax::TransferSyntaxRegistry
-            .get(ts)
-            .unwrap();
+        let syntax = ::dicom::transfer_syntax::TransferSyntaxRegistry.get(ts).unwrap();
         let mut bytes = Vec::new();
         original.write_dataset_with_ts(&mut bytes, syntax).unwrap();
         let tmp = tempfile::tempdir().unwrap();
@@ -171,12 +151,7 @@ fn a_folder_mixing_broken_and_good_files_loads_the_good_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let nested = tmp.path().join("nested/deeper");
     std::fs::create_dir_all(&nested).unwrap();
-    for f in [
-        "CT_small.dcm",
-        "badVR.dcm",
-        "meta_missing_tsyntax.dcm",
-        "rtstruct.dcm",
-    ] {
+    for f in ["CT_small.dcm", "badVR.dcm", "meta_missing_tsyntax.dcm", "rtstruct.dcm"] {
         copy(&data("pydicom").join(f), tmp.path());
     }
     copy(&data("pydicom/MR_small.dcm"), &nested);
@@ -197,10 +172,7 @@ fn a_folder_mixing_broken_and_good_files_loads_the_good_ones() {
         "notes.txt",
         "empty",
     ] {
-        assert!(
-            skipped.iter().any(|s| s == name),
-            "{name} not in {skipped:?}"
-        );
+        assert!(skipped.iter().any(|s| s == name), "{name} not in {skipped:?}");
     }
     assert!(found.skipped.iter().all(|s| !s.reason.is_empty()));
     // CT_small and MR_small (+ MR_truncated, same series) are two series.
@@ -212,10 +184,7 @@ fn a_folder_mixing_broken_and_good_files_loads_the_good_ones() {
     );
     for s in &found.series {
         let loaded = dicom::load(s, &Progress::new()).unwrap_or_else(|e| panic!("{}: {e}", s.id));
-        if s.slices
-            .iter()
-            .any(|h| h.path.ends_with("MR_truncated.dcm"))
-        {
+        if s.slices.iter().any(|h| h.path.ends_with("MR_truncated.dcm")) {
             assert_eq!(loaded.failed.len(), 1, "the truncated file is left out");
             assert!(
                 loaded.volume.warnings[0].contains("MR_truncated.dcm"),
@@ -230,19 +199,14 @@ fn a_folder_mixing_broken_and_good_files_loads_the_good_ones() {
 fn dicomdir_folders_and_files_without_extension() {
     let found = dicom::scan(&data("pydicom/dicomdirtests"), &Progress::new()).unwrap();
     assert!(found.series.len() >= 3, "{} series", found.series.len());
-    let dirs = found
-        .skipped
-        .iter()
-        .filter(|s| s.reason.contains("DICOMDIR"))
-        .count();
+    let dirs = found.skipped.iter().filter(|s| s.reason.contains("DICOMDIR")).count();
     assert!(
         dirs >= 6,
         "every DICOMDIR variant is listed as an index: {:?}",
         found.skipped
     );
     // Opening the DICOMDIR file itself scans the folder it indexes.
-    let via_dicomdir =
-        dicom::scan(&data("pydicom/dicomdirtests/DICOMDIR"), &Progress::new()).unwrap();
+    let via_dicomdir = dicom::scan(&data("pydicom/dicomdirtests/DICOMDIR"), &Progress::new()).unwrap();
     assert_eq!(via_dicomdir.series.len(), found.series.len());
     // ct-head-phantom's files have no extension at all.
     assert!(data_dir().join("ct-head-phantom/I10").extension().is_none());
@@ -264,16 +228,8 @@ fn absurd_dimensions_are_refused_before_allocating() {
     use ::dicom::core::{DataElement, PrimitiveValue, VR};
     use ::dicom::dictionary_std::tags;
     let mut obj = ::dicom::object::open_file(data("pydicom/MR_small.dcm")).unwrap();
-    obj.put(DataElement::new(
-        tags::ROWS,
-        VR::US,
-        PrimitiveValue::from(65535u16),
-    ));
-    obj.put(DataElement::new(
-        tags::COLUMNS,
-        VR::US,
-        PrimitiveValue::from(65535u16),
-    ));
+    obj.put(DataElement::new(tags::ROWS, VR::US, PrimitiveValue::from(65535u16)));
+    obj.put(DataElement::new(tags::COLUMNS, VR::US, PrimitiveValue::from(65535u16)));
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("huge.dcm");
     obj.write_to_file(&path).unwrap();
@@ -282,16 +238,8 @@ fn absurd_dimensions_are_refused_before_allocating() {
 
     // Many frames of a modest size: the volume limit applies.
     let mut obj = ::dicom::object::open_file(data("pydicom/MR_small.dcm")).unwrap();
-    obj.put(DataElement::new(
-        tags::ROWS,
-        VR::US,
-        PrimitiveValue::from(8192u16),
-    ));
-    obj.put(DataElement::new(
-        tags::COLUMNS,
-        VR::US,
-        PrimitiveValue::from(8192u16),
-    ));
+    obj.put(DataElement::new(tags::ROWS, VR::US, PrimitiveValue::from(8192u16)));
+    obj.put(DataElement::new(tags::COLUMNS, VR::US, PrimitiveValue::from(8192u16)));
     obj.put(DataElement::new(
         tags::NUMBER_OF_FRAMES,
         VR::IS,

@@ -9,8 +9,7 @@ use twinplan::core::progress::Progress;
 use twinplan::core::volume::Volume;
 
 fn load(path: &std::path::Path) -> Volume {
-    let (_, loaded) =
-        dicom::open_volume(path, None, &Progress::new()).unwrap_or_else(|e| panic!("{e}"));
+    let (_, loaded) = dicom::open_volume(path, None, &Progress::new()).unwrap_or_else(|e| panic!("{e}"));
     loaded.volume
 }
 
@@ -26,10 +25,7 @@ fn all_nine_transfer_syntaxes_decode_to_the_pixels_of_1_dcm() {
     for n in 2..=9 {
         let v = values(&load(&dir.join(format!("{n}.dcm"))));
         let differing = v.iter().zip(&reference).filter(|(a, b)| a != b).count();
-        assert_eq!(
-            differing, 0,
-            "{n}.dcm differs from 1.dcm in {differing} pixels"
-        );
+        assert_eq!(differing, 0, "{n}.dcm differs from 1.dcm in {differing} pixels");
     }
 }
 
@@ -42,11 +38,7 @@ fn single_files_match_the_independent_decoder() {
     for f in r["files"].as_array().unwrap() {
         let rel = f["file"].as_str().unwrap();
         let v = load(&data_dir().join(rel));
-        assert_eq!(
-            v.grid.dims[0] as u64,
-            f["columns"].as_u64().unwrap(),
-            "{rel}"
-        );
+        assert_eq!(v.grid.dims[0] as u64, f["columns"].as_u64().unwrap(), "{rel}");
         assert_eq!(v.grid.dims[1] as u64, f["rows"].as_u64().unwrap(), "{rel}");
         let vals = values(&v);
         let lo = vals.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -60,10 +52,7 @@ fn single_files_match_the_independent_decoder() {
                 let i = s[0].as_u64().unwrap() as usize;
                 worst = worst.max((vals[i] - s[1].as_f64().unwrap()).abs());
             }
-            assert!(
-                worst <= 1.0,
-                "{rel}: sampled values differ by up to {worst}"
-            );
+            assert!(worst <= 1.0, "{rel}: sampled values differ by up to {worst}");
             assert!(
                 (mean - f["values"]["mean"].as_f64().unwrap()).abs() <= 0.02,
                 "{rel}: mean {mean}"

@@ -38,22 +38,13 @@ fn phantom_round_trips_through_dicom_exactly() {
     let v = &loaded.volume;
     assert!(v.warnings.is_empty(), "{:?}", v.warnings);
     assert_same_grid(&v.grid, &p.volume.grid, 1e-9);
-    assert_eq!(
-        v.data, p.volume.data,
-        "voxels differ from the generator's array"
-    );
+    assert_eq!(v.data, p.volume.data, "voxels differ from the generator's array");
     assert_eq!(v.meta.unit, "HU");
 
     let labels = nifti::read(&files.labels).unwrap();
     assert!(labels.integer);
     assert_same_grid(&labels.grid, &p.volume.grid, 1e-4);
-    assert!(
-        labels
-            .values
-            .iter()
-            .zip(&p.labels)
-            .all(|(a, &b)| *a == b as f32)
-    );
+    assert!(labels.values.iter().zip(&p.labels).all(|(a, &b)| *a == b as f32));
 }
 
 #[test]
@@ -65,13 +56,9 @@ fn regenerating_gives_the_committed_files_byte_for_byte() {
     for entry in walk(tmp.path()) {
         let rel = entry.strip_prefix(tmp.path()).unwrap();
         let ours = std::fs::read(&entry).unwrap();
-        let theirs = std::fs::read(committed.join(rel))
-            .unwrap_or_else(|e| panic!("{}: {e}", committed.join(rel).display()));
-        assert!(
-            ours == theirs,
-            "{} differs from the regenerated file",
-            rel.display()
-        );
+        let theirs =
+            std::fs::read(committed.join(rel)).unwrap_or_else(|e| panic!("{}: {e}", committed.join(rel).display()));
+        assert!(ours == theirs, "{} differs from the regenerated file", rel.display());
         compared += 1;
     }
     assert_eq!(
@@ -125,9 +112,7 @@ fn truth_volumes_match_the_label_map() {
         assert!(count(label) > 0.0, "label {label} is present");
     }
     // Nerves carry no contrast: their CT numbers are those of brain, not of vessels.
-    let VoxelData::I16(hu) = &p.volume.data else {
-        panic!()
-    };
+    let VoxelData::I16(hu) = &p.volume.data else { panic!() };
     let mean = |label: u8| {
         let vals: Vec<f64> = hu
             .iter()
@@ -183,11 +168,7 @@ fn enhanced_multiframe_loads_like_the_single_frame_series() {
     let files = write_ct_series(&v, tmp.path(), &opts).unwrap();
     assert_eq!(files.len(), 1);
     let loaded = load(tmp.path());
-    assert!(
-        loaded.volume.warnings.is_empty(),
-        "{:?}",
-        loaded.volume.warnings
-    );
+    assert!(loaded.volume.warnings.is_empty(), "{:?}", loaded.volume.warnings);
     assert_same_grid(&loaded.volume.grid, &v.grid, 1e-6);
     assert_eq!(loaded.volume.data, v.data);
 }
@@ -221,8 +202,7 @@ fn missing_slices_are_reported_and_filled_between_their_neighbours() {
     }
     for (k, t) in [(17, 0.25), (18, 0.5), (19, 0.75)] {
         for i in (0..plane).step_by(97) {
-            let expected =
-                (1.0 - t) * orig[16 * plane + i] as f64 + t * orig[20 * plane + i] as f64;
+            let expected = (1.0 - t) * orig[16 * plane + i] as f64 + t * orig[20 * plane + i] as f64;
             assert!(
                 (got[k * plane + i] as f64 - expected).abs() <= 0.5,
                 "slice {k} voxel {i}"
@@ -246,8 +226,7 @@ fn gantry_tilt_keeps_the_true_sheared_geometry() {
     let w = &loaded.volume.warnings;
     assert!(
         w.iter()
-            .any(|w| w.contains("gantry tilt of 12.00°")
-                && w.contains("GantryDetectorTilt says 12.0°")),
+            .any(|w| w.contains("gantry tilt of 12.00°") && w.contains("GantryDetectorTilt says 12.0°")),
         "{w:?}"
     );
     assert_same_grid(&loaded.volume.grid, &v.grid, 1e-6);

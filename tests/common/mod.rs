@@ -37,7 +37,7 @@ pub fn fnv1a64(values: impl Iterator<Item = f64>) -> String {
 }
 
 pub fn reference() -> serde_json::Value {
-    let text = std::fs::read_to_string(project("tests/fixtures/reference.json"))
-        .expect("tests/fixtures/reference.json");
+    let text =
+        std::fs::read_to_string(project("tests/fixtures/reference.json")).expect("tests/fixtures/reference.json");
     serde_json::from_str(&text).expect("reference.json parses")
 }

@@ -5,8 +5,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use dicom::core::Tag;
-use dicom::core::header::HasLength;
 use dicom::core::dictionary::UidDictionary;
+use dicom::core::header::HasLength;
 use dicom::dictionary_std::{StandardSopClassDictionary, tags, uids};
 use dicom::encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom::object::meta::FileMetaTableBuilder;
@@ -60,7 +60,10 @@ pub struct Rescale {
 
 impl Default for Rescale {
     fn default() -> Self {
-        Rescale { slope: 1.0, intercept: 0.0 }
+        Rescale {
+            slope: 1.0,
+            intercept: 0.0,
+        }
     }
 }
 
@@ -119,12 +122,22 @@ pub struct ParsedFile {
 /// are read as implicit VR little endian when they start like a data set.
 pub fn read_object<R: Read>(src: R, path: &Path, header_only: bool) -> Result<ParsedFile> {
     let mut reader = BufReader::with_capacity(16 * 1024, src);
-    let head = reader.fill_buf().map_err(|e| DicomError::Io { path: path.to_owned(), source: e })?;
+    let head = reader.fill_buf().map_err(|e| DicomError::Io {
+        path: path.to_owned(),
+        source: e,
+    })?;
     let head: Vec<u8> = head[..head.len().min(132)].to_vec();
     let parse_err = |e: &dyn std::fmt::Display| {
         let detail = e.to_string();
         let truncated = detail.contains("fill whole buffer") || detail.contains("UnexpectedEof");
-        DicomError::Parse { path: path.to_owned(), detail: if truncated { format!("the file ends early (truncated): {detail}") } else { detail } }
+        DicomError::Parse {
+            path: path.to_owned(),
+            detail: if truncated {
+                format!("the file ends early (truncated): {detail}")
+            } else {
+                detail
+            },
+        }
     };
 
     let part10 = (head.len() >= 132 && &head[128..132] == b"DICM") || head.starts_with(b"DICM");
@@ -134,20 +147,36 @@ pub fn read_object<R: Read>(src: R, path: &Path, header_only: bool) -> Result<Pa
             opts = opts.read_until(tags::PIXEL_DATA);
         }
         let object = opts.from_reader(reader).map_err(|e| parse_err(&error_chain(&e)))?;
-        return Ok(ParsedFile { object, headerless: false });
+        return Ok(ParsedFile {
+            object,
+            headerless: false,
+        });
     }
     if let Some(ts_uid) = raw_dataset_syntax(&head) {
-        let ts = TransferSyntaxRegistry.get(ts_uid).ok_or_else(|| parse_err(&"little endian codec missing"))?;
+        let ts = TransferSyntaxRegistry
+            .get(ts_uid)
+            .ok_or_else(|| parse_err(&"little endian codec missing"))?;
         let dataset = InMemDicomObject::read_dataset_with_ts(reader, ts).map_err(|e| parse_err(&error_chain(&e)))?;
         let sop_class = string_of(&dataset, tags::SOP_CLASS_UID);
         let sop_instance = string_of(&dataset, tags::SOP_INSTANCE_UID);
         let meta = FileMetaTableBuilder::new()
             .transfer_syntax(ts_uid)
-            .media_storage_sop_class_uid(if sop_class.is_empty() { "1.2.840.10008.5.1.4.1.1.7" } else { &sop_class })
-            .media_storage_sop_instance_uid(if sop_instance.is_empty() { "2.25.0" } else { &sop_instance })
+            .media_storage_sop_class_uid(if sop_class.is_empty() {
+                "1.2.840.10008.5.1.4.1.1.7"
+            } else {
+                &sop_class
+            })
+            .media_storage_sop_instance_uid(if sop_instance.is_empty() {
+                "2.25.0"
+            } else {
+                &sop_instance
+            })
             .build()
             .map_err(|e| parse_err(&e))?;
-        return Ok(ParsedFile { object: dataset.with_exact_meta(meta), headerless: true });
+        return Ok(ParsedFile {
+            object: dataset.with_exact_meta(meta),
+            headerless: true,
+        });
     }
     Err(DicomError::NotDicom { path: path.to_owned() })
 }
@@ -186,7 +215,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 fn string_of(obj: &InMemDicomObject, tag: Tag) -> String {
-    obj.get(tag).and_then(|e| e.to_str().ok()).map(|s| s.trim_matches(|c: char| c.is_whitespace() || c == '\0').to_owned()).unwrap_or_default()
+    obj.get(tag)
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim_matches(|c: char| c.is_whitespace() || c == '\0').to_owned())
+        .unwrap_or_default()
 }
 
 /// Typed access to optional attributes that fails with the attribute's name when the value is
@@ -198,11 +230,16 @@ struct Attrs<'a> {
 
 impl<'a> Attrs<'a> {
     fn bad(&self, tag: Tag, what: &str, raw: &str) -> DicomError {
-        DicomError::invalid(self.path, format!("{} {tag} is '{raw}', expected {what}", tag_name(tag)))
+        DicomError::invalid(
+            self.path,
+            format!("{} {tag} is '{raw}', expected {what}", tag_name(tag)),
+        )
     }
 
     fn raw(&self, tag: Tag) -> Option<String> {
-        self.obj.get(tag).map(|e| e.to_str().map(|s| s.into_owned()).unwrap_or_default())
+        self.obj
+            .get(tag)
+            .map(|e| e.to_str().map(|s| s.into_owned()).unwrap_or_default())
     }
 
     fn string(&self, tag: Tag) -> String {
@@ -214,7 +251,9 @@ impl<'a> Attrs<'a> {
         if e.is_empty() {
             return Ok(None);
         }
-        e.to_int::<i64>().map(Some).map_err(|_| self.bad(tag, "an integer", &self.raw(tag).unwrap_or_default()))
+        e.to_int::<i64>()
+            .map(Some)
+            .map_err(|_| self.bad(tag, "an integer", &self.raw(tag).unwrap_or_default()))
     }
 
     fn uint(&self, tag: Tag, max: i64) -> Result<Option<u32>> {
@@ -232,7 +271,11 @@ impl<'a> Attrs<'a> {
         }
         match e.to_multi_float64() {
             Ok(v) if v.len() >= n && v.iter().take(n).all(|x| x.is_finite()) => Ok(Some(v[..n].to_vec())),
-            _ => Err(self.bad(tag, &format!("{n} finite number(s)"), &self.raw(tag).unwrap_or_default())),
+            _ => Err(self.bad(
+                tag,
+                &format!("{n} finite number(s)"),
+                &self.raw(tag).unwrap_or_default(),
+            )),
         }
     }
 
@@ -249,7 +292,10 @@ impl<'a> Attrs<'a> {
 
 fn tag_name(tag: Tag) -> &'static str {
     use dicom::core::dictionary::DataDictionary;
-    dicom::dictionary_std::StandardDataDictionary.by_tag(tag).map(|e| e.alias).unwrap_or("attribute")
+    dicom::dictionary_std::StandardDataDictionary
+        .by_tag(tag)
+        .map(|e| e.alias)
+        .unwrap_or("attribute")
 }
 
 fn vec3(v: &[f64]) -> Vector3<f64> {
@@ -258,7 +304,10 @@ fn vec3(v: &[f64]) -> Vector3<f64> {
 
 /// Human-readable name of a SOP class, for messages.
 pub fn sop_class_name(uid: &str) -> String {
-    StandardSopClassDictionary.by_uid(uid).map(|e| e.name.to_owned()).unwrap_or_else(|| format!("SOP class {uid}"))
+    StandardSopClassDictionary
+        .by_uid(uid)
+        .map(|e| e.name.to_owned())
+        .unwrap_or_else(|| format!("SOP class {uid}"))
 }
 
 /// Geometry and value mapping found in functional-group sequences (enhanced multi-frame objects)
@@ -299,7 +348,10 @@ impl PlaneAttrs {
         let slope = a.float(tags::RESCALE_SLOPE)?;
         let intercept = a.float(tags::RESCALE_INTERCEPT)?;
         if slope.is_some() || intercept.is_some() {
-            self.rescale = Some(Rescale { slope: slope.unwrap_or(1.0), intercept: intercept.unwrap_or(0.0) });
+            self.rescale = Some(Rescale {
+                slope: slope.unwrap_or(1.0),
+                intercept: intercept.unwrap_or(0.0),
+            });
         }
         let rt = a.string(tags::RESCALE_TYPE);
         if !rt.is_empty() {
@@ -345,28 +397,41 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
 
     let sop_class = {
         let s = a.string(tags::SOP_CLASS_UID);
-        if s.is_empty() { meta.media_storage_sop_class_uid().trim_end_matches('\0').to_owned() } else { s }
+        if s.is_empty() {
+            meta.media_storage_sop_class_uid().trim_end_matches('\0').to_owned()
+        } else {
+            s
+        }
     };
     // Headers are read up to (not including) PixelData, so an image is recognised by its image
     // pixel module; a file that claims one and lacks pixels fails later, when it is decoded.
-    let has_pixels = obj.get(tags::PIXEL_DATA).is_some() || (obj.get(tags::ROWS).is_some() && obj.get(tags::COLUMNS).is_some());
+    let has_pixels =
+        obj.get(tags::PIXEL_DATA).is_some() || (obj.get(tags::ROWS).is_some() && obj.get(tags::COLUMNS).is_some());
     if !has_pixels {
         if obj.get(tags::FLOAT_PIXEL_DATA).is_some() || obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_some() {
-            return Err(DicomError::Unsupported { path: path.to_owned(), what: "float pixel data".into() });
+            return Err(DicomError::Unsupported {
+                path: path.to_owned(),
+                what: "float pixel data".into(),
+            });
         }
         let kind = if obj.get(tags::DIRECTORY_RECORD_SEQUENCE).is_some() {
             "a DICOMDIR index".to_owned()
         } else {
             sop_class_name(&sop_class)
         };
-        return Err(DicomError::NoPixelData { path: path.to_owned(), kind });
+        return Err(DicomError::NoPixelData {
+            path: path.to_owned(),
+            kind,
+        });
     }
 
     let ts_uid = meta.transfer_syntax().trim_end_matches('\0').to_owned();
-    let ts = TransferSyntaxRegistry.get(&ts_uid).ok_or_else(|| DicomError::Unsupported {
-        path: path.to_owned(),
-        what: format!("transfer syntax {ts_uid}"),
-    })?;
+    let ts = TransferSyntaxRegistry
+        .get(&ts_uid)
+        .ok_or_else(|| DicomError::Unsupported {
+            path: path.to_owned(),
+            what: format!("transfer syntax {ts_uid}"),
+        })?;
     if ts.is_encapsulated_pixel_data() && !ts.can_decode_all() {
         return Err(DicomError::Unsupported {
             path: path.to_owned(),
@@ -374,14 +439,27 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         });
     }
 
-    let rows = a.uint(tags::ROWS, u16::MAX as i64)?.ok_or_else(|| DicomError::invalid(path, "Rows (0028,0010) is missing"))?;
-    let cols = a.uint(tags::COLUMNS, u16::MAX as i64)?.ok_or_else(|| DicomError::invalid(path, "Columns (0028,0011) is missing"))?;
+    let rows = a
+        .uint(tags::ROWS, u16::MAX as i64)?
+        .ok_or_else(|| DicomError::invalid(path, "Rows (0028,0010) is missing"))?;
+    let cols = a
+        .uint(tags::COLUMNS, u16::MAX as i64)?
+        .ok_or_else(|| DicomError::invalid(path, "Columns (0028,0011) is missing"))?;
     if rows == 0 || cols == 0 || rows as u64 * cols as u64 > MAX_PLANE_PIXELS {
-        return Err(DicomError::invalid(path, format!("image of {cols} x {rows} pixels, expected 1..={MAX_PLANE_PIXELS} pixels per plane")));
+        return Err(DicomError::invalid(
+            path,
+            format!("image of {cols} x {rows} pixels, expected 1..={MAX_PLANE_PIXELS} pixels per plane"),
+        ));
     }
     let bits_allocated = a.uint(tags::BITS_ALLOCATED, 64)?.unwrap_or(16) as u16;
-    let bits_stored = a.uint(tags::BITS_STORED, 64)?.map(|v| v as u16).unwrap_or(bits_allocated);
-    let high_bit = a.uint(tags::HIGH_BIT, 63)?.map(|v| v as u16).unwrap_or(bits_stored.saturating_sub(1));
+    let bits_stored = a
+        .uint(tags::BITS_STORED, 64)?
+        .map(|v| v as u16)
+        .unwrap_or(bits_allocated);
+    let high_bit = a
+        .uint(tags::HIGH_BIT, 63)?
+        .map(|v| v as u16)
+        .unwrap_or(bits_stored.saturating_sub(1));
     let samples_per_pixel = a.uint(tags::SAMPLES_PER_PIXEL, 4)?.unwrap_or(1) as u16;
     let photometric = a.string(tags::PHOTOMETRIC_INTERPRETATION);
     let signed = a.uint(tags::PIXEL_REPRESENTATION, 1)?.unwrap_or(0) == 1;
@@ -392,7 +470,10 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         });
     }
     if ![8, 16, 32].contains(&bits_allocated) {
-        return Err(DicomError::Unsupported { path: path.to_owned(), what: format!("BitsAllocated {bits_allocated} (expected 8, 16 or 32)") });
+        return Err(DicomError::Unsupported {
+            path: path.to_owned(),
+            what: format!("BitsAllocated {bits_allocated} (expected 8, 16 or 32)"),
+        });
     }
     if bits_stored == 0 || bits_stored > bits_allocated || high_bit >= bits_allocated || high_bit + 1 < bits_stored {
         return Err(DicomError::invalid(
@@ -409,22 +490,37 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
     if voxels > MAX_VOXELS as u64 {
         return Err(DicomError::invalid(
             path,
-            format!("{frames} frame(s) of {cols} x {rows} pixels would be {voxels} voxels; at most {MAX_VOXELS} are supported"),
+            format!(
+                "{frames} frame(s) of {cols} x {rows} pixels would be {voxels} voxels; at most {MAX_VOXELS} are supported"
+            ),
         ));
     }
-    let format = PixelFormat { bits_allocated, bits_stored, high_bit, signed, samples_per_pixel, monochrome1: photometric == "MONOCHROME1" };
+    let format = PixelFormat {
+        bits_allocated,
+        bits_stored,
+        high_bit,
+        signed,
+        samples_per_pixel,
+        monochrome1: photometric == "MONOCHROME1",
+    };
 
     // Classic attributes, then shared functional groups, then per-frame groups override.
     let mut base = PlaneAttrs::read(&a)?;
     if let Some(shared) = a.item(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE) {
         base.merge_groups(&shared)?;
     }
-    let per_frame: Vec<&InMemDicomObject> =
-        obj.get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE).and_then(|e| e.items()).map(|i| i.iter().collect()).unwrap_or_default();
+    let per_frame: Vec<&InMemDicomObject> = obj
+        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .and_then(|e| e.items())
+        .map(|i| i.iter().collect())
+        .unwrap_or_default();
     if !per_frame.is_empty() && per_frame.len() != frames as usize {
         return Err(DicomError::invalid(
             path,
-            format!("PerFrameFunctionalGroupsSequence has {} items, expected NumberOfFrames = {frames}", per_frame.len()),
+            format!(
+                "PerFrameFunctionalGroupsSequence has {} items, expected NumberOfFrames = {frames}",
+                per_frame.len()
+            ),
         ));
     }
 
@@ -453,7 +549,11 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         instance_number: a.int(tags::INSTANCE_NUMBER).ok().flatten().map(|v| v as i32),
         acquisition_number: a.int(tags::ACQUISITION_NUMBER).ok().flatten().map(|v| v as i32),
         echo_number: a.int(tags::ECHO_NUMBERS).ok().flatten().map(|v| v as i32),
-        temporal_position: a.int(tags::TEMPORAL_POSITION_IDENTIFIER).ok().flatten().map(|v| v as i32),
+        temporal_position: a
+            .int(tags::TEMPORAL_POSITION_IDENTIFIER)
+            .ok()
+            .flatten()
+            .map(|v| v as i32),
         stack_id: None,
         rows,
         cols,
@@ -489,7 +589,13 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         h.window = p.window;
         h.stack_id = p.stack_id;
         if !(h.rescale.slope.is_finite() && h.rescale.intercept.is_finite()) || h.rescale.slope == 0.0 {
-            return Err(DicomError::invalid(path, format!("RescaleSlope {} / RescaleIntercept {} are not usable", h.rescale.slope, h.rescale.intercept)));
+            return Err(DicomError::invalid(
+                path,
+                format!(
+                    "RescaleSlope {} / RescaleIntercept {} are not usable",
+                    h.rescale.slope, h.rescale.intercept
+                ),
+            ));
         }
         out.push(h);
     }
@@ -502,13 +608,24 @@ mod tests {
 
     #[test]
     fn random_bytes_are_not_dicom() {
-        let e = read_object(&b"hello, this is a text file and not an image at all"[..], Path::new("notes.txt"), true);
+        let e = read_object(
+            &b"hello, this is a text file and not an image at all"[..],
+            Path::new("notes.txt"),
+            true,
+        );
         assert!(matches!(e, Err(DicomError::NotDicom { .. })), "{:?}", e.err());
     }
 
     #[test]
     fn stored_range_follows_bits_and_sign() {
-        let f = PixelFormat { bits_allocated: 16, bits_stored: 12, high_bit: 11, signed: true, samples_per_pixel: 1, monochrome1: false };
+        let f = PixelFormat {
+            bits_allocated: 16,
+            bits_stored: 12,
+            high_bit: 11,
+            signed: true,
+            samples_per_pixel: 1,
+            monochrome1: false,
+        };
         assert_eq!(f.stored_range(), (-2048.0, 2047.0));
         let u = PixelFormat { signed: false, ..f };
         assert_eq!(u.stored_range(), (0.0, 4095.0));

@@ -3,8 +3,9 @@
 //! CT and MR archives are full of ("JPEG Extended (Process 2 & 4)"); this decodes it.
 
 const ZIGZAG: [usize; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36,
-    29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
+    28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
+    47, 55, 62, 63,
 ];
 
 /// A decoded greyscale image.
@@ -31,7 +32,11 @@ impl Huffman {
         if total != values.len() || total > 256 {
             return Err("malformed Huffman table".into());
         }
-        let mut h = Huffman { maxcode: [-1; 18], values, ..Default::default() };
+        let mut h = Huffman {
+            maxcode: [-1; 18],
+            values,
+            ..Default::default()
+        };
         let (mut code, mut k) = (0i32, 0i32);
         for len in 1..=16 {
             let n = counts[len - 1] as i32;
@@ -93,7 +98,10 @@ impl<'a> Bits<'a> {
                 return Err("invalid Huffman code in the image data".into());
             }
         }
-        h.values.get((h.valptr[len] + code - h.mincode[len]) as usize).copied().ok_or_else(|| "invalid Huffman code".into())
+        h.values
+            .get((h.valptr[len] + code - h.mincode[len]) as usize)
+            .copied()
+            .ok_or_else(|| "invalid Huffman code".into())
     }
 
     /// Skips to the byte after the next RSTn marker and clears the bit buffer.
@@ -132,7 +140,9 @@ fn idct_table() -> [[f64; 8]; 8] {
 }
 
 fn be16(d: &[u8], at: usize) -> Result<usize, String> {
-    d.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize).ok_or_else(|| "JPEG stream ends inside a marker segment".into())
+    d.get(at..at + 2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        .ok_or_else(|| "JPEG stream ends inside a marker segment".into())
 }
 
 /// Decodes one JPEG stream (SOI .. EOI).
@@ -159,7 +169,9 @@ pub fn decode(d: &[u8]) -> Result<Image, String> {
             return Err("JPEG stream has no scan".into());
         }
         let len = be16(d, pos)?;
-        let seg = d.get(pos + 2..pos + len).ok_or("JPEG marker segment runs past the end of the data")?;
+        let seg = d
+            .get(pos + 2..pos + len)
+            .ok_or("JPEG marker segment runs past the end of the data")?;
         match marker {
             0xDB => {
                 let mut s = seg;
@@ -168,7 +180,11 @@ pub fn decode(d: &[u8]) -> Result<Image, String> {
                     let size = if pq == 0 { 64 } else { 128 };
                     let body = s.get(1..1 + size).ok_or("truncated quantisation table")?;
                     for k in 0..64 {
-                        quant[tq][k] = if pq == 0 { body[k] as u16 } else { u16::from_be_bytes([body[2 * k], body[2 * k + 1]]) };
+                        quant[tq][k] = if pq == 0 {
+                            body[k] as u16
+                        } else {
+                            u16::from_be_bytes([body[2 * k], body[2 * k + 1]])
+                        };
                     }
                     s = &s[1 + size..];
                 }
@@ -198,7 +214,9 @@ pub fn decode(d: &[u8]) -> Result<Image, String> {
                 let width = u16::from_be_bytes([seg[3], seg[4]]) as usize;
                 let components = seg[5];
                 if components != 1 {
-                    return Err(format!("{components}-component JPEG (expected one greyscale component)"));
+                    return Err(format!(
+                        "{components}-component JPEG (expected one greyscale component)"
+                    ));
                 }
                 if !(precision == 8 || precision == 12) || height == 0 || width == 0 {
                     return Err(format!("unsupported JPEG frame: {precision}-bit, {width} x {height}"));
@@ -207,7 +225,9 @@ pub fn decode(d: &[u8]) -> Result<Image, String> {
                 frame = Some((precision, height, width, tq));
             }
             0xC2 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
-                return Err(format!("JPEG process with SOF marker 0x{marker:02X} is not a sequential Huffman DCT image"));
+                return Err(format!(
+                    "JPEG process with SOF marker 0x{marker:02X} is not a sequential Huffman DCT image"
+                ));
             }
             0xDD => restart_interval = be16(seg, 0)?,
             0xDA => {
@@ -219,7 +239,12 @@ pub fn decode(d: &[u8]) -> Result<Image, String> {
                 let dct = dc[td].as_ref().ok_or("missing DC Huffman table")?;
                 let act = ac[ta].as_ref().ok_or("missing AC Huffman table")?;
                 let q = quant[tq];
-                let mut bits = Bits { data: d, pos: pos + len, acc: 0, n: 0 };
+                let mut bits = Bits {
+                    data: d,
+                    pos: pos + len,
+                    acc: 0,
+                    n: 0,
+                };
                 return scan(&mut bits, dct, act, &q, precision, width, height, restart_interval);
             }
             _ => {} // APPn, COM, DNL...: nothing we need
@@ -229,7 +254,16 @@ pub fn decode(d: &[u8]) -> Result<Image, String> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn scan(bits: &mut Bits, dc: &Huffman, ac: &Huffman, q: &[u16; 64], precision: u8, width: usize, height: usize, restart: usize) -> Result<Image, String> {
+fn scan(
+    bits: &mut Bits,
+    dc: &Huffman,
+    ac: &Huffman,
+    q: &[u16; 64],
+    precision: u8,
+    width: usize,
+    height: usize,
+    restart: usize,
+) -> Result<Image, String> {
     let (bw, bh) = (width.div_ceil(8), height.div_ceil(8));
     let table = idct_table();
     let max = (1u32 << precision) - 1;
@@ -286,7 +320,12 @@ fn scan(bits: &mut Bits, dc: &Huffman, ac: &Huffman, q: &[u16; 64], precision: u
             }
         }
     }
-    Ok(Image { width, height, precision, samples: out })
+    Ok(Image {
+        width,
+        height,
+        precision,
+        samples: out,
+    })
 }
 
 #[cfg(test)]
@@ -313,7 +352,9 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         assert!(decode(&[0xFF, 0xD8, 0xFF, 0xC1, 0x00]).is_err());
         assert!(decode(&[1, 2, 3]).is_err());
-        let mut d = vec![0xFF, 0xD8, 0xFF, 0xC1, 0, 11, 12, 0, 4, 0, 4, 1, 1, 0x11, 0, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0];
+        let mut d = vec![
+            0xFF, 0xD8, 0xFF, 0xC1, 0, 11, 12, 0, 4, 0, 4, 1, 1, 0x11, 0, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0,
+        ];
         d.extend([0xAB; 10]);
         assert!(decode(&d).is_err());
     }

@@ -27,7 +27,6 @@ use crate::core::progress::Progress;
 use crate::core::volume::{Grid, Volume, VolumeMeta, VoxelData};
 use pixels::{Sample, SampleKind, choose_kind, decode_file};
 
-
 /// A loaded series and what went wrong on the way, for the user to see.
 #[derive(Debug)]
 pub struct Loaded {
@@ -45,20 +44,38 @@ pub fn load(series: &Series, progress: &Progress) -> Result<Loaded> {
         match decode_series(&current, progress) {
             Ok(mut volume) => {
                 if !failed.is_empty() {
-                    let list: Vec<String> = failed.iter().map(|f| format!("{}: {}", file_name(&f.path), f.reason)).collect();
-                    volume.warnings.insert(0, format!("{} file(s) could not be decoded and were left out: {}", failed.len(), list.join("; ")));
+                    let list: Vec<String> = failed
+                        .iter()
+                        .map(|f| format!("{}: {}", file_name(&f.path), f.reason))
+                        .collect();
+                    volume.warnings.insert(
+                        0,
+                        format!(
+                            "{} file(s) could not be decoded and were left out: {}",
+                            failed.len(),
+                            list.join("; ")
+                        ),
+                    );
                 }
                 return Ok(Loaded { volume, failed });
             }
             Err(DecodeFailure::Fatal(e)) => return Err(e),
             Err(DecodeFailure::Files(mut errs)) => {
                 let bad: Vec<PathBuf> = errs.iter().map(|(p, _)| p.clone()).collect();
-                let rest: Vec<SliceHeader> = current.slices.iter().filter(|s| !bad.contains(&s.path)).cloned().collect();
+                let rest: Vec<SliceHeader> = current
+                    .slices
+                    .iter()
+                    .filter(|s| !bad.contains(&s.path))
+                    .cloned()
+                    .collect();
                 if rest.is_empty() {
                     // Nothing of the series decodes: the first file's own error says why.
                     return Err(errs.swap_remove(0).1);
                 }
-                failed.extend(errs.into_iter().map(|(p, e)| Skipped { reason: scan::reason_of(&e, &p), path: p }));
+                failed.extend(errs.into_iter().map(|(p, e)| Skipped {
+                    reason: scan::reason_of(&e, &p),
+                    path: p,
+                }));
                 let mut rebuilt = build_series(rest);
                 rebuilt.sort_by_key(|s| std::cmp::Reverse(s.slices.len()));
                 let mut next = rebuilt.swap_remove(0);
@@ -70,7 +87,9 @@ pub fn load(series: &Series, progress: &Progress) -> Result<Loaded> {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+    p.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
 }
 
 enum DecodeFailure {
@@ -82,11 +101,16 @@ fn decode_series(series: &Series, progress: &Progress) -> Result<Volume, DecodeF
     let first = series.first();
     let plane = first.rows as usize * first.cols as usize;
     let out_slices = series.grid.dims[2];
-    let voxels = plane.checked_mul(out_slices.max(series.slices.len())).unwrap_or(usize::MAX);
+    let voxels = plane
+        .checked_mul(out_slices.max(series.slices.len()))
+        .unwrap_or(usize::MAX);
     if voxels > MAX_VOXELS {
         return Err(DecodeFailure::Fatal(DicomError::invalid(
             &first.path,
-            format!("series {} would need {voxels} voxels; at most {MAX_VOXELS} are supported", series.id),
+            format!(
+                "series {} would need {voxels} voxels; at most {MAX_VOXELS} are supported",
+                series.id
+            ),
         )));
     }
     let data = match choose_kind(&series.slices) {
@@ -109,7 +133,12 @@ fn decode_series(series: &Series, progress: &Progress) -> Result<Volume, DecodeF
         unit: if ct { "HU".into() } else { first.rescale_type.clone() },
         window: first.window,
     };
-    Ok(Volume { grid: Grid::new(series.grid.dims, series.grid.patient_from_voxel), data, meta, warnings: series.warnings.clone() })
+    Ok(Volume {
+        grid: Grid::new(series.grid.dims, series.grid.patient_from_voxel),
+        data,
+        meta,
+        warnings: series.warnings.clone(),
+    })
 }
 
 /// Decodes every source slice in parallel (one task per file) into one buffer, then resamples
@@ -146,14 +175,18 @@ fn decode_into<T: Sample>(series: &Series, plane: usize, progress: &Progress) ->
             })
             .collect();
         if progress.is_cancelled() {
-            return Err(DecodeFailure::Fatal(DicomError::Cancelled(crate::core::progress::Cancelled)));
+            return Err(DecodeFailure::Fatal(DicomError::Cancelled(
+                crate::core::progress::Cancelled,
+            )));
         }
         if !errors.is_empty() {
             return Err(DecodeFailure::Files(errors));
         }
     }
     let outside = outside.into_inner();
-    let Some(plan) = &series.resample else { return Ok((buf, outside)) };
+    let Some(plan) = &series.resample else {
+        return Ok((buf, outside));
+    };
     let mut out = vec![T::default(); plane * plan.len()];
     out.par_chunks_mut(plane).zip(plan.par_iter()).for_each(|(dst, s)| {
         let a = &buf[s.lo * plane..(s.lo + 1) * plane];
@@ -174,8 +207,11 @@ pub fn open_volume(path: &Path, id: Option<&str>, progress: &Progress) -> Result
             id: id.to_owned(),
             found: found.series.iter().map(|s| s.id.clone()).collect::<Vec<_>>().join(", "),
         })?,
-        None => largest(&found)
-            .ok_or_else(|| DicomError::NoImages { path: path.to_owned(), files: found.files_seen, details: String::new() })?,
+        None => largest(&found).ok_or_else(|| DicomError::NoImages {
+            path: path.to_owned(),
+            files: found.files_seen,
+            details: String::new(),
+        })?,
     };
     let loaded = load(series, progress)?;
     Ok((found, loaded))

@@ -23,7 +23,9 @@ fn frame_stream(fragments: &[Vec<u8>], frame: u32, frames: u32) -> Option<Vec<u8
     if frames == 1 {
         return Some(fragments.concat());
     }
-    (fragments.len() == frames as usize).then(|| fragments.get(frame as usize).cloned()).flatten()
+    (fragments.len() == frames as usize)
+        .then(|| fragments.get(frame as usize).cloned())
+        .flatten()
 }
 
 /// The voxel type chosen for a series before decoding, so the buffer is allocated once.
@@ -41,7 +43,9 @@ fn integral(x: f64) -> bool {
 /// is only known after decoding (a signed 16-bit CT declares a range far wider than it uses), so
 /// the i16 decode reports overflow and the caller decodes again as f32 in that rare case.
 pub fn choose_kind(slices: &[SliceHeader]) -> SampleKind {
-    let whole = slices.iter().all(|s| integral(s.rescale.slope) && integral(s.rescale.intercept));
+    let whole = slices
+        .iter()
+        .all(|s| integral(s.rescale.slope) && integral(s.rescale.intercept));
     if whole { SampleKind::I16 } else { SampleKind::F32 }
 }
 
@@ -135,9 +139,17 @@ impl Words<'_> {
 fn stored_value(word: u32, f: &PixelFormat) -> i64 {
     let shift = (f.high_bit + 1 - f.bits_stored) as u32;
     let bits = f.bits_stored as u32;
-    let mask: u64 = if bits >= 32 { u32::MAX as u64 } else { (1u64 << bits) - 1 };
+    let mask: u64 = if bits >= 32 {
+        u32::MAX as u64
+    } else {
+        (1u64 << bits) - 1
+    };
     let v = ((word as u64) >> shift) & mask;
-    let mut s = if f.signed && (v >> (bits - 1)) & 1 == 1 { v as i64 - (1i64 << bits) } else { v as i64 };
+    let mut s = if f.signed && (v >> (bits - 1)) & 1 == 1 {
+        v as i64 - (1i64 << bits)
+    } else {
+        v as i64
+    };
     if f.monochrome1 {
         s = if f.signed { -1 - s } else { mask as i64 - s };
     }
@@ -181,14 +193,20 @@ fn convert_frame<T: Sample>(words: &Words, f: &PixelFormat, r: Rescale, out: &mu
 /// Decodes the given frames of one file into their destination planes; `Ok(true)` when some value
 /// did not fit `T`.
 pub fn decode_file<T: Sample>(path: &Path, frames: &mut [(&SliceHeader, &mut [T])]) -> Result<bool> {
-    let file = File::open(path).map_err(|e| DicomError::Io { path: path.to_owned(), source: e })?;
+    let file = File::open(path).map_err(|e| DicomError::Io {
+        path: path.to_owned(),
+        source: e,
+    })?;
     let parsed = read_object(file, path, false)?;
     let obj = &parsed.object;
     let Some(first) = frames.first() else { return Ok(false) };
     let h0 = first.0;
     let plane = h0.rows as usize * h0.cols as usize;
     let mut outside = false;
-    let pixel = obj.get(tags::PIXEL_DATA).ok_or_else(|| DicomError::NoPixelData { path: path.to_owned(), kind: "no PixelData element".into() })?;
+    let pixel = obj.get(tags::PIXEL_DATA).ok_or_else(|| DicomError::NoPixelData {
+        path: path.to_owned(),
+        kind: "no PixelData element".into(),
+    })?;
 
     match pixel.value() {
         Value::Primitive(p) => {
@@ -200,7 +218,10 @@ pub fn decode_file<T: Sample>(path: &Path, frames: &mut [(&SliceHeader, &mut [T]
                 PrimitiveValue::U8(v) if h0.format.bits_allocated == 8 => Words::U8(v),
                 PrimitiveValue::U8(v) => Words::LeBytes(v, h0.format.bits_allocated),
                 _ => {
-                    return Err(DicomError::Decode { path: path.to_owned(), detail: "PixelData does not hold 8, 16 or 32-bit samples".into() });
+                    return Err(DicomError::Decode {
+                        path: path.to_owned(),
+                        detail: "PixelData does not hold 8, 16 or 32-bit samples".into(),
+                    });
                 }
             };
             let needed = plane * h0.frames_in_file as usize;
@@ -226,39 +247,61 @@ pub fn decode_file<T: Sample>(path: &Path, frames: &mut [(&SliceHeader, &mut [T]
             // 12-bit extended JPEG: our own decoder (the bundled one handles 8-bit only).
             let fragments = seq.fragments();
             for (h, out) in frames.iter_mut() {
-                let stream = frame_stream(fragments, h.frame, h.frames_in_file)
-                    .ok_or_else(|| DicomError::Decode { path: path.to_owned(), detail: format!("no JPEG data for frame {}", h.frame) })?;
-                let img = jpeg12::decode(&stream).map_err(|e| DicomError::Decode { path: path.to_owned(), detail: format!("{} frame {}: {e}", h.transfer_syntax_name, h.frame) })?;
+                let stream = frame_stream(fragments, h.frame, h.frames_in_file).ok_or_else(|| DicomError::Decode {
+                    path: path.to_owned(),
+                    detail: format!("no JPEG data for frame {}", h.frame),
+                })?;
+                let img = jpeg12::decode(&stream).map_err(|e| DicomError::Decode {
+                    path: path.to_owned(),
+                    detail: format!("{} frame {}: {e}", h.transfer_syntax_name, h.frame),
+                })?;
                 if img.width != h.cols as usize || img.height != h.rows as usize {
                     return Err(DicomError::Decode {
                         path: path.to_owned(),
-                        detail: format!("JPEG image is {} x {}, the header says {} x {}", img.width, img.height, h.cols, h.rows),
+                        detail: format!(
+                            "JPEG image is {} x {}, the header says {} x {}",
+                            img.width, img.height, h.cols, h.rows
+                        ),
                     });
                 }
-                let fmt = PixelFormat { high_bit: h.format.bits_stored.min(img.precision as u16) - 1, bits_stored: h.format.bits_stored.min(img.precision as u16), ..h.format };
+                let fmt = PixelFormat {
+                    high_bit: h.format.bits_stored.min(img.precision as u16) - 1,
+                    bits_stored: h.format.bits_stored.min(img.precision as u16),
+                    ..h.format
+                };
                 outside |= convert_frame(&Words::U16(&img.samples), &fmt, h.rescale, out);
             }
         }
         Value::PixelSequence(_) => {
             for (h, out) in frames.iter_mut() {
-                let decoded = obj
-                    .decode_pixel_data_frame(h.frame)
-                    .map_err(|e| DicomError::Decode { path: path.to_owned(), detail: format!("{} frame {}: {e}", h.transfer_syntax_name, h.frame) })?;
+                let decoded = obj.decode_pixel_data_frame(h.frame).map_err(|e| DicomError::Decode {
+                    path: path.to_owned(),
+                    detail: format!("{} frame {}: {e}", h.transfer_syntax_name, h.frame),
+                })?;
                 let bytes = decoded.data();
                 let bits = decoded.bits_allocated();
                 let words = Words::LeBytes(bytes, bits);
                 if words.len() < plane || ![8, 16, 32].contains(&bits) {
                     return Err(DicomError::Decode {
                         path: path.to_owned(),
-                        detail: format!("decoder returned {} bytes at {bits} bits, expected {plane} samples", bytes.len()),
+                        detail: format!(
+                            "decoder returned {} bytes at {bits} bits, expected {plane} samples",
+                            bytes.len()
+                        ),
                     });
                 }
-                let fmt = PixelFormat { bits_allocated: bits, ..h.format };
+                let fmt = PixelFormat {
+                    bits_allocated: bits,
+                    ..h.format
+                };
                 outside |= convert_frame(&words, &fmt, h.rescale, out);
             }
         }
         Value::Sequence(_) => {
-            return Err(DicomError::Decode { path: path.to_owned(), detail: "PixelData is a sequence, expected pixel samples".into() });
+            return Err(DicomError::Decode {
+                path: path.to_owned(),
+                detail: "PixelData is a sequence, expected pixel samples".into(),
+            });
         }
     }
     Ok(outside)
@@ -269,7 +312,14 @@ mod tests {
     use super::*;
 
     fn fmt(bits_stored: u16, high_bit: u16, signed: bool) -> PixelFormat {
-        PixelFormat { bits_allocated: 16, bits_stored, high_bit, signed, samples_per_pixel: 1, monochrome1: false }
+        PixelFormat {
+            bits_allocated: 16,
+            bits_stored,
+            high_bit,
+            signed,
+            samples_per_pixel: 1,
+            monochrome1: false,
+        }
     }
 
     #[test]
@@ -280,7 +330,10 @@ mod tests {
         assert_eq!(stored_value(0xAF0F, &fmt(12, 11, true)), -241);
         // Stored bits need not start at bit 0.
         assert_eq!(stored_value(0x0FF0, &fmt(8, 11, false)), 0xFF);
-        let mono1 = PixelFormat { monochrome1: true, ..fmt(12, 11, false) };
+        let mono1 = PixelFormat {
+            monochrome1: true,
+            ..fmt(12, 11, false)
+        };
         assert_eq!(stored_value(0, &mono1), 4095);
     }
 
@@ -289,7 +342,10 @@ mod tests {
         let raw: Vec<u16> = (0..4096u16).map(|v| v.wrapping_mul(37) ^ 0xA000).collect();
         for signed in [false, true] {
             let f = fmt(12, 11, signed);
-            let r = Rescale { slope: 1.0, intercept: -1024.0 };
+            let r = Rescale {
+                slope: 1.0,
+                intercept: -1024.0,
+            };
             let mut fast = vec![0f32; raw.len()];
             convert_frame(&Words::U16(&raw), &f, r, &mut fast);
             let bytes: Vec<u8> = raw.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -302,14 +358,27 @@ mod tests {
     #[test]
     fn i16_for_whole_rescales_and_overflow_is_reported() {
         let mut h = crate::core::dicom::series::tests_support::header();
-        h.rescale = Rescale { slope: 1.0, intercept: -1024.0 };
+        h.rescale = Rescale {
+            slope: 1.0,
+            intercept: -1024.0,
+        };
         assert_eq!(choose_kind(std::slice::from_ref(&h)), SampleKind::I16);
         h.rescale.slope = 0.5;
         assert_eq!(choose_kind(std::slice::from_ref(&h)), SampleKind::F32);
         let f = fmt(16, 15, false);
         let mut out = [0i16; 2];
-        assert!(!convert_frame(&Words::U16(&[0, 32767]), &f, Rescale::default(), &mut out));
-        assert!(convert_frame(&Words::U16(&[0, 40000]), &f, Rescale::default(), &mut out));
+        assert!(!convert_frame(
+            &Words::U16(&[0, 32767]),
+            &f,
+            Rescale::default(),
+            &mut out
+        ));
+        assert!(convert_frame(
+            &Words::U16(&[0, 40000]),
+            &f,
+            Rescale::default(),
+            &mut out
+        ));
         assert_eq!(out, [0, i16::MAX]);
     }
 }

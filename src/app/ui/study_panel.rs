@@ -1,0 +1,71 @@
+//! What is loaded: series, geometry, values, and every warning the loader raised.
+
+use bevy_egui::egui;
+
+use super::Request;
+use crate::app::study::Study;
+
+const WARN: egui::Color32 = egui::Color32::from_rgb(240, 180, 60);
+
+pub fn study_ui(ui: &mut egui::Ui, study: &Study, requests: &mut Vec<Request>) {
+    let Some(v) = &study.volume else {
+        ui.label("No scan loaded.");
+        return;
+    };
+    let m = &v.meta;
+    ui.heading(if m.description.is_empty() {
+        "Series"
+    } else {
+        &m.description
+    });
+    egui::Grid::new("series").num_columns(2).striped(true).show(ui, |ui| {
+        let mut row = |k: &str, val: String| {
+            ui.label(k);
+            ui.label(val);
+            ui.end_row();
+        };
+        row("Patient", format!("{} ({})", m.patient_name, m.patient_id));
+        row("Modality", m.modality.clone());
+        row("Study date", m.study_date.clone());
+        let [x, y, z] = v.grid.dims;
+        row("Voxels", format!("{x} x {y} x {z}"));
+        let s = v.grid.spacing_mm();
+        row("Spacing", format!("{:.3} x {:.3} x {:.3} mm", s[0], s[1], s[2]));
+        let o = v.grid.origin_mm();
+        row("Origin (LPS)", format!("{:.1}, {:.1}, {:.1} mm", o.x, o.y, o.z));
+        if let Some((lo, hi)) = v.data.range() {
+            row("Values", format!("{lo} .. {hi} {}", m.unit));
+        }
+        row("Series UID", m.series_uid.clone());
+    });
+    if !v.warnings.is_empty() {
+        ui.separator();
+        ui.label(
+            egui::RichText::new(format!("⚠ {} warning(s)", v.warnings.len()))
+                .color(WARN)
+                .strong(),
+        );
+        for w in &v.warnings {
+            ui.label(egui::RichText::new(w).color(WARN));
+        }
+    }
+    if !study.other_series.is_empty() {
+        ui.separator();
+        ui.label("Other series in this folder:");
+        for (id, desc) in &study.other_series {
+            if ui.link(desc).on_hover_text(id).clicked()
+                && let Some(src) = &study.source
+            {
+                requests.push(Request::Open(src.clone(), Some(id.clone())));
+            }
+        }
+    }
+    if !study.skipped.is_empty() {
+        ui.separator();
+        egui::CollapsingHeader::new(format!("{} file(s) not used", study.skipped.len())).show(ui, |ui| {
+            for s in &study.skipped {
+                ui.label(format!("{}: {}", s.path.display(), s.reason));
+            }
+        });
+    }
+}

@@ -1,0 +1,161 @@
+//! The command line as scripts use it: output keys, exit codes, files written.
+
+mod common;
+
+use std::process::Command;
+
+use common::{data, reference};
+
+fn twinplan(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_twinplan"))
+        .args(args)
+        .output()
+        .expect("run twinplan");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn info_json_lists_series_geometry_warnings_and_skipped_files() {
+    let dir = data("ct-head-phantom");
+    let (code, out, err) = twinplan(&["info", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let s = &j["series"][0];
+    for key in [
+        "series_uid",
+        "modality",
+        "dims",
+        "spacing_mm",
+        "patient_from_voxel",
+        "slice_count",
+        "warnings",
+        "transfer_syntaxes",
+        "value_range",
+    ] {
+        assert!(!s[key].is_null(), "missing {key}");
+    }
+    assert_eq!(s["dims"], serde_json::json!([512, 512, 140]));
+    assert_eq!(s["slice_count"], 140);
+    assert_eq!(s["modality"], "CT");
+    let m = &s["patient_from_voxel"];
+    assert_eq!(m.as_array().unwrap().len(), 4);
+    assert!(
+        (m[2][2].as_f64().unwrap() - 1.0).abs() < 1e-9,
+        "row-major: the z step is m[2][2]"
+    );
+    assert!((m[0][0].as_f64().unwrap() - 0.451171875).abs() < 1e-9);
+    let skipped = j["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["path"].as_str().unwrap().ends_with("DIRFILE") && !s["reason"].as_str().unwrap().is_empty())
+    );
+}
+
+#[test]
+fn info_text_names_what_it_found() {
+    let (code, out, _) = twinplan(&["info", data("mr-sagittal").to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.contains("dims 256 x 256 x 192"), "{out}");
+    assert!(out.contains("origin (LPS)") && out.contains("RAS"), "{out}");
+}
+
+#[test]
+fn exit_codes_distinguish_input_problems_from_usage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, err) = twinplan(&["info", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "an empty folder is an input problem");
+    assert!(
+        err.contains("no DICOM image found") && err.contains(&tmp.path().display().to_string()),
+        "{err}"
+    );
+    let (code, _, err) = twinplan(&["info", data("pydicom/badVR.dcm").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("badVR.dcm") && err.contains("NumberOfFrames"), "{err}");
+    let (code, _, _) = twinplan(&["info"]);
+    assert_eq!(code, 2, "a missing argument is a usage error");
+    let (code, _, _) = twinplan(&["no-such-command"]);
+    assert_eq!(code, 2);
+}
+
+/// The NIfTI written for the oblique MR carries the RAS affine that SimpleITK's LPS geometry
+/// implies: RAS = diag(-1, -1, 1) * LPS.
+#[test]
+fn export_volume_writes_the_ras_affine_simpleitk_implies() {
+    let r = reference();
+    let sitk = r["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["folder"] == "mr-sagittal")
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("mr.nii.gz");
+    let (code, stdout, err) = twinplan(&[
+        "export-volume",
+        data("mr-sagittal").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("256 x 256 x 192"), "{stdout}");
+    let header = nifti::NiftiHeader::from_file(&out).unwrap();
+    assert_eq!(&header.dim[..4], &[3, 256, 256, 192]);
+    assert_eq!(header.sform_code, 1);
+    let srow = [header.srow_x, header.srow_y, header.srow_z];
+    let f = |v: &serde_json::Value, i: usize| v[i].as_f64().unwrap();
+    for row in 0..3 {
+        let flip = if row < 2 { -1.0 } else { 1.0 };
+        for col in 0..3 {
+            let expected = flip * f(&sitk["direction_row_major"], 3 * row + col) * f(&sitk["spacing_mm"], col);
+            assert!(
+                (srow[row][col] as f64 - expected).abs() < 1e-4,
+                "srow[{row}][{col}] = {} vs {expected}",
+                srow[row][col]
+            );
+        }
+        let expected = flip * f(&sitk["origin_mm"], row);
+        assert!((srow[row][3] as f64 - expected).abs() < 1e-3, "translation {row}");
+    }
+    assert_eq!(header.qform_code, 1, "an unsheared grid also gets a qform");
+
+    let (code, _, err) = twinplan(&[
+        "export-volume",
+        data("mr-sagittal").to_str().unwrap(),
+        "--out",
+        tmp.path().join("x.png").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains(".nii"), "{err}");
+}
+
+#[test]
+fn phantom_command_writes_series_and_truth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, err) = twinplan(&["phantom", "--out", tmp.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for f in [
+        "dicom/CT0001.dcm",
+        "dicom/CT0150.dcm",
+        "truth_labels.nii.gz",
+        "truth.json",
+        "README.md",
+    ] {
+        assert!(tmp.path().join(f).is_file(), "{f}");
+    }
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("truth.json")).unwrap()).unwrap();
+    let categories: Vec<&str> = truth["structures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["category"].as_str().unwrap())
+        .collect();
+    for c in ["skin", "bone", "brain", "ventricle", "target", "vessel", "nerve"] {
+        assert!(categories.contains(&c), "{c}");
+    }
+}
