@@ -80,6 +80,7 @@ fn panels(
             .collapsible(false)
             .resizable(true)
             .default_width(560.0)
+            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
             .show(ctx, |ui| {
                 egui::ScrollArea::vertical()
                     .max_height(300.0)

@@ -25,7 +25,7 @@ pub use series::{Series, SliceSource, build_series};
 
 use crate::core::progress::Progress;
 use crate::core::volume::{Grid, Volume, VolumeMeta, VoxelData};
-use pixels::{Sample, SampleKind, choose_kind, decode_file};
+use pixels::{Sample, SampleKind, choose_kind, decode_file, decode_object, native_pixel_bytes};
 
 /// A loaded series and what went wrong on the way, for the user to see.
 #[derive(Debug)]
@@ -220,4 +220,34 @@ pub fn open_volume(path: &Path, id: Option<&str>, progress: &Progress) -> Result
 /// The series with the most voxels: what "open this folder" should show first.
 pub fn largest(scan: &Scan) -> Option<&Series> {
     scan.series.iter().max_by_key(|s| s.grid.voxel_count())
+}
+
+/// Reads one DICOM file held in memory: headers, then every frame's values. This is the
+/// single-file path the fuzzer drives; it never panics on any input.
+pub fn decode_bytes(bytes: &[u8], name: &Path) -> Result<Vec<(SliceHeader, Vec<f32>)>> {
+    let parsed = read_object(bytes, name, false)?;
+    let headers = slice_headers(&parsed, name)?;
+    let Some(h) = headers.first() else {
+        return Ok(Vec::new());
+    };
+    let needed = h.format.bytes_per_frame(h.rows, h.cols) * h.frames_in_file as u64;
+    if let Some(have) = native_pixel_bytes(&parsed.object)
+        && have < needed
+    {
+        return Err(DicomError::Decode {
+            path: name.to_owned(),
+            detail: format!("pixel data is truncated: {have} bytes present, {needed} expected"),
+        });
+    }
+    let plane = h.rows as usize * h.cols as usize;
+    let mut planes: Vec<Vec<f32>> = headers.iter().map(|_| vec![0.0; plane]).collect();
+    {
+        let mut frames: Vec<(&SliceHeader, &mut [f32])> = headers
+            .iter()
+            .zip(planes.iter_mut())
+            .map(|(h, p)| (h, p.as_mut_slice()))
+            .collect();
+        decode_object(&parsed.object, name, &mut frames)?;
+    }
+    Ok(headers.into_iter().zip(planes).collect())
 }

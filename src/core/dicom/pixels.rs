@@ -1,11 +1,12 @@
 //! Pixel data to voxel values: decode each file once, mask the stored bits, extend the sign,
 //! invert MONOCHROME1, apply the per-slice rescale, and write straight into the volume buffer.
 
-use std::fs::File;
 use std::path::Path;
 
+use dicom::core::header::HasLength;
 use dicom::core::value::{PrimitiveValue, Value};
 use dicom::dictionary_std::tags;
+use dicom::object::DefaultDicomObject;
 use dicom::pixeldata::PixelDecoder;
 
 use super::error::{DicomError, Result};
@@ -193,12 +194,100 @@ fn convert_frame<T: Sample>(words: &Words, f: &PixelFormat, r: Rescale, out: &mu
 /// Decodes the given frames of one file into their destination planes; `Ok(true)` when some value
 /// did not fit `T`.
 pub fn decode_file<T: Sample>(path: &Path, frames: &mut [(&SliceHeader, &mut [T])]) -> Result<bool> {
-    let file = File::open(path).map_err(|e| DicomError::Io {
-        path: path.to_owned(),
-        source: e,
-    })?;
-    let parsed = read_object(file, path, false)?;
-    let obj = &parsed.object;
+    // One read buffer per thread, reused from file to file: a fresh half-megabyte allocation per
+    // file costs more in page faults than the decoding itself.
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with_borrow_mut(|bytes| {
+        bytes.clear();
+        std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_to_end(&mut f, bytes))
+            .map_err(|e| DicomError::Io {
+                path: path.to_owned(),
+                source: e,
+            })?;
+        decode_bytes_into(bytes, path, frames)
+    })
+}
+
+fn decode_bytes_into<T: Sample>(bytes: &[u8], path: &Path, frames: &mut [(&SliceHeader, &mut [T])]) -> Result<bool> {
+    if let Some(h0) = frames.first().map(|f| f.0)
+        && let Some(pixels) = native_tail(bytes, h0)
+    {
+        let plane = h0.rows as usize * h0.cols as usize;
+        let words = le_words(pixels, h0.format.bits_allocated);
+        let mut outside = false;
+        for (h, out) in frames.iter_mut() {
+            outside |= convert_frame(&words.slice(h.frame as usize * plane, plane), &h.format, h.rescale, out);
+        }
+        return Ok(outside);
+    }
+    let parsed = read_object(bytes, path, false)?;
+    decode_object(&parsed.object, path, frames)
+}
+
+/// Uncompressed little-endian pixel data found without parsing the file again: when PixelData
+/// is the last element (the usual layout), its element header sits right before the last
+/// `length` bytes, and both its tag and its length must match exactly. Anything else (padding
+/// after the pixels, big endian, deflate) returns `None` and takes the full parser.
+fn native_tail<'a>(bytes: &'a [u8], h: &SliceHeader) -> Option<&'a [u8]> {
+    let explicit = match h.transfer_syntax_uid.as_str() {
+        "1.2.840.10008.1.2.1" => true,
+        "1.2.840.10008.1.2" => false,
+        _ => return None,
+    };
+    let len = usize::try_from(h.format.bytes_per_frame(h.rows, h.cols) * h.frames_in_file as u64).ok()?;
+    let padded = len + (len & 1);
+    let start = bytes.len().checked_sub(padded)?;
+    let header_len = if explicit { 12 } else { 8 };
+    let head = bytes.get(start.checked_sub(header_len)?..start)?;
+    if head[0..4] != [0xE0, 0x7F, 0x10, 0x00] {
+        return None;
+    }
+    let value_len = if explicit {
+        if &head[4..6] != b"OW" && &head[4..6] != b"OB" {
+            return None;
+        }
+        u32::from_le_bytes([head[8], head[9], head[10], head[11]])
+    } else {
+        u32::from_le_bytes([head[4], head[5], head[6], head[7]])
+    };
+    (value_len as usize == padded).then(|| &bytes[start..start + len])
+}
+
+/// Little-endian samples as words, reinterpreted in place when the host is little endian and the
+/// bytes are aligned (the common case), else read byte by byte.
+fn le_words(bytes: &[u8], bits: u16) -> Words<'_> {
+    if cfg!(target_endian = "little")
+        && bits == 16
+        && let Ok(w) = bytemuck::try_cast_slice::<u8, u16>(bytes)
+    {
+        return Words::U16(w);
+    }
+    if bits == 8 {
+        Words::U8(bytes)
+    } else {
+        Words::LeBytes(bytes, bits)
+    }
+}
+
+/// Bytes of native (uncompressed) pixel data present in the object, `None` when encapsulated or
+/// absent: lets a caller refuse a truncated image before allocating for it.
+pub fn native_pixel_bytes(obj: &DefaultDicomObject) -> Option<u64> {
+    let e = obj.get(tags::PIXEL_DATA)?;
+    match e.value() {
+        Value::Primitive(_) => e.length().get().map(u64::from),
+        _ => None,
+    }
+}
+
+/// Decodes the given frames of a parsed object into their destination planes.
+pub fn decode_object<T: Sample>(
+    obj: &DefaultDicomObject,
+    path: &Path,
+    frames: &mut [(&SliceHeader, &mut [T])],
+) -> Result<bool> {
     let Some(first) = frames.first() else { return Ok(false) };
     let h0 = first.0;
     let plane = h0.rows as usize * h0.cols as usize;

@@ -1,0 +1,91 @@
+//! Series loading against SimpleITK's ImageSeriesReader, same files, same run:
+//! `cargo bench --bench load`. Each measurement runs in its own process so that peak memory is
+//! that of one load. Results go to stdout and target/bench-results/load.json.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use common::{Measurement, anchor, peak_rss_bytes, rss_bytes, run_self};
+use twinplan::core::dicom;
+use twinplan::core::dicom::write::{WriteOptions, write_ct_series};
+use twinplan::core::phantom::Anatomy;
+use twinplan::core::progress::Progress;
+use twinplan::core::volume::{Grid, Volume, VoxelData};
+
+const REPEATS: usize = 5;
+
+/// One process: load `folder` REPEATS times, report the best time and the peak memory.
+fn child(folder: &Path) -> Measurement {
+    let before = rss_bytes();
+    let mut best = f64::INFINITY;
+    let mut voxel_bytes = 0;
+    for _ in 0..REPEATS {
+        let t = Instant::now();
+        let (_, loaded) = dicom::open_volume(folder, None, &Progress::new()).expect("load");
+        best = best.min(t.elapsed().as_secs_f64());
+        voxel_bytes = loaded.volume.data.byte_size() as u64;
+    }
+    Measurement {
+        who: "twinplan".into(),
+        seconds: best,
+        peak_rss_bytes: peak_rss_bytes(),
+        rss_before_bytes: before,
+        voxel_bytes,
+    }
+}
+
+/// A 512 x 512 x 300 CT of the phantom's anatomy (written once, kept under target/).
+fn big_series() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/ct-512x512x300");
+    if dir.join("CT0300.dcm").is_file() {
+        return dir;
+    }
+    eprintln!("writing {} ...", dir.display());
+    let grid = Grid::axis_aligned([512, 512, 300], [-115.0, -130.0, -60.0], [0.45, 0.45, 0.7]);
+    let anatomy = Anatomy::new(twinplan::core::phantom::CENTER_MM);
+    let plane = 512 * 512;
+    let mut hu = vec![0i16; grid.voxel_count()];
+    use rayon::prelude::*;
+    hu.par_chunks_mut(plane).enumerate().for_each(|(k, s)| {
+        for (n, v) in s.iter_mut().enumerate() {
+            let p = grid.patient_from_ijk([(n % 512) as f64, (n / 512) as f64, k as f64]);
+            *v = anatomy.tissue(&p.coords).hu() as i16;
+        }
+    });
+    let mut meta = twinplan::core::phantom::meta();
+    meta.series_uid = String::new();
+    let v = Volume {
+        grid,
+        data: VoxelData::I16(hu),
+        meta,
+        warnings: vec![],
+    };
+    write_ct_series(&v, &dir, &WriteOptions::new("twinplan load benchmark")).expect("write series");
+    dir
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        println!("{}", serde_json::to_string(&child(Path::new(&args[i + 1]))).unwrap());
+        return;
+    }
+    let inputs = [
+        (
+            "ct-head-phantom 512x512x140",
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ct-head-phantom"),
+        ),
+        ("synthetic CT 512x512x300", big_series()),
+    ];
+    let mut rows = Vec::new();
+    for (name, folder) in &inputs {
+        // Warm the page cache so both readers see the same, cached files.
+        dicom::open_volume(folder, None, &Progress::new()).expect("warm-up load");
+        let ours = run_self(&["--child", folder.to_str().unwrap()]);
+        let theirs = anchor(&["load", folder.to_str().unwrap(), &REPEATS.to_string()]);
+        rows.push(common::compare(name, &ours, &theirs));
+    }
+    common::report("load", &rows);
+}
