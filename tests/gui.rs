@@ -3,6 +3,8 @@
 //! statistics. Without a display the test says so; CI sets TWINPLAN_REQUIRE_GUI_TEST=1 to make
 //! that a failure.
 
+#![cfg(feature = "gui")]
+
 use std::path::Path;
 use std::process::Command;
 

@@ -1,6 +1,7 @@
 //! Reading one DICOM file: the object itself (with or without a Part 10 header) and the per-frame
 //! image headers the series builder needs. Pixel data is decoded elsewhere (`pixels.rs`).
 
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,7 @@ use dicom::transfer_syntax::TransferSyntaxRegistry;
 use nalgebra::Vector3;
 
 use super::error::{DicomError, Result};
+use super::guard;
 
 /// The largest image plane we accept (rows x columns), checked before any allocation.
 pub const MAX_PLANE_PIXELS: u64 = 8192 * 8192;
@@ -117,10 +119,39 @@ pub struct ParsedFile {
     pub headerless: bool,
 }
 
-/// Reads a DICOM object from any byte source. `header_only` stops before the pixel data, which is
-/// what scanning a folder needs. Files without the Part 10 header (old ACR-NEMA style data sets)
-/// are read as implicit VR little endian when they start like a data set.
-pub fn read_object<R: Read>(src: R, path: &Path, header_only: bool) -> Result<ParsedFile> {
+/// How much of a file the header scan reads before parsing (headers are rarely over 10 KB).
+const HEADER_PREFIX: u64 = 64 * 1024;
+
+/// Reads a DICOM object held in memory, after checking that every declared length fits in it.
+/// `header_only` stops before the pixel data.
+pub fn read_object(bytes: &[u8], path: &Path, header_only: bool) -> Result<ParsedFile> {
+    guard::check_lengths(bytes, bytes.len() as u64).map_err(|detail| DicomError::Parse {
+        path: path.to_owned(),
+        detail,
+    })?;
+    parse(bytes, path, header_only)
+}
+
+/// Reads a file's header (up to the pixel data), which is what scanning a folder needs.
+pub fn read_file_header(path: &Path) -> Result<ParsedFile> {
+    let io = |e| DicomError::Io {
+        path: path.to_owned(),
+        source: e,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut head = Vec::with_capacity(len.min(HEADER_PREFIX) as usize);
+    (&mut file).take(HEADER_PREFIX).read_to_end(&mut head).map_err(io)?;
+    guard::check_lengths(&head, len).map_err(|detail| DicomError::Parse {
+        path: path.to_owned(),
+        detail,
+    })?;
+    parse(std::io::Cursor::new(head).chain(file), path, true)
+}
+
+/// Parses a DICOM object from a byte source. Files without the Part 10 header (old ACR-NEMA
+/// style data sets) are read as little endian when they start like a data set.
+fn parse<R: Read>(src: R, path: &Path, header_only: bool) -> Result<ParsedFile> {
     let mut reader = BufReader::with_capacity(16 * 1024, src);
     let head = reader.fill_buf().map_err(|e| DicomError::Io {
         path: path.to_owned(),
@@ -184,7 +215,7 @@ pub fn read_object<R: Read>(src: R, path: &Path, header_only: bool) -> Result<Pa
 /// A data set without preamble starts with a group 0008 (or 0002) tag in little endian, then
 /// either a two-letter VR (explicit VR) or a plausible 32-bit length (implicit VR). Anything else
 /// is not treated as DICOM.
-fn raw_dataset_syntax(head: &[u8]) -> Option<&'static str> {
+pub(super) fn raw_dataset_syntax(head: &[u8]) -> Option<&'static str> {
     if head.len() < 8 {
         return None;
     }

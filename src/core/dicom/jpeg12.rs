@@ -8,11 +8,9 @@ const ZIGZAG: [usize; 64] = [
     47, 55, 62, 63,
 ];
 
-/// A decoded greyscale image.
+/// A decoded greyscale image (of the size the caller asked for).
 #[derive(Debug)]
 pub struct Image {
-    pub width: usize,
-    pub height: usize,
     pub precision: u8,
     pub samples: Vec<u16>,
 }
@@ -145,8 +143,10 @@ fn be16(d: &[u8], at: usize) -> Result<usize, String> {
         .ok_or_else(|| "JPEG stream ends inside a marker segment".into())
 }
 
-/// Decodes one JPEG stream (SOI .. EOI).
-pub fn decode(d: &[u8]) -> Result<Image, String> {
+/// Decodes one JPEG stream (SOI .. EOI) whose image must be `width` x `height` (checked before
+/// anything is allocated for it).
+pub fn decode(d: &[u8], width: usize, height: usize) -> Result<Image, String> {
+    let expected = (width, height);
     if d.len() < 4 || d[0] != 0xFF || d[1] != 0xD8 {
         return Err("not a JPEG stream (no SOI marker)".into());
     }
@@ -220,6 +220,12 @@ pub fn decode(d: &[u8]) -> Result<Image, String> {
                 }
                 if !(precision == 8 || precision == 12) || height == 0 || width == 0 {
                     return Err(format!("unsupported JPEG frame: {precision}-bit, {width} x {height}"));
+                }
+                if (width, height) != expected {
+                    return Err(format!(
+                        "JPEG image is {width} x {height}, the header says {} x {}",
+                        expected.0, expected.1
+                    ));
                 }
                 let tq = *seg.get(8).ok_or("truncated frame header")? as usize & 3;
                 frame = Some((precision, height, width, tq));
@@ -321,8 +327,6 @@ fn scan(
         }
     }
     Ok(Image {
-        width,
-        height,
         precision,
         samples: out,
     })
@@ -350,12 +354,15 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        assert!(decode(&[0xFF, 0xD8, 0xFF, 0xC1, 0x00]).is_err());
-        assert!(decode(&[1, 2, 3]).is_err());
+        assert!(decode(&[0xFF, 0xD8, 0xFF, 0xC1, 0x00], 4, 4).is_err());
+        assert!(decode(&[1, 2, 3], 4, 4).is_err());
         let mut d = vec![
             0xFF, 0xD8, 0xFF, 0xC1, 0, 11, 12, 0, 4, 0, 4, 1, 1, 0x11, 0, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0,
         ];
         d.extend([0xAB; 10]);
-        assert!(decode(&d).is_err());
+        assert!(decode(&d, 4, 4).is_err());
+        // A frame header claiming 65535 x 65535 is refused before allocating.
+        let huge = [0xFF, 0xD8, 0xFF, 0xC1, 0, 11, 12, 0xFF, 0xFF, 0xFF, 0xFF, 1, 1, 0x11, 0];
+        assert!(decode(&huge, 4, 4).unwrap_err().contains("65535 x 65535"));
     }
 }

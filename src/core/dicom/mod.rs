@@ -6,6 +6,7 @@
 //! ```
 
 mod error;
+mod guard;
 pub mod header;
 mod jpeg12;
 mod pixels;
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 pub use error::{DicomError, Result};
-pub use header::{MAX_VOXELS, SliceHeader, read_object, slice_headers};
+pub use header::{MAX_VOXELS, SliceHeader, read_file_header, read_object, slice_headers};
 pub use scan::{Scan, Skipped, read_headers, scan};
 pub use series::{Series, SliceSource, build_series};
 

@@ -340,19 +340,11 @@ pub fn decode_object<T: Sample>(
                     path: path.to_owned(),
                     detail: format!("no JPEG data for frame {}", h.frame),
                 })?;
-                let img = jpeg12::decode(&stream).map_err(|e| DicomError::Decode {
-                    path: path.to_owned(),
-                    detail: format!("{} frame {}: {e}", h.transfer_syntax_name, h.frame),
-                })?;
-                if img.width != h.cols as usize || img.height != h.rows as usize {
-                    return Err(DicomError::Decode {
+                let img =
+                    jpeg12::decode(&stream, h.cols as usize, h.rows as usize).map_err(|e| DicomError::Decode {
                         path: path.to_owned(),
-                        detail: format!(
-                            "JPEG image is {} x {}, the header says {} x {}",
-                            img.width, img.height, h.cols, h.rows
-                        ),
-                    });
-                }
+                        detail: format!("{} frame {}: {e}", h.transfer_syntax_name, h.frame),
+                    })?;
                 let fmt = PixelFormat {
                     high_bit: h.format.bits_stored.min(img.precision as u16) - 1,
                     bits_stored: h.format.bits_stored.min(img.precision as u16),

@@ -1,14 +1,13 @@
 //! Finding DICOM images under a path: walk folders, read every file's header in parallel, and keep
 //! a reason for every file that is not used.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::error::{DicomError, Result};
-use super::header::{SliceHeader, read_object, slice_headers};
+use super::header::{SliceHeader, read_file_header, slice_headers};
 use super::series::{Series, build_series};
 use crate::core::progress::Progress;
 
@@ -71,11 +70,7 @@ fn list_files(root: &Path) -> Result<Vec<PathBuf>> {
 
 /// Reads the headers of one file.
 pub fn read_headers(path: &Path) -> Result<Vec<SliceHeader>> {
-    let file = File::open(path).map_err(|e| DicomError::Io {
-        path: path.to_owned(),
-        source: e,
-    })?;
-    let parsed = read_object(file, path, true)?;
+    let parsed = read_file_header(path)?;
     slice_headers(&parsed, path)
 }
 
