@@ -264,3 +264,18 @@ fn cancelling_stops_loading() {
     let e = dicom::load(&found.series[0], &p).unwrap_err();
     assert!(matches!(e, DicomError::Cancelled(_)), "{e}");
 }
+
+/// Inputs the fuzzer found (mutations of pydicom's test files): element lengths of 2 to 4 GB in a
+/// file of a few kilobytes. The parser would allocate and zero each value before reading it;
+/// the length guard refuses them first, naming the element.
+#[test]
+fn corrupt_lengths_found_by_the_fuzzer_are_refused_before_allocating() {
+    for n in 1..=3 {
+        let path = common::project(&format!("tests/fixtures/fuzz/corrupt-length-{n}.dcm"));
+        let e = open(&path).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("corrupt-length-{n}.dcm")) && e.contains("declares") && e.contains("remain"),
+            "{e}"
+        );
+    }
+}

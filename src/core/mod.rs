@@ -2,6 +2,8 @@
 
 pub mod dicom;
 pub mod io;
+pub mod mesh;
 pub mod phantom;
 pub mod progress;
+pub mod segmentation;
 pub mod volume;

@@ -81,19 +81,38 @@ impl<R: Read + Seek> Walker<'_, R> {
         if !e.explicit {
             return Ok((tag, None, self.u32(e)?));
         }
+        // As the parser reads it (PS3.5 7.1.2): these VRs have a 16-bit length; every other VR,
+        // unknown ones included, has two reserved bytes and a 32-bit length.
         let vr = self.bytes::<2>()?;
-        if !(vr[0].is_ascii_uppercase() && vr[1].is_ascii_uppercase()) {
-            return Err(Stop::Unknown);
-        }
-        let long = matches!(
+        let short = matches!(
             &vr,
-            b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"UC" | b"UN" | b"UR" | b"UT" | b"SV" | b"UV"
+            b"AE"
+                | b"AS"
+                | b"AT"
+                | b"CS"
+                | b"DA"
+                | b"DS"
+                | b"DT"
+                | b"FL"
+                | b"FD"
+                | b"IS"
+                | b"LO"
+                | b"LT"
+                | b"PN"
+                | b"SH"
+                | b"SL"
+                | b"SS"
+                | b"ST"
+                | b"TM"
+                | b"UI"
+                | b"UL"
+                | b"US"
         );
-        let len = if long {
+        let len = if short {
+            self.u16(e)? as u32
+        } else {
             self.bytes::<2>()?;
             self.u32(e)?
-        } else {
-            self.u16(e)? as u32
         };
         Ok((tag, Some(vr), len))
     }
@@ -268,7 +287,8 @@ pub fn check_lengths(head: &[u8], file_len: u64) -> Result<(), String> {
     })();
     match result {
         Err(Stop::Corrupt(m)) => Err(m),
-        Ok(()) | Err(Stop::Unknown) => Ok(()),
+        Ok(()) => Ok(()),
+        Err(Stop::Unknown) => Ok(()),
     }
 }
 

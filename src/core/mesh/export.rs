@@ -1,0 +1,169 @@
+//! Writing meshes for 3D printing and other tools: STL (binary or ASCII), OBJ and PLY, in LPS or
+//! RAS millimetres. The frame is written into every file (STL header or solid name, OBJ/PLY
+//! comment) so nobody has to guess it.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Mesh;
+use crate::core::volume::ras_from_lps;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Frame {
+    /// DICOM patient space: x left, y posterior, z superior.
+    #[default]
+    Lps,
+    /// 3D Slicer / NIfTI world: x right, y anterior, z superior.
+    Ras,
+}
+
+impl Frame {
+    pub fn name(self) -> &'static str {
+        match self {
+            Frame::Lps => "LPS",
+            Frame::Ras => "RAS",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    StlBinary,
+    StlAscii,
+    Obj,
+    Ply,
+}
+
+impl Format {
+    /// From the file name's extension; `ascii` picks ASCII STL.
+    pub fn from_path(path: &Path, ascii: bool) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "stl" if ascii => Some(Format::StlAscii),
+            "stl" => Some(Format::StlBinary),
+            "obj" => Some(Format::Obj),
+            "ply" => Some(Format::Ply),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: cannot write the mesh: {source}")]
+pub struct ExportError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Writes `mesh` (in LPS) to `path` in `format`, converted to `frame`.
+pub fn write(mesh: &Mesh, path: &Path, format: Format, frame: Frame, name: &str) -> Result<(), ExportError> {
+    let m = match frame {
+        Frame::Lps => mesh.clone(),
+        Frame::Ras => mesh.transformed(&ras_from_lps()),
+    };
+    let err = |source| ExportError {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::create(path).map_err(err)?;
+    let mut w = BufWriter::new(file);
+    let label = format!("twinplan {name}, frame {} (mm)", frame.name());
+    match format {
+        Format::StlBinary => stl_binary(&m, &mut w, &label),
+        Format::StlAscii => stl_ascii(&m, &mut w, &label),
+        Format::Obj => obj(&m, &mut w, &label),
+        Format::Ply => ply(&m, &mut w, &label),
+    }
+    .and_then(|_| w.flush())
+    .map_err(err)
+}
+
+fn face_normal(m: &Mesh, t: &[u32; 3]) -> [f32; 3] {
+    let p = t.map(|i| m.positions[i as usize]);
+    let u = [p[1][0] - p[0][0], p[1][1] - p[0][1], p[1][2] - p[0][2]];
+    let v = [p[2][0] - p[0][0], p[2][1] - p[0][1], p[2][2] - p[0][2]];
+    let n = [
+        u[1] * v[2] - u[2] * v[1],
+        u[2] * v[0] - u[0] * v[2],
+        u[0] * v[1] - u[1] * v[0],
+    ];
+    let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+    if len > 0.0 { n.map(|x| x / len) } else { [0.0; 3] }
+}
+
+fn stl_binary(m: &Mesh, w: &mut impl Write, label: &str) -> std::io::Result<()> {
+    let mut header = [b' '; 80];
+    let bytes = label.as_bytes();
+    header[..bytes.len().min(80)].copy_from_slice(&bytes[..bytes.len().min(80)]);
+    w.write_all(&header)?;
+    w.write_all(&(m.triangles.len() as u32).to_le_bytes())?;
+    for t in &m.triangles {
+        for x in face_normal(m, t) {
+            w.write_all(&x.to_le_bytes())?;
+        }
+        for &v in t {
+            for x in m.positions[v as usize] {
+                w.write_all(&x.to_le_bytes())?;
+            }
+        }
+        w.write_all(&[0, 0])?;
+    }
+    Ok(())
+}
+
+fn stl_ascii(m: &Mesh, w: &mut impl Write, label: &str) -> std::io::Result<()> {
+    let name = label.replace(' ', "_");
+    writeln!(w, "solid {name}")?;
+    for t in &m.triangles {
+        let n = face_normal(m, t);
+        writeln!(w, "  facet normal {:e} {:e} {:e}", n[0], n[1], n[2])?;
+        writeln!(w, "    outer loop")?;
+        for &v in t {
+            let p = m.positions[v as usize];
+            writeln!(w, "      vertex {:e} {:e} {:e}", p[0], p[1], p[2])?;
+        }
+        writeln!(w, "    endloop")?;
+        writeln!(w, "  endfacet")?;
+    }
+    writeln!(w, "endsolid {name}")
+}
+
+fn obj(m: &Mesh, w: &mut impl Write, label: &str) -> std::io::Result<()> {
+    writeln!(w, "# {label}")?;
+    writeln!(w, "# {} vertices, {} triangles", m.positions.len(), m.triangles.len())?;
+    for p in &m.positions {
+        writeln!(w, "v {} {} {}", p[0], p[1], p[2])?;
+    }
+    for n in m.vertex_normals() {
+        writeln!(w, "vn {} {} {}", n[0], n[1], n[2])?;
+    }
+    for t in &m.triangles {
+        let [a, b, c] = t.map(|v| v + 1);
+        writeln!(w, "f {a}//{a} {b}//{b} {c}//{c}")?;
+    }
+    Ok(())
+}
+
+fn ply(m: &Mesh, w: &mut impl Write, label: &str) -> std::io::Result<()> {
+    write!(
+        w,
+        "ply\nformat binary_little_endian 1.0\ncomment {label}\nelement vertex {}\nproperty float x\nproperty float y\nproperty float z\n\
+         property float nx\nproperty float ny\nproperty float nz\nelement face {}\nproperty list uchar uint vertex_indices\nend_header\n",
+        m.positions.len(),
+        m.triangles.len()
+    )?;
+    for (p, n) in m.positions.iter().zip(m.vertex_normals()) {
+        for x in p.iter().chain(n.iter()) {
+            w.write_all(&x.to_le_bytes())?;
+        }
+    }
+    for t in &m.triangles {
+        w.write_all(&[3])?;
+        for &v in t {
+            w.write_all(&v.to_le_bytes())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,392 @@
+//! Iso-surface extraction into an indexed mesh with shared vertices, in two parallel passes over
+//! rows of the grid (the structure of flying edges):
+//!
+//! 1. inside/outside bits for every voxel (one bit each), then per row the number of crossed
+//!    edges and per row of cells the number of triangles;
+//! 2. prefix sums give every row a disjoint range of the output, so rows write vertices and
+//!    triangles in parallel without locks; a vertex's index is its row's base plus its rank
+//!    among the crossings of that row, so no edge-to-vertex map is ever stored.
+//!
+//! Uniform cells are skipped 64 at a time with bit operations. Memory beyond the output is one
+//! bit per voxel plus a few counters per row.
+
+use nalgebra::{Matrix4, Point3};
+use rayon::prelude::*;
+
+use super::Mesh;
+use super::cases::{EDGE_CORNERS, table};
+use crate::core::progress::{Cancelled, Progress};
+use crate::core::segmentation::Mask;
+use crate::core::volume::{Grid, Volume, VoxelData};
+
+/// Values above any iso value, for the virtual layer that closes surfaces at the volume's edge.
+const OUTSIDE: f32 = f32::MIN / 4.0;
+
+/// A scalar field on a grid, read row by row.
+trait Field: Sync {
+    /// Writes row (j, k) (of length nx) as f32.
+    fn row(&self, j: usize, k: usize, out: &mut [f32]);
+}
+
+struct Samples<'a, T>(&'a [T], [usize; 3]);
+
+impl<T: Copy + Sync + Into<f32>> Field for Samples<'_, T> {
+    fn row(&self, j: usize, k: usize, out: &mut [f32]) {
+        let nx = self.1[0];
+        let start = nx * (j + self.1[1] * k);
+        for (o, &v) in out.iter_mut().zip(&self.0[start..start + nx]) {
+            *o = v.into();
+        }
+    }
+}
+
+/// Options of an extraction.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExtractOptions {
+    /// Close surfaces cut by the volume's edge with a cap on the edge (watertight meshes).
+    pub close_border: bool,
+}
+
+/// The iso-surface `value = iso` of a volume: normals point from values >= iso to lower values.
+pub fn extract_iso(volume: &Volume, iso: f64, opts: ExtractOptions, progress: &Progress) -> Result<Mesh, Cancelled> {
+    let dims = volume.grid.dims;
+    match &volume.data {
+        VoxelData::I16(v) => run(&Samples(v, dims), &volume.grid, iso as f32, opts, progress),
+        VoxelData::F32(v) => run(&Samples(v, dims), &volume.grid, iso as f32, opts, progress),
+    }
+}
+
+/// The surface around a binary mask (the boundary halfway between set and unset voxels).
+pub fn extract_mask(mask: &Mask, opts: ExtractOptions, progress: &Progress) -> Result<Mesh, Cancelled> {
+    run(&Samples(&mask.voxels, mask.grid.dims), &mask.grid, 0.5, opts, progress)
+}
+
+/// The virtual grid the cells live on: the real one, or one voxel larger on every side when the
+/// border is closed.
+struct Layout {
+    dims: [usize; 3],
+    pad: usize,
+    real: [usize; 3],
+}
+
+impl Layout {
+    fn rows(&self) -> usize {
+        self.dims[1] * self.dims[2]
+    }
+
+    fn row(&self, j: usize, k: usize) -> usize {
+        j + self.dims[1] * k
+    }
+
+    /// Row (j, k) of the virtual grid as values; padding reads as outside.
+    fn values<F: Field>(&self, field: &F, j: usize, k: usize, real_row: &mut Vec<f32>, out: &mut Vec<f32>) {
+        out.clear();
+        out.resize(self.dims[0], OUTSIDE);
+        let p = self.pad;
+        if j < p || k < p || j - p >= self.real[1] || k - p >= self.real[2] {
+            return;
+        }
+        real_row.resize(self.real[0], 0.0);
+        field.row(j - p, k - p, real_row);
+        out[p..p + self.real[0]].copy_from_slice(real_row);
+    }
+}
+
+/// Bits of a row, with bit i = value i >= iso.
+fn row_bits(values: &[f32], iso: f32, words: &mut [u64]) {
+    words.fill(0);
+    for (i, &v) in values.iter().enumerate() {
+        if v >= iso {
+            words[i >> 6] |= 1 << (i & 63);
+        }
+    }
+}
+
+/// Bit i of the result = bit i+1 of `w` (with `next` the following word).
+#[inline]
+fn shifted(w: u64, next: u64) -> u64 {
+    (w >> 1) | (next << 63)
+}
+
+/// Running popcount rank over a word sequence, advanced lazily as positions grow.
+struct Rank {
+    word: usize,
+    before: u32,
+}
+
+impl Rank {
+    fn new() -> Rank {
+        Rank { word: 0, before: 0 }
+    }
+
+    /// Set bits of `seq` strictly below position p; p never decreases between calls.
+    #[inline]
+    fn at(&mut self, seq: impl Fn(usize) -> u64, p: usize) -> u32 {
+        let w = p >> 6;
+        while self.word < w {
+            self.before += seq(self.word).count_ones();
+            self.word += 1;
+        }
+        self.before + (seq(w) & ((1u64 << (p & 63)) - 1)).count_ones()
+    }
+}
+
+fn run<F: Field>(
+    field: &F,
+    grid: &Grid,
+    iso: f32,
+    opts: ExtractOptions,
+    progress: &Progress,
+) -> Result<Mesh, Cancelled> {
+    let pad = opts.close_border as usize;
+    let real = grid.dims;
+    let dims = real.map(|d| d + 2 * pad);
+    if dims.iter().any(|&d| d < 2) {
+        return Ok(Mesh::default());
+    }
+    let words = dims[0].div_ceil(64) + 1; // one spare word so that `next` reads stay in range
+    let layout = Layout { dims, pad, real };
+    let [nx, ny, nz] = dims;
+    let rows = layout.rows();
+    let last_cell_mask = |w: usize| -> u64 {
+        // Cells exist at positions 0..nx-1 (a cell spans i and i+1).
+        let first = w * 64;
+        let end = nx - 1;
+        if first >= end {
+            0
+        } else if end - first >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << (end - first)) - 1
+        }
+    };
+    let edge_mask = |w: usize| -> u64 {
+        let first = w * 64;
+        if first >= nx {
+            0
+        } else if nx - first >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << (nx - first)) - 1
+        }
+    };
+
+    // Pass 0: inside bits.
+    progress.begin("Surface: classifying voxels", rows as u64);
+    let mut bits = vec![0u64; rows * words];
+    bits.par_chunks_mut(words).enumerate().try_for_each_init(
+        || (Vec::new(), Vec::new()),
+        |(real_row, vals), (r, out)| {
+            if r % 256 == 0 {
+                progress.check()?;
+            }
+            layout.values(field, r % ny, r / ny, real_row, vals);
+            row_bits(vals, iso, out);
+            progress.advance(1);
+            Ok(())
+        },
+    )?;
+    let b = |r: usize, w: usize| bits[r * words + w];
+    let xseq = |r: usize| move |w: usize| (b(r, w) ^ shifted(b(r, w), b(r, w + 1))) & last_cell_mask(w);
+    let yseq = |r: usize| move |w: usize| (b(r, w) ^ b(r + 1, w)) & edge_mask(w);
+    let zseq = |r: usize| move |w: usize| (b(r, w) ^ b(r + ny, w)) & edge_mask(w);
+    let cases = table();
+
+    // Non-uniform cells of cell row (j, k), as a bit word per word position.
+    let mixed = |j: usize, k: usize, w: usize| -> u64 {
+        let (r00, r10, r01, r11) = (
+            layout.row(j, k),
+            layout.row(j + 1, k),
+            layout.row(j, k + 1),
+            layout.row(j + 1, k + 1),
+        );
+        let a = b(r00, w);
+        let s = |r: usize| shifted(b(r, w), b(r, w + 1));
+        let m = (a ^ s(r00))
+            | (a ^ b(r10, w))
+            | (a ^ b(r01, w))
+            | (a ^ b(r11, w))
+            | (a ^ s(r10))
+            | (a ^ s(r01))
+            | (a ^ s(r11));
+        m & last_cell_mask(w)
+    };
+    let case_at = |j: usize, k: usize, i: usize| -> usize {
+        let bit = |r: usize, i: usize| ((b(r, i >> 6) >> (i & 63)) & 1) as usize;
+        let mut c = 0;
+        for corner in 0..8 {
+            let (dx, dy, dz) = (corner & 1, (corner >> 1) & 1, (corner >> 2) & 1);
+            c |= bit(layout.row(j + dy, k + dz), i + dx) << corner;
+        }
+        c
+    };
+
+    // Pass 1: counts per row.
+    progress.begin("Surface: counting", rows as u64);
+    let counts: Vec<[u32; 4]> = (0..rows)
+        .into_par_iter()
+        .map(|r| {
+            let (j, k) = (r % ny, r / ny);
+            let pop = |seq: &dyn Fn(usize) -> u64| (0..words - 1).map(|w| seq(w).count_ones()).sum::<u32>();
+            let cx = pop(&xseq(r));
+            let cy = if j + 1 < ny { pop(&yseq(r)) } else { 0 };
+            let cz = if k + 1 < nz { pop(&zseq(r)) } else { 0 };
+            let mut tris = 0u32;
+            if j + 1 < ny && k + 1 < nz {
+                for w in 0..words - 1 {
+                    let mut m = mixed(j, k, w);
+                    while m != 0 {
+                        let i = w * 64 + m.trailing_zeros() as usize;
+                        tris += cases[case_at(j, k, i)].len() as u32;
+                        m &= m - 1;
+                    }
+                }
+            }
+            progress.advance(1);
+            [cx, cy, cz, tris]
+        })
+        .collect();
+    progress.check()?;
+    let mut vbase = Vec::with_capacity(rows + 1);
+    let mut tbase = Vec::with_capacity(rows + 1);
+    let (mut v, mut t) = (0usize, 0usize);
+    for c in &counts {
+        vbase.push(v);
+        tbase.push(t);
+        v += (c[0] + c[1] + c[2]) as usize;
+        t += c[3] as usize;
+    }
+    vbase.push(v);
+    tbase.push(t);
+
+    // Pass 2: vertices and triangles, each row into its own range.
+    let voxel_to_patient: Matrix4<f64> = grid.patient_from_voxel;
+    let flip = voxel_to_patient.fixed_view::<3, 3>(0, 0).determinant() < 0.0;
+    let mut positions = vec![[0f32; 3]; v];
+    let mut triangles = vec![[0u32; 3]; t];
+    let mut vslices = Vec::with_capacity(rows);
+    let mut rest = positions.as_mut_slice();
+    for r in 0..rows {
+        let (head, tail) = rest.split_at_mut(vbase[r + 1] - vbase[r]);
+        vslices.push(head);
+        rest = tail;
+    }
+    let mut tslices = Vec::with_capacity(rows);
+    let mut rest = triangles.as_mut_slice();
+    for r in 0..rows {
+        let (head, tail) = rest.split_at_mut(tbase[r + 1] - tbase[r]);
+        tslices.push(head);
+        rest = tail;
+    }
+    progress.begin("Surface: building the mesh", rows as u64);
+    let place = |x: f64, y: f64, z: f64| -> [f32; 3] {
+        let p = voxel_to_patient.transform_point(&Point3::new(x - pad as f64, y - pad as f64, z - pad as f64));
+        [p.x as f32, p.y as f32, p.z as f32]
+    };
+    vslices.into_par_iter().zip(tslices).enumerate().try_for_each_init(
+        || (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+        |(real_row, here, up, ahead), (r, (vout, tout))| {
+            if r % 256 == 0 {
+                progress.check()?;
+            }
+            let (j, k) = (r % ny, r / ny);
+            layout.values(field, j, k, real_row, here);
+            let mut n = 0;
+            let mut emit = |seq: &dyn Fn(usize) -> u64, other: Option<&[f32]>, axis: usize| {
+                for w in 0..words - 1 {
+                    let mut m = seq(w);
+                    while m != 0 {
+                        let i = w * 64 + m.trailing_zeros() as usize;
+                        let (a, bv) = match other {
+                            None => (here[i], here[i + 1]),
+                            Some(o) => (here[i], o[i]),
+                        };
+                        let t = ((iso - a) / (bv - a)).clamp(0.0, 1.0) as f64;
+                        let (mut x, mut y, mut z) = (i as f64, j as f64, k as f64);
+                        match axis {
+                            0 => x += t,
+                            1 => y += t,
+                            _ => z += t,
+                        }
+                        vout[n] = place(x, y, z);
+                        n += 1;
+                        m &= m - 1;
+                    }
+                }
+            };
+            emit(&xseq(r), None, 0);
+            if j + 1 < ny {
+                layout.values(field, j + 1, k, real_row, up);
+                emit(&yseq(r), Some(up), 1);
+            }
+            if k + 1 < nz {
+                layout.values(field, j, k + 1, real_row, ahead);
+                emit(&zseq(r), Some(ahead), 2);
+            }
+
+            if j + 1 < ny && k + 1 < nz && !tout.is_empty() {
+                let row_of = |dy: usize, dz: usize| layout.row(j + dy, k + dz);
+                let mut xr: [Rank; 4] = std::array::from_fn(|_| Rank::new());
+                let mut yr: [Rank; 2] = std::array::from_fn(|_| Rank::new());
+                let mut zr: [Rank; 2] = std::array::from_fn(|_| Rank::new());
+                let mut yr1: [Rank; 2] = std::array::from_fn(|_| Rank::new());
+                let mut zr1: [Rank; 2] = std::array::from_fn(|_| Rank::new());
+                let mut out = 0;
+                for w in 0..words - 1 {
+                    let mut m = mixed(j, k, w);
+                    while m != 0 {
+                        let i = w * 64 + m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        let case = case_at(j, k, i);
+                        let mut ids = [0u32; 12];
+                        for (e, id) in ids.iter_mut().enumerate() {
+                            let (c0, c1) = EDGE_CORNERS[e];
+                            if ((case >> c0) ^ (case >> c1)) & 1 == 0 {
+                                continue;
+                            }
+                            let s = e % 4;
+                            let (lo, hi) = (s & 1, s >> 1);
+                            *id = match e / 4 {
+                                0 => {
+                                    let row = row_of(lo, hi);
+                                    vbase[row] as u32 + xr[s].at(xseq(row), i)
+                                }
+                                1 => {
+                                    // y-edge at x offset `lo`, z offset `hi`.
+                                    let row = row_of(0, hi);
+                                    let rank = if lo == 0 {
+                                        yr[hi].at(yseq(row), i)
+                                    } else {
+                                        yr1[hi].at(yseq(row), i + 1)
+                                    };
+                                    (vbase[row] + counts[row][0] as usize) as u32 + rank
+                                }
+                                _ => {
+                                    // z-edge at x offset `lo`, y offset `hi`.
+                                    let row = row_of(hi, 0);
+                                    let rank = if lo == 0 {
+                                        zr[hi].at(zseq(row), i)
+                                    } else {
+                                        zr1[hi].at(zseq(row), i + 1)
+                                    };
+                                    (vbase[row] + (counts[row][0] + counts[row][1]) as usize) as u32 + rank
+                                }
+                            };
+                        }
+                        for tri in &cases[case] {
+                            let mut f = tri.map(|e| ids[e as usize]);
+                            if flip {
+                                f.swap(1, 2);
+                            }
+                            tout[out] = f;
+                            out += 1;
+                        }
+                    }
+                }
+            }
+            progress.advance(1);
+            Ok(())
+        },
+    )?;
+    Ok(Mesh { positions, triangles })
+}

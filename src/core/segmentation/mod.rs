@@ -1,0 +1,383 @@
+//! Labelled anatomy on a volume's grid: one label map and a table of segments, each remembering
+//! the steps that produced it so that a document can re-create it from the scan.
+
+pub mod components;
+mod labelmap;
+pub mod mask;
+pub mod morphology;
+
+use std::path::PathBuf;
+
+use nalgebra::Point3;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use components::Connectivity;
+pub use labelmap::{LabelMap, import_labels};
+pub use mask::{Logic, Mask, Preset};
+
+use crate::core::io::nifti::NiftiError;
+use crate::core::progress::{Cancelled, Progress};
+use crate::core::volume::Volume;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentationError {
+    #[error(transparent)]
+    Nifti(#[from] NiftiError),
+    #[error("{path}: {detail}")]
+    Labels { path: PathBuf, detail: String },
+    #[error("no segment with label {0}")]
+    NoSuchSegment(u16),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+/// What a structure is, which decides its default colour and whether paths must keep clear of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Skin,
+    Bone,
+    Brain,
+    Ventricle,
+    Vessel,
+    Nerve,
+    Target,
+    Other,
+}
+
+impl Category {
+    pub const ALL: [Category; 8] = [
+        Category::Skin,
+        Category::Bone,
+        Category::Brain,
+        Category::Ventricle,
+        Category::Vessel,
+        Category::Nerve,
+        Category::Target,
+        Category::Other,
+    ];
+
+    /// Vessels and nerves are what a trajectory must keep clear of.
+    pub fn is_critical(self) -> bool {
+        matches!(self, Category::Vessel | Category::Nerve)
+    }
+
+    /// A safety margin a planner would start from, in mm (0 for non-critical structures).
+    pub fn default_margin_mm(self) -> f64 {
+        match self {
+            Category::Vessel => 2.0,
+            Category::Nerve => 2.0,
+            _ => 0.0,
+        }
+    }
+
+    /// sRGB colour in the conventions of anatomy atlases.
+    pub fn default_color(self) -> [u8; 3] {
+        match self {
+            Category::Skin => [232, 190, 160],
+            Category::Bone => [241, 236, 214],
+            Category::Brain => [200, 160, 170],
+            Category::Ventricle => [90, 160, 220],
+            Category::Vessel => [210, 40, 40],
+            Category::Nerve => [245, 210, 40],
+            Category::Target => [60, 200, 90],
+            Category::Other => [160, 160, 200],
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Skin => "skin",
+            Category::Bone => "bone",
+            Category::Brain => "brain",
+            Category::Ventricle => "ventricle",
+            Category::Vessel => "vessel",
+            Category::Nerve => "nerve",
+            Category::Target => "target",
+            Category::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// One tool application. A segment's mask is its steps applied in order to an empty mask.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "tool", rename_all = "snake_case")]
+pub enum Step {
+    /// Replace with the voxels in [lo, hi].
+    Threshold {
+        lo: f64,
+        hi: f64,
+    },
+    /// Replace with the voxels in [lo, hi] connected to the seeds (LPS mm).
+    Grow {
+        seeds_mm: Vec<[f64; 3]>,
+        lo: f64,
+        hi: f64,
+        connectivity: Connectivity,
+    },
+    KeepLargest {
+        connectivity: Connectivity,
+    },
+    /// Keep the islands containing the seeds (LPS mm).
+    KeepIslands {
+        seeds_mm: Vec<[f64; 3]>,
+        connectivity: Connectivity,
+    },
+    RemoveSmallIslands {
+        min_mm3: f64,
+        connectivity: Connectivity,
+    },
+    Dilate {
+        mm: f64,
+    },
+    Erode {
+        mm: f64,
+    },
+    Open {
+        mm: f64,
+    },
+    Close {
+        mm: f64,
+    },
+    FillHoles,
+    /// A shell of the given thickness outside (margin) or inside (hollow) the mask.
+    Shell {
+        mm: f64,
+        outside: bool,
+    },
+    /// Combine with another segment's current voxels.
+    Combine {
+        op: Logic,
+        with: u16,
+    },
+    /// Paint (or erase) a ball at a point.
+    Brush {
+        center_mm: [f64; 3],
+        radius_mm: f64,
+        erase: bool,
+    },
+    /// Replace with one label of a NIfTI label map (resampled onto the grid if needed).
+    Import {
+        file: PathBuf,
+        label: u32,
+    },
+}
+
+/// Which voxels a segment may take when its mask is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Overwrite {
+    /// Take every voxel of the mask (later segments win).
+    #[default]
+    All,
+    /// Only voxels that belong to no segment.
+    Background,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub label: u16,
+    pub name: String,
+    pub color: [u8; 3],
+    pub category: Category,
+    /// Clearance a trajectory should keep from it (critical structures).
+    pub margin_mm: f64,
+    /// Checked by clearance analysis (vessels and nerves by default; any segment on request).
+    pub critical: bool,
+    #[serde(default)]
+    pub overwrite: Overwrite,
+    /// The steps that produced it, in order.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+/// A label map plus its segment table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segmentation {
+    pub labels: LabelMap,
+    pub segments: Vec<Segment>,
+}
+
+impl Segmentation {
+    pub fn new(volume: &Volume) -> Segmentation {
+        Segmentation {
+            labels: LabelMap::empty(&volume.grid),
+            segments: Vec::new(),
+        }
+    }
+
+    /// Adds an empty segment with the category's defaults and returns its label.
+    pub fn add(&mut self, name: &str, category: Category) -> u16 {
+        let label = self.segments.iter().map(|s| s.label).max().unwrap_or(0) + 1;
+        self.segments.push(Segment {
+            label,
+            name: name.to_owned(),
+            color: category.default_color(),
+            category,
+            margin_mm: category.default_margin_mm(),
+            critical: category.is_critical(),
+            overwrite: Overwrite::All,
+            steps: Vec::new(),
+        });
+        label
+    }
+
+    pub fn segment(&self, label: u16) -> Option<&Segment> {
+        self.segments.iter().find(|s| s.label == label)
+    }
+
+    pub fn segment_mut(&mut self, label: u16) -> Option<&mut Segment> {
+        self.segments.iter_mut().find(|s| s.label == label)
+    }
+
+    pub fn mask(&self, label: u16) -> Mask {
+        self.labels.mask(label)
+    }
+
+    /// Writes `mask` as the voxels of `label` under the segment's overwrite policy.
+    pub fn set_mask(&mut self, label: u16, mask: &Mask) -> Result<(), SegmentationError> {
+        let overwrite = self
+            .segment(label)
+            .ok_or(SegmentationError::NoSuchSegment(label))?
+            .overwrite;
+        self.labels.labels.par_iter_mut().zip(&mask.voxels).for_each(|(l, &m)| {
+            if m != 0 {
+                if overwrite == Overwrite::All || *l == 0 || *l == label {
+                    *l = label;
+                }
+            } else if *l == label {
+                *l = 0;
+            }
+        });
+        Ok(())
+    }
+
+    /// Applies a step to a segment and records it.
+    pub fn apply(
+        &mut self,
+        label: u16,
+        step: Step,
+        volume: &Volume,
+        progress: &Progress,
+    ) -> Result<(), SegmentationError> {
+        let current = self.mask(label);
+        let next = run_step(&step, current, volume, self, progress)?;
+        self.set_mask(label, &next)?;
+        if let Some(s) = self.segment_mut(label) {
+            s.steps.push(step);
+        }
+        Ok(())
+    }
+
+    /// Re-creates every segment from its recorded steps, in table order.
+    pub fn rebuild(&mut self, volume: &Volume, progress: &Progress) -> Result<(), SegmentationError> {
+        self.labels = LabelMap::empty(&volume.grid);
+        let recipes: Vec<(u16, Vec<Step>)> = self.segments.iter().map(|s| (s.label, s.steps.clone())).collect();
+        for (label, steps) in recipes {
+            let mut mask = Mask::empty(&volume.grid);
+            for step in &steps {
+                progress.check()?;
+                mask = run_step(step, mask, volume, self, progress)?;
+            }
+            self.set_mask(label, &mask)?;
+        }
+        Ok(())
+    }
+
+    pub fn volume_mm3(&self, label: u16) -> f64 {
+        self.labels.count(label) as f64 * self.labels.grid.voxel_volume_mm3()
+    }
+}
+
+/// Voxel indices of points given in patient space (points outside the grid are dropped).
+pub fn seed_voxels(volume: &Volume, seeds_mm: &[[f64; 3]]) -> Vec<usize> {
+    let g = &volume.grid;
+    seeds_mm
+        .iter()
+        .filter_map(|s| {
+            let v = g.ijk_from_patient(&Point3::new(s[0], s[1], s[2]))?;
+            let ijk: Option<Vec<usize>> = (0..3)
+                .map(|a| (v[a] >= -0.5 && v[a] < g.dims[a] as f64 - 0.5).then(|| v[a].round() as usize))
+                .collect();
+            ijk.map(|c| g.index(c[0], c[1], c[2]))
+        })
+        .collect()
+}
+
+fn run_step(
+    step: &Step,
+    current: Mask,
+    volume: &Volume,
+    seg: &Segmentation,
+    progress: &Progress,
+) -> Result<Mask, SegmentationError> {
+    progress.check()?;
+    let seeds = |s: &[[f64; 3]]| -> Result<Vec<usize>, SegmentationError> {
+        let v = seed_voxels(volume, s);
+        if v.is_empty() {
+            return Err(SegmentationError::Invalid(
+                "every seed point lies outside the scan".into(),
+            ));
+        }
+        Ok(v)
+    };
+    Ok(match step {
+        Step::Threshold { lo, hi } => mask::threshold(volume, *lo, *hi),
+        Step::Grow {
+            seeds_mm,
+            lo,
+            hi,
+            connectivity,
+        } => components::flood(&mask::threshold(volume, *lo, *hi), &seeds(seeds_mm)?, *connectivity),
+        Step::KeepLargest { connectivity } => components::keep_largest(&current, *connectivity),
+        Step::KeepIslands { seeds_mm, connectivity } => components::flood(&current, &seeds(seeds_mm)?, *connectivity),
+        Step::RemoveSmallIslands { min_mm3, connectivity } => {
+            components::remove_small(&current, *min_mm3, *connectivity)
+        }
+        Step::Dilate { mm } => morphology::dilate(&current, *mm),
+        Step::Erode { mm } => morphology::erode(&current, *mm),
+        Step::Open { mm } => morphology::open(&current, *mm),
+        Step::Close { mm } => morphology::close(&current, *mm),
+        Step::FillHoles => morphology::fill_holes(&current),
+        Step::Shell { mm, outside } => morphology::shell(&current, *mm, *outside),
+        Step::Combine { op, with } => {
+            seg.segment(*with).ok_or(SegmentationError::NoSuchSegment(*with))?;
+            current.combine(&seg.mask(*with), *op)
+        }
+        Step::Brush {
+            center_mm,
+            radius_mm,
+            erase,
+        } => {
+            let mut m = current;
+            mask::brush(
+                &mut m,
+                &Point3::new(center_mm[0], center_mm[1], center_mm[2]),
+                *radius_mm,
+                *erase,
+            );
+            m
+        }
+        Step::Import { file, label } => {
+            let (map, _) = import_labels(file, &volume.grid)?;
+            let label = u16::try_from(*label).map_err(|_| SegmentationError::Labels {
+                path: file.clone(),
+                detail: format!("label {label} is out of range"),
+            })?;
+            if map.count(label) == 0 {
+                return Err(SegmentationError::Labels {
+                    path: file.clone(),
+                    detail: format!("label {label} is absent (present: {})", map.present_summary()),
+                });
+            }
+            map.mask(label)
+        }
+    })
+}
