@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The anchors twinplan's benchmarks compare against, run on the same input in the same run.
 
-    anchors.py load FOLDER      SimpleITK ImageSeriesReader (GDCM) on a DICOM series
+    anchors.py load FOLDER            SimpleITK ImageSeriesReader (GDCM) on a DICOM series
+    anchors.py mesh FOLDER ISO        VTK vtkFlyingEdges3D on the series (loaded with SimpleITK)
+    anchors.py skimage FOLDER ISO     scikit-image marching_cubes on the same array
 
 Prints one JSON line: seconds (best of the repeats), peak resident memory of this process and its
 resident memory before loading (both in bytes), and the voxel buffer size.
@@ -39,7 +41,70 @@ def load(folder, repeats):
             "peak_rss_bytes": peak, "rss_before_bytes": before, "voxel_bytes": voxels}
 
 
+def read_array(folder):
+    import SimpleITK as sitk
+
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(folder))
+    img = reader.Execute()
+    return img, sitk.GetArrayViewFromImage(img)
+
+
+def vtk_mesh(folder, iso, repeats):
+    import numpy as np
+    import vtk
+    from vtk.util import numpy_support
+
+    img, arr = read_array(folder)
+    data = np.ascontiguousarray(arr)
+    vimg = vtk.vtkImageData()
+    vimg.SetDimensions(data.shape[2], data.shape[1], data.shape[0])
+    vimg.SetSpacing(img.GetSpacing())
+    vimg.GetPointData().SetScalars(numpy_support.numpy_to_vtk(data.ravel(), deep=False))
+    before = rss_bytes()
+    best, triangles, points = float("inf"), 0, 0
+    for _ in range(repeats):
+        fe = vtk.vtkFlyingEdges3D()
+        fe.SetInputData(vimg)
+        fe.SetValue(0, iso)
+        fe.ComputeNormalsOff()
+        fe.ComputeGradientsOff()
+        fe.ComputeScalarsOff()
+        t = time.perf_counter()
+        fe.Update()
+        best = min(best, time.perf_counter() - t)
+        out = fe.GetOutput()
+        triangles, points = out.GetNumberOfPolys(), out.GetNumberOfPoints()
+        del fe, out
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    threads = vtk.vtkSMPTools.GetEstimatedNumberOfThreads()
+    return {"anchor": f"VTK {vtk.vtkVersion.GetVTKVersion()} vtkFlyingEdges3D ({vtk.vtkSMPTools.GetBackend()}, {threads} threads)",
+            "seconds": best, "peak_rss_bytes": peak, "rss_before_bytes": before, "voxel_bytes": data.nbytes,
+            "triangles": triangles, "vertices": points}
+
+
+def skimage_mesh(folder, iso, repeats):
+    from skimage import __version__, measure
+
+    img, arr = read_array(folder)
+    before = rss_bytes()
+    best, triangles, points = float("inf"), 0, 0
+    for _ in range(repeats):
+        t = time.perf_counter()
+        verts, faces, _, _ = measure.marching_cubes(arr, level=iso, spacing=img.GetSpacing()[::-1])
+        best = min(best, time.perf_counter() - t)
+        triangles, points = len(faces), len(verts)
+        del verts, faces
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"anchor": f"scikit-image {__version__} marching_cubes", "seconds": best, "peak_rss_bytes": peak,
+            "rss_before_bytes": before, "voxel_bytes": arr.nbytes, "triangles": triangles, "vertices": points}
+
+
 if __name__ == "__main__":
     what, arg = sys.argv[1], sys.argv[2]
-    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 5
-    print(json.dumps({"load": load}[what](arg, repeats)))
+    if what == "load":
+        repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+        print(json.dumps(load(arg, repeats)))
+    else:
+        iso, repeats = float(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 3
+        print(json.dumps({"mesh": vtk_mesh, "skimage": skimage_mesh}[what](arg, iso, repeats)))

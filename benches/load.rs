@@ -36,36 +36,6 @@ fn child(folder: &Path) -> Measurement {
     }
 }
 
-/// A 512 x 512 x 300 CT of the phantom's anatomy (written once, kept under target/).
-fn big_series() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/ct-512x512x300");
-    if dir.join("CT0300.dcm").is_file() {
-        return dir;
-    }
-    eprintln!("writing {} ...", dir.display());
-    let grid = Grid::axis_aligned([512, 512, 300], [-115.0, -130.0, -60.0], [0.45, 0.45, 0.7]);
-    let anatomy = Anatomy::new(twinplan::core::phantom::CENTER_MM);
-    let plane = 512 * 512;
-    let mut hu = vec![0i16; grid.voxel_count()];
-    use rayon::prelude::*;
-    hu.par_chunks_mut(plane).enumerate().for_each(|(k, s)| {
-        for (n, v) in s.iter_mut().enumerate() {
-            let p = grid.patient_from_ijk([(n % 512) as f64, (n / 512) as f64, k as f64]);
-            *v = anatomy.tissue(&p.coords).hu() as i16;
-        }
-    });
-    let mut meta = twinplan::core::phantom::meta();
-    meta.series_uid = String::new();
-    let v = Volume {
-        grid,
-        data: VoxelData::I16(hu),
-        meta,
-        warnings: vec![],
-    };
-    write_ct_series(&v, &dir, &WriteOptions::new("twinplan load benchmark")).expect("write series");
-    dir
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
@@ -77,7 +47,7 @@ fn main() {
             "ct-head-phantom 512x512x140",
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/ct-head-phantom"),
         ),
-        ("synthetic CT 512x512x300", big_series()),
+        ("synthetic CT 512x512x300", common::big_series()),
     ];
     let mut rows = Vec::new();
     for (name, folder) in &inputs {

@@ -159,3 +159,164 @@ fn phantom_command_writes_series_and_truth() {
         assert!(categories.contains(&c), "{c}");
     }
 }
+
+fn read_binary_stl(path: &std::path::Path) -> (String, Vec<[f32; 3]>) {
+    let b = std::fs::read(path).unwrap();
+    let header = String::from_utf8_lossy(&b[..80]).trim().to_owned();
+    let n = u32::from_le_bytes(b[80..84].try_into().unwrap()) as usize;
+    assert_eq!(b.len(), 84 + 50 * n);
+    let mut pts = Vec::new();
+    for t in 0..n {
+        for v in 0..3 {
+            let o = 84 + 50 * t + 12 + 12 * v;
+            pts.push(std::array::from_fn(|a| {
+                f32::from_le_bytes(b[o + 4 * a..o + 4 * a + 4].try_into().unwrap())
+            }));
+        }
+    }
+    (header, pts)
+}
+
+#[test]
+fn mesh_from_the_phantoms_label_map_in_lps_and_ras() {
+    let phantom = common::project("sample_scans/phantom");
+    let tmp = tempfile::tempdir().unwrap();
+    let dicom = phantom.join("dicom");
+    let labels = phantom.join("truth_labels.nii.gz");
+    let lps = tmp.path().join("tumour.stl");
+    let (code, out, err) = twinplan(&[
+        "mesh",
+        dicom.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--label",
+        "5",
+        "--out",
+        lps.to_str().unwrap(),
+        "--smooth",
+        "10",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in [
+        "triangles",
+        "vertices",
+        "area_mm2",
+        "volume_mm3",
+        "components",
+        "watertight",
+    ] {
+        assert!(!j[key].is_null(), "missing {key}");
+    }
+    assert_eq!(j["components"], 1);
+    assert_eq!(j["watertight"], true);
+    // The tumour is a sphere of radius 11 mm.
+    let sphere = 4.0 / 3.0 * std::f64::consts::PI * 11f64.powi(3);
+    let vol = j["volume_mm3"].as_f64().unwrap();
+    assert!((vol / sphere - 1.0).abs() < 0.03, "{vol} vs {sphere}");
+    let (header, lps_pts) = read_binary_stl(&lps);
+    assert!(header.contains("frame LPS"), "{header}");
+
+    let ras = tmp.path().join("tumour_ras.stl");
+    let (code, _, err) = twinplan(&[
+        "mesh",
+        dicom.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--label",
+        "5",
+        "--out",
+        ras.to_str().unwrap(),
+        "--smooth",
+        "10",
+        "--ras",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (header, ras_pts) = read_binary_stl(&ras);
+    assert!(header.contains("frame RAS"), "{header}");
+    // RAS = (-L, -P, S), vertex for vertex; the centre is the truth's centre in RAS.
+    assert_eq!(lps_pts.len(), ras_pts.len());
+    for (a, b) in lps_pts.iter().zip(&ras_pts) {
+        assert!((a[0] + b[0]).abs() < 1e-4 && (a[1] + b[1]).abs() < 1e-4 && (a[2] - b[2]).abs() < 1e-4);
+    }
+    let centre: [f64; 3] =
+        std::array::from_fn(|a| ras_pts.iter().map(|p| p[a] as f64).sum::<f64>() / ras_pts.len() as f64);
+    let truth = [-30.0, 35.0, 60.0]; // LPS (30, -35, 60) = tumour centre; RAS negates x and y
+    for a in 0..3 {
+        assert!((centre[a] - truth[a]).abs() < 0.5, "centre {centre:?}");
+    }
+}
+
+#[test]
+fn mesh_iso_surface_writes_obj_and_ply_with_their_frame() {
+    let dicom = common::project("sample_scans/phantom/dicom");
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, marker) in [
+        ("skull.obj", "# twinplan, frame LPS (mm): iso 250 HU"),
+        ("skull.ply", "comment twinplan, frame LPS (mm): iso 250 HU"),
+    ] {
+        let out = tmp.path().join(name);
+        let (code, stdout, err) = twinplan(&[
+            "mesh",
+            dicom.to_str().unwrap(),
+            "--iso",
+            "250",
+            "--out",
+            out.to_str().unwrap(),
+            "--decimate",
+            "0.5",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        assert!(stdout.contains("decimated from"), "{stdout}");
+        let head = std::fs::read(&out).unwrap();
+        let text = String::from_utf8_lossy(&head[..200.min(head.len())]).into_owned();
+        assert!(text.contains(marker), "{name}: {text}");
+    }
+}
+
+#[test]
+fn mesh_input_problems_are_explained() {
+    let dicom = common::project("sample_scans/phantom/dicom");
+    let labels = common::project("sample_scans/phantom/truth_labels.nii.gz");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x.stl");
+    let (code, _, err) = twinplan(&[
+        "mesh",
+        dicom.to_str().unwrap(),
+        "--iso",
+        "5000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("outside the data range") && err.contains("-1024"), "{err}");
+    assert!(!out.exists());
+    let (code, _, err) = twinplan(&[
+        "mesh",
+        dicom.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--label",
+        "42",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("label 42 is absent") && err.contains("truth_labels.nii.gz"),
+        "{err}"
+    );
+    let (code, _, _) = twinplan(&["mesh", dicom.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "neither --iso nor --labels is a usage error");
+    let (code, _, err) = twinplan(&[
+        "mesh",
+        dicom.to_str().unwrap(),
+        "--iso",
+        "100",
+        "--out",
+        tmp.path().join("x.vtk").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains(".stl, .obj or .ply"), "{err}");
+}

@@ -140,9 +140,9 @@ fn closing_the_border_makes_a_cut_object_watertight() {
     assert!(!open.is_watertight());
     let closed = extract_iso(&v, 0.0, ExtractOptions { close_border: true }, &Progress::new()).unwrap();
     assert!(closed.is_watertight());
-    // The cap lies on the border plane x = 0.
+    // The cap lies on the volume's outer boundary, half a voxel beyond the first voxel centres.
     let (lo, _) = closed.bounds().unwrap();
-    assert!(lo[0].abs() < 1e-4, "{lo:?}");
+    assert!((lo[0] + 0.5).abs() < 1e-4, "{lo:?}");
 }
 
 /// The marching-cubes crate's per-cell kernel (`polygonise`) is unusable in 0.1.2: it tests the
@@ -325,4 +325,65 @@ fn decimation_keeps_a_closed_surface_within_its_error_bound() {
     assert!(r2.max_error_mm <= 0.05);
     assert!(bounded.triangles.len() > small.triangles.len() / 4);
     assert!(bounded.max_distance_from(&sphere.positions) < 0.1);
+}
+
+/// Open edges (used by one triangle) of a mesh extracted from `grid`, with at least one end
+/// inside the volume rather than on its outer faces.
+fn open_edges_inside(m: &Mesh, grid: &Grid) -> usize {
+    use std::collections::HashMap;
+    let mut count: HashMap<(u32, u32), u32> = HashMap::new();
+    for t in &m.triangles {
+        for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
+            *count.entry((a.min(b), a.max(b))).or_insert(0) += 1;
+        }
+    }
+    let inv = grid.voxel_from_patient().unwrap();
+    let on_border = |v: u32| {
+        let p = m.positions[v as usize];
+        let q = inv.transform_point(&Point3::new(p[0] as f64, p[1] as f64, p[2] as f64));
+        (0..3).any(|a| q[a] < 1e-3 || q[a] > grid.dims[a] as f64 - 1.0 - 1e-3)
+    };
+    count
+        .iter()
+        .filter(|(_, n)| **n == 1)
+        .filter(|((a, b), _)| !(on_border(*a) && on_border(*b)))
+        .count()
+}
+
+#[test]
+fn bone_surface_of_the_ct_head_phantom_is_closed_away_from_the_border() {
+    let (_, loaded) =
+        twinplan::core::dicom::open_volume(&common::data("ct-head-phantom"), None, &Progress::new()).unwrap();
+    let v = loaded.volume;
+    let (iso, _) = twinplan::core::segmentation::Preset::Bone.range_hu();
+    let m = extract(&v, iso);
+    assert!(m.triangles.len() > 100_000, "{} triangles", m.triangles.len());
+    assert_eq!(open_edges_inside(&m, &v.grid), 0, "cracks inside the volume");
+    let closed = extract_iso(&v, iso, ExtractOptions { close_border: true }, &Progress::new()).unwrap();
+    assert!(closed.is_watertight());
+    assert!(closed.volume_mm3() > 0.0);
+}
+
+#[test]
+fn the_aorta_mesh_encloses_the_label_maps_voxel_volume() {
+    let (_, loaded) =
+        twinplan::core::dicom::open_volume(&common::data("ct-body-j2k/dicom"), None, &Progress::new()).unwrap();
+    let grid = loaded.volume.grid;
+    let (labels, _) =
+        twinplan::core::segmentation::import_labels(&common::data("ct-body-j2k/labels.nii.gz"), &grid).unwrap();
+    let aorta = labels.mask(52);
+    let voxel_volume = aorta.volume_mm3();
+    // The aorta runs through the top and bottom slices: close it there.
+    let m = extract_mask(&aorta, ExtractOptions { close_border: true }, &Progress::new()).unwrap();
+    assert!(m.is_watertight());
+    let ratio = m.volume_mm3() / voxel_volume;
+    eprintln!(
+        "aorta: mesh {:.0} mm3, voxels {voxel_volume:.0} mm3 ({ratio:.4})",
+        m.volume_mm3()
+    );
+    assert!((ratio - 1.0).abs() < 0.03, "mesh volume / voxel volume = {ratio:.4}");
+    let mut smooth = m.clone();
+    taubin(&mut smooth, SmoothOptions::iterations(20));
+    let ratio = smooth.volume_mm3() / voxel_volume;
+    assert!((ratio - 1.0).abs() < 0.03, "after smoothing {ratio:.4}");
 }

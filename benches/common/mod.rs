@@ -5,6 +5,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use twinplan::core::dicom::write::{WriteOptions, write_ct_series};
+use twinplan::core::phantom::Anatomy;
+use twinplan::core::volume::{Grid, Volume, VoxelData};
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,8 +46,9 @@ pub fn peak_rss_bytes() -> u64 {
     status_field("VmHWM:")
 }
 
-/// Runs this benchmark binary again with `args` and parses its JSON line.
-pub fn run_self(args: &[&str]) -> Measurement {
+/// Runs this benchmark binary again with `args` and parses its JSON line (a measurement, alone
+/// or with the `triangles` count the child reports).
+pub fn run_self<T: FromJsonLine>(args: &[&str]) -> T {
     let exe = std::env::current_exe().expect("current exe");
     let out = Command::new(exe).args(args).output().expect("run child");
     assert!(
@@ -51,7 +56,26 @@ pub fn run_self(args: &[&str]) -> Measurement {
         "child failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(last_line(&out.stdout)).expect("child JSON")
+    T::from_line(last_line(&out.stdout))
+}
+
+/// A child's or anchor's JSON line, read as a measurement alone or with its triangle count.
+pub trait FromJsonLine {
+    fn from_line(line: &[u8]) -> Self;
+}
+
+impl FromJsonLine for Measurement {
+    fn from_line(line: &[u8]) -> Self {
+        serde_json::from_slice(line).expect("measurement JSON")
+    }
+}
+
+impl FromJsonLine for (Measurement, usize) {
+    fn from_line(line: &[u8]) -> Self {
+        let v: serde_json::Value = serde_json::from_slice(line).expect("measurement JSON");
+        let triangles = v["triangles"].as_u64().unwrap_or(0) as usize;
+        (serde_json::from_value(v).expect("measurement JSON"), triangles)
+    }
 }
 
 fn last_line(bytes: &[u8]) -> &[u8] {
@@ -68,6 +92,11 @@ fn manifest() -> PathBuf {
 
 /// Runs benches/anchors.py in the throwaway venv (created on first use).
 pub fn anchor(args: &[&str]) -> Measurement {
+    anchor_with(args)
+}
+
+/// As [`anchor`], parsing the line as `T`.
+pub fn anchor_with<T: FromJsonLine>(args: &[&str]) -> T {
     let setup = Command::new(manifest().join("benches/setup-venv.sh"))
         .output()
         .expect("benches/setup-venv.sh");
@@ -87,7 +116,7 @@ pub fn anchor(args: &[&str]) -> Measurement {
         "anchor failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(last_line(&out.stdout)).expect("anchor JSON")
+    T::from_line(last_line(&out.stdout))
 }
 
 #[derive(Debug, Serialize)]
@@ -135,4 +164,34 @@ pub fn report(name: &str, rows: &[Row]) {
         dir.join(format!("{name}.json")),
         serde_json::to_string_pretty(rows).unwrap(),
     );
+}
+
+/// A 512 x 512 x 300 CT of the phantom's anatomy (written once, kept under target/).
+pub fn big_series() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/ct-512x512x300");
+    if dir.join("CT0300.dcm").is_file() {
+        return dir;
+    }
+    eprintln!("writing {} ...", dir.display());
+    let grid = Grid::axis_aligned([512, 512, 300], [-115.0, -130.0, -60.0], [0.45, 0.45, 0.7]);
+    let anatomy = Anatomy::new(twinplan::core::phantom::CENTER_MM);
+    let plane = 512 * 512;
+    let mut hu = vec![0i16; grid.voxel_count()];
+    use rayon::prelude::*;
+    hu.par_chunks_mut(plane).enumerate().for_each(|(k, s)| {
+        for (n, v) in s.iter_mut().enumerate() {
+            let p = grid.patient_from_ijk([(n % 512) as f64, (n / 512) as f64, k as f64]);
+            *v = anatomy.tissue(&p.coords).hu() as i16;
+        }
+    });
+    let mut meta = twinplan::core::phantom::meta();
+    meta.series_uid = String::new();
+    let v = Volume {
+        grid,
+        data: VoxelData::I16(hu),
+        meta,
+        warnings: vec![],
+    };
+    write_ct_series(&v, &dir, &WriteOptions::new("twinplan load benchmark")).expect("write series");
+    dir
 }

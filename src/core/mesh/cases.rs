@@ -60,6 +60,64 @@ fn faces() -> Vec<[usize; 4]> {
     out
 }
 
+/// Whether two cube edges lie on a common face.
+fn share_face(a: usize, b: usize) -> bool {
+    let (a0, a1) = EDGE_CORNERS[a];
+    let (b0, b1) = EDGE_CORNERS[b];
+    (0..3).any(|axis| {
+        let side = (a0 >> axis) & 1;
+        [a0, a1, b0, b1].iter().all(|c| (c >> axis) & 1 == side)
+    })
+}
+
+/// Triangulates a loop of edge vertices, keeping its orientation. A diagonal between two
+/// vertices on the same cube face would lie in that face, where the neighbouring cube's surface
+/// can use the same diagonal and pinch the two sheets together; those are avoided, and among
+/// the rest the shortest diagonals win (a minimum-weight triangulation, by dynamic programming).
+fn triangulate(lp: &[usize], out: &mut Vec<[u8; 3]>) {
+    let n = lp.len();
+    let mid = |e: usize| {
+        let (a, b) = EDGE_CORNERS[e];
+        let (pa, pb) = (corner(a), corner(b));
+        [(pa[0] + pb[0]) / 2.0, (pa[1] + pb[1]) / 2.0, (pa[2] + pb[2]) / 2.0]
+    };
+    let weight = |i: usize, j: usize| -> f64 {
+        if j == i + 1 || (i == 0 && j == n - 1) {
+            return 0.0;
+        }
+        let (p, q) = (mid(lp[i]), mid(lp[j]));
+        let d = ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2)).sqrt();
+        if share_face(lp[i], lp[j]) { d + 100.0 } else { d }
+    };
+    // cost[i][j]: best triangulation of the sub-polygon i..=j; split[i][j] its apex.
+    let mut cost = vec![vec![0.0f64; n]; n];
+    let mut split = vec![vec![0usize; n]; n];
+    for len in 2..n {
+        for i in 0..n - len {
+            let j = i + len;
+            let mut best = (f64::INFINITY, i + 1);
+            for k in i + 1..j {
+                let c = cost[i][k] + cost[k][j] + weight(i, k) + weight(k, j);
+                if c < best.0 {
+                    best = (c, k);
+                }
+            }
+            cost[i][j] = best.0;
+            split[i][j] = best.1;
+        }
+    }
+    fn emit(lp: &[usize], split: &[Vec<usize>], i: usize, j: usize, out: &mut Vec<[u8; 3]>) {
+        if j < i + 2 {
+            return;
+        }
+        let k = split[i][j];
+        out.push([lp[i] as u8, lp[k] as u8, lp[j] as u8]);
+        emit(lp, split, i, k, out);
+        emit(lp, split, k, j, out);
+    }
+    emit(lp, &split, 0, n - 1, out);
+}
+
 /// Triangles (as edge triples) for every case; case bit c set = corner c inside (value >= iso).
 fn build() -> Vec<Vec<[u8; 3]>> {
     let faces = faces();
@@ -98,9 +156,7 @@ fn build() -> Vec<Vec<[u8; 3]>> {
                     lp.push(e);
                     e = next[e];
                 }
-                for n in 1..lp.len() - 1 {
-                    tris.push([lp[0] as u8, lp[n] as u8, lp[n + 1] as u8]);
-                }
+                triangulate(&lp, &mut tris);
             }
             tris
         })
@@ -169,6 +225,28 @@ mod tests {
                 crossings,
                 "case {case} uses every crossed edge"
             );
+        }
+    }
+
+    #[test]
+    fn no_triangle_edge_lies_across_a_face_unless_it_is_the_faces_own_segment() {
+        // Edges of the triangles that lie in a cube face must be face segments: each appears in
+        // exactly one triangle of the case (the neighbouring cube supplies the other side).
+        for (case, tris) in table().iter().enumerate() {
+            let mut uses = std::collections::HashMap::new();
+            for t in tris {
+                for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
+                    *uses.entry((a.min(b), a.max(b))).or_insert(0) += 1;
+                }
+            }
+            for (&(a, b), &n) in &uses {
+                if share_face(a as usize, b as usize) {
+                    assert_eq!(
+                        n, 1,
+                        "case {case:08b}: edge {a}-{b} lies in a face and is shared inside the cube"
+                    );
+                }
+            }
         }
     }
 

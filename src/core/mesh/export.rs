@@ -69,7 +69,8 @@ pub fn write(mesh: &Mesh, path: &Path, format: Format, frame: Frame, name: &str)
     };
     let file = std::fs::File::create(path).map_err(err)?;
     let mut w = BufWriter::new(file);
-    let label = format!("twinplan {name}, frame {} (mm)", frame.name());
+    // The frame first: STL headers keep only 80 bytes.
+    let label = format!("twinplan, frame {} (mm): {name}", frame.name());
     match format {
         Format::StlBinary => stl_binary(&m, &mut w, &label),
         Format::StlAscii => stl_ascii(&m, &mut w, &label),

@@ -19,13 +19,17 @@ use crate::core::progress::{Cancelled, Progress};
 use crate::core::segmentation::Mask;
 use crate::core::volume::{Grid, Volume, VoxelData};
 
-/// Values above any iso value, for the virtual layer that closes surfaces at the volume's edge.
-const OUTSIDE: f32 = f32::MIN / 4.0;
+/// The virtual layer that closes surfaces at the volume's edge: outside at any iso value, and
+/// an edge to it is cut halfway, so the cap lies on the volume's outer boundary (the far side of
+/// the edge voxels), where the scan's own extent ends.
+const OUTSIDE: f32 = f32::NAN;
 
 /// A scalar field on a grid, read row by row.
 trait Field: Sync {
     /// Writes row (j, k) (of length nx) as f32.
     fn row(&self, j: usize, k: usize, out: &mut [f32]);
+    /// Sets bit `offset + i` of `out` for every value i of row (j, k) at or above `iso`.
+    fn row_bits(&self, j: usize, k: usize, iso: f32, offset: usize, out: &mut [u64]);
 }
 
 struct Samples<'a, T>(&'a [T], [usize; 3]);
@@ -36,6 +40,24 @@ impl<T: Copy + Sync + Into<f32>> Field for Samples<'_, T> {
         let start = nx * (j + self.1[1] * k);
         for (o, &v) in out.iter_mut().zip(&self.0[start..start + nx]) {
             *o = v.into();
+        }
+    }
+
+    fn row_bits(&self, j: usize, k: usize, iso: f32, offset: usize, out: &mut [u64]) {
+        let nx = self.1[0];
+        let start = nx * (j + self.1[1] * k);
+        // 64 comparisons gathered into one word at a time (this loop vectorises), then shifted
+        // into place when the row starts at an offset.
+        for (w, chunk) in self.0[start..start + nx].chunks(64).enumerate() {
+            let mut word = 0u64;
+            for (b, &v) in chunk.iter().enumerate() {
+                word |= ((v.into() >= iso) as u64) << b;
+            }
+            let at = w * 64 + offset;
+            out[at >> 6] |= word << (at & 63);
+            if at & 63 != 0 {
+                out[(at >> 6) + 1] |= word >> (64 - (at & 63));
+            }
         }
     }
 }
@@ -90,15 +112,15 @@ impl Layout {
         field.row(j - p, k - p, real_row);
         out[p..p + self.real[0]].copy_from_slice(real_row);
     }
-}
 
-/// Bits of a row, with bit i = value i >= iso.
-fn row_bits(values: &[f32], iso: f32, words: &mut [u64]) {
-    words.fill(0);
-    for (i, &v) in values.iter().enumerate() {
-        if v >= iso {
-            words[i >> 6] |= 1 << (i & 63);
+    /// Inside bits of row (j, k) of the virtual grid (padding is outside).
+    fn bits<F: Field>(&self, field: &F, j: usize, k: usize, iso: f32, out: &mut [u64]) {
+        out.fill(0);
+        let p = self.pad;
+        if j < p || k < p || j - p >= self.real[1] || k - p >= self.real[2] {
+            return;
         }
+        field.row_bits(j - p, k - p, iso, p, out);
     }
 }
 
@@ -174,18 +196,14 @@ fn run<F: Field>(
     // Pass 0: inside bits.
     progress.begin("Surface: classifying voxels", rows as u64);
     let mut bits = vec![0u64; rows * words];
-    bits.par_chunks_mut(words).enumerate().try_for_each_init(
-        || (Vec::new(), Vec::new()),
-        |(real_row, vals), (r, out)| {
-            if r % 256 == 0 {
-                progress.check()?;
-            }
-            layout.values(field, r % ny, r / ny, real_row, vals);
-            row_bits(vals, iso, out);
-            progress.advance(1);
-            Ok(())
-        },
-    )?;
+    bits.par_chunks_mut(words).enumerate().try_for_each(|(r, out)| {
+        if r % 256 == 0 {
+            progress.check()?;
+        }
+        layout.bits(field, r % ny, r / ny, iso, out);
+        progress.advance(1);
+        Ok(())
+    })?;
     let b = |r: usize, w: usize| bits[r * words + w];
     let xseq = |r: usize| move |w: usize| (b(r, w) ^ shifted(b(r, w), b(r, w + 1))) & last_cell_mask(w);
     let yseq = |r: usize| move |w: usize| (b(r, w) ^ b(r + 1, w)) & edge_mask(w);
@@ -290,7 +308,17 @@ fn run<F: Field>(
                 progress.check()?;
             }
             let (j, k) = (r % ny, r / ny);
-            layout.values(field, j, k, real_row, here);
+            let [cx, cy, cz, _] = counts[r];
+            // Most rows cross nothing: read values only where vertices are made.
+            if cx + cy + cz > 0 {
+                layout.values(field, j, k, real_row, here);
+            }
+            if cy > 0 {
+                layout.values(field, j + 1, k, real_row, up);
+            }
+            if cz > 0 {
+                layout.values(field, j, k + 1, real_row, ahead);
+            }
             let mut n = 0;
             let mut emit = |seq: &dyn Fn(usize) -> u64, other: Option<&[f32]>, axis: usize| {
                 for w in 0..words - 1 {
@@ -301,7 +329,11 @@ fn run<F: Field>(
                             None => (here[i], here[i + 1]),
                             Some(o) => (here[i], o[i]),
                         };
-                        let t = ((iso - a) / (bv - a)).clamp(0.0, 1.0) as f64;
+                        let t = if a.is_nan() || bv.is_nan() {
+                            0.5
+                        } else {
+                            ((iso - a) / (bv - a)).clamp(0.0, 1.0) as f64
+                        };
                         let (mut x, mut y, mut z) = (i as f64, j as f64, k as f64);
                         match axis {
                             0 => x += t,
@@ -314,13 +346,13 @@ fn run<F: Field>(
                     }
                 }
             };
-            emit(&xseq(r), None, 0);
-            if j + 1 < ny {
-                layout.values(field, j + 1, k, real_row, up);
+            if cx > 0 {
+                emit(&xseq(r), None, 0);
+            }
+            if cy > 0 {
                 emit(&yseq(r), Some(up), 1);
             }
-            if k + 1 < nz {
-                layout.values(field, j, k + 1, real_row, ahead);
+            if cz > 0 {
                 emit(&zseq(r), Some(ahead), 2);
             }
 
