@@ -205,20 +205,22 @@ impl<R: Read + Seek> Walker<'_, R> {
         Ok(())
     }
 
-    /// The file meta group (always explicit VR little endian); returns the transfer syntax UID.
+    /// The file meta group (always explicit VR little endian), read as the parser reads it: a
+    /// group length (0002,0000) first, then elements until that many bytes have been read,
+    /// whatever their tags. Returns the transfer syntax UID.
     fn meta(&mut self) -> Result<Option<String>, Stop> {
         let e = Encoding {
             explicit: true,
             big_endian: false,
         };
+        let (tag, _, len) = self.header(e)?;
+        if tag != (0x0002, 0x0000) || len != 4 {
+            return Err(Stop::Unknown);
+        }
+        let group_length = self.u32(e)? as u64;
+        let end = self.pos()? + group_length;
         let mut ts = None;
-        loop {
-            let at = self.pos()?;
-            let group = self.u16(e)?;
-            self.src.seek(SeekFrom::Start(at)).map_err(|_| Stop::Unknown)?;
-            if group != 0x0002 {
-                return Ok(ts);
-            }
+        while self.pos()? < end {
             let (tag, _, len) = self.header(e)?;
             if len == UNDEFINED {
                 return Err(Stop::Unknown);
@@ -231,6 +233,7 @@ impl<R: Read + Seek> Walker<'_, R> {
                 self.skip(len, tag)?;
             }
         }
+        Ok(ts)
     }
 }
 
@@ -288,7 +291,10 @@ pub fn check_lengths(head: &[u8], file_len: u64) -> Result<(), String> {
     match result {
         Err(Stop::Corrupt(m)) => Err(m),
         Ok(()) => Ok(()),
-        Err(Stop::Unknown) => Ok(()),
+        Err(Stop::Unknown) => {
+            eprintln!("unknown at {}", src.position());
+            Ok(())
+        }
     }
 }
 
@@ -313,9 +319,16 @@ mod tests {
     }
 
     fn file(body: &[u8]) -> Vec<u8> {
+        let ts = element_le((0x0002, 0x0010), b"UI", b"1.2.840.10008.1.2.1\0", None);
         let mut f = vec![0u8; 128];
         f.extend(b"DICM");
-        f.extend(element_le((0x0002, 0x0010), b"UI", b"1.2.840.10008.1.2.1\0", None));
+        f.extend(element_le(
+            (0x0002, 0x0000),
+            b"UL",
+            &(ts.len() as u32).to_le_bytes(),
+            None,
+        ));
+        f.extend(ts);
         f.extend(body);
         f
     }
