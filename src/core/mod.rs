@@ -1,6 +1,7 @@
 //! Domain logic in patient space (LPS, millimetres). Nothing here knows about windows or GPUs.
 
 pub mod dicom;
+pub mod document;
 pub mod io;
 pub mod mesh;
 pub mod phantom;

@@ -10,7 +10,7 @@ use super::mask::Mask;
 use crate::core::io::nifti;
 use crate::core::volume::Grid;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LabelMap {
     pub grid: Grid,
     pub labels: Vec<u16>,

@@ -185,7 +185,6 @@ pub enum Overwrite {
 pub struct Segment {
     pub label: u16,
     pub name: String,
-    pub color: [u8; 3],
     pub category: Category,
     /// Clearance a trajectory should keep from it (critical structures).
     pub margin_mm: f64,
@@ -198,11 +197,71 @@ pub struct Segment {
     pub steps: Vec<Step>,
 }
 
-/// A label map plus its segment table.
-#[derive(Debug, Clone, PartialEq)]
+/// A label map plus its segment table. The table is saved with a plan; the label map goes to a
+/// side file (it is data, not a setting).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Segmentation {
+    #[serde(skip)]
     pub labels: LabelMap,
     pub segments: Vec<Segment>,
+}
+
+/// The voxels an edit changed, as runs of consecutive indices that went from one label to
+/// another: small for the spatially coherent edits segmentation makes, and enough to undo and
+/// redo without keeping copies of the label map.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LabelDiff {
+    pub runs: Vec<DiffRun>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiffRun {
+    pub start: u32,
+    pub len: u32,
+    pub old: u16,
+    pub new: u16,
+}
+
+impl LabelDiff {
+    pub fn voxels(&self) -> usize {
+        self.runs.iter().map(|r| r.len as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// The same change backwards.
+    pub fn reversed(&self) -> LabelDiff {
+        LabelDiff {
+            runs: self
+                .runs
+                .iter()
+                .map(|r| DiffRun {
+                    old: r.new,
+                    new: r.old,
+                    ..*r
+                })
+                .collect(),
+        }
+    }
+
+    /// Writes the new labels; fails (changing nothing) if the map is not in the old state.
+    pub fn apply(&self, labels: &mut LabelMap) -> Result<(), SegmentationError> {
+        let n = labels.labels.len();
+        for r in &self.runs {
+            let (a, b) = (r.start as usize, r.start as usize + r.len as usize);
+            if b > n || labels.labels[a..b].iter().any(|&l| l != r.old) {
+                return Err(SegmentationError::Invalid(
+                    "the label map changed since this edit was computed".into(),
+                ));
+            }
+        }
+        for r in &self.runs {
+            labels.labels[r.start as usize..(r.start + r.len) as usize].fill(r.new);
+        }
+        Ok(())
+    }
 }
 
 impl Segmentation {
@@ -219,7 +278,6 @@ impl Segmentation {
         self.segments.push(Segment {
             label,
             name: name.to_owned(),
-            color: category.default_color(),
             category,
             margin_mm: category.default_margin_mm(),
             critical: category.is_critical(),
@@ -241,22 +299,72 @@ impl Segmentation {
         self.labels.mask(label)
     }
 
-    /// Writes `mask` as the voxels of `label` under the segment's overwrite policy.
-    pub fn set_mask(&mut self, label: u16, mask: &Mask) -> Result<(), SegmentationError> {
+    /// What writing `mask` as the voxels of `label` (under the segment's overwrite policy)
+    /// would change.
+    pub fn diff_for(&self, label: u16, mask: &Mask) -> Result<LabelDiff, SegmentationError> {
         let overwrite = self
             .segment(label)
             .ok_or(SegmentationError::NoSuchSegment(label))?
             .overwrite;
-        self.labels.labels.par_iter_mut().zip(&mask.voxels).for_each(|(l, &m)| {
-            if m != 0 {
-                if overwrite == Overwrite::All || *l == 0 || *l == label {
-                    *l = label;
+        let chunk = 1 << 16;
+        let parts: Vec<Vec<DiffRun>> = self
+            .labels
+            .labels
+            .par_chunks(chunk)
+            .zip(mask.voxels.par_chunks(chunk))
+            .enumerate()
+            .map(|(c, (ls, ms))| {
+                let mut runs: Vec<DiffRun> = Vec::new();
+                for (n, (&old, &m)) in ls.iter().zip(ms).enumerate() {
+                    let new = if m != 0 {
+                        if overwrite == Overwrite::All || old == 0 || old == label {
+                            label
+                        } else {
+                            old
+                        }
+                    } else if old == label {
+                        0
+                    } else {
+                        old
+                    };
+                    if new == old {
+                        continue;
+                    }
+                    let idx = (c * chunk + n) as u32;
+                    match runs.last_mut() {
+                        Some(r) if r.start + r.len == idx && r.old == old && r.new == new => r.len += 1,
+                        _ => runs.push(DiffRun {
+                            start: idx,
+                            len: 1,
+                            old,
+                            new,
+                        }),
+                    }
                 }
-            } else if *l == label {
-                *l = 0;
-            }
-        });
-        Ok(())
+                runs
+            })
+            .collect();
+        Ok(LabelDiff { runs: parts.concat() })
+    }
+
+    /// Writes `mask` as the voxels of `label` under the segment's overwrite policy.
+    pub fn set_mask(&mut self, label: u16, mask: &Mask) -> Result<(), SegmentationError> {
+        let diff = self.diff_for(label, mask)?;
+        diff.apply(&mut self.labels)
+    }
+
+    /// What applying `step` to segment `label` would change (nothing is changed yet): the slow
+    /// part of an edit, which a workstation runs in the background.
+    pub fn edit(
+        &self,
+        label: u16,
+        step: &Step,
+        volume: &Volume,
+        progress: &Progress,
+    ) -> Result<LabelDiff, SegmentationError> {
+        let current = self.mask(label);
+        let next = run_step(step, current, volume, self, progress)?;
+        self.diff_for(label, &next)
     }
 
     /// Applies a step to a segment and records it.
@@ -267,9 +375,8 @@ impl Segmentation {
         volume: &Volume,
         progress: &Progress,
     ) -> Result<(), SegmentationError> {
-        let current = self.mask(label);
-        let next = run_step(&step, current, volume, self, progress)?;
-        self.set_mask(label, &next)?;
+        let diff = self.edit(label, &step, volume, progress)?;
+        diff.apply(&mut self.labels)?;
         if let Some(s) = self.segment_mut(label) {
             s.steps.push(step);
         }

@@ -12,6 +12,13 @@ pub fn ras_from_lps() -> Matrix4<f64> {
     Matrix4::from_diagonal(&nalgebra::Vector4::new(-1.0, -1.0, 1.0, 1.0))
 }
 
+/// An empty grid (no voxels) at the origin: the placeholder of things not loaded yet.
+impl Default for Grid {
+    fn default() -> Self {
+        Grid::new([0, 0, 0], Matrix4::identity())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Grid {
     /// Voxels along i (columns), j (rows), k (slices).

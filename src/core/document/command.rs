@@ -1,0 +1,345 @@
+//! Commands: the only way a plan changes. Each returns its own inverse, which is how undo works.
+
+use super::{ClipPlane, PlanDocument, PlanError, SegmentDisplay, TransferPreset};
+use crate::core::segmentation::{Category, LabelDiff, Segment, Step};
+
+/// What an edit does to the segment's recipe: adds its step, takes the last one off (its
+/// undo), or leaves the recipe alone (voxels restored with a segment).
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepChange {
+    Push(Step),
+    Pop,
+    Keep,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Adds a segment with the category's defaults (or restores one, on undo of a removal).
+    AddSegment {
+        segment: Segment,
+        display: SegmentDisplay,
+    },
+    /// Removes a segment; its voxels (given as the diff that clears them) go back to no label.
+    RemoveSegment {
+        label: u16,
+        clear: LabelDiff,
+    },
+    RenameSegment {
+        label: u16,
+        name: String,
+    },
+    SetCategory {
+        label: u16,
+        category: Category,
+    },
+    SetMargin {
+        label: u16,
+        margin_mm: f64,
+    },
+    SetCritical {
+        label: u16,
+        critical: bool,
+    },
+    SetDisplay {
+        label: u16,
+        display: SegmentDisplay,
+    },
+    /// A computed change of the label map (see `Segmentation::edit`) and its recipe step.
+    EditLabels {
+        label: u16,
+        step: StepChange,
+        diff: LabelDiff,
+    },
+    SetCrosshair {
+        mm: [f64; 3],
+    },
+    SetWindow {
+        center: f64,
+        width: f64,
+    },
+    SetOverlayOpacity {
+        opacity: f32,
+    },
+    SetClip {
+        clip: Option<ClipPlane>,
+        flip: bool,
+    },
+    SetVolumeRendering {
+        preset: Option<TransferPreset>,
+    },
+    SetShowMeshes {
+        show: bool,
+    },
+    /// Several commands as one undo step.
+    Batch(Vec<Command>),
+}
+
+impl Command {
+    /// A new segment with the defaults of its category, labelled after the existing ones.
+    pub fn add_segment(doc: &PlanDocument, name: &str, category: Category) -> Command {
+        let label = doc.segmentation.segments.iter().map(|s| s.label).max().unwrap_or(0) + 1;
+        let segment = Segment {
+            label,
+            name: name.to_owned(),
+            category,
+            margin_mm: category.default_margin_mm(),
+            critical: category.is_critical(),
+            overwrite: Default::default(),
+            steps: Vec::new(),
+        };
+        Command::AddSegment {
+            segment,
+            display: SegmentDisplay::for_category(category),
+        }
+    }
+
+    /// Removing a segment: clears its voxels.
+    pub fn remove_segment(doc: &PlanDocument, label: u16) -> Result<Command, PlanError> {
+        let seg = &doc.segmentation;
+        seg.segment(label).ok_or(PlanError::NoSuchSegment(label))?;
+        let empty = crate::core::segmentation::Mask::empty(&seg.labels.grid);
+        Ok(Command::RemoveSegment {
+            label,
+            clear: seg.diff_for(label, &empty)?,
+        })
+    }
+
+    /// View settings are not undo steps: they change what is seen, not the plan.
+    pub fn is_view_only(&self) -> bool {
+        matches!(
+            self,
+            Command::SetCrosshair { .. }
+                | Command::SetWindow { .. }
+                | Command::SetOverlayOpacity { .. }
+                | Command::SetClip { .. }
+                | Command::SetVolumeRendering { .. }
+                | Command::SetShowMeshes { .. }
+        )
+    }
+}
+
+/// What a command changed, so that views rebuild only what depends on it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// The segment table (names, categories, margins, membership).
+    pub segments: bool,
+    /// Labels whose voxels changed.
+    pub labels: Vec<u16>,
+    /// Labels whose display (colour, opacity, visibility) changed.
+    pub display: Vec<u16>,
+    pub view: bool,
+}
+
+impl Changes {
+    fn merge(&mut self, o: Changes) {
+        self.segments |= o.segments;
+        self.labels.extend(o.labels);
+        self.display.extend(o.display);
+        self.view |= o.view;
+    }
+}
+
+fn segment_mut(doc: &mut PlanDocument, label: u16) -> Result<&mut Segment, PlanError> {
+    doc.segmentation
+        .segment_mut(label)
+        .ok_or(PlanError::NoSuchSegment(label))
+}
+
+pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes, Command), PlanError> {
+    let mut ch = Changes::default();
+    let inverse = match command {
+        Command::AddSegment { segment, display } => {
+            let label = segment.label;
+            if label == 0 || doc.segmentation.segment(label).is_some() {
+                return Err(PlanError::Invalid(format!("label {label} is taken")));
+            }
+            if doc.segmentation.labels.count(label) > 0 {
+                return Err(PlanError::Invalid(format!("label {label} still has voxels")));
+            }
+            doc.segmentation.segments.push(segment);
+            doc.display.insert(label, display);
+            ch.segments = true;
+            ch.display.push(label);
+            Command::RemoveSegment {
+                label,
+                clear: Default::default(),
+            }
+        }
+        Command::RemoveSegment { label, clear } => {
+            let index = doc
+                .segmentation
+                .segments
+                .iter()
+                .position(|s| s.label == label)
+                .ok_or(PlanError::NoSuchSegment(label))?;
+            clear.apply(&mut doc.segmentation.labels)?;
+            let segment = doc.segmentation.segments.remove(index);
+            let display = doc
+                .display
+                .remove(&label)
+                .unwrap_or_else(|| SegmentDisplay::for_category(segment.category));
+            ch.segments = true;
+            ch.labels.push(label);
+            ch.display.push(label);
+            // Undo: put the segment back, then its voxels.
+            Command::Batch(vec![
+                Command::AddSegment { segment, display },
+                Command::EditLabels {
+                    label,
+                    step: StepChange::Pop,
+                    diff: clear.reversed(),
+                }
+                .without_recipe(),
+            ])
+        }
+        Command::RenameSegment { label, name } => {
+            let s = segment_mut(doc, label)?;
+            let old = std::mem::replace(&mut s.name, name);
+            ch.segments = true;
+            Command::RenameSegment { label, name: old }
+        }
+        Command::SetCategory { label, category } => {
+            let s = segment_mut(doc, label)?;
+            let old = std::mem::replace(&mut s.category, category);
+            ch.segments = true;
+            Command::SetCategory { label, category: old }
+        }
+        Command::SetMargin { label, margin_mm } => {
+            if !(margin_mm.is_finite() && margin_mm >= 0.0) {
+                return Err(PlanError::Invalid(format!(
+                    "a safety margin of {margin_mm} mm: expected 0 or more"
+                )));
+            }
+            let s = segment_mut(doc, label)?;
+            let old = std::mem::replace(&mut s.margin_mm, margin_mm);
+            ch.segments = true;
+            Command::SetMargin { label, margin_mm: old }
+        }
+        Command::SetCritical { label, critical } => {
+            let s = segment_mut(doc, label)?;
+            let old = std::mem::replace(&mut s.critical, critical);
+            ch.segments = true;
+            Command::SetCritical { label, critical: old }
+        }
+        Command::SetDisplay { label, display } => {
+            doc.segmentation.segment(label).ok_or(PlanError::NoSuchSegment(label))?;
+            let old = doc.display_of(label);
+            doc.display.insert(
+                label,
+                SegmentDisplay {
+                    opacity: display.opacity.clamp(0.0, 1.0),
+                    ..display
+                },
+            );
+            ch.display.push(label);
+            Command::SetDisplay { label, display: old }
+        }
+        Command::EditLabels { label, step, diff } => {
+            doc.segmentation.segment(label).ok_or(PlanError::NoSuchSegment(label))?;
+            diff.apply(&mut doc.segmentation.labels)?;
+            let s = segment_mut(doc, label)?;
+            let undo_step = match step {
+                StepChange::Push(st) => {
+                    s.steps.push(st);
+                    StepChange::Pop
+                }
+                StepChange::Pop => s.steps.pop().map_or(StepChange::Keep, StepChange::Push),
+                StepChange::Keep => StepChange::Keep,
+            };
+            ch.labels.push(label);
+            Command::EditLabels {
+                label,
+                step: undo_step,
+                diff: diff.reversed(),
+            }
+        }
+        Command::SetCrosshair { mm } => {
+            if mm.iter().any(|x| !x.is_finite()) {
+                return Err(PlanError::Invalid("crosshair position is not a number".into()));
+            }
+            ch.view = true;
+            Command::SetCrosshair {
+                mm: std::mem::replace(&mut doc.view.crosshair_mm, mm),
+            }
+        }
+        Command::SetWindow { center, width } => {
+            if !(center.is_finite() && width.is_finite() && width > 0.0) {
+                return Err(PlanError::Invalid(format!(
+                    "window {center}/{width}: the width must be above 0"
+                )));
+            }
+            ch.view = true;
+            let old = Command::SetWindow {
+                center: doc.view.window_center,
+                width: doc.view.window_width,
+            };
+            doc.view.window_center = center;
+            doc.view.window_width = width;
+            old
+        }
+        Command::SetOverlayOpacity { opacity } => {
+            ch.view = true;
+            Command::SetOverlayOpacity {
+                opacity: std::mem::replace(&mut doc.view.overlay_opacity, opacity.clamp(0.0, 1.0)),
+            }
+        }
+        Command::SetClip { clip, flip } => {
+            ch.view = true;
+            let old = Command::SetClip {
+                clip: doc.view.clip,
+                flip: doc.view.clip_flip,
+            };
+            doc.view.clip = clip;
+            doc.view.clip_flip = flip;
+            old
+        }
+        Command::SetVolumeRendering { preset } => {
+            ch.view = true;
+            Command::SetVolumeRendering {
+                preset: std::mem::replace(&mut doc.view.volume_rendering, preset),
+            }
+        }
+        Command::SetShowMeshes { show } => {
+            ch.view = true;
+            Command::SetShowMeshes {
+                show: std::mem::replace(&mut doc.view.show_meshes, show),
+            }
+        }
+        Command::Batch(commands) => {
+            let mut inverses = Vec::with_capacity(commands.len());
+            for (n, c) in commands.into_iter().enumerate() {
+                match apply(doc, c) {
+                    Ok((c, inv)) => {
+                        ch.merge(c);
+                        inverses.push(inv);
+                    }
+                    Err(e) => {
+                        // Leave the document as it was: undo what this batch did so far.
+                        for inv in inverses.into_iter().rev() {
+                            let _ = apply(doc, inv);
+                        }
+                        return Err(PlanError::Invalid(format!("step {} of {}: {e}", n + 1, "a batch")));
+                    }
+                }
+            }
+            inverses.reverse();
+            Command::Batch(inverses)
+        }
+    };
+    Ok((ch, inverse))
+}
+
+impl Command {
+    /// An `EditLabels` that restores voxels without touching the recipe (used when a removed
+    /// segment comes back with its steps already in place).
+    fn without_recipe(self) -> Command {
+        match self {
+            Command::EditLabels { label, diff, .. } => Command::EditLabels {
+                label,
+                step: StepChange::Keep,
+                diff,
+            },
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The plan document: the only saved state. Everything a user changes arrives as a [`Command`];
+//! [`PlanDocument::apply`] changes the document and returns what changed and how to undo it.
+//! Inputs and parameters are kept (the scan's identity, segment recipes, view settings); results
+//! (meshes, distances) are caches rebuilt from them.
+
+mod command;
+mod history;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use command::{Changes, Command, StepChange};
+pub use history::History;
+
+use crate::core::segmentation::{Category, Segmentation, SegmentationError};
+
+/// The schema version written by this build; older documents are migrated, newer refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("no segment with label {0}")]
+    NoSuchSegment(u16),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Segmentation(#[from] SegmentationError),
+}
+
+/// Which scan the plan is made on: found again by its series UID under its path.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScanRef {
+    pub path: PathBuf,
+    pub series_uid: String,
+    /// The loader's id (the UID, with `#n` when one UID held several volumes).
+    pub series_id: String,
+}
+
+/// How a segment is shown (kept apart from what it is).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SegmentDisplay {
+    /// sRGB.
+    pub color: [u8; 3],
+    /// 0 (invisible) to 1 (opaque).
+    pub opacity: f32,
+    pub visible: bool,
+}
+
+impl SegmentDisplay {
+    pub fn for_category(category: Category) -> SegmentDisplay {
+        // The skin is see-through by default so that what is under it shows.
+        let opacity = if category == Category::Skin { 0.3 } else { 1.0 };
+        SegmentDisplay {
+            color: category.default_color(),
+            opacity,
+            visible: true,
+        }
+    }
+}
+
+/// Planes the clipping tool cuts along, through the crosshair.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipPlane {
+    Axial,
+    Coronal,
+    Sagittal,
+    /// Any plane through the crosshair, by its normal (LPS).
+    Oblique {
+        normal: [f64; 3],
+    },
+}
+
+impl ClipPlane {
+    /// Unit normal in LPS; the clipped-away side is the one the normal points to.
+    pub fn normal(&self) -> [f64; 3] {
+        match self {
+            ClipPlane::Axial => [0.0, 0.0, 1.0],
+            ClipPlane::Coronal => [0.0, -1.0, 0.0],
+            ClipPlane::Sagittal => [1.0, 0.0, 0.0],
+            ClipPlane::Oblique { normal } => {
+                let n = nalgebra::Vector3::from(*normal);
+                let n = if n.norm() > 0.0 {
+                    n.normalize()
+                } else {
+                    nalgebra::Vector3::z()
+                };
+                [n.x, n.y, n.z]
+            }
+        }
+    }
+}
+
+/// Transfer functions for volume rendering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferPreset {
+    Bone,
+    Vessels,
+    Skin,
+}
+
+/// What the views show: saved with the plan so that it reopens as it was left.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ViewState {
+    pub crosshair_mm: [f64; 3],
+    pub window_center: f64,
+    pub window_width: f64,
+    pub overlay_opacity: f32,
+    pub clip: Option<ClipPlane>,
+    /// Flip the clipped side.
+    pub clip_flip: bool,
+    pub volume_rendering: Option<TransferPreset>,
+    pub show_meshes: bool,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        ViewState {
+            crosshair_mm: [0.0; 3],
+            window_center: 40.0,
+            window_width: 400.0,
+            overlay_opacity: 0.5,
+            clip: None,
+            clip_flip: false,
+            volume_rendering: None,
+            show_meshes: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanDocument {
+    pub version: u32,
+    pub scan: ScanRef,
+    #[serde(default)]
+    pub segmentation: Segmentation,
+    #[serde(default)]
+    pub display: BTreeMap<u16, SegmentDisplay>,
+    #[serde(default)]
+    pub view: ViewState,
+    /// Bumped on every change; caches compare against it.
+    #[serde(skip)]
+    pub revision: u64,
+}
+
+impl Default for PlanDocument {
+    fn default() -> Self {
+        PlanDocument {
+            version: SCHEMA_VERSION,
+            scan: ScanRef::default(),
+            segmentation: Segmentation::default(),
+            display: BTreeMap::new(),
+            view: ViewState::default(),
+            revision: 0,
+        }
+    }
+}
+
+impl PlanDocument {
+    /// A new plan on a scan whose label map starts empty.
+    pub fn new(scan: ScanRef, labels: crate::core::segmentation::LabelMap) -> PlanDocument {
+        let mut doc = PlanDocument {
+            scan,
+            ..Default::default()
+        };
+        doc.segmentation.labels = labels;
+        doc
+    }
+
+    pub fn display_of(&self, label: u16) -> SegmentDisplay {
+        self.display.get(&label).copied().unwrap_or_else(|| {
+            SegmentDisplay::for_category(self.segmentation.segment(label).map_or(Category::Other, |s| s.category))
+        })
+    }
+
+    /// Applies a command; on success returns what changed and the command that undoes it.
+    pub fn apply(&mut self, command: Command) -> Result<(Changes, Command), PlanError> {
+        let result = command::apply(self, command)?;
+        self.revision += 1;
+        Ok(result)
+    }
+}

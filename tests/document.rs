@@ -1,0 +1,225 @@
+//! The plan document: commands, undo/redo, drags as one step, and what each change reports.
+
+use twinplan::core::document::{Command, History, PlanDocument, ScanRef, SegmentDisplay, StepChange};
+use twinplan::core::progress::Progress;
+use twinplan::core::segmentation::{Category, LabelMap, Preset, Step};
+use twinplan::core::volume::{Grid, Volume, VolumeMeta, VoxelData};
+
+/// A small CT-like volume: a bright block (bone) in soft tissue.
+fn volume() -> Volume {
+    let grid = Grid::axis_aligned([20, 20, 10], [0.0; 3], [1.0, 1.0, 2.0]);
+    let mut v = vec![40i16; grid.voxel_count()];
+    for k in 3..7 {
+        for j in 5..15 {
+            for i in 5..15 {
+                v[grid.index(i, j, k)] = 1200;
+            }
+        }
+    }
+    Volume {
+        grid,
+        data: VoxelData::I16(v),
+        meta: VolumeMeta::default(),
+        warnings: vec![],
+    }
+}
+
+fn document(v: &Volume) -> PlanDocument {
+    PlanDocument::new(ScanRef::default(), LabelMap::empty(&v.grid))
+}
+
+#[test]
+fn a_threshold_edit_and_its_undo_and_redo() {
+    let v = volume();
+    let mut doc = document(&v);
+    let mut h = History::default();
+    let add = Command::add_segment(&doc, "Bone", Category::Bone);
+    let ch = h.execute(&mut doc, add, None).unwrap();
+    assert!(ch.segments);
+    let label = doc.segmentation.segments[0].label;
+    let (lo, hi) = Preset::Bone.range_hu();
+    let step = Step::Threshold { lo, hi };
+    let diff = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
+    assert_eq!(diff.voxels(), 400);
+    let rev = doc.revision;
+    let ch = h
+        .execute(
+            &mut doc,
+            Command::EditLabels {
+                label,
+                step: StepChange::Push(step.clone()),
+                diff,
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(ch.labels, vec![label]);
+    assert!(doc.revision > rev);
+    assert_eq!(doc.segmentation.labels.count(label), 400);
+    assert_eq!(doc.segmentation.segment(label).unwrap().steps, vec![step.clone()]);
+
+    h.undo(&mut doc).unwrap().unwrap();
+    assert_eq!(doc.segmentation.labels.count(label), 0);
+    assert!(doc.segmentation.segment(label).unwrap().steps.is_empty());
+    h.redo(&mut doc).unwrap().unwrap();
+    assert_eq!(doc.segmentation.labels.count(label), 400);
+    assert_eq!(doc.segmentation.segment(label).unwrap().steps, vec![step]);
+    // Undo everything: back to an empty plan.
+    h.undo(&mut doc).unwrap();
+    h.undo(&mut doc).unwrap();
+    assert!(doc.segmentation.segments.is_empty());
+    assert!(h.undo(&mut doc).unwrap().is_none());
+}
+
+#[test]
+fn removing_a_segment_and_undoing_brings_back_voxels_and_recipe() {
+    let v = volume();
+    let mut doc = document(&v);
+    let mut h = History::default();
+    {
+        let c = Command::add_segment(&doc, "Bone", Category::Bone);
+        h.execute(&mut doc, c, None)
+    }
+    .unwrap();
+    let label = doc.segmentation.segments[0].label;
+    let step = Step::Threshold { lo: 300.0, hi: 3000.0 };
+    let diff = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
+    h.execute(
+        &mut doc,
+        Command::EditLabels {
+            label,
+            step: StepChange::Push(step),
+            diff,
+        },
+        None,
+    )
+    .unwrap();
+    let before = doc.clone();
+    {
+        let c = Command::remove_segment(&doc, label).unwrap();
+        h.execute(&mut doc, c, None)
+    }
+    .unwrap();
+    assert_eq!(doc.segmentation.labels.count(label), 0);
+    assert!(doc.segmentation.segment(label).is_none());
+    h.undo(&mut doc).unwrap();
+    assert_eq!(doc.segmentation, before.segmentation);
+    assert_eq!(doc.segmentation.labels, before.segmentation.labels);
+    assert_eq!(doc.display, before.display);
+}
+
+#[test]
+fn a_slider_drag_is_one_undo_step_and_views_are_not_steps() {
+    let v = volume();
+    let mut doc = document(&v);
+    let mut h = History::default();
+    {
+        let c = Command::add_segment(&doc, "Skin", Category::Skin);
+        h.execute(&mut doc, c, None)
+    }
+    .unwrap();
+    let label = doc.segmentation.segments[0].label;
+    let start = doc.display_of(label);
+    assert!((start.opacity - 0.3).abs() < 1e-6, "skin starts translucent");
+    for o in [0.4, 0.5, 0.6, 0.7] {
+        let d = SegmentDisplay { opacity: o, ..start };
+        h.execute(&mut doc, Command::SetDisplay { label, display: d }, Some("opacity"))
+            .unwrap();
+    }
+    h.seal();
+    assert_eq!(h.len(), 2, "add + one drag");
+    // Moving the crosshair and the window is not an undo step.
+    h.execute(&mut doc, Command::SetCrosshair { mm: [1.0, 2.0, 3.0] }, None)
+        .unwrap();
+    h.execute(
+        &mut doc,
+        Command::SetWindow {
+            center: 400.0,
+            width: 1800.0,
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(doc.view.crosshair_mm, [1.0, 2.0, 3.0]);
+    h.undo(&mut doc).unwrap();
+    assert!(
+        (doc.display_of(label).opacity - 0.3).abs() < 1e-6,
+        "the whole drag undone at once"
+    );
+    assert!(
+        h.execute(
+            &mut doc,
+            Command::SetWindow {
+                center: 0.0,
+                width: 0.0
+            },
+            None
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn a_failing_batch_changes_nothing() {
+    let v = volume();
+    let mut doc = document(&v);
+    let mut h = History::default();
+    {
+        let c = Command::add_segment(&doc, "A", Category::Other);
+        h.execute(&mut doc, c, None)
+    }
+    .unwrap();
+    let label = doc.segmentation.segments[0].label;
+    let before = doc.clone();
+    let bad = Command::Batch(vec![
+        Command::RenameSegment {
+            label,
+            name: "renamed".into(),
+        },
+        Command::SetMargin { label, margin_mm: -1.0 },
+    ]);
+    let e = h.execute(&mut doc, bad, None).unwrap_err().to_string();
+    assert!(e.contains("-1"), "{e}");
+    assert_eq!(doc.segmentation, before.segmentation);
+    assert_eq!(h.len(), 1);
+}
+
+#[test]
+fn an_edit_computed_on_an_older_label_map_is_refused() {
+    let v = volume();
+    let mut doc = document(&v);
+    let mut h = History::default();
+    {
+        let c = Command::add_segment(&doc, "A", Category::Other);
+        h.execute(&mut doc, c, None)
+    }
+    .unwrap();
+    let label = doc.segmentation.segments[0].label;
+    let step = Step::Threshold { lo: 300.0, hi: 3000.0 };
+    let stale = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
+    h.execute(
+        &mut doc,
+        Command::EditLabels {
+            label,
+            step: StepChange::Push(step.clone()),
+            diff: stale.clone(),
+        },
+        None,
+    )
+    .unwrap();
+    let snapshot = doc.segmentation.labels.clone();
+    assert!(
+        h.execute(
+            &mut doc,
+            Command::EditLabels {
+                label,
+                step: StepChange::Push(step),
+                diff: stale
+            },
+            None
+        )
+        .is_err()
+    );
+    assert_eq!(doc.segmentation.labels, snapshot);
+}
