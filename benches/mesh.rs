@@ -73,15 +73,9 @@ fn main() {
         counts.push((name.to_string(), our_tris, vtk_tris, sk_tris));
     }
     common::report("mesh", &rows);
-    println!(
-        "\n{:<34} {:>12} {:>12} {:>12} {:>10}",
-        "triangles", "twinplan", "VTK", "skimage", "vs VTK"
-    );
+    println!("\n{:<34} {:>12} {:>12} {:>12} {:>10}", "triangles", "twinplan", "VTK", "skimage", "vs VTK");
     for (name, o, v, s) in &counts {
-        println!(
-            "{name:<34} {o:>12} {v:>12} {s:>12} {:>+9.3}%",
-            100.0 * (*o as f64 - *v as f64) / *v as f64
-        );
+        println!("{name:<34} {o:>12} {v:>12} {s:>12} {:>+9.3}%", 100.0 * (*o as f64 - *v as f64) / *v as f64);
     }
     println!("(mem/buffer here: extraction memory beyond the loaded volume, over the mesh's size)");
 }

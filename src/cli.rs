@@ -18,11 +18,7 @@ use twinplan::core::progress::Progress;
 use twinplan::core::volume::Volume;
 
 #[derive(Parser)]
-#[command(
-    name = "twinplan",
-    version,
-    about = "3D surgical planning on a digital twin of the patient's anatomy"
-)]
+#[command(name = "twinplan", version, about = "3D surgical planning on a digital twin of the patient's anatomy")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -116,18 +112,8 @@ pub fn run(cli: Cli) -> ExitCode {
             series,
             json,
         }) => {
-            let opts = MeshArgs {
-                iso,
-                labels,
-                label,
-                smooth,
-                decimate,
-                ras,
-                ascii,
-                close_border,
-                min_component_mm3,
-                json,
-            };
+            let opts =
+                MeshArgs { iso, labels, label, smooth, decimate, ras, ascii, close_border, min_component_mm3, json };
             mesh(&path, series.as_deref(), &out, &opts)
         }
         Some(Command::Open { .. }) | None => unreachable!("the GUI commands are handled in main"),
@@ -196,17 +182,9 @@ fn info(path: &Path, as_json: bool) -> Result<()> {
         match dicom::load(s, &progress) {
             Ok(loaded) => {
                 skipped.extend(loaded.failed);
-                reports.push(SeriesReport {
-                    series: s,
-                    volume: Some(loaded.volume),
-                    error: None,
-                });
+                reports.push(SeriesReport { series: s, volume: Some(loaded.volume), error: None });
             }
-            Err(e) => reports.push(SeriesReport {
-                series: s,
-                volume: None,
-                error: Some(e.to_string()),
-            }),
+            Err(e) => reports.push(SeriesReport { series: s, volume: None, error: Some(e.to_string()) }),
         }
     }
     drop(_shown);
@@ -293,17 +271,9 @@ fn print_series(r: &SeriesReport) {
         s.slices.len(),
         s.file_count()
     );
-    println!(
-        "  origin (LPS) {:.3}, {:.3}, {:.3} mm   (RAS {:.3}, {:.3}, {:.3})",
-        o.x, o.y, o.z, -o.x, -o.y, o.z
-    );
+    println!("  origin (LPS) {:.3}, {:.3}, {:.3} mm   (RAS {:.3}, {:.3}, {:.3})", o.x, o.y, o.z, -o.x, -o.y, o.z);
     for (a, name) in ["i", "j", "k"].iter().enumerate() {
-        println!(
-            "  direction {name} (LPS) {:+.6}, {:+.6}, {:+.6}",
-            d[(0, a)],
-            d[(1, a)],
-            d[(2, a)]
-        );
+        println!("  direction {name} (LPS) {:+.6}, {:+.6}, {:+.6}", d[(0, a)], d[(1, a)], d[(2, a)]);
     }
     println!("  transfer syntax: {}", s.transfer_syntaxes().join(", "));
     match (&r.volume, &r.error) {
@@ -334,10 +304,7 @@ fn export_volume(path: &Path, series: Option<&str>, out: &Path) -> Result<()> {
     for w in &v.warnings {
         eprintln!("warning: {w}");
     }
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
+    let name = out.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     if !(name.ends_with(".nii") || name.ends_with(".nii.gz")) {
         bail!("{}: expected an output name ending in .nii or .nii.gz", out.display());
     }
@@ -348,11 +315,7 @@ fn export_volume(path: &Path, series: Option<&str>, out: &Path) -> Result<()> {
         "wrote {} ({nx} x {ny} x {nz}, {}, {})",
         out.display(),
         v.data.type_name(),
-        if v.meta.unit.is_empty() {
-            "no unit"
-        } else {
-            &v.meta.unit
-        }
+        if v.meta.unit.is_empty() { "no unit" } else { &v.meta.unit }
     );
     Ok(())
 }
@@ -372,12 +335,8 @@ struct MeshArgs {
 
 fn mesh(path: &Path, series: Option<&str>, out: &Path, a: &MeshArgs) -> Result<()> {
     use twinplan::core::mesh::{self as meshing, ExtractOptions, export};
-    let format = export::Format::from_path(out, a.ascii).with_context(|| {
-        format!(
-            "{}: expected an output name ending in .stl, .obj or .ply",
-            out.display()
-        )
-    })?;
+    let format = export::Format::from_path(out, a.ascii)
+        .with_context(|| format!("{}: expected an output name ending in .stl, .obj or .ply", out.display()))?;
     if let Some(r) = a.decimate
         && !(r > 0.0 && r <= 1.0)
     {
@@ -388,9 +347,7 @@ fn mesh(path: &Path, series: Option<&str>, out: &Path, a: &MeshArgs) -> Result<(
     let (_, loaded) = dicom::open_volume(path, series, &progress)?;
     let v = loaded.volume;
     let mut warnings = v.warnings.clone();
-    let extract = ExtractOptions {
-        close_border: a.close_border,
-    };
+    let extract = ExtractOptions { close_border: a.close_border };
     let (mut m, what) = if let Some(iso) = a.iso {
         let (lo, hi) = v.data.range().unwrap_or((0.0, 0.0));
         if iso < lo as f64 || iso > hi as f64 {
@@ -400,10 +357,7 @@ fn mesh(path: &Path, series: Option<&str>, out: &Path, a: &MeshArgs) -> Result<(
                 v.meta.unit
             );
         }
-        (
-            meshing::extract_iso(&v, iso, extract, &progress)?,
-            format!("iso {iso} {}", v.meta.unit),
-        )
+        (meshing::extract_iso(&v, iso, extract, &progress)?, format!("iso {iso} {}", v.meta.unit))
     } else {
         let file = a.labels.as_ref().context("--labels is required without --iso")?;
         let label = a.label.context("--label is required with --labels")?;
@@ -411,16 +365,9 @@ fn mesh(path: &Path, series: Option<&str>, out: &Path, a: &MeshArgs) -> Result<(
         warnings.extend(w);
         let l = u16::try_from(label).ok().filter(|&l| l != 0 && map.count(l) > 0);
         let Some(l) = l else {
-            bail!(
-                "{}: label {label} is absent (present: {})",
-                file.display(),
-                map.present_summary()
-            );
+            bail!("{}: label {label} is absent (present: {})", file.display(), map.present_summary());
         };
-        (
-            meshing::extract_mask(&map.mask(l), extract, &progress)?,
-            format!("label {label} of {}", file.display()),
-        )
+        (meshing::extract_mask(&map.mask(l), extract, &progress)?, format!("label {label} of {}", file.display()))
     };
     if let Some(min) = a.min_component_mm3 {
         m = m.remove_small_components(min);
@@ -432,10 +379,7 @@ fn mesh(path: &Path, series: Option<&str>, out: &Path, a: &MeshArgs) -> Result<(
     if let Some(ratio) = a.decimate {
         let (d, report) = meshing::decimate::decimate(
             &m,
-            meshing::decimate::DecimateOptions {
-                target_ratio: ratio,
-                max_error_mm: None,
-            },
+            meshing::decimate::DecimateOptions { target_ratio: ratio, max_error_mm: None },
             &progress,
         )?;
         m = d;
@@ -472,17 +416,10 @@ fn mesh(path: &Path, series: Option<&str>, out: &Path, a: &MeshArgs) -> Result<(
             stats.volume_mm3,
             stats.volume_ml,
             stats.components,
-            if stats.watertight {
-                "watertight"
-            } else {
-                "open (use --close-border for a closed surface)"
-            }
+            if stats.watertight { "watertight" } else { "open (use --close-border for a closed surface)" }
         );
         if let Some(r) = decimation {
-            println!(
-                "decimated from {} triangles; error bound {:.3} mm",
-                r.triangles_before, r.max_error_mm
-            );
+            println!("decimated from {} triangles; error bound {:.3} mm", r.triangles_before, r.max_error_mm);
         }
     }
     Ok(())

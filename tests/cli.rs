@@ -7,10 +7,7 @@ use std::process::Command;
 use common::{data, reference};
 
 fn twinplan(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_twinplan"))
-        .args(args)
-        .output()
-        .expect("run twinplan");
+    let out = Command::new(env!("CARGO_BIN_EXE_twinplan")).args(args).output().expect("run twinplan");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -43,10 +40,7 @@ fn info_json_lists_series_geometry_warnings_and_skipped_files() {
     assert_eq!(s["modality"], "CT");
     let m = &s["patient_from_voxel"];
     assert_eq!(m.as_array().unwrap().len(), 4);
-    assert!(
-        (m[2][2].as_f64().unwrap() - 1.0).abs() < 1e-9,
-        "row-major: the z step is m[2][2]"
-    );
+    assert!((m[2][2].as_f64().unwrap() - 1.0).abs() < 1e-9, "row-major: the z step is m[2][2]");
     assert!((m[0][0].as_f64().unwrap() - 0.451171875).abs() < 1e-9);
     let skipped = j["skipped"].as_array().unwrap();
     assert!(
@@ -69,10 +63,7 @@ fn exit_codes_distinguish_input_problems_from_usage() {
     let tmp = tempfile::tempdir().unwrap();
     let (code, _, err) = twinplan(&["info", tmp.path().to_str().unwrap()]);
     assert_eq!(code, 1, "an empty folder is an input problem");
-    assert!(
-        err.contains("no DICOM image found") && err.contains(&tmp.path().display().to_string()),
-        "{err}"
-    );
+    assert!(err.contains("no DICOM image found") && err.contains(&tmp.path().display().to_string()), "{err}");
     let (code, _, err) = twinplan(&["info", data("pydicom/badVR.dcm").to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("badVR.dcm") && err.contains("NumberOfFrames"), "{err}");
@@ -87,20 +78,11 @@ fn exit_codes_distinguish_input_problems_from_usage() {
 #[test]
 fn export_volume_writes_the_ras_affine_simpleitk_implies() {
     let r = reference();
-    let sitk = r["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["folder"] == "mr-sagittal")
-        .unwrap();
+    let sitk = r["series"].as_array().unwrap().iter().find(|s| s["folder"] == "mr-sagittal").unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("mr.nii.gz");
-    let (code, stdout, err) = twinplan(&[
-        "export-volume",
-        data("mr-sagittal").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, stdout, err) =
+        twinplan(&["export-volume", data("mr-sagittal").to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("256 x 256 x 192"), "{stdout}");
     let header = nifti::NiftiHeader::from_file(&out).unwrap();
@@ -138,23 +120,13 @@ fn phantom_command_writes_series_and_truth() {
     let tmp = tempfile::tempdir().unwrap();
     let (code, _, err) = twinplan(&["phantom", "--out", tmp.path().to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    for f in [
-        "dicom/CT0001.dcm",
-        "dicom/CT0150.dcm",
-        "truth_labels.nii.gz",
-        "truth.json",
-        "README.md",
-    ] {
+    for f in ["dicom/CT0001.dcm", "dicom/CT0150.dcm", "truth_labels.nii.gz", "truth.json", "README.md"] {
         assert!(tmp.path().join(f).is_file(), "{f}");
     }
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(tmp.path().join("truth.json")).unwrap()).unwrap();
-    let categories: Vec<&str> = truth["structures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["category"].as_str().unwrap())
-        .collect();
+    let categories: Vec<&str> =
+        truth["structures"].as_array().unwrap().iter().map(|s| s["category"].as_str().unwrap()).collect();
     for c in ["skin", "bone", "brain", "ventricle", "target", "vessel", "nerve"] {
         assert!(categories.contains(&c), "{c}");
     }
@@ -169,9 +141,7 @@ fn read_binary_stl(path: &std::path::Path) -> (String, Vec<[f32; 3]>) {
     for t in 0..n {
         for v in 0..3 {
             let o = 84 + 50 * t + 12 + 12 * v;
-            pts.push(std::array::from_fn(|a| {
-                f32::from_le_bytes(b[o + 4 * a..o + 4 * a + 4].try_into().unwrap())
-            }));
+            pts.push(std::array::from_fn(|a| f32::from_le_bytes(b[o + 4 * a..o + 4 * a + 4].try_into().unwrap())));
         }
     }
     (header, pts)
@@ -199,14 +169,7 @@ fn mesh_from_the_phantoms_label_map_in_lps_and_ras() {
     ]);
     assert_eq!(code, 0, "{err}");
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
-    for key in [
-        "triangles",
-        "vertices",
-        "area_mm2",
-        "volume_mm3",
-        "components",
-        "watertight",
-    ] {
+    for key in ["triangles", "vertices", "area_mm2", "volume_mm3", "components", "watertight"] {
         assert!(!j[key].is_null(), "missing {key}");
     }
     assert_eq!(j["components"], 1);
@@ -281,14 +244,7 @@ fn mesh_input_problems_are_explained() {
     let labels = common::project("sample_scans/phantom/truth_labels.nii.gz");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("x.stl");
-    let (code, _, err) = twinplan(&[
-        "mesh",
-        dicom.to_str().unwrap(),
-        "--iso",
-        "5000",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, err) = twinplan(&["mesh", dicom.to_str().unwrap(), "--iso", "5000", "--out", out.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("outside the data range") && err.contains("-1024"), "{err}");
     assert!(!out.exists());
@@ -303,10 +259,7 @@ fn mesh_input_problems_are_explained() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 1);
-    assert!(
-        err.contains("label 42 is absent") && err.contains("truth_labels.nii.gz"),
-        "{err}"
-    );
+    assert!(err.contains("label 42 is absent") && err.contains("truth_labels.nii.gz"), "{err}");
     let (code, _, _) = twinplan(&["mesh", dicom.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(code, 2, "neither --iso nor --labels is a usage error");
     let (code, _, err) = twinplan(&[

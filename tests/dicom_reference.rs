@@ -57,10 +57,7 @@ fn single_files_match_the_independent_decoder() {
                 worst = worst.max((vals[i] - s[1].as_f64().unwrap()).abs());
             }
             assert!(worst <= 1.0, "{rel}: sampled values differ by up to {worst}");
-            assert!(
-                (mean - f["values"]["mean"].as_f64().unwrap()).abs() <= 0.02,
-                "{rel}: mean {mean}"
-            );
+            assert!((mean - f["values"]["mean"].as_f64().unwrap()).abs() <= 0.02, "{rel}: mean {mean}");
         } else {
             assert_eq!(
                 fnv1a64(vals.iter().cloned()),
@@ -68,14 +65,8 @@ fn single_files_match_the_independent_decoder() {
                 "{rel}: voxel values differ"
             );
         }
-        assert!(
-            (lo - f["values"]["min"].as_f64().unwrap()).abs() <= 1.0,
-            "{rel}: min {lo}"
-        );
-        assert!(
-            (hi - f["values"]["max"].as_f64().unwrap()).abs() <= 1.0,
-            "{rel}: max {hi}"
-        );
+        assert!((lo - f["values"]["min"].as_f64().unwrap()).abs() <= 1.0, "{rel}: min {lo}");
+        assert!((hi - f["values"]["max"].as_f64().unwrap()).abs() <= 1.0, "{rel}: max {hi}");
         syntaxes.insert(f["transfer_syntax"].as_str().unwrap().to_owned());
     }
     // Implicit/explicit LE, big endian, deflate, RLE, JPEG baseline + extended + lossless, JPEG-LS
@@ -91,35 +82,21 @@ fn series_geometry_and_voxels_match_simpleitk() {
     for s in r["series"].as_array().unwrap() {
         let folder = s["folder"].as_str().unwrap();
         let v = load(&data_dir().join(folder));
-        let size: Vec<usize> = s["size"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_u64().unwrap() as usize)
-            .collect();
+        let size: Vec<usize> = s["size"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
         assert_eq!(v.grid.dims.to_vec(), size, "{folder}");
         let sp = v.grid.spacing_mm();
         for a in 0..3 {
-            assert!(
-                (sp[a] - s["spacing_mm"][a].as_f64().unwrap()).abs() < 1e-3,
-                "{folder} spacing {sp:?}"
-            );
+            assert!((sp[a] - s["spacing_mm"][a].as_f64().unwrap()).abs() < 1e-3, "{folder} spacing {sp:?}");
         }
         let o = v.grid.origin_mm();
         for a in 0..3 {
-            assert!(
-                (o[a] - s["origin_mm"][a].as_f64().unwrap()).abs() < 1e-3,
-                "{folder} origin {o:?}"
-            );
+            assert!((o[a] - s["origin_mm"][a].as_f64().unwrap()).abs() < 1e-3, "{folder} origin {o:?}");
         }
         let d = v.grid.directions();
         for r in 0..3 {
             for c in 0..3 {
                 let expected = s["direction_row_major"][3 * r + c].as_f64().unwrap();
-                assert!(
-                    (d[(r, c)] - expected).abs() < 1e-5,
-                    "{folder} direction {d} vs {expected} at ({r},{c})"
-                );
+                assert!((d[(r, c)] - expected).abs() < 1e-5, "{folder} direction {d} vs {expected} at ({r},{c})");
             }
         }
         assert_eq!(

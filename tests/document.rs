@@ -16,12 +16,7 @@ fn volume() -> Volume {
             }
         }
     }
-    Volume {
-        grid,
-        data: VoxelData::I16(v),
-        meta: VolumeMeta::default(),
-        warnings: vec![],
-    }
+    Volume { grid, data: VoxelData::I16(v), meta: VolumeMeta::default(), warnings: vec![] }
 }
 
 fn document(v: &Volume) -> PlanDocument {
@@ -42,17 +37,8 @@ fn a_threshold_edit_and_its_undo_and_redo() {
     let diff = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
     assert_eq!(diff.voxels(), 400);
     let rev = doc.revision;
-    let ch = h
-        .execute(
-            &mut doc,
-            Command::EditLabels {
-                label,
-                step: StepChange::Push(step.clone()),
-                diff,
-            },
-            None,
-        )
-        .unwrap();
+    let ch =
+        h.execute(&mut doc, Command::EditLabels { label, step: StepChange::Push(step.clone()), diff }, None).unwrap();
     assert_eq!(ch.labels, vec![label]);
     assert!(doc.revision > rev);
     assert_eq!(doc.segmentation.labels.count(label), 400);
@@ -84,16 +70,7 @@ fn removing_a_segment_and_undoing_brings_back_voxels_and_recipe() {
     let label = doc.segmentation.segments[0].label;
     let step = Step::Threshold { lo: 300.0, hi: 3000.0 };
     let diff = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
-    h.execute(
-        &mut doc,
-        Command::EditLabels {
-            label,
-            step: StepChange::Push(step),
-            diff,
-        },
-        None,
-    )
-    .unwrap();
+    h.execute(&mut doc, Command::EditLabels { label, step: StepChange::Push(step), diff }, None).unwrap();
     let before = doc.clone();
     {
         let c = Command::remove_segment(&doc, label).unwrap();
@@ -123,41 +100,18 @@ fn a_slider_drag_is_one_undo_step_and_views_are_not_steps() {
     assert!((start.opacity - 0.3).abs() < 1e-6, "skin starts translucent");
     for o in [0.4, 0.5, 0.6, 0.7] {
         let d = SegmentDisplay { opacity: o, ..start };
-        h.execute(&mut doc, Command::SetDisplay { label, display: d }, Some("opacity"))
-            .unwrap();
+        h.execute(&mut doc, Command::SetDisplay { label, display: d }, Some("opacity")).unwrap();
     }
     h.seal();
     assert_eq!(h.len(), 2, "add + one drag");
     // Moving the crosshair and the window is not an undo step.
-    h.execute(&mut doc, Command::SetCrosshair { mm: [1.0, 2.0, 3.0] }, None)
-        .unwrap();
-    h.execute(
-        &mut doc,
-        Command::SetWindow {
-            center: 400.0,
-            width: 1800.0,
-        },
-        None,
-    )
-    .unwrap();
+    h.execute(&mut doc, Command::SetCrosshair { mm: [1.0, 2.0, 3.0] }, None).unwrap();
+    h.execute(&mut doc, Command::SetWindow { center: 400.0, width: 1800.0 }, None).unwrap();
     assert_eq!(h.len(), 2);
     assert_eq!(doc.view.crosshair_mm, [1.0, 2.0, 3.0]);
     h.undo(&mut doc).unwrap();
-    assert!(
-        (doc.display_of(label).opacity - 0.3).abs() < 1e-6,
-        "the whole drag undone at once"
-    );
-    assert!(
-        h.execute(
-            &mut doc,
-            Command::SetWindow {
-                center: 0.0,
-                width: 0.0
-            },
-            None
-        )
-        .is_err()
-    );
+    assert!((doc.display_of(label).opacity - 0.3).abs() < 1e-6, "the whole drag undone at once");
+    assert!(h.execute(&mut doc, Command::SetWindow { center: 0.0, width: 0.0 }, None).is_err());
 }
 
 #[test]
@@ -173,10 +127,7 @@ fn a_failing_batch_changes_nothing() {
     let label = doc.segmentation.segments[0].label;
     let before = doc.clone();
     let bad = Command::Batch(vec![
-        Command::RenameSegment {
-            label,
-            name: "renamed".into(),
-        },
+        Command::RenameSegment { label, name: "renamed".into() },
         Command::SetMargin { label, margin_mm: -1.0 },
     ]);
     let e = h.execute(&mut doc, bad, None).unwrap_err().to_string();
@@ -198,28 +149,11 @@ fn an_edit_computed_on_an_older_label_map_is_refused() {
     let label = doc.segmentation.segments[0].label;
     let step = Step::Threshold { lo: 300.0, hi: 3000.0 };
     let stale = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
-    h.execute(
-        &mut doc,
-        Command::EditLabels {
-            label,
-            step: StepChange::Push(step.clone()),
-            diff: stale.clone(),
-        },
-        None,
-    )
-    .unwrap();
+    h.execute(&mut doc, Command::EditLabels { label, step: StepChange::Push(step.clone()), diff: stale.clone() }, None)
+        .unwrap();
     let snapshot = doc.segmentation.labels.clone();
     assert!(
-        h.execute(
-            &mut doc,
-            Command::EditLabels {
-                label,
-                step: StepChange::Push(step),
-                diff: stale
-            },
-            None
-        )
-        .is_err()
+        h.execute(&mut doc, Command::EditLabels { label, step: StepChange::Push(step), diff: stale }, None).is_err()
     );
     assert_eq!(doc.segmentation.labels, snapshot);
 }

@@ -21,15 +21,8 @@ impl Shot {
         let mut buf = vec![0; reader.output_buffer_size().unwrap()];
         let info = reader.next_frame(&mut buf).unwrap();
         let channels = info.color_type.samples();
-        let rgb = buf[..info.buffer_size()]
-            .chunks(channels)
-            .map(|p| [p[0], p[1], p[2]])
-            .collect();
-        Shot {
-            width: info.width as usize,
-            height: info.height as usize,
-            rgb,
-        }
+        let rgb = buf[..info.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect();
+        Shot { width: info.width as usize, height: info.height as usize, rgb }
     }
 
     /// Fraction of pixels in the rectangle (fractions of width and height) matching `pred`.
@@ -66,21 +59,9 @@ fn screenshot(args: &[&str], out: &Path) -> Option<Shot> {
         eprintln!("SKIPPED: {msg}");
         return None;
     };
-    let status = cmd
-        .args(args)
-        .env("TWINPLAN_SCREENSHOT", out)
-        .output()
-        .expect("start the workstation");
-    assert!(
-        status.status.success(),
-        "the workstation failed:\n{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    assert!(
-        out.is_file(),
-        "no screenshot written:\n{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    let status = cmd.args(args).env("TWINPLAN_SCREENSHOT", out).output().expect("start the workstation");
+    assert!(status.status.success(), "the workstation failed:\n{}", String::from_utf8_lossy(&status.stderr));
+    assert!(out.is_file(), "no screenshot written:\n{}", String::from_utf8_lossy(&status.stderr));
     Some(Shot::read(out))
 }
 
@@ -111,9 +92,7 @@ fn a_bad_folder_shows_the_error_and_no_scene() {
         return;
     };
     // The error window is drawn over the middle of the screen: lighter than the dark background.
-    let window = shot.fraction(0.35, 0.35, 0.65, 0.65, |[r, g, b]| {
-        (r as u32 + g as u32 + b as u32) > 90
-    });
+    let window = shot.fraction(0.35, 0.35, 0.65, 0.65, |[r, g, b]| (r as u32 + g as u32 + b as u32) > 90);
     assert!(window > 0.05, "error window pixels {window:.3}");
     let outline = shot.fraction(0.25, 0.0, 1.0, 1.0, |[r, g, b]| b > 150 && b > r + 40 && g > 100);
     assert!(outline < 0.0001, "no scan, no outline ({outline})");

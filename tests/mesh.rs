@@ -37,12 +37,7 @@ fn field(grid: &Grid, f: impl Fn(&Point3<f64>) -> f64) -> Volume {
             }
         }
     }
-    Volume {
-        grid: grid.clone(),
-        data: VoxelData::F32(v),
-        meta: VolumeMeta::default(),
-        warnings: vec![],
-    }
+    Volume { grid: grid.clone(), data: VoxelData::F32(v), meta: VolumeMeta::default(), warnings: vec![] }
 }
 
 fn capsule_distance(p: &Point3<f64>, a: &Point3<f64>, b: &Point3<f64>) -> f64 {
@@ -63,14 +58,8 @@ fn sphere_and_tube_on_oblique_anisotropic_and_sheared_grids_match_the_formulas()
         let sphere = extract(&field(&grid, |p| r - p.coords.norm()), 0.0);
         assert!(sphere.is_watertight(), "{name}: sphere is closed");
         let (area, vol) = (sphere.area_mm2(), sphere.volume_mm3());
-        assert!(
-            (area / (4.0 * PI * r * r) - 1.0).abs() < 0.01,
-            "{name}: sphere area {area}"
-        );
-        assert!(
-            (vol / (4.0 / 3.0 * PI * r.powi(3)) - 1.0).abs() < 0.01,
-            "{name}: sphere volume {vol}"
-        );
+        assert!((area / (4.0 * PI * r * r) - 1.0).abs() < 0.01, "{name}: sphere area {area}");
+        assert!((vol / (4.0 / 3.0 * PI * r.powi(3)) - 1.0).abs() < 0.01, "{name}: sphere volume {vol}");
 
         // Marching cubes inscribes the surface: its chord error falls as (spacing / radius)^2, so
         // the tube is 7 mm thick to be within 1% at 1.3 mm slices.
@@ -79,10 +68,7 @@ fn sphere_and_tube_on_oblique_anisotropic_and_sheared_grids_match_the_formulas()
         let len = (b - a).norm();
         let (area, vol) = (tube.area_mm2(), tube.volume_mm3());
         assert!(tube.is_watertight(), "{name}: tube is closed");
-        assert!(
-            (area / (2.0 * PI * rt * len + 4.0 * PI * rt * rt) - 1.0).abs() < 0.01,
-            "{name}: tube area {area}"
-        );
+        assert!((area / (2.0 * PI * rt * len + 4.0 * PI * rt * rt) - 1.0).abs() < 0.01, "{name}: tube area {area}");
         assert!(
             (vol / (PI * rt * rt * len + 4.0 / 3.0 * PI * rt.powi(3)) - 1.0).abs() < 0.01,
             "{name}: tube volume {vol}"
@@ -101,9 +87,7 @@ fn a_mirrored_grid_still_gives_outward_normals() {
         m.fixed_view::<3, 1>(0, 2).into_owned(),
     );
     grid.patient_from_voxel.fixed_view_mut::<3, 1>(0, 2).copy_from(&(-c2));
-    grid.patient_from_voxel
-        .fixed_view_mut::<3, 1>(0, 3)
-        .copy_from(&(-(c0 + c1 - c2) * 19.5));
+    grid.patient_from_voxel.fixed_view_mut::<3, 1>(0, 3).copy_from(&(-(c0 + c1 - c2) * 19.5));
     assert!(grid.patient_from_voxel.fixed_view::<3, 3>(0, 0).determinant() < 0.0);
     let m = extract(&field(&grid, |p| 10.0 - (p - Point3::new(0.0, 0.0, -5.0)).norm()), 0.0);
     assert!(m.is_watertight());
@@ -155,30 +139,9 @@ fn oracle(v: &Volume, iso: f32) -> (usize, f64) {
     let [nx, ny, nz] = g.dims;
     let at = |i: usize, j: usize, k: usize| v.data.get(g.index(i, j, k));
     // Bourke's corner order.
-    const C: [[usize; 3]; 8] = [
-        [0, 0, 0],
-        [1, 0, 0],
-        [1, 1, 0],
-        [0, 1, 0],
-        [0, 0, 1],
-        [1, 0, 1],
-        [1, 1, 1],
-        [0, 1, 1],
-    ];
-    const E: [(usize, usize); 12] = [
-        (0, 1),
-        (1, 2),
-        (2, 3),
-        (3, 0),
-        (4, 5),
-        (5, 6),
-        (6, 7),
-        (7, 4),
-        (0, 4),
-        (1, 5),
-        (2, 6),
-        (3, 7),
-    ];
+    const C: [[usize; 3]; 8] = [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]];
+    const E: [(usize, usize); 12] =
+        [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7)];
     let (mut count, mut area) = (0usize, 0.0f64);
     for k in 0..nz - 1 {
         for j in 0..ny - 1 {
@@ -196,22 +159,16 @@ fn oracle(v: &Volume, iso: f32) -> (usize, f64) {
                 let vert = |e: usize| -> Vector3<f64> {
                     let (a, b) = E[e];
                     let t = ((iso - vals[a]) / (vals[b] - vals[a])) as f64;
-                    let pa = g
-                        .patient_from_ijk([(i + C[a][0]) as f64, (j + C[a][1]) as f64, (k + C[a][2]) as f64])
-                        .coords;
-                    let pb = g
-                        .patient_from_ijk([(i + C[b][0]) as f64, (j + C[b][1]) as f64, (k + C[b][2]) as f64])
-                        .coords;
+                    let pa =
+                        g.patient_from_ijk([(i + C[a][0]) as f64, (j + C[a][1]) as f64, (k + C[a][2]) as f64]).coords;
+                    let pb =
+                        g.patient_from_ijk([(i + C[b][0]) as f64, (j + C[b][1]) as f64, (k + C[b][2]) as f64]).coords;
                     pa + (pb - pa) * t
                 };
                 let tri = &TRI_TABLE[index];
                 let mut n = 0;
                 while tri[n] != -1 {
-                    let (a, b, c) = (
-                        vert(tri[n] as usize),
-                        vert(tri[n + 1] as usize),
-                        vert(tri[n + 2] as usize),
-                    );
+                    let (a, b, c) = (vert(tri[n] as usize), vert(tri[n + 1] as usize), vert(tri[n + 2] as usize));
                     area += (b - a).cross(&(c - a)).norm() / 2.0;
                     count += 1;
                     n += 3;
@@ -229,26 +186,17 @@ fn triangle_count_and_area_equal_the_marching_cubes_oracle() {
         ("sphere", field(&grid, |p| 12.0 - p.coords.norm())),
         (
             "tube",
-            field(&grid, |p| {
-                3.0 - capsule_distance(p, &Point3::new(-14.0, -3.0, 2.0), &Point3::new(12.0, 9.0, -4.0))
-            }),
+            field(&grid, |p| 3.0 - capsule_distance(p, &Point3::new(-14.0, -3.0, 2.0), &Point3::new(12.0, 9.0, -4.0))),
         ),
         // A bumpy field with many saddles and ambiguous faces.
-        (
-            "waves",
-            field(&grid, |p| (p.x * 0.7).sin() + (p.y * 0.9).cos() * (p.z * 0.5).sin()),
-        ),
+        ("waves", field(&grid, |p| (p.x * 0.7).sin() + (p.y * 0.9).cos() * (p.z * 0.5).sin())),
     ];
     for (name, v) in shapes {
         let ours = extract(&v, 0.0);
         let (count, area) = oracle(&v, 0.0);
         assert_eq!(ours.triangles.len(), count, "{name}: triangle count");
         let rel = (ours.area_mm2() - area).abs() / area;
-        assert!(
-            rel < 2e-3,
-            "{name}: area {} vs oracle {area} ({rel:.2e})",
-            ours.area_mm2()
-        );
+        assert!(rel < 2e-3, "{name}: area {} vs oracle {area} ({rel:.2e})", ours.area_mm2());
     }
 }
 
@@ -266,16 +214,8 @@ fn taubin_smoothing_removes_voxel_steps_without_shrinking() {
     taubin(&mut smooth, SmoothOptions::iterations(30));
     let (area, vol) = (4.0 * PI * r * r, 4.0 / 3.0 * PI * r.powi(3));
     // Voxel steps inflate the area; smoothing brings it close to the sphere's.
-    assert!(
-        (blocky.area_mm2() / area - 1.0).abs() > 0.04,
-        "blocky area {}",
-        blocky.area_mm2()
-    );
-    assert!(
-        (smooth.area_mm2() / area - 1.0).abs() < 0.02,
-        "smoothed area {}",
-        smooth.area_mm2()
-    );
+    assert!((blocky.area_mm2() / area - 1.0).abs() > 0.04, "blocky area {}", blocky.area_mm2());
+    assert!((smooth.area_mm2() / area - 1.0).abs() < 0.02, "smoothed area {}", smooth.area_mm2());
     // Volume is kept (Laplacian smoothing would lose several percent).
     assert!(
         (smooth.volume_mm3() / blocky.volume_mm3() - 1.0).abs() < 0.01,
@@ -291,37 +231,17 @@ fn taubin_smoothing_removes_voxel_steps_without_shrinking() {
 fn decimation_keeps_a_closed_surface_within_its_error_bound() {
     let grid = oblique_grid([50, 50, 50], [0.8, 0.8, 0.8], 0.0);
     let sphere = extract(&field(&grid, |p| 14.0 - p.coords.norm()), 0.0);
-    let (small, report) = decimate(
-        &sphere,
-        DecimateOptions {
-            target_ratio: 0.2,
-            max_error_mm: None,
-        },
-        &Progress::new(),
-    )
-    .unwrap();
+    let (small, report) =
+        decimate(&sphere, DecimateOptions { target_ratio: 0.2, max_error_mm: None }, &Progress::new()).unwrap();
     assert!(small.is_watertight());
-    assert!(
-        (small.triangles.len() as f64) <= 0.2 * sphere.triangles.len() as f64 + 2.0,
-        "{report:?}"
-    );
+    assert!((small.triangles.len() as f64) <= 0.2 * sphere.triangles.len() as f64 + 2.0, "{report:?}");
     assert!((small.volume_mm3() / sphere.volume_mm3() - 1.0).abs() < 0.01);
     // Every original vertex lies close to the decimated surface (and on the true sphere).
     let worst = small.max_distance_from(&sphere.positions);
-    assert!(
-        worst < 0.25,
-        "original vertices up to {worst} mm from the decimated surface"
-    );
+    assert!(worst < 0.25, "original vertices up to {worst} mm from the decimated surface");
     // With an error bound, it stops early instead of leaving the surface.
-    let (bounded, r2) = decimate(
-        &sphere,
-        DecimateOptions {
-            target_ratio: 0.01,
-            max_error_mm: Some(0.05),
-        },
-        &Progress::new(),
-    )
-    .unwrap();
+    let (bounded, r2) =
+        decimate(&sphere, DecimateOptions { target_ratio: 0.01, max_error_mm: Some(0.05) }, &Progress::new()).unwrap();
     assert!(r2.max_error_mm <= 0.05);
     assert!(bounded.triangles.len() > small.triangles.len() / 4);
     assert!(bounded.max_distance_from(&sphere.positions) < 0.1);
@@ -343,11 +263,7 @@ fn open_edges_inside(m: &Mesh, grid: &Grid) -> usize {
         let q = inv.transform_point(&Point3::new(p[0] as f64, p[1] as f64, p[2] as f64));
         (0..3).any(|a| q[a] < 1e-3 || q[a] > grid.dims[a] as f64 - 1.0 - 1e-3)
     };
-    count
-        .iter()
-        .filter(|(_, n)| **n == 1)
-        .filter(|((a, b), _)| !(on_border(*a) && on_border(*b)))
-        .count()
+    count.iter().filter(|(_, n)| **n == 1).filter(|((a, b), _)| !(on_border(*a) && on_border(*b))).count()
 }
 
 #[test]
@@ -377,10 +293,7 @@ fn the_aorta_mesh_encloses_the_label_maps_voxel_volume() {
     let m = extract_mask(&aorta, ExtractOptions { close_border: true }, &Progress::new()).unwrap();
     assert!(m.is_watertight());
     let ratio = m.volume_mm3() / voxel_volume;
-    eprintln!(
-        "aorta: mesh {:.0} mm3, voxels {voxel_volume:.0} mm3 ({ratio:.4})",
-        m.volume_mm3()
-    );
+    eprintln!("aorta: mesh {:.0} mm3, voxels {voxel_volume:.0} mm3 ({ratio:.4})", m.volume_mm3());
     assert!((ratio - 1.0).abs() < 0.03, "mesh volume / voxel volume = {ratio:.4}");
     let mut smooth = m.clone();
     taubin(&mut smooth, SmoothOptions::iterations(20));

@@ -14,9 +14,7 @@ use twinplan::core::progress::Progress;
 use twinplan::core::volume::{Grid, Volume, VoxelData};
 
 fn load(dir: &Path) -> dicom::Loaded {
-    dicom::open_volume(dir, None, &Progress::new())
-        .unwrap_or_else(|e| panic!("{e}"))
-        .1
+    dicom::open_volume(dir, None, &Progress::new()).unwrap_or_else(|e| panic!("{e}")).1
 }
 
 fn assert_same_grid(a: &Grid, b: &Grid, tol_mm: f64) {
@@ -61,11 +59,7 @@ fn regenerating_gives_the_committed_files_byte_for_byte() {
         assert!(ours == theirs, "{} differs from the regenerated file", rel.display());
         compared += 1;
     }
-    assert_eq!(
-        compared,
-        walk(&committed).len(),
-        "sample_scans/phantom holds files the generator does not write"
-    );
+    assert_eq!(compared, walk(&committed).len(), "sample_scans/phantom holds files the generator does not write");
     assert_eq!(compared, phantom::DIMS[2] + 3);
 }
 
@@ -88,25 +82,13 @@ fn truth_volumes_match_the_label_map() {
     let count = |label: u8| p.labels.iter().filter(|&&l| l == label).count() as f64 * voxel_mm3;
     let truth = &p.truth;
     // The tumour sphere is wholly its own label: its voxel volume is the sphere's.
-    let Shape::Sphere { radius_mm, .. } = truth.structure("Tumour").unwrap().geometry else {
-        panic!()
-    };
+    let Shape::Sphere { radius_mm, .. } = truth.structure("Tumour").unwrap().geometry else { panic!() };
     let sphere = 4.0 / 3.0 * std::f64::consts::PI * radius_mm.powi(3);
-    assert!(
-        (count(5) / sphere - 1.0).abs() < 0.02,
-        "tumour {} vs {sphere}",
-        count(5)
-    );
+    assert!((count(5) / sphere - 1.0).abs() < 0.02, "tumour {} vs {sphere}", count(5));
     // The ventricles too (nothing overlaps them).
-    let Shape::Ellipsoids { items } = &truth.structure("Ventricles").unwrap().geometry else {
-        panic!()
-    };
+    let Shape::Ellipsoids { items } = &truth.structure("Ventricles").unwrap().geometry else { panic!() };
     let vent: f64 = items.iter().map(|e| e.volume_mm3()).sum();
-    assert!(
-        (count(4) / vent - 1.0).abs() < 0.02,
-        "ventricles {} vs {vent}",
-        count(4)
-    );
+    assert!((count(4) / vent - 1.0).abs() < 0.02, "ventricles {} vs {vent}", count(4));
     assert_eq!(truth.structures.len(), LABELS.len());
     for (label, _, _) in LABELS {
         assert!(count(label) > 0.0, "label {label} is present");
@@ -114,20 +96,10 @@ fn truth_volumes_match_the_label_map() {
     // Nerves carry no contrast: their CT numbers are those of brain, not of vessels.
     let VoxelData::I16(hu) = &p.volume.data else { panic!() };
     let mean = |label: u8| {
-        let vals: Vec<f64> = hu
-            .iter()
-            .zip(&p.labels)
-            .filter(|(_, l)| **l == label)
-            .map(|(h, _)| *h as f64)
-            .collect();
+        let vals: Vec<f64> = hu.iter().zip(&p.labels).filter(|(_, l)| **l == label).map(|(h, _)| *h as f64).collect();
         vals.iter().sum::<f64>() / vals.len() as f64
     };
-    assert!(
-        (mean(8) - mean(3)).abs() < 15.0,
-        "nerve {} vs brain {}",
-        mean(8),
-        mean(3)
-    );
+    assert!((mean(8) - mean(3)).abs() < 15.0, "nerve {} vs brain {}", mean(8), mean(3));
     assert!(mean(6) > 150.0, "arteries are contrast-filled: {}", mean(6));
 }
 
@@ -138,21 +110,13 @@ fn phantom_on(grid: Grid) -> Volume {
     for k in 0..grid.dims[2] {
         for j in 0..grid.dims[1] {
             for i in 0..grid.dims[0] {
-                hu.push(
-                    a.tissue(&grid.patient_from_ijk([i as f64, j as f64, k as f64]).coords)
-                        .hu() as i16,
-                );
+                hu.push(a.tissue(&grid.patient_from_ijk([i as f64, j as f64, k as f64]).coords).hu() as i16);
             }
         }
     }
     let mut meta = phantom::meta();
     meta.series_uid = String::new();
-    Volume {
-        grid,
-        data: VoxelData::I16(hu),
-        meta,
-        warnings: vec![],
-    }
+    Volume { grid, data: VoxelData::I16(hu), meta, warnings: vec![] }
 }
 
 fn small_grid() -> Grid {
@@ -182,31 +146,18 @@ fn missing_slices_are_reported_and_filled_between_their_neighbours() {
     write_ct_series(&v, tmp.path(), &opts).unwrap();
     let loaded = load(tmp.path());
     let w = &loaded.volume.warnings;
-    assert!(
-        w.iter()
-            .any(|w| w.contains("about 3 slice(s) missing between slice 16 and 17")),
-        "{w:?}"
-    );
+    assert!(w.iter().any(|w| w.contains("about 3 slice(s) missing between slice 16 and 17")), "{w:?}");
     // The grid is the full one; the filled slices are the linear blend of slices 16 and 20.
     assert_same_grid(&loaded.volume.grid, &v.grid, 1e-6);
     let plane = 64 * 72;
-    let (VoxelData::I16(got), VoxelData::I16(orig)) = (&loaded.volume.data, &v.data) else {
-        panic!()
-    };
+    let (VoxelData::I16(got), VoxelData::I16(orig)) = (&loaded.volume.data, &v.data) else { panic!() };
     for k in [0, 16, 20, 39] {
-        assert_eq!(
-            got[k * plane..(k + 1) * plane],
-            orig[k * plane..(k + 1) * plane],
-            "acquired slice {k} unchanged"
-        );
+        assert_eq!(got[k * plane..(k + 1) * plane], orig[k * plane..(k + 1) * plane], "acquired slice {k} unchanged");
     }
     for (k, t) in [(17, 0.25), (18, 0.5), (19, 0.75)] {
         for i in (0..plane).step_by(97) {
             let expected = (1.0 - t) * orig[16 * plane + i] as f64 + t * orig[20 * plane + i] as f64;
-            assert!(
-                (got[k * plane + i] as f64 - expected).abs() <= 0.5,
-                "slice {k} voxel {i}"
-            );
+            assert!((got[k * plane + i] as f64 - expected).abs() <= 0.5, "slice {k} voxel {i}");
         }
     }
 }
@@ -225,8 +176,7 @@ fn gantry_tilt_keeps_the_true_sheared_geometry() {
     let loaded = load(tmp.path());
     let w = &loaded.volume.warnings;
     assert!(
-        w.iter()
-            .any(|w| w.contains("gantry tilt of 12.00°") && w.contains("GantryDetectorTilt says 12.0°")),
+        w.iter().any(|w| w.contains("gantry tilt of 12.00°") && w.contains("GantryDetectorTilt says 12.0°")),
         "{w:?}"
     );
     assert_same_grid(&loaded.volume.grid, &v.grid, 1e-6);
@@ -255,11 +205,7 @@ fn uneven_spacing_is_resampled_onto_an_even_grid() {
     obj.write_to_file(&path).unwrap();
     let loaded = load(tmp.path());
     let w = &loaded.volume.warnings;
-    assert!(
-        w.iter()
-            .any(|w| w.contains("uneven slice spacing") && w.contains("slice 10")),
-        "{w:?}"
-    );
+    assert!(w.iter().any(|w| w.contains("uneven slice spacing") && w.contains("slice 10")), "{w:?}");
     assert_eq!(loaded.volume.grid.dims, v.grid.dims);
     assert!((loaded.volume.grid.spacing_mm()[2] - 3.0).abs() < 1e-9);
 }

@@ -19,10 +19,7 @@ fn phantom() -> &'static Phantom {
 
 fn truth(labels: &[u8]) -> Mask {
     let p = phantom();
-    Mask {
-        grid: p.volume.grid.clone(),
-        voxels: p.labels.iter().map(|l| labels.contains(l) as u8).collect(),
-    }
+    Mask { grid: p.volume.grid.clone(), voxels: p.labels.iter().map(|l| labels.contains(l) as u8).collect() }
 }
 
 /// Points on the centre-lines of a truth tube tree (segment starts), in LPS mm.
@@ -66,12 +63,7 @@ fn region_growing_from_a_vessel_seed_gets_that_tree_and_not_the_skull() {
     let (lo, hi) = Preset::ContrastVessels.range_hu();
     seg.apply(
         label,
-        Step::Grow {
-            seeds_mm: vec![seed],
-            lo,
-            hi,
-            connectivity: Connectivity::TwentySix,
-        },
+        Step::Grow { seeds_mm: vec![seed], lo, hi, connectivity: Connectivity::TwentySix },
         &p.volume,
         &Progress::new(),
     )
@@ -79,20 +71,11 @@ fn region_growing_from_a_vessel_seed_gets_that_tree_and_not_the_skull() {
     let grown = seg.mask(label);
     let arteries = truth(&[6]);
     let skull = truth(&[2]);
-    let in_skull = grown
-        .combine(&skull, twinplan::core::segmentation::Logic::Intersect)
-        .count();
-    let sinus = grown
-        .combine(&truth(&[7]), twinplan::core::segmentation::Logic::Intersect)
-        .count();
+    let in_skull = grown.combine(&skull, twinplan::core::segmentation::Logic::Intersect).count();
+    let sinus = grown.combine(&truth(&[7]), twinplan::core::segmentation::Logic::Intersect).count();
     // The seed is in the left tree's trunk: the left tree (half the arteries), no bone, no sinus.
-    let left_tree = grown
-        .combine(&arteries, twinplan::core::segmentation::Logic::Intersect)
-        .count();
-    eprintln!(
-        "grown {} voxels, {left_tree} in arteries, {in_skull} in skull, {sinus} in sinus",
-        grown.count()
-    );
+    let left_tree = grown.combine(&arteries, twinplan::core::segmentation::Logic::Intersect).count();
+    eprintln!("grown {} voxels, {left_tree} in arteries, {in_skull} in skull, {sinus} in sinus", grown.count());
     assert!(in_skull < grown.count() / 100, "{in_skull} skull voxels");
     assert_eq!(sinus, 0);
     assert!(left_tree as f64 > 0.4 * arteries.count() as f64 && (left_tree as f64) < 0.6 * arteries.count() as f64);
@@ -106,42 +89,20 @@ fn recipes_rebuild_the_same_label_map() {
     let progress = Progress::new();
     let skin = seg.add("Skin", Category::Skin);
     let (lo, hi) = Preset::Skin.range_hu();
-    for step in [
-        Step::Threshold { lo, hi },
-        Step::KeepLargest {
-            connectivity: Connectivity::Six,
-        },
-        Step::FillHoles,
-    ] {
+    for step in [Step::Threshold { lo, hi }, Step::KeepLargest { connectivity: Connectivity::Six }, Step::FillHoles] {
         seg.apply(skin, step, &p.volume, &progress).unwrap();
     }
     let tumour = seg.add("Tumour", Category::Target);
-    let Shape::Sphere { center, radius_mm } = phantom().truth.structure("Tumour").unwrap().geometry else {
-        panic!()
-    };
-    seg.apply(
-        tumour,
-        Step::Brush {
-            center_mm: center,
-            radius_mm,
-            erase: false,
-        },
-        &p.volume,
-        &progress,
-    )
-    .unwrap();
-    seg.apply(tumour, Step::Dilate { mm: 2.0 }, &p.volume, &progress)
-        .unwrap();
+    let Shape::Sphere { center, radius_mm } = phantom().truth.structure("Tumour").unwrap().geometry else { panic!() };
+    seg.apply(tumour, Step::Brush { center_mm: center, radius_mm, erase: false }, &p.volume, &progress).unwrap();
+    seg.apply(tumour, Step::Dilate { mm: 2.0 }, &p.volume, &progress).unwrap();
     let before = seg.labels.clone();
     assert!(seg.volume_mm3(tumour) > 4.0 / 3.0 * std::f64::consts::PI * radius_mm.powi(3));
     seg.rebuild(&p.volume, &progress).unwrap();
     assert_eq!(seg.labels, before);
     // The filled body outline covers the whole head.
     let head = truth(&[1, 2, 3, 4, 5, 6, 7, 8]);
-    let dice = seg
-        .mask(skin)
-        .combine(&seg.mask(tumour), twinplan::core::segmentation::Logic::Union)
-        .dice(&head);
+    let dice = seg.mask(skin).combine(&seg.mask(tumour), twinplan::core::segmentation::Logic::Union).dice(&head);
     assert!(dice > 0.99, "head Dice {dice}");
 }
 
@@ -157,10 +118,7 @@ fn the_aorta_label_map_imports_onto_the_series_grid() {
     // Nearest neighbour onto a flipped copy of the same grid is exact: the voxel count is kept.
     assert_eq!(aorta.count(), 11723);
     // Contrast-filled aorta: its voxels are bright on the CT.
-    let mean_hu: f64 = (0..aorta.voxels.len())
-        .filter(|&i| aorta.get(i))
-        .map(|i| v.data.get(i) as f64)
-        .sum::<f64>()
+    let mean_hu: f64 = (0..aorta.voxels.len()).filter(|&i| aorta.get(i)).map(|i| v.data.get(i) as f64).sum::<f64>()
         / aorta.count() as f64;
     assert!(mean_hu > 150.0, "aorta mean {mean_hu} HU");
     assert_eq!(labels.histogram().len(), 31);
@@ -194,10 +152,7 @@ fn label_maps_that_do_not_fit_are_refused_with_reasons() {
     // A label that is not there is named.
     let mut seg = Segmentation::new(&p.volume);
     let l = seg.add("x", Category::Other);
-    let e = seg
-        .apply(l, Step::Import { file: path, label: 42 }, &p.volume, &Progress::new())
-        .unwrap_err()
-        .to_string();
+    let e = seg.apply(l, Step::Import { file: path, label: 42 }, &p.volume, &Progress::new()).unwrap_err().to_string();
     assert!(e.contains("label 42 is absent") && e.contains("1, 2, 3"), "{e}");
 }
 

@@ -51,11 +51,7 @@ pub fn peak_rss_bytes() -> u64 {
 pub fn run_self<T: FromJsonLine>(args: &[&str]) -> T {
     let exe = std::env::current_exe().expect("current exe");
     let out = Command::new(exe).args(args).output().expect("run child");
-    assert!(
-        out.status.success(),
-        "child failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
     T::from_line(last_line(&out.stdout))
 }
 
@@ -97,25 +93,11 @@ pub fn anchor(args: &[&str]) -> Measurement {
 
 /// As [`anchor`], parsing the line as `T`.
 pub fn anchor_with<T: FromJsonLine>(args: &[&str]) -> T {
-    let setup = Command::new(manifest().join("benches/setup-venv.sh"))
-        .output()
-        .expect("benches/setup-venv.sh");
-    assert!(
-        setup.status.success(),
-        "venv setup failed: {}",
-        String::from_utf8_lossy(&setup.stderr)
-    );
+    let setup = Command::new(manifest().join("benches/setup-venv.sh")).output().expect("benches/setup-venv.sh");
+    assert!(setup.status.success(), "venv setup failed: {}", String::from_utf8_lossy(&setup.stderr));
     let python = String::from_utf8_lossy(&setup.stdout).trim().to_owned();
-    let out = Command::new(python)
-        .arg(manifest().join("benches/anchors.py"))
-        .args(args)
-        .output()
-        .expect("anchors.py");
-    assert!(
-        out.status.success(),
-        "anchor failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(python).arg(manifest().join("benches/anchors.py")).args(args).output().expect("anchors.py");
+    assert!(out.status.success(), "anchor failed: {}", String::from_utf8_lossy(&out.stderr));
     T::from_line(last_line(&out.stdout))
 }
 
@@ -129,12 +111,7 @@ pub struct Row {
 }
 
 pub fn compare(input: &str, ours: &Measurement, anchor: &Measurement) -> Row {
-    Row {
-        input: input.into(),
-        ours: ours.clone(),
-        anchor: anchor.clone(),
-        speedup: anchor.seconds / ours.seconds,
-    }
+    Row { input: input.into(), ours: ours.clone(), anchor: anchor.clone(), speedup: anchor.seconds / ours.seconds }
 }
 
 pub fn report(name: &str, rows: &[Row]) {
@@ -160,10 +137,7 @@ pub fn report(name: &str, rows: &[Row]) {
     }
     let dir = manifest().join("target/bench-results");
     let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(
-        dir.join(format!("{name}.json")),
-        serde_json::to_string_pretty(rows).unwrap(),
-    );
+    let _ = std::fs::write(dir.join(format!("{name}.json")), serde_json::to_string_pretty(rows).unwrap());
 }
 
 /// A 512 x 512 x 300 CT of the phantom's anatomy (written once, kept under target/).
@@ -186,12 +160,7 @@ pub fn big_series() -> PathBuf {
     });
     let mut meta = twinplan::core::phantom::meta();
     meta.series_uid = String::new();
-    let v = Volume {
-        grid,
-        data: VoxelData::I16(hu),
-        meta,
-        warnings: vec![],
-    };
+    let v = Volume { grid, data: VoxelData::I16(hu), meta, warnings: vec![] };
     write_ct_series(&v, &dir, &WriteOptions::new("twinplan load benchmark")).expect("write series");
     dir
 }

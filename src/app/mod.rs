@@ -25,11 +25,7 @@ pub struct StartupPath(pub PathBuf);
 /// directory.
 pub fn sample_scan() -> PathBuf {
     let beside_sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom/dicom");
-    if beside_sources.is_dir() {
-        beside_sources
-    } else {
-        PathBuf::from("sample_scans/phantom/dicom")
-    }
+    if beside_sources.is_dir() { beside_sources } else { PathBuf::from("sample_scans/phantom/dicom") }
 }
 
 /// Everything of the workstation except the window and renderer, so that tests can run it with

@@ -47,10 +47,7 @@ fn setup(mut commands: Commands, mut egui_settings: ResMut<EguiGlobalSettings>) 
         },
     ));
     commands.spawn((
-        DirectionalLight {
-            illuminance: 8000.0,
-            ..default()
-        },
+        DirectionalLight { illuminance: 8000.0, ..default() },
         Transform::from_xyz(200.0, 300.0, 400.0).looking_at(Vec3::ZERO, Vec3::Y),
     ));
     commands.insert_resource(ClearColor(Color::srgb(0.08, 0.09, 0.11)));
@@ -75,20 +72,7 @@ fn frame_study(study: Res<Study>, mut camera: Query<&mut Transform, With<MainCam
 fn draw_extent(study: Res<Study>, mut gizmos: Gizmos) {
     let Some(v) = &study.volume else { return };
     let c = v.grid.corners_mm().map(|p| world_from_patient(&p));
-    for (a, b) in [
-        (0, 1),
-        (2, 3),
-        (4, 5),
-        (6, 7),
-        (0, 2),
-        (1, 3),
-        (4, 6),
-        (5, 7),
-        (0, 4),
-        (1, 5),
-        (2, 6),
-        (3, 7),
-    ] {
+    for (a, b) in [(0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7)] {
         gizmos.line(c[a], c[b], Color::srgb(0.45, 0.6, 0.8));
     }
 }
@@ -106,11 +90,8 @@ fn fit_viewport(
     let y0 = ((rect.min.y * scale).max(0.0) as u32).min(h.saturating_sub(1));
     let x1 = ((rect.max.x * scale) as u32).clamp(x0 + 1, w.max(x0 + 1));
     let y1 = ((rect.max.y * scale) as u32).clamp(y0 + 1, h.max(y0 + 1));
-    let viewport = Viewport {
-        physical_position: UVec2::new(x0, y0),
-        physical_size: UVec2::new(x1 - x0, y1 - y0),
-        ..default()
-    };
+    let viewport =
+        Viewport { physical_position: UVec2::new(x0, y0), physical_size: UVec2::new(x1 - x0, y1 - y0), ..default() };
     for mut cam in &mut cameras {
         if cam.viewport.as_ref().map(|v| (v.physical_position, v.physical_size))
             != Some((viewport.physical_position, viewport.physical_size))
@@ -121,6 +102,5 @@ fn fit_viewport(
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Startup, setup)
-        .add_systems(Update, (frame_study, draw_extent, fit_viewport));
+    app.add_systems(Startup, setup).add_systems(Update, (frame_study, draw_extent, fit_viewport));
 }

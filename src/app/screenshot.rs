@@ -35,9 +35,7 @@ fn take(
     t.frames_after_load += 1;
     if t.frames_after_load == SETTLE_FRAMES && !t.requested {
         t.requested = true;
-        commands
-            .spawn(Screenshot::primary_window())
-            .observe(save_to_disk(t.path.clone()));
+        commands.spawn(Screenshot::primary_window()).observe(save_to_disk(t.path.clone()));
     }
     // The capture completes a few frames later; leave time for the file to be written.
     if t.requested && t.frames_after_load > SETTLE_FRAMES + 20 && t.path.exists() {
@@ -49,11 +47,6 @@ pub(super) fn plugin(app: &mut App) {
     if let Some(path) = std::env::var_os("TWINPLAN_SCREENSHOT") {
         let path = PathBuf::from(path);
         let _ = std::fs::remove_file(&path);
-        app.insert_resource(Target {
-            path,
-            frames_after_load: 0,
-            requested: false,
-        })
-        .add_systems(Update, take);
+        app.insert_resource(Target { path, frames_after_load: 0, requested: false }).add_systems(Update, take);
     }
 }

@@ -48,11 +48,7 @@ impl<T: Send + 'static> Job<T> {
         let progress = Progress::new();
         let p = progress.clone();
         let handle = std::thread::spawn(move || work(&p));
-        Job {
-            title,
-            progress,
-            handle: Some(handle),
-        }
+        Job { title, progress, handle: Some(handle) }
     }
 
     /// `Some` once the job has ended: its result, or why it failed (a panic included).
@@ -62,10 +58,7 @@ impl<T: Send + 'static> Job<T> {
         }
         let handle = self.handle.take()?;
         Some(handle.join().unwrap_or_else(|_| {
-            Err(JobError::Failed(format!(
-                "{}: the job failed unexpectedly (a bug: please report it)",
-                self.title
-            )))
+            Err(JobError::Failed(format!("{}: the job failed unexpectedly (a bug: please report it)", self.title)))
         }))
     }
 }
@@ -87,12 +80,7 @@ impl Jobs {
         let title = format!("Loading {}", path.display());
         self.load = Some(Job::spawn(title, move |progress| {
             let (scan, loaded) = dicom::open_volume(&path, series.as_deref(), progress)?;
-            Ok(LoadResult {
-                path,
-                scan,
-                volume: loaded.volume,
-                failed: loaded.failed,
-            })
+            Ok(LoadResult { path, scan, volume: loaded.volume, failed: loaded.failed })
         }));
     }
 }
@@ -119,10 +107,7 @@ fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>) {
                 .map(|s| {
                     let h = s.first();
                     let [x, y, z] = s.grid.dims;
-                    (
-                        s.id.clone(),
-                        format!("{} {} ({x} x {y} x {z})", h.modality, h.series_description),
-                    )
+                    (s.id.clone(), format!("{} {} ({x} x {y} x {z})", h.modality, h.series_description))
                 })
                 .collect();
             study.skipped = r.scan.skipped.into_iter().chain(r.failed).collect();
@@ -137,7 +122,5 @@ fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>) {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Jobs>()
-        .add_systems(Startup, start_with_startup_path)
-        .add_systems(Update, poll_jobs);
+    app.init_resource::<Jobs>().add_systems(Startup, start_with_startup_path).add_systems(Update, poll_jobs);
 }

@@ -54,20 +54,13 @@ impl Progress {
     }
 
     pub fn counts(&self) -> (u64, u64) {
-        (
-            self.0.done.load(Ordering::Relaxed),
-            self.0.total.load(Ordering::Relaxed),
-        )
+        (self.0.done.load(Ordering::Relaxed), self.0.total.load(Ordering::Relaxed))
     }
 
     /// Fraction of the current stage done, in 0..=1 (0 when the total is unknown).
     pub fn fraction(&self) -> f32 {
         let (done, total) = self.counts();
-        if total == 0 {
-            0.0
-        } else {
-            (done as f64 / total as f64).min(1.0) as f32
-        }
+        if total == 0 { 0.0 } else { (done as f64 / total as f64).min(1.0) as f32 }
     }
 
     pub fn cancel(&self) {

@@ -8,11 +8,7 @@ pub fn data_dir() -> PathBuf {
     let dir = std::env::var_os("TWINPLAN_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    assert!(
-        dir.join("README.md").is_file(),
-        "real DICOM test data not found at {} (set TWINPLAN_DATA)",
-        dir.display()
-    );
+    assert!(dir.join("README.md").is_file(), "real DICOM test data not found at {} (set TWINPLAN_DATA)", dir.display());
     dir
 }
 

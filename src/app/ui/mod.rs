@@ -43,9 +43,7 @@ fn panels(
     let mut root = egui::Ui::new(
         ctx.clone(),
         "root".into(),
-        egui::UiBuilder::new()
-            .layer_id(egui::LayerId::background())
-            .max_rect(ctx.viewport_rect()),
+        egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
     );
     let ui = &mut root;
     egui::Panel::top("menu").show(ui, |ui| {
@@ -65,12 +63,9 @@ fn panels(
         });
     });
     egui::Panel::bottom("status").show(ui, |ui| status::status_ui(ui, &jobs, &study, &mut requests));
-    egui::Panel::left("study")
-        .default_size(320.0)
-        .resizable(true)
-        .show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| study_panel::study_ui(ui, &study, &mut requests));
-        });
+    egui::Panel::left("study").default_size(320.0).resizable(true).show(ui, |ui| {
+        egui::ScrollArea::vertical().show(ui, |ui| study_panel::study_ui(ui, &study, &mut requests));
+    });
     let area = Some(ui.available_rect_before_wrap());
     if free.0 != area {
         free.0 = area;
@@ -82,9 +77,7 @@ fn panels(
             .default_width(560.0)
             .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
             .show(ctx, |ui| {
-                egui::ScrollArea::vertical()
-                    .max_height(300.0)
-                    .show(ui, |ui| ui.label(err));
+                egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| ui.label(err));
                 ui.label("The scan on screen is unchanged.");
                 if ui.button("OK").clicked() {
                     requests.push(Request::DismissError);

@@ -13,11 +13,7 @@ pub fn study_ui(ui: &mut egui::Ui, study: &Study, requests: &mut Vec<Request>) {
         return;
     };
     let m = &v.meta;
-    ui.heading(if m.description.is_empty() {
-        "Series"
-    } else {
-        &m.description
-    });
+    ui.heading(if m.description.is_empty() { "Series" } else { &m.description });
     egui::Grid::new("series").num_columns(2).striped(true).show(ui, |ui| {
         let mut row = |k: &str, val: String| {
             ui.label(k);
@@ -40,11 +36,7 @@ pub fn study_ui(ui: &mut egui::Ui, study: &Study, requests: &mut Vec<Request>) {
     });
     if !v.warnings.is_empty() {
         ui.separator();
-        ui.label(
-            egui::RichText::new(format!("⚠ {} warning(s)", v.warnings.len()))
-                .color(WARN)
-                .strong(),
-        );
+        ui.label(egui::RichText::new(format!("⚠ {} warning(s)", v.warnings.len())).color(WARN).strong());
         for w in &v.warnings {
             ui.label(egui::RichText::new(w).color(WARN));
         }

@@ -25,11 +25,7 @@ pub enum DicomError {
     #[error("{path}: pixel data cannot be decoded: {detail}")]
     Decode { path: PathBuf, detail: String },
     #[error("{path}: no DICOM image found (looked at {files} file(s){details})")]
-    NoImages {
-        path: PathBuf,
-        files: usize,
-        details: String,
-    },
+    NoImages { path: PathBuf, files: usize, details: String },
     #[error("{path}: no series '{id}' here; found: {found}")]
     NoSuchSeries { path: PathBuf, id: String, found: String },
     #[error(transparent)]
@@ -38,10 +34,7 @@ pub enum DicomError {
 
 impl DicomError {
     pub(crate) fn invalid(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
-        DicomError::Invalid {
-            path: path.into(),
-            detail: detail.into(),
-        }
+        DicomError::Invalid { path: path.into(), detail: detail.into() }
     }
 }
 

@@ -16,8 +16,32 @@ struct Encoding {
     big_endian: bool,
 }
 
+/// What the guard found wrong.
+#[derive(Debug, PartialEq)]
+pub enum Guard {
+    /// A length that cannot be: the message says which element and where.
+    Corrupt(String),
+    /// A deflated data set: call again with the whole file.
+    NeedWholeFile,
+}
+
+/// The most a deflated data set may inflate to.
+const MAX_INFLATED: u64 = 1 << 30;
+
+fn inflate(data: &[u8]) -> Result<Vec<u8>, Stop> {
+    let mut out = Vec::new();
+    let mut d = flate2::read::DeflateDecoder::new(data).take(MAX_INFLATED + 1);
+    // A stream that ends early is left to the parser to report; its inflated part is walked.
+    let _ = d.read_to_end(&mut out);
+    if out.len() as u64 > MAX_INFLATED {
+        return Err(Stop::Corrupt(format!("the deflated data set inflates to more than {} MiB", MAX_INFLATED >> 20)));
+    }
+    Ok(out)
+}
+
 /// Why the walk stopped early.
 enum Stop {
+    NeedWholeFile,
     /// A length that cannot be: the file is corrupt or truncated (the message says where).
     Corrupt(String),
     /// Something outside this walker's knowledge (or end of data): leave it to the parser.
@@ -42,20 +66,12 @@ impl<R: Read + Seek> Walker<'_, R> {
 
     fn u16(&mut self, e: Encoding) -> Result<u16, Stop> {
         let b = self.bytes::<2>()?;
-        Ok(if e.big_endian {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        })
+        Ok(if e.big_endian { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
     }
 
     fn u32(&mut self, e: Encoding) -> Result<u32, Stop> {
         let b = self.bytes::<4>()?;
-        Ok(if e.big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
+        Ok(if e.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
     }
 
     /// Checks that `n` bytes fit after the current position and skips them.
@@ -209,10 +225,7 @@ impl<R: Read + Seek> Walker<'_, R> {
     /// group length (0002,0000) first, then elements until that many bytes have been read,
     /// whatever their tags. Returns the transfer syntax UID.
     fn meta(&mut self) -> Result<Option<String>, Stop> {
-        let e = Encoding {
-            explicit: true,
-            big_endian: false,
-        };
+        let e = Encoding { explicit: true, big_endian: false };
         let (tag, _, len) = self.header(e)?;
         if tag != (0x0002, 0x0000) || len != 4 {
             return Err(Stop::Unknown);
@@ -240,7 +253,7 @@ impl<R: Read + Seek> Walker<'_, R> {
 /// `Err(message)` when some element declares more bytes than the file holds. `head` is the
 /// start of a file of `file_len` bytes (all of it, or enough to cover the header): the walk
 /// stops quietly where `head` ends.
-pub fn check_lengths(head: &[u8], file_len: u64) -> Result<(), String> {
+pub fn check_lengths(head: &[u8], file_len: u64) -> Result<(), Guard> {
     let src = &mut Cursor::new(head);
     let start = 0;
     let mut w = Walker { src, len: file_len };
@@ -259,37 +272,31 @@ pub fn check_lengths(head: &[u8], file_len: u64) -> Result<(), String> {
                         None => return Ok(()),
                     };
                     w.src.seek(SeekFrom::Start(start)).map_err(|_| Stop::Unknown)?;
-                    return w.elements(
-                        Encoding {
-                            explicit,
-                            big_endian: false,
-                        },
-                        0,
-                        None,
-                    );
+                    return w.elements(Encoding { explicit, big_endian: false }, 0, None);
                 }
             }
         };
         let encoding = match ts.as_deref() {
-            Some("1.2.840.10008.1.2") => Encoding {
-                explicit: false,
-                big_endian: false,
-            },
-            Some("1.2.840.10008.1.2.2") => Encoding {
-                explicit: true,
-                big_endian: true,
-            },
-            // Deflated data sets cannot be walked without inflating them.
-            Some("1.2.840.10008.1.2.1.99") | None => return Ok(()),
-            Some(_) => Encoding {
-                explicit: true,
-                big_endian: false,
-            },
+            Some("1.2.840.10008.1.2") => Encoding { explicit: false, big_endian: false },
+            Some("1.2.840.10008.1.2.2") => Encoding { explicit: true, big_endian: true },
+            // A deflated data set is walked inflated, when the whole file is at hand.
+            Some("1.2.840.10008.1.2.1.99") => {
+                if (head.len() as u64) < file_len {
+                    return Err(Stop::NeedWholeFile);
+                }
+                let at = w.pos()? as usize;
+                let inflated = inflate(&head[at.min(head.len())..])?;
+                let mut inner = Walker { src: &mut Cursor::new(&inflated[..]), len: inflated.len() as u64 };
+                return inner.elements(Encoding { explicit: true, big_endian: false }, 0, None);
+            }
+            None => return Ok(()),
+            Some(_) => Encoding { explicit: true, big_endian: false },
         };
         w.elements(encoding, 0, None)
     })();
     match result {
-        Err(Stop::Corrupt(m)) => Err(m),
+        Err(Stop::Corrupt(m)) => Err(Guard::Corrupt(m)),
+        Err(Stop::NeedWholeFile) => Err(Guard::NeedWholeFile),
         Ok(()) => Ok(()),
         Err(Stop::Unknown) => {
             eprintln!("unknown at {}", src.position());
@@ -322,12 +329,7 @@ mod tests {
         let ts = element_le((0x0002, 0x0010), b"UI", b"1.2.840.10008.1.2.1\0", None);
         let mut f = vec![0u8; 128];
         f.extend(b"DICM");
-        f.extend(element_le(
-            (0x0002, 0x0000),
-            b"UL",
-            &(ts.len() as u32).to_le_bytes(),
-            None,
-        ));
+        f.extend(element_le((0x0002, 0x0000), b"UL", &(ts.len() as u32).to_le_bytes(), None));
         f.extend(ts);
         f.extend(body);
         f
@@ -338,7 +340,7 @@ mod tests {
         let good = file(&element_le((0x0010, 0x0010), b"PN", b"Doe^John", None));
         assert!(check_lengths(&good, good.len() as u64).is_ok());
         let bad = file(&element_le((0x7FE0, 0x0010), b"OW", &[0; 16], Some(0xF000_0000)));
-        let e = check_lengths(&bad, bad.len() as u64).unwrap_err();
+        let Err(Guard::Corrupt(e)) = check_lengths(&bad, bad.len() as u64) else { panic!("not caught") };
         assert!(e.contains("(7FE0,0010)") && e.contains("4026531840 bytes"), "{e}");
     }
 

@@ -41,11 +41,7 @@ impl PixelFormat {
     /// The range of stored values the format can hold.
     pub fn stored_range(&self) -> (f64, f64) {
         let b = self.bits_stored.clamp(1, 32) as i32;
-        if self.signed {
-            (-(2f64.powi(b - 1)), 2f64.powi(b - 1) - 1.0)
-        } else {
-            (0.0, 2f64.powi(b) - 1.0)
-        }
+        if self.signed { (-(2f64.powi(b - 1)), 2f64.powi(b - 1) - 1.0) } else { (0.0, 2f64.powi(b) - 1.0) }
     }
 
     pub fn bytes_per_frame(&self, rows: u32, cols: u32) -> u64 {
@@ -62,10 +58,7 @@ pub struct Rescale {
 
 impl Default for Rescale {
     fn default() -> Self {
-        Rescale {
-            slope: 1.0,
-            intercept: 0.0,
-        }
+        Rescale { slope: 1.0, intercept: 0.0 }
     }
 }
 
@@ -125,49 +118,42 @@ const HEADER_PREFIX: u64 = 64 * 1024;
 /// Reads a DICOM object held in memory, after checking that every declared length fits in it.
 /// `header_only` stops before the pixel data.
 pub fn read_object(bytes: &[u8], path: &Path, header_only: bool) -> Result<ParsedFile> {
-    guard::check_lengths(bytes, bytes.len() as u64).map_err(|detail| DicomError::Parse {
-        path: path.to_owned(),
-        detail,
-    })?;
-    parse(bytes, path, header_only)
+    match guard::check_lengths(bytes, bytes.len() as u64) {
+        Ok(()) | Err(guard::Guard::NeedWholeFile) => parse(bytes, path, header_only),
+        Err(guard::Guard::Corrupt(detail)) => Err(DicomError::Parse { path: path.to_owned(), detail }),
+    }
 }
 
 /// Reads a file's header (up to the pixel data), which is what scanning a folder needs.
 pub fn read_file_header(path: &Path) -> Result<ParsedFile> {
-    let io = |e| DicomError::Io {
-        path: path.to_owned(),
-        source: e,
-    };
+    let io = |e| DicomError::Io { path: path.to_owned(), source: e };
     let mut file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     let mut head = Vec::with_capacity(len.min(HEADER_PREFIX) as usize);
     (&mut file).take(HEADER_PREFIX).read_to_end(&mut head).map_err(io)?;
-    guard::check_lengths(&head, len).map_err(|detail| DicomError::Parse {
-        path: path.to_owned(),
-        detail,
-    })?;
-    parse(std::io::Cursor::new(head).chain(file), path, true)
+    match guard::check_lengths(&head, len) {
+        Ok(()) => parse(std::io::Cursor::new(head).chain(file), path, true),
+        // Deflated: the guard needs all of it (and so does the parser).
+        Err(guard::Guard::NeedWholeFile) => {
+            file.read_to_end(&mut head).map_err(io)?;
+            read_object(&head, path, true)
+        }
+        Err(guard::Guard::Corrupt(detail)) => Err(DicomError::Parse { path: path.to_owned(), detail }),
+    }
 }
 
 /// Parses a DICOM object from a byte source. Files without the Part 10 header (old ACR-NEMA
 /// style data sets) are read as little endian when they start like a data set.
 fn parse<R: Read>(src: R, path: &Path, header_only: bool) -> Result<ParsedFile> {
     let mut reader = BufReader::with_capacity(16 * 1024, src);
-    let head = reader.fill_buf().map_err(|e| DicomError::Io {
-        path: path.to_owned(),
-        source: e,
-    })?;
+    let head = reader.fill_buf().map_err(|e| DicomError::Io { path: path.to_owned(), source: e })?;
     let head: Vec<u8> = head[..head.len().min(132)].to_vec();
     let parse_err = |e: &dyn std::fmt::Display| {
         let detail = e.to_string();
         let truncated = detail.contains("fill whole buffer") || detail.contains("UnexpectedEof");
         DicomError::Parse {
             path: path.to_owned(),
-            detail: if truncated {
-                format!("the file ends early (truncated): {detail}")
-            } else {
-                detail
-            },
+            detail: if truncated { format!("the file ends early (truncated): {detail}") } else { detail },
         }
     };
 
@@ -178,36 +164,20 @@ fn parse<R: Read>(src: R, path: &Path, header_only: bool) -> Result<ParsedFile> 
             opts = opts.read_until(tags::PIXEL_DATA);
         }
         let object = opts.from_reader(reader).map_err(|e| parse_err(&error_chain(&e)))?;
-        return Ok(ParsedFile {
-            object,
-            headerless: false,
-        });
+        return Ok(ParsedFile { object, headerless: false });
     }
     if let Some(ts_uid) = raw_dataset_syntax(&head) {
-        let ts = TransferSyntaxRegistry
-            .get(ts_uid)
-            .ok_or_else(|| parse_err(&"little endian codec missing"))?;
+        let ts = TransferSyntaxRegistry.get(ts_uid).ok_or_else(|| parse_err(&"little endian codec missing"))?;
         let dataset = InMemDicomObject::read_dataset_with_ts(reader, ts).map_err(|e| parse_err(&error_chain(&e)))?;
         let sop_class = string_of(&dataset, tags::SOP_CLASS_UID);
         let sop_instance = string_of(&dataset, tags::SOP_INSTANCE_UID);
         let meta = FileMetaTableBuilder::new()
             .transfer_syntax(ts_uid)
-            .media_storage_sop_class_uid(if sop_class.is_empty() {
-                "1.2.840.10008.5.1.4.1.1.7"
-            } else {
-                &sop_class
-            })
-            .media_storage_sop_instance_uid(if sop_instance.is_empty() {
-                "2.25.0"
-            } else {
-                &sop_instance
-            })
+            .media_storage_sop_class_uid(if sop_class.is_empty() { "1.2.840.10008.5.1.4.1.1.7" } else { &sop_class })
+            .media_storage_sop_instance_uid(if sop_instance.is_empty() { "2.25.0" } else { &sop_instance })
             .build()
             .map_err(|e| parse_err(&e))?;
-        return Ok(ParsedFile {
-            object: dataset.with_exact_meta(meta),
-            headerless: true,
-        });
+        return Ok(ParsedFile { object: dataset.with_exact_meta(meta), headerless: true });
     }
     Err(DicomError::NotDicom { path: path.to_owned() })
 }
@@ -261,16 +231,11 @@ struct Attrs<'a> {
 
 impl<'a> Attrs<'a> {
     fn bad(&self, tag: Tag, what: &str, raw: &str) -> DicomError {
-        DicomError::invalid(
-            self.path,
-            format!("{} {tag} is '{raw}', expected {what}", tag_name(tag)),
-        )
+        DicomError::invalid(self.path, format!("{} {tag} is '{raw}', expected {what}", tag_name(tag)))
     }
 
     fn raw(&self, tag: Tag) -> Option<String> {
-        self.obj
-            .get(tag)
-            .map(|e| e.to_str().map(|s| s.into_owned()).unwrap_or_default())
+        self.obj.get(tag).map(|e| e.to_str().map(|s| s.into_owned()).unwrap_or_default())
     }
 
     fn string(&self, tag: Tag) -> String {
@@ -282,9 +247,7 @@ impl<'a> Attrs<'a> {
         if e.is_empty() {
             return Ok(None);
         }
-        e.to_int::<i64>()
-            .map(Some)
-            .map_err(|_| self.bad(tag, "an integer", &self.raw(tag).unwrap_or_default()))
+        e.to_int::<i64>().map(Some).map_err(|_| self.bad(tag, "an integer", &self.raw(tag).unwrap_or_default()))
     }
 
     fn uint(&self, tag: Tag, max: i64) -> Result<Option<u32>> {
@@ -302,11 +265,7 @@ impl<'a> Attrs<'a> {
         }
         match e.to_multi_float64() {
             Ok(v) if v.len() >= n && v.iter().take(n).all(|x| x.is_finite()) => Ok(Some(v[..n].to_vec())),
-            _ => Err(self.bad(
-                tag,
-                &format!("{n} finite number(s)"),
-                &self.raw(tag).unwrap_or_default(),
-            )),
+            _ => Err(self.bad(tag, &format!("{n} finite number(s)"), &self.raw(tag).unwrap_or_default())),
         }
     }
 
@@ -323,10 +282,7 @@ impl<'a> Attrs<'a> {
 
 fn tag_name(tag: Tag) -> &'static str {
     use dicom::core::dictionary::DataDictionary;
-    dicom::dictionary_std::StandardDataDictionary
-        .by_tag(tag)
-        .map(|e| e.alias)
-        .unwrap_or("attribute")
+    dicom::dictionary_std::StandardDataDictionary.by_tag(tag).map(|e| e.alias).unwrap_or("attribute")
 }
 
 fn vec3(v: &[f64]) -> Vector3<f64> {
@@ -335,10 +291,7 @@ fn vec3(v: &[f64]) -> Vector3<f64> {
 
 /// Human-readable name of a SOP class, for messages.
 pub fn sop_class_name(uid: &str) -> String {
-    StandardSopClassDictionary
-        .by_uid(uid)
-        .map(|e| e.name.to_owned())
-        .unwrap_or_else(|| format!("SOP class {uid}"))
+    StandardSopClassDictionary.by_uid(uid).map(|e| e.name.to_owned()).unwrap_or_else(|| format!("SOP class {uid}"))
 }
 
 /// Geometry and value mapping found in functional-group sequences (enhanced multi-frame objects)
@@ -379,10 +332,7 @@ impl PlaneAttrs {
         let slope = a.float(tags::RESCALE_SLOPE)?;
         let intercept = a.float(tags::RESCALE_INTERCEPT)?;
         if slope.is_some() || intercept.is_some() {
-            self.rescale = Some(Rescale {
-                slope: slope.unwrap_or(1.0),
-                intercept: intercept.unwrap_or(0.0),
-            });
+            self.rescale = Some(Rescale { slope: slope.unwrap_or(1.0), intercept: intercept.unwrap_or(0.0) });
         }
         let rt = a.string(tags::RESCALE_TYPE);
         if !rt.is_empty() {
@@ -428,11 +378,7 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
 
     let sop_class = {
         let s = a.string(tags::SOP_CLASS_UID);
-        if s.is_empty() {
-            meta.media_storage_sop_class_uid().trim_end_matches('\0').to_owned()
-        } else {
-            s
-        }
+        if s.is_empty() { meta.media_storage_sop_class_uid().trim_end_matches('\0').to_owned() } else { s }
     };
     // Headers are read up to (not including) PixelData, so an image is recognised by its image
     // pixel module; a file that claims one and lacks pixels fails later, when it is decoded.
@@ -440,29 +386,20 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         obj.get(tags::PIXEL_DATA).is_some() || (obj.get(tags::ROWS).is_some() && obj.get(tags::COLUMNS).is_some());
     if !has_pixels {
         if obj.get(tags::FLOAT_PIXEL_DATA).is_some() || obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_some() {
-            return Err(DicomError::Unsupported {
-                path: path.to_owned(),
-                what: "float pixel data".into(),
-            });
+            return Err(DicomError::Unsupported { path: path.to_owned(), what: "float pixel data".into() });
         }
         let kind = if obj.get(tags::DIRECTORY_RECORD_SEQUENCE).is_some() {
             "a DICOMDIR index".to_owned()
         } else {
             sop_class_name(&sop_class)
         };
-        return Err(DicomError::NoPixelData {
-            path: path.to_owned(),
-            kind,
-        });
+        return Err(DicomError::NoPixelData { path: path.to_owned(), kind });
     }
 
     let ts_uid = meta.transfer_syntax().trim_end_matches('\0').to_owned();
     let ts = TransferSyntaxRegistry
         .get(&ts_uid)
-        .ok_or_else(|| DicomError::Unsupported {
-            path: path.to_owned(),
-            what: format!("transfer syntax {ts_uid}"),
-        })?;
+        .ok_or_else(|| DicomError::Unsupported { path: path.to_owned(), what: format!("transfer syntax {ts_uid}") })?;
     if ts.is_encapsulated_pixel_data() && !ts.can_decode_all() {
         return Err(DicomError::Unsupported {
             path: path.to_owned(),
@@ -470,9 +407,8 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         });
     }
 
-    let rows = a
-        .uint(tags::ROWS, u16::MAX as i64)?
-        .ok_or_else(|| DicomError::invalid(path, "Rows (0028,0010) is missing"))?;
+    let rows =
+        a.uint(tags::ROWS, u16::MAX as i64)?.ok_or_else(|| DicomError::invalid(path, "Rows (0028,0010) is missing"))?;
     let cols = a
         .uint(tags::COLUMNS, u16::MAX as i64)?
         .ok_or_else(|| DicomError::invalid(path, "Columns (0028,0011) is missing"))?;
@@ -483,14 +419,8 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         ));
     }
     let bits_allocated = a.uint(tags::BITS_ALLOCATED, 64)?.unwrap_or(16) as u16;
-    let bits_stored = a
-        .uint(tags::BITS_STORED, 64)?
-        .map(|v| v as u16)
-        .unwrap_or(bits_allocated);
-    let high_bit = a
-        .uint(tags::HIGH_BIT, 63)?
-        .map(|v| v as u16)
-        .unwrap_or(bits_stored.saturating_sub(1));
+    let bits_stored = a.uint(tags::BITS_STORED, 64)?.map(|v| v as u16).unwrap_or(bits_allocated);
+    let high_bit = a.uint(tags::HIGH_BIT, 63)?.map(|v| v as u16).unwrap_or(bits_stored.saturating_sub(1));
     let samples_per_pixel = a.uint(tags::SAMPLES_PER_PIXEL, 4)?.unwrap_or(1) as u16;
     let photometric = a.string(tags::PHOTOMETRIC_INTERPRETATION);
     let signed = a.uint(tags::PIXEL_REPRESENTATION, 1)?.unwrap_or(0) == 1;
@@ -580,11 +510,7 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         instance_number: a.int(tags::INSTANCE_NUMBER).ok().flatten().map(|v| v as i32),
         acquisition_number: a.int(tags::ACQUISITION_NUMBER).ok().flatten().map(|v| v as i32),
         echo_number: a.int(tags::ECHO_NUMBERS).ok().flatten().map(|v| v as i32),
-        temporal_position: a
-            .int(tags::TEMPORAL_POSITION_IDENTIFIER)
-            .ok()
-            .flatten()
-            .map(|v| v as i32),
+        temporal_position: a.int(tags::TEMPORAL_POSITION_IDENTIFIER).ok().flatten().map(|v| v as i32),
         stack_id: None,
         rows,
         cols,
@@ -622,10 +548,7 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         if !(h.rescale.slope.is_finite() && h.rescale.intercept.is_finite()) || h.rescale.slope == 0.0 {
             return Err(DicomError::invalid(
                 path,
-                format!(
-                    "RescaleSlope {} / RescaleIntercept {} are not usable",
-                    h.rescale.slope, h.rescale.intercept
-                ),
+                format!("RescaleSlope {} / RescaleIntercept {} are not usable", h.rescale.slope, h.rescale.intercept),
             ));
         }
         out.push(h);
@@ -639,11 +562,7 @@ mod tests {
 
     #[test]
     fn random_bytes_are_not_dicom() {
-        let e = read_object(
-            &b"hello, this is a text file and not an image at all"[..],
-            Path::new("notes.txt"),
-            true,
-        );
+        let e = read_object(&b"hello, this is a text file and not an image at all"[..], Path::new("notes.txt"), true);
         assert!(matches!(e, Err(DicomError::NotDicom { .. })), "{:?}", e.err());
     }
 

@@ -30,11 +30,7 @@ impl Huffman {
         if total != values.len() || total > 256 {
             return Err("malformed Huffman table".into());
         }
-        let mut h = Huffman {
-            maxcode: [-1; 18],
-            values,
-            ..Default::default()
-        };
+        let mut h = Huffman { maxcode: [-1; 18], values, ..Default::default() };
         let (mut code, mut k) = (0i32, 0i32);
         for len in 1..=16 {
             let n = counts[len - 1] as i32;
@@ -169,9 +165,7 @@ pub fn decode(d: &[u8], width: usize, height: usize) -> Result<Image, String> {
             return Err("JPEG stream has no scan".into());
         }
         let len = be16(d, pos)?;
-        let seg = d
-            .get(pos + 2..pos + len)
-            .ok_or("JPEG marker segment runs past the end of the data")?;
+        let seg = d.get(pos + 2..pos + len).ok_or("JPEG marker segment runs past the end of the data")?;
         match marker {
             0xDB => {
                 let mut s = seg;
@@ -180,11 +174,8 @@ pub fn decode(d: &[u8], width: usize, height: usize) -> Result<Image, String> {
                     let size = if pq == 0 { 64 } else { 128 };
                     let body = s.get(1..1 + size).ok_or("truncated quantisation table")?;
                     for k in 0..64 {
-                        quant[tq][k] = if pq == 0 {
-                            body[k] as u16
-                        } else {
-                            u16::from_be_bytes([body[2 * k], body[2 * k + 1]])
-                        };
+                        quant[tq][k] =
+                            if pq == 0 { body[k] as u16 } else { u16::from_be_bytes([body[2 * k], body[2 * k + 1]]) };
                     }
                     s = &s[1 + size..];
                 }
@@ -214,9 +205,7 @@ pub fn decode(d: &[u8], width: usize, height: usize) -> Result<Image, String> {
                 let width = u16::from_be_bytes([seg[3], seg[4]]) as usize;
                 let components = seg[5];
                 if components != 1 {
-                    return Err(format!(
-                        "{components}-component JPEG (expected one greyscale component)"
-                    ));
+                    return Err(format!("{components}-component JPEG (expected one greyscale component)"));
                 }
                 if !(precision == 8 || precision == 12) || height == 0 || width == 0 {
                     return Err(format!("unsupported JPEG frame: {precision}-bit, {width} x {height}"));
@@ -245,12 +234,7 @@ pub fn decode(d: &[u8], width: usize, height: usize) -> Result<Image, String> {
                 let dct = dc[td].as_ref().ok_or("missing DC Huffman table")?;
                 let act = ac[ta].as_ref().ok_or("missing AC Huffman table")?;
                 let q = quant[tq];
-                let mut bits = Bits {
-                    data: d,
-                    pos: pos + len,
-                    acc: 0,
-                    n: 0,
-                };
+                let mut bits = Bits { data: d, pos: pos + len, acc: 0, n: 0 };
                 return scan(&mut bits, dct, act, &q, precision, width, height, restart_interval);
             }
             _ => {} // APPn, COM, DNL...: nothing we need
@@ -326,10 +310,7 @@ fn scan(
             }
         }
     }
-    Ok(Image {
-        precision,
-        samples: out,
-    })
+    Ok(Image { precision, samples: out })
 }
 
 #[cfg(test)]
@@ -356,9 +337,8 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         assert!(decode(&[0xFF, 0xD8, 0xFF, 0xC1, 0x00], 4, 4).is_err());
         assert!(decode(&[1, 2, 3], 4, 4).is_err());
-        let mut d = vec![
-            0xFF, 0xD8, 0xFF, 0xC1, 0, 11, 12, 0, 4, 0, 4, 1, 1, 0x11, 0, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0,
-        ];
+        let mut d =
+            vec![0xFF, 0xD8, 0xFF, 0xC1, 0, 11, 12, 0, 4, 0, 4, 1, 1, 0x11, 0, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0];
         d.extend([0xAB; 10]);
         assert!(decode(&d, 4, 4).is_err());
         // A frame header claiming 65535 x 65535 is refused before allocating.

@@ -45,17 +45,11 @@ pub fn load(series: &Series, progress: &Progress) -> Result<Loaded> {
         match decode_series(&current, progress) {
             Ok(mut volume) => {
                 if !failed.is_empty() {
-                    let list: Vec<String> = failed
-                        .iter()
-                        .map(|f| format!("{}: {}", file_name(&f.path), f.reason))
-                        .collect();
+                    let list: Vec<String> =
+                        failed.iter().map(|f| format!("{}: {}", file_name(&f.path), f.reason)).collect();
                     volume.warnings.insert(
                         0,
-                        format!(
-                            "{} file(s) could not be decoded and were left out: {}",
-                            failed.len(),
-                            list.join("; ")
-                        ),
+                        format!("{} file(s) could not be decoded and were left out: {}", failed.len(), list.join("; ")),
                     );
                 }
                 return Ok(Loaded { volume, failed });
@@ -63,20 +57,13 @@ pub fn load(series: &Series, progress: &Progress) -> Result<Loaded> {
             Err(DecodeFailure::Fatal(e)) => return Err(e),
             Err(DecodeFailure::Files(mut errs)) => {
                 let bad: Vec<PathBuf> = errs.iter().map(|(p, _)| p.clone()).collect();
-                let rest: Vec<SliceHeader> = current
-                    .slices
-                    .iter()
-                    .filter(|s| !bad.contains(&s.path))
-                    .cloned()
-                    .collect();
+                let rest: Vec<SliceHeader> =
+                    current.slices.iter().filter(|s| !bad.contains(&s.path)).cloned().collect();
                 if rest.is_empty() {
                     // Nothing of the series decodes: the first file's own error says why.
                     return Err(errs.swap_remove(0).1);
                 }
-                failed.extend(errs.into_iter().map(|(p, e)| Skipped {
-                    reason: scan::reason_of(&e, &p),
-                    path: p,
-                }));
+                failed.extend(errs.into_iter().map(|(p, e)| Skipped { reason: scan::reason_of(&e, &p), path: p }));
                 let mut rebuilt = build_series(rest);
                 rebuilt.sort_by_key(|s| std::cmp::Reverse(s.slices.len()));
                 let mut next = rebuilt.swap_remove(0);
@@ -88,9 +75,7 @@ pub fn load(series: &Series, progress: &Progress) -> Result<Loaded> {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| p.display().to_string())
+    p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
 }
 
 enum DecodeFailure {
@@ -102,16 +87,11 @@ fn decode_series(series: &Series, progress: &Progress) -> Result<Volume, DecodeF
     let first = series.first();
     let plane = first.rows as usize * first.cols as usize;
     let out_slices = series.grid.dims[2];
-    let voxels = plane
-        .checked_mul(out_slices.max(series.slices.len()))
-        .unwrap_or(usize::MAX);
+    let voxels = plane.checked_mul(out_slices.max(series.slices.len())).unwrap_or(usize::MAX);
     if voxels > MAX_VOXELS {
         return Err(DecodeFailure::Fatal(DicomError::invalid(
             &first.path,
-            format!(
-                "series {} would need {voxels} voxels; at most {MAX_VOXELS} are supported",
-                series.id
-            ),
+            format!("series {} would need {voxels} voxels; at most {MAX_VOXELS} are supported", series.id),
         )));
     }
     let data = match choose_kind(&series.slices) {
@@ -176,9 +156,7 @@ fn decode_into<T: Sample>(series: &Series, plane: usize, progress: &Progress) ->
             })
             .collect();
         if progress.is_cancelled() {
-            return Err(DecodeFailure::Fatal(DicomError::Cancelled(
-                crate::core::progress::Cancelled,
-            )));
+            return Err(DecodeFailure::Fatal(DicomError::Cancelled(crate::core::progress::Cancelled)));
         }
         if !errors.is_empty() {
             return Err(DecodeFailure::Files(errors));
@@ -243,11 +221,8 @@ pub fn decode_bytes(bytes: &[u8], name: &Path) -> Result<Vec<(SliceHeader, Vec<f
     let plane = h.rows as usize * h.cols as usize;
     let mut planes: Vec<Vec<f32>> = headers.iter().map(|_| vec![0.0; plane]).collect();
     {
-        let mut frames: Vec<(&SliceHeader, &mut [f32])> = headers
-            .iter()
-            .zip(planes.iter_mut())
-            .map(|(h, p)| (h, p.as_mut_slice()))
-            .collect();
+        let mut frames: Vec<(&SliceHeader, &mut [f32])> =
+            headers.iter().zip(planes.iter_mut()).map(|(h, p)| (h, p.as_mut_slice())).collect();
         decode_object(&parsed.object, name, &mut frames)?;
     }
     Ok(headers.into_iter().zip(planes).collect())

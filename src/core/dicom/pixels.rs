@@ -24,9 +24,7 @@ fn frame_stream(fragments: &[Vec<u8>], frame: u32, frames: u32) -> Option<Vec<u8
     if frames == 1 {
         return Some(fragments.concat());
     }
-    (fragments.len() == frames as usize)
-        .then(|| fragments.get(frame as usize).cloned())
-        .flatten()
+    (fragments.len() == frames as usize).then(|| fragments.get(frame as usize).cloned()).flatten()
 }
 
 /// The voxel type chosen for a series before decoding, so the buffer is allocated once.
@@ -44,9 +42,7 @@ fn integral(x: f64) -> bool {
 /// is only known after decoding (a signed 16-bit CT declares a range far wider than it uses), so
 /// the i16 decode reports overflow and the caller decodes again as f32 in that rare case.
 pub fn choose_kind(slices: &[SliceHeader]) -> SampleKind {
-    let whole = slices
-        .iter()
-        .all(|s| integral(s.rescale.slope) && integral(s.rescale.intercept));
+    let whole = slices.iter().all(|s| integral(s.rescale.slope) && integral(s.rescale.intercept));
     if whole { SampleKind::I16 } else { SampleKind::F32 }
 }
 
@@ -140,17 +136,9 @@ impl Words<'_> {
 fn stored_value(word: u32, f: &PixelFormat) -> i64 {
     let shift = (f.high_bit + 1 - f.bits_stored) as u32;
     let bits = f.bits_stored as u32;
-    let mask: u64 = if bits >= 32 {
-        u32::MAX as u64
-    } else {
-        (1u64 << bits) - 1
-    };
+    let mask: u64 = if bits >= 32 { u32::MAX as u64 } else { (1u64 << bits) - 1 };
     let v = ((word as u64) >> shift) & mask;
-    let mut s = if f.signed && (v >> (bits - 1)) & 1 == 1 {
-        v as i64 - (1i64 << bits)
-    } else {
-        v as i64
-    };
+    let mut s = if f.signed && (v >> (bits - 1)) & 1 == 1 { v as i64 - (1i64 << bits) } else { v as i64 };
     if f.monochrome1 {
         s = if f.signed { -1 - s } else { mask as i64 - s };
     }
@@ -203,10 +191,7 @@ pub fn decode_file<T: Sample>(path: &Path, frames: &mut [(&SliceHeader, &mut [T]
         bytes.clear();
         std::fs::File::open(path)
             .and_then(|mut f| std::io::Read::read_to_end(&mut f, bytes))
-            .map_err(|e| DicomError::Io {
-                path: path.to_owned(),
-                source: e,
-            })?;
+            .map_err(|e| DicomError::Io { path: path.to_owned(), source: e })?;
         decode_bytes_into(bytes, path, frames)
     })
 }
@@ -265,11 +250,7 @@ fn le_words(bytes: &[u8], bits: u16) -> Words<'_> {
     {
         return Words::U16(w);
     }
-    if bits == 8 {
-        Words::U8(bytes)
-    } else {
-        Words::LeBytes(bytes, bits)
-    }
+    if bits == 8 { Words::U8(bytes) } else { Words::LeBytes(bytes, bits) }
 }
 
 /// Bytes of native (uncompressed) pixel data present in the object, `None` when encapsulated or
@@ -292,10 +273,9 @@ pub fn decode_object<T: Sample>(
     let h0 = first.0;
     let plane = h0.rows as usize * h0.cols as usize;
     let mut outside = false;
-    let pixel = obj.get(tags::PIXEL_DATA).ok_or_else(|| DicomError::NoPixelData {
-        path: path.to_owned(),
-        kind: "no PixelData element".into(),
-    })?;
+    let pixel = obj
+        .get(tags::PIXEL_DATA)
+        .ok_or_else(|| DicomError::NoPixelData { path: path.to_owned(), kind: "no PixelData element".into() })?;
 
     match pixel.value() {
         Value::Primitive(p) => {
@@ -371,10 +351,7 @@ pub fn decode_object<T: Sample>(
                         ),
                     });
                 }
-                let fmt = PixelFormat {
-                    bits_allocated: bits,
-                    ..h.format
-                };
+                let fmt = PixelFormat { bits_allocated: bits, ..h.format };
                 outside |= convert_frame(&words, &fmt, h.rescale, out);
             }
         }
@@ -393,14 +370,7 @@ mod tests {
     use super::*;
 
     fn fmt(bits_stored: u16, high_bit: u16, signed: bool) -> PixelFormat {
-        PixelFormat {
-            bits_allocated: 16,
-            bits_stored,
-            high_bit,
-            signed,
-            samples_per_pixel: 1,
-            monochrome1: false,
-        }
+        PixelFormat { bits_allocated: 16, bits_stored, high_bit, signed, samples_per_pixel: 1, monochrome1: false }
     }
 
     #[test]
@@ -411,10 +381,7 @@ mod tests {
         assert_eq!(stored_value(0xAF0F, &fmt(12, 11, true)), -241);
         // Stored bits need not start at bit 0.
         assert_eq!(stored_value(0x0FF0, &fmt(8, 11, false)), 0xFF);
-        let mono1 = PixelFormat {
-            monochrome1: true,
-            ..fmt(12, 11, false)
-        };
+        let mono1 = PixelFormat { monochrome1: true, ..fmt(12, 11, false) };
         assert_eq!(stored_value(0, &mono1), 4095);
     }
 
@@ -423,10 +390,7 @@ mod tests {
         let raw: Vec<u16> = (0..4096u16).map(|v| v.wrapping_mul(37) ^ 0xA000).collect();
         for signed in [false, true] {
             let f = fmt(12, 11, signed);
-            let r = Rescale {
-                slope: 1.0,
-                intercept: -1024.0,
-            };
+            let r = Rescale { slope: 1.0, intercept: -1024.0 };
             let mut fast = vec![0f32; raw.len()];
             convert_frame(&Words::U16(&raw), &f, r, &mut fast);
             let bytes: Vec<u8> = raw.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -439,27 +403,14 @@ mod tests {
     #[test]
     fn i16_for_whole_rescales_and_overflow_is_reported() {
         let mut h = crate::core::dicom::series::tests_support::header();
-        h.rescale = Rescale {
-            slope: 1.0,
-            intercept: -1024.0,
-        };
+        h.rescale = Rescale { slope: 1.0, intercept: -1024.0 };
         assert_eq!(choose_kind(std::slice::from_ref(&h)), SampleKind::I16);
         h.rescale.slope = 0.5;
         assert_eq!(choose_kind(std::slice::from_ref(&h)), SampleKind::F32);
         let f = fmt(16, 15, false);
         let mut out = [0i16; 2];
-        assert!(!convert_frame(
-            &Words::U16(&[0, 32767]),
-            &f,
-            Rescale::default(),
-            &mut out
-        ));
-        assert!(convert_frame(
-            &Words::U16(&[0, 40000]),
-            &f,
-            Rescale::default(),
-            &mut out
-        ));
+        assert!(!convert_frame(&Words::U16(&[0, 32767]), &f, Rescale::default(), &mut out));
+        assert!(convert_frame(&Words::U16(&[0, 40000]), &f, Rescale::default(), &mut out));
         assert_eq!(out, [0, i16::MAX]);
     }
 }

@@ -30,30 +30,21 @@ pub struct Scan {
 impl Scan {
     /// The series with this id (or series UID, when it is not split).
     pub fn find(&self, id: &str) -> Option<&Series> {
-        self.series
-            .iter()
-            .find(|s| s.id == id)
-            .or_else(|| self.series.iter().find(|s| s.series_uid == id))
+        self.series.iter().find(|s| s.id == id).or_else(|| self.series.iter().find(|s| s.series_uid == id))
     }
 }
 
 /// Every regular file under `root` (or `root` itself), in a stable order. Directory symlinks are
 /// not followed, so a link cycle cannot trap the walk.
 fn list_files(root: &Path) -> Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(root).map_err(|e| DicomError::Io {
-        path: root.to_owned(),
-        source: e,
-    })?;
+    let meta = std::fs::metadata(root).map_err(|e| DicomError::Io { path: root.to_owned(), source: e })?;
     if meta.is_file() {
         return Ok(vec![root.to_owned()]);
     }
     let mut out = Vec::new();
     let mut stack = vec![root.to_owned()];
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| DicomError::Io {
-            path: dir.clone(),
-            source: e,
-        })?;
+        let entries = std::fs::read_dir(&dir).map_err(|e| DicomError::Io { path: dir.clone(), source: e })?;
         for entry in entries.flatten() {
             let Ok(ft) = entry.file_type() else { continue };
             let path = entry.path();
@@ -107,34 +98,19 @@ pub fn scan(path: &Path, progress: &Progress) -> Result<Scan> {
     for (path, r) in results {
         match r {
             Ok(h) => headers.extend(h),
-            Err(e) => skipped.push(Skipped {
-                reason: reason_of(&e, &path),
-                path,
-            }),
+            Err(e) => skipped.push(Skipped { reason: reason_of(&e, &path), path }),
         }
     }
     if headers.is_empty() {
-        let details: Vec<String> = skipped
-            .iter()
-            .take(3)
-            .map(|s| format!("{}: {}", s.path.display(), s.reason))
-            .collect();
+        let details: Vec<String> =
+            skipped.iter().take(3).map(|s| format!("{}: {}", s.path.display(), s.reason)).collect();
         return Err(DicomError::NoImages {
             path: root,
             files: files.len(),
-            details: if details.is_empty() {
-                String::new()
-            } else {
-                format!("; {}", details.join("; "))
-            },
+            details: if details.is_empty() { String::new() } else { format!("; {}", details.join("; ")) },
         });
     }
-    Ok(Scan {
-        root,
-        series: build_series(headers),
-        skipped,
-        files_seen: files.len(),
-    })
+    Ok(Scan { root, series: build_series(headers), skipped, files_seen: files.len() })
 }
 
 /// The error message without the leading path (the skip list shows the path beside it).

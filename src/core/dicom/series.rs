@@ -121,10 +121,8 @@ pub fn build_series(headers: Vec<SliceHeader>) -> Vec<Series> {
         // Several volumes inside one stack (echoes, phases) show up as repeated positions.
         let stacks: Vec<Vec<SliceHeader>> = stacks.into_iter().flat_map(split_repeated_acquisitions).collect();
         let mixed = if stacks.len() > 1 {
-            let kinds: Vec<String> = stacks
-                .iter()
-                .map(|s| format!("{} ({} images)", describe(&s[0]), s.len()))
-                .collect();
+            let kinds: Vec<String> =
+                stacks.iter().map(|s| format!("{} ({} images)", describe(&s[0]), s.len())).collect();
             Some(format!(
                 "series {uid} mixes {} image stacks: {}; it was split into separate volumes",
                 stacks.len(),
@@ -161,11 +159,8 @@ fn split_repeated_acquisitions(stack: Vec<SliceHeader>) -> Vec<Vec<SliceHeader>>
         return vec![stack];
     };
     let distinct = |hs: &[&SliceHeader]| {
-        let mut d: Vec<i64> = hs
-            .iter()
-            .filter_map(|h| along(h, &normal))
-            .map(|x| (x * 1000.0).round() as i64)
-            .collect();
+        let mut d: Vec<i64> =
+            hs.iter().filter_map(|h| along(h, &normal)).map(|x| (x * 1000.0).round() as i64).collect();
         let n = d.len();
         d.sort_unstable();
         d.dedup();
@@ -242,16 +237,11 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
         slices.sort_by(|a, b| {
             let da = along(a, &normal).unwrap_or(0.0);
             let db = along(b, &normal).unwrap_or(0.0);
-            da.total_cmp(&db)
-                .then(a.instance_number.cmp(&b.instance_number))
-                .then(a.frame.cmp(&b.frame))
+            da.total_cmp(&db).then(a.instance_number.cmp(&b.instance_number)).then(a.frame.cmp(&b.frame))
         });
     } else {
         slices.sort_by(|a, b| {
-            a.instance_number
-                .cmp(&b.instance_number)
-                .then(a.path.cmp(&b.path))
-                .then(a.frame.cmp(&b.frame))
+            a.instance_number.cmp(&b.instance_number).then(a.path.cmp(&b.path)).then(a.frame.cmp(&b.frame))
         });
         if slices.len() > 1 || slices[0].position_mm.is_none() {
             warnings.push("no ImagePositionPatient on every image: slices ordered by InstanceNumber and placed with nominal spacing; positions in patient space are not known".into());
@@ -276,12 +266,7 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
             let names: Vec<String> = dropped
                 .iter()
                 .take(5)
-                .map(|d| {
-                    d.path
-                        .file_name()
-                        .map(|f| f.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                })
+                .map(|d| d.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default())
                 .collect();
             warnings.push(format!(
                 "{} image(s) repeat a slice position already present and were left out (first kept by InstanceNumber): {}{}",
@@ -295,11 +280,8 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
 
     let n = slices.len();
     let origin = slices[0].position_mm.unwrap_or_else(Vector3::zeros);
-    let nominal = slices[0]
-        .spacing_between_slices_mm
-        .or(slices[0].slice_thickness_mm)
-        .filter(|s| *s > 0.0)
-        .unwrap_or(1.0);
+    let nominal =
+        slices[0].spacing_between_slices_mm.or(slices[0].slice_thickness_mm).filter(|s| *s > 0.0).unwrap_or(1.0);
 
     let mut resample = None;
     let step: Vector3<f64> = if n == 1 || !have_positions {
@@ -315,12 +297,8 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
         // Direction of travel per mm along the normal (differs from the normal under gantry tilt).
         let travel = (last - origin) / extent;
 
-        let gaps: Vec<(usize, f64)> = diffs
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| **g > 1.5 * median)
-            .map(|(i, g)| (i, *g))
-            .collect();
+        let gaps: Vec<(usize, f64)> =
+            diffs.iter().enumerate().filter(|(_, g)| **g > 1.5 * median).map(|(i, g)| (i, *g)).collect();
         let regular_step = extent / (n - 1) as f64;
         let tol = (0.05 * regular_step).max(0.01);
         let worst = d
@@ -340,11 +318,7 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
                     lo += 1;
                 }
                 let hi = (lo + 1).min(n - 1);
-                let t = if hi == lo {
-                    0.0
-                } else {
-                    ((x - d[lo]) / (d[hi] - d[lo])).clamp(0.0, 1.0)
-                };
+                let t = if hi == lo { 0.0 } else { ((x - d[lo]) / (d[hi] - d[lo])).clamp(0.0, 1.0) };
                 plan.push(SliceSource { lo, hi, t });
             }
             for (i, g) in &gaps {
@@ -394,10 +368,7 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
     let lateral = step - normal * step.dot(&normal);
     let tilt_deg = lateral.norm().atan2(step.dot(&normal).abs()).to_degrees();
     if tilt_deg > 0.01 {
-        let tag = first
-            .gantry_tilt_deg
-            .map(|g| format!(" (GantryDetectorTilt says {g:.1}°)"))
-            .unwrap_or_default();
+        let tag = first.gantry_tilt_deg.map(|g| format!(" (GantryDetectorTilt says {g:.1}°)")).unwrap_or_default();
         warnings.push(format!(
             "gantry tilt of {tilt_deg:.2}°{tag}: slices are sheared against their normal; the volume keeps the true sheared geometry, so positions and distances are exact"
         ));
@@ -419,14 +390,7 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
     if slices.iter().any(|s| s.format.monochrome1) {
         warnings.push("MONOCHROME1 images: stored values were inverted so that higher values are brighter".into());
     }
-    Series {
-        id,
-        series_uid,
-        slices,
-        grid,
-        resample,
-        warnings,
-    }
+    Series { id, series_uid, slices, grid, resample, warnings }
 }
 
 /// Synthetic headers for unit tests elsewhere in the module.
@@ -492,10 +456,7 @@ mod tests {
 
     #[test]
     fn sorts_by_position_and_measures_spacing_not_thickness() {
-        let hs: Vec<_> = [3, 0, 2, 1]
-            .iter()
-            .map(|&i| slice(i, Vector3::new(0.0, 0.0, 1.25 * i as f64)))
-            .collect();
+        let hs: Vec<_> = [3, 0, 2, 1].iter().map(|&i| slice(i, Vector3::new(0.0, 0.0, 1.25 * i as f64))).collect();
         let s = build_series(hs);
         assert_eq!(s.len(), 1);
         let s = &s[0];
@@ -503,50 +464,27 @@ mod tests {
         assert!((s.grid.spacing_mm()[2] - 1.25).abs() < 1e-12);
         assert!(s.resample.is_none());
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
-        assert_eq!(
-            s.slices.iter().map(|h| h.instance_number.unwrap()).collect::<Vec<_>>(),
-            vec![0, 1, 2, 3]
-        );
+        assert_eq!(s.slices.iter().map(|h| h.instance_number.unwrap()).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
     }
 
     #[test]
     fn a_gap_is_reported_and_interpolated() {
-        let hs: Vec<_> = [0, 1, 2, 5, 6]
-            .iter()
-            .map(|&i| slice(i, Vector3::new(0.0, 0.0, i as f64)))
-            .collect();
+        let hs: Vec<_> = [0, 1, 2, 5, 6].iter().map(|&i| slice(i, Vector3::new(0.0, 0.0, i as f64))).collect();
         let s = &build_series(hs)[0];
         assert_eq!(s.grid.dims[2], 7);
-        assert!(
-            s.warnings.iter().any(|w| w.contains("missing between slice 2 and 3")),
-            "{:?}",
-            s.warnings
-        );
+        assert!(s.warnings.iter().any(|w| w.contains("missing between slice 2 and 3")), "{:?}", s.warnings);
         let plan = s.resample.as_ref().unwrap();
-        assert_eq!(
-            plan[3],
-            SliceSource {
-                lo: 2,
-                hi: 3,
-                t: 1.0 / 3.0
-            }
-        );
+        assert_eq!(plan[3], SliceSource { lo: 2, hi: 3, t: 1.0 / 3.0 });
         assert_eq!(plan[6], SliceSource { lo: 3, hi: 4, t: 1.0 });
     }
 
     #[test]
     fn gantry_tilt_keeps_sheared_geometry() {
         let tilt = 15f64.to_radians();
-        let hs: Vec<_> = (0..5)
-            .map(|i| slice(i, Vector3::new(0.0, i as f64 * tilt.tan(), i as f64)))
-            .collect();
+        let hs: Vec<_> = (0..5).map(|i| slice(i, Vector3::new(0.0, i as f64 * tilt.tan(), i as f64))).collect();
         let s = &build_series(hs)[0];
         assert!((s.grid.shear_deg() - 15.0).abs() < 1e-9);
-        assert!(
-            s.warnings.iter().any(|w| w.contains("gantry tilt of 15.00°")),
-            "{:?}",
-            s.warnings
-        );
+        assert!(s.warnings.iter().any(|w| w.contains("gantry tilt of 15.00°")), "{:?}", s.warnings);
     }
 
     #[test]
@@ -560,11 +498,7 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].id, "1.2.3#1");
         assert_eq!(s[0].grid.dims[2], 3);
-        assert!(
-            s[0].warnings.iter().any(|w| w.contains("repeat a slice position")),
-            "{:?}",
-            s[0].warnings
-        );
+        assert!(s[0].warnings.iter().any(|w| w.contains("repeat a slice position")), "{:?}", s[0].warnings);
         assert!(s[1].warnings[0].contains("mixes 2 image stacks"));
     }
 

@@ -15,10 +15,7 @@ use crate::core::volume::{Volume, VoxelData};
 /// A deterministic UID under the 2.25 (UUID-derived) root: the same name always gives the same UID.
 pub fn uid_from_name(name: &str) -> String {
     // Two FNV-1a passes with different offsets give 128 bits.
-    let fnv = |seed: u64| {
-        name.bytes()
-            .fold(seed, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
-    };
+    let fnv = |seed: u64| name.bytes().fold(seed, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
     let hi = fnv(0xcbf2_9ce4_8422_2325) as u128;
     let lo = fnv(0x6c62_272e_07bb_0142) as u128;
     format!("2.25.{}", (hi << 64) | lo)
@@ -38,12 +35,7 @@ pub struct WriteOptions {
 
 impl WriteOptions {
     pub fn new(uid_seed: &str) -> Self {
-        WriteOptions {
-            uid_seed: uid_seed.to_owned(),
-            enhanced_multiframe: false,
-            slices: None,
-            gantry_tilt_deg: None,
-        }
+        WriteOptions { uid_seed: uid_seed.to_owned(), enhanced_multiframe: false, slices: None, gantry_tilt_deg: None }
     }
 }
 
@@ -59,11 +51,7 @@ fn ds(values: &[f64]) -> String {
 fn format_ds(v: f64) -> String {
     for prec in (0..=10).rev() {
         let s = format!("{v:.prec$}");
-        let s = if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_owned()
-        } else {
-            s
-        };
+        let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s };
         if s.len() <= 16 {
             return if s == "-0" { "0".into() } else { s };
         }
@@ -84,15 +72,9 @@ fn item(f: impl FnOnce(&mut InMemDicomObject)) -> InMemDicomObject {
 /// Writes `volume` (i16 HU) under `dir` and returns the files written.
 pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Result<Vec<PathBuf>> {
     let VoxelData::I16(data) = &volume.data else {
-        return Err(DicomError::Unsupported {
-            path: dir.to_owned(),
-            what: "writing a float volume as DICOM".into(),
-        });
+        return Err(DicomError::Unsupported { path: dir.to_owned(), what: "writing a float volume as DICOM".into() });
     };
-    std::fs::create_dir_all(dir).map_err(|e| DicomError::Io {
-        path: dir.to_owned(),
-        source: e,
-    })?;
+    std::fs::create_dir_all(dir).map_err(|e| DicomError::Io { path: dir.to_owned(), source: e })?;
     let g = &volume.grid;
     let [nx, ny, nz] = g.dims;
     let plane = nx * ny;
@@ -100,11 +82,8 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
     let sp = g.spacing_mm();
     let (lo, hi) = volume.data.range().unwrap_or((0.0, 0.0));
     // Unsigned 12-bit with intercept -1024, like most CT scanners, when the values allow it.
-    let (bits_stored, signed, intercept) = if lo >= -1024.0 && hi <= 3071.0 {
-        (12u16, false, -1024i32)
-    } else {
-        (16, true, 0)
-    };
+    let (bits_stored, signed, intercept) =
+        if lo >= -1024.0 && hi <= 3071.0 { (12u16, false, -1024i32) } else { (16, true, 0) };
     let slices: Vec<usize> = opts.slices.clone().unwrap_or_else(|| (0..nz).collect());
 
     let study_uid = uid_from_name(&format!("{}/study", opts.uid_seed));
@@ -116,19 +95,9 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
     let frame_uid = uid_from_name(&format!("{}/frame-of-reference", opts.uid_seed));
 
     let encode = |k: usize| -> Vec<u16> {
-        data[k * plane..(k + 1) * plane]
-            .iter()
-            .map(|&v| (v as i32 - intercept) as i16 as u16)
-            .collect()
+        data[k * plane..(k + 1) * plane].iter().map(|&v| (v as i32 - intercept) as i16 as u16).collect()
     };
-    let iop = ds(&[
-        dirs[(0, 0)],
-        dirs[(1, 0)],
-        dirs[(2, 0)],
-        dirs[(0, 1)],
-        dirs[(1, 1)],
-        dirs[(2, 1)],
-    ]);
+    let iop = ds(&[dirs[(0, 0)], dirs[(1, 0)], dirs[(2, 0)], dirs[(0, 1)], dirs[(1, 1)], dirs[(2, 1)]]);
     let position = |k: usize| {
         let p = g.patient_from_ijk([0.0, 0.0, k as f64]);
         [p.x, p.y, p.z]
@@ -147,21 +116,12 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
             obj,
             tags::MODALITY,
             VR::CS,
-            if volume.meta.modality.is_empty() {
-                "CT"
-            } else {
-                volume.meta.modality.as_str()
-            },
+            if volume.meta.modality.is_empty() { "CT" } else { volume.meta.modality.as_str() },
         );
         put(obj, tags::MANUFACTURER, VR::LO, "twinplan");
         put(obj, tags::STUDY_DESCRIPTION, VR::LO, "twinplan synthetic data");
         put(obj, tags::SERIES_DESCRIPTION, VR::LO, volume.meta.description.as_str());
-        put(
-            obj,
-            tags::PATIENT_NAME,
-            VR::PN,
-            volume.meta.patient_name.replace(' ', "^").as_str(),
-        );
+        put(obj, tags::PATIENT_NAME, VR::PN, volume.meta.patient_name.replace(' ', "^").as_str());
         put(obj, tags::PATIENT_ID, VR::LO, volume.meta.patient_id.as_str());
         put(obj, tags::STUDY_INSTANCE_UID, VR::UI, study_uid.as_str());
         put(obj, tags::SERIES_INSTANCE_UID, VR::UI, series_uid.as_str());
@@ -196,10 +156,7 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
             .map_err(|e| DicomError::invalid(path, e.to_string()))?;
         obj.with_exact_meta(meta)
             .write_to_file(path)
-            .map_err(|e| DicomError::Io {
-                path: path.to_owned(),
-                source: std::io::Error::other(e.to_string()),
-            })
+            .map_err(|e| DicomError::Io { path: path.to_owned(), source: std::io::Error::other(e.to_string()) })
     };
 
     let mut written = Vec::new();
@@ -209,12 +166,7 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
         let mut obj = InMemDicomObject::new_empty();
         common(&mut obj, sop_class, &sop_uid);
         put(&mut obj, tags::INSTANCE_NUMBER, VR::IS, "1");
-        put(
-            &mut obj,
-            tags::NUMBER_OF_FRAMES,
-            VR::IS,
-            slices.len().to_string().as_str(),
-        );
+        put(&mut obj, tags::NUMBER_OF_FRAMES, VR::IS, slices.len().to_string().as_str());
         let shared = item(|o| {
             put_seq(
                 o,
@@ -257,9 +209,7 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
                     put_seq(
                         o,
                         tags::PLANE_POSITION_SEQUENCE,
-                        vec![item(|m| {
-                            put(m, tags::IMAGE_POSITION_PATIENT, VR::DS, ds(&position(k)).as_str())
-                        })],
+                        vec![item(|m| put(m, tags::IMAGE_POSITION_PATIENT, VR::DS, ds(&position(k)).as_str()))],
                     );
                 })
             })
@@ -282,12 +232,7 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
         put(&mut obj, tags::INSTANCE_NUMBER, VR::IS, (n + 1).to_string().as_str());
         put(&mut obj, tags::IMAGE_POSITION_PATIENT, VR::DS, ds(&pos).as_str());
         put(&mut obj, tags::IMAGE_ORIENTATION_PATIENT, VR::DS, iop.as_str());
-        put(
-            &mut obj,
-            tags::SLICE_LOCATION,
-            VR::DS,
-            format_ds(normal.dot(&nalgebra::Vector3::from(pos))).as_str(),
-        );
+        put(&mut obj, tags::SLICE_LOCATION, VR::DS, format_ds(normal.dot(&nalgebra::Vector3::from(pos))).as_str());
         put(&mut obj, tags::PIXEL_SPACING, VR::DS, pixel_spacing.as_str());
         put(&mut obj, tags::SLICE_THICKNESS, VR::DS, thickness.as_str());
         put(&mut obj, tags::WINDOW_CENTER, VR::DS, format_ds(window.0).as_str());
@@ -295,12 +240,7 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
         put(&mut obj, tags::RESCALE_INTERCEPT, VR::DS, rescale_intercept.as_str());
         put(&mut obj, tags::RESCALE_SLOPE, VR::DS, "1");
         put(&mut obj, tags::RESCALE_TYPE, VR::LO, "HU");
-        put(
-            &mut obj,
-            tags::PIXEL_DATA,
-            VR::OW,
-            PrimitiveValue::U16(encode(k).into()),
-        );
+        put(&mut obj, tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(encode(k).into()));
         let path = dir.join(format!("CT{:04}.dcm", n + 1));
         write(obj, sop_class, &sop_uid, &path)?;
         written.push(path);

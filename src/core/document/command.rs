@@ -87,10 +87,7 @@ impl Command {
             overwrite: Default::default(),
             steps: Vec::new(),
         };
-        Command::AddSegment {
-            segment,
-            display: SegmentDisplay::for_category(category),
-        }
+        Command::AddSegment { segment, display: SegmentDisplay::for_category(category) }
     }
 
     /// Removing a segment: clears its voxels.
@@ -98,10 +95,7 @@ impl Command {
         let seg = &doc.segmentation;
         seg.segment(label).ok_or(PlanError::NoSuchSegment(label))?;
         let empty = crate::core::segmentation::Mask::empty(&seg.labels.grid);
-        Ok(Command::RemoveSegment {
-            label,
-            clear: seg.diff_for(label, &empty)?,
-        })
+        Ok(Command::RemoveSegment { label, clear: seg.diff_for(label, &empty)? })
     }
 
     /// View settings are not undo steps: they change what is seen, not the plan.
@@ -140,9 +134,7 @@ impl Changes {
 }
 
 fn segment_mut(doc: &mut PlanDocument, label: u16) -> Result<&mut Segment, PlanError> {
-    doc.segmentation
-        .segment_mut(label)
-        .ok_or(PlanError::NoSuchSegment(label))
+    doc.segmentation.segment_mut(label).ok_or(PlanError::NoSuchSegment(label))
 }
 
 pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes, Command), PlanError> {
@@ -160,10 +152,7 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
             doc.display.insert(label, display);
             ch.segments = true;
             ch.display.push(label);
-            Command::RemoveSegment {
-                label,
-                clear: Default::default(),
-            }
+            Command::RemoveSegment { label, clear: Default::default() }
         }
         Command::RemoveSegment { label, clear } => {
             let index = doc
@@ -174,22 +163,14 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
                 .ok_or(PlanError::NoSuchSegment(label))?;
             clear.apply(&mut doc.segmentation.labels)?;
             let segment = doc.segmentation.segments.remove(index);
-            let display = doc
-                .display
-                .remove(&label)
-                .unwrap_or_else(|| SegmentDisplay::for_category(segment.category));
+            let display = doc.display.remove(&label).unwrap_or_else(|| SegmentDisplay::for_category(segment.category));
             ch.segments = true;
             ch.labels.push(label);
             ch.display.push(label);
             // Undo: put the segment back, then its voxels.
             Command::Batch(vec![
                 Command::AddSegment { segment, display },
-                Command::EditLabels {
-                    label,
-                    step: StepChange::Pop,
-                    diff: clear.reversed(),
-                }
-                .without_recipe(),
+                Command::EditLabels { label, step: StepChange::Pop, diff: clear.reversed() }.without_recipe(),
             ])
         }
         Command::RenameSegment { label, name } => {
@@ -206,9 +187,7 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
         }
         Command::SetMargin { label, margin_mm } => {
             if !(margin_mm.is_finite() && margin_mm >= 0.0) {
-                return Err(PlanError::Invalid(format!(
-                    "a safety margin of {margin_mm} mm: expected 0 or more"
-                )));
+                return Err(PlanError::Invalid(format!("a safety margin of {margin_mm} mm: expected 0 or more")));
             }
             let s = segment_mut(doc, label)?;
             let old = std::mem::replace(&mut s.margin_mm, margin_mm);
@@ -224,13 +203,7 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
         Command::SetDisplay { label, display } => {
             doc.segmentation.segment(label).ok_or(PlanError::NoSuchSegment(label))?;
             let old = doc.display_of(label);
-            doc.display.insert(
-                label,
-                SegmentDisplay {
-                    opacity: display.opacity.clamp(0.0, 1.0),
-                    ..display
-                },
-            );
+            doc.display.insert(label, SegmentDisplay { opacity: display.opacity.clamp(0.0, 1.0), ..display });
             ch.display.push(label);
             Command::SetDisplay { label, display: old }
         }
@@ -247,32 +220,21 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
                 StepChange::Keep => StepChange::Keep,
             };
             ch.labels.push(label);
-            Command::EditLabels {
-                label,
-                step: undo_step,
-                diff: diff.reversed(),
-            }
+            Command::EditLabels { label, step: undo_step, diff: diff.reversed() }
         }
         Command::SetCrosshair { mm } => {
             if mm.iter().any(|x| !x.is_finite()) {
                 return Err(PlanError::Invalid("crosshair position is not a number".into()));
             }
             ch.view = true;
-            Command::SetCrosshair {
-                mm: std::mem::replace(&mut doc.view.crosshair_mm, mm),
-            }
+            Command::SetCrosshair { mm: std::mem::replace(&mut doc.view.crosshair_mm, mm) }
         }
         Command::SetWindow { center, width } => {
             if !(center.is_finite() && width.is_finite() && width > 0.0) {
-                return Err(PlanError::Invalid(format!(
-                    "window {center}/{width}: the width must be above 0"
-                )));
+                return Err(PlanError::Invalid(format!("window {center}/{width}: the width must be above 0")));
             }
             ch.view = true;
-            let old = Command::SetWindow {
-                center: doc.view.window_center,
-                width: doc.view.window_width,
-            };
+            let old = Command::SetWindow { center: doc.view.window_center, width: doc.view.window_width };
             doc.view.window_center = center;
             doc.view.window_width = width;
             old
@@ -285,25 +247,18 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
         }
         Command::SetClip { clip, flip } => {
             ch.view = true;
-            let old = Command::SetClip {
-                clip: doc.view.clip,
-                flip: doc.view.clip_flip,
-            };
+            let old = Command::SetClip { clip: doc.view.clip, flip: doc.view.clip_flip };
             doc.view.clip = clip;
             doc.view.clip_flip = flip;
             old
         }
         Command::SetVolumeRendering { preset } => {
             ch.view = true;
-            Command::SetVolumeRendering {
-                preset: std::mem::replace(&mut doc.view.volume_rendering, preset),
-            }
+            Command::SetVolumeRendering { preset: std::mem::replace(&mut doc.view.volume_rendering, preset) }
         }
         Command::SetShowMeshes { show } => {
             ch.view = true;
-            Command::SetShowMeshes {
-                show: std::mem::replace(&mut doc.view.show_meshes, show),
-            }
+            Command::SetShowMeshes { show: std::mem::replace(&mut doc.view.show_meshes, show) }
         }
         Command::Batch(commands) => {
             let mut inverses = Vec::with_capacity(commands.len());
@@ -334,11 +289,7 @@ impl Command {
     /// segment comes back with its steps already in place).
     fn without_recipe(self) -> Command {
         match self {
-            Command::EditLabels { label, diff, .. } => Command::EditLabels {
-                label,
-                step: StepChange::Keep,
-                diff,
-            },
+            Command::EditLabels { label, diff, .. } => Command::EditLabels { label, step: StepChange::Keep, diff },
             other => other,
         }
     }

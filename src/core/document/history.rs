@@ -33,10 +33,7 @@ impl History {
         self.redo.clear();
         let same_drag = merge.is_some() && self.open.as_deref() == merge && !self.undo.is_empty();
         if !same_drag {
-            self.undo.push(Entry {
-                undo,
-                key: merge.map(str::to_owned),
-            });
+            self.undo.push(Entry { undo, key: merge.map(str::to_owned) });
         }
         self.open = merge.map(str::to_owned);
         Ok(changes)

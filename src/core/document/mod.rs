@@ -52,11 +52,7 @@ impl SegmentDisplay {
     pub fn for_category(category: Category) -> SegmentDisplay {
         // The skin is see-through by default so that what is under it shows.
         let opacity = if category == Category::Skin { 0.3 } else { 1.0 };
-        SegmentDisplay {
-            color: category.default_color(),
-            opacity,
-            visible: true,
-        }
+        SegmentDisplay { color: category.default_color(), opacity, visible: true }
     }
 }
 
@@ -82,11 +78,7 @@ impl ClipPlane {
             ClipPlane::Sagittal => [1.0, 0.0, 0.0],
             ClipPlane::Oblique { normal } => {
                 let n = nalgebra::Vector3::from(*normal);
-                let n = if n.norm() > 0.0 {
-                    n.normalize()
-                } else {
-                    nalgebra::Vector3::z()
-                };
+                let n = if n.norm() > 0.0 { n.normalize() } else { nalgebra::Vector3::z() };
                 [n.x, n.y, n.z]
             }
         }
@@ -163,10 +155,7 @@ impl Default for PlanDocument {
 impl PlanDocument {
     /// A new plan on a scan whose label map starts empty.
     pub fn new(scan: ScanRef, labels: crate::core::segmentation::LabelMap) -> PlanDocument {
-        let mut doc = PlanDocument {
-            scan,
-            ..Default::default()
-        };
+        let mut doc = PlanDocument { scan, ..Default::default() };
         doc.segmentation.labels = labels;
         doc
     }

@@ -53,26 +53,18 @@ fn write_typed<T>(path: &Path, grid: &Grid, data: &[T], description: &str) -> Re
 where
     T: nifti::DataElement + bytemuck::Pod,
 {
-    let err = |d: String| NiftiError::Write {
-        path: path.to_owned(),
-        detail: d,
-    };
+    let err = |d: String| NiftiError::Write { path: path.to_owned(), detail: d };
     let [nx, ny, nz] = grid.dims;
     if data.len() != grid.voxel_count() {
         return Err(err(format!("{} values for a {nx} x {ny} x {nz} grid", data.len())));
     }
     if grid.dims.iter().any(|&d| d > u16::MAX as usize) {
-        return Err(err(format!(
-            "dimensions {nx} x {ny} x {nz} exceed NIfTI-1's 32767 per axis"
-        )));
+        return Err(err(format!("dimensions {nx} x {ny} x {nz} exceed NIfTI-1's 32767 per axis")));
     }
     // Our buffer is i-fastest: Fortran order for shape (nx, ny, nz).
     let view = ArrayView3::from_shape((nx, ny, nz).f(), data).map_err(|e| err(e.to_string()))?;
     let header = header_for(grid, description);
-    WriterOptions::new(path)
-        .reference_header(&header)
-        .write_nifti(&view)
-        .map_err(|e| err(e.to_string()))
+    WriterOptions::new(path).reference_header(&header).write_nifti(&view).map_err(|e| err(e.to_string()))
 }
 
 /// sform (exact, shear included) and qform (rotation part, when the grid is not sheared), both
@@ -80,26 +72,12 @@ where
 fn header_for(grid: &Grid, description: &str) -> NiftiHeader {
     let ras_from_voxel = ras_from_lps() * grid.patient_from_voxel;
     let row = |r: usize| -> [f32; 4] { std::array::from_fn(|c| ras_from_voxel[(r, c)] as f32) };
-    let mut h = NiftiHeader {
-        sform_code: 1,
-        qform_code: 0,
-        xyzt_units: 2,
-        ..NiftiHeader::default()
-    };
+    let mut h = NiftiHeader { sform_code: 1, qform_code: 0, xyzt_units: 2, ..NiftiHeader::default() };
     h.srow_x = row(0);
     h.srow_y = row(1);
     h.srow_z = row(2);
     let spacing = grid.spacing_mm();
-    h.pixdim = [
-        1.0,
-        spacing[0] as f32,
-        spacing[1] as f32,
-        spacing[2] as f32,
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-    ];
+    h.pixdim = [1.0, spacing[0] as f32, spacing[1] as f32, spacing[2] as f32, 1.0, 1.0, 1.0, 1.0];
     if grid.shear_deg() < 1e-3 {
         let lin: Matrix3<f64> = ras_from_voxel.fixed_view::<3, 3>(0, 0).into_owned();
         let mut dirs = Matrix3::from_columns(&[
@@ -113,11 +91,7 @@ fn header_for(grid: &Grid, description: &str) -> NiftiHeader {
             dirs.set_column(2, &(-dirs.column(2)));
         }
         let q = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(dirs));
-        let q = if q.w < 0.0 {
-            UnitQuaternion::new_unchecked(-q.into_inner())
-        } else {
-            q
-        };
+        let q = if q.w < 0.0 { UnitQuaternion::new_unchecked(-q.into_inner()) } else { q };
         h.pixdim[0] = qfac as f32;
         h.quatern_b = q.i as f32;
         h.quatern_c = q.j as f32;
@@ -168,95 +142,47 @@ fn ras_from_voxel(h: &NiftiHeader) -> Matrix4<f64> {
 
 /// Reads a 3D NIfTI-1 file (.nii or .nii.gz). A 4D file with one volume is accepted.
 pub fn read(path: &Path) -> Result<NiftiVolume, NiftiError> {
-    let bad = |d: String| NiftiError::Invalid {
-        path: path.to_owned(),
-        detail: d,
-    };
-    let obj: InMemNiftiObject = ReaderOptions::new().read_file(path).map_err(|e| NiftiError::Read {
-        path: path.to_owned(),
-        detail: e.to_string(),
-    })?;
+    let bad = |d: String| NiftiError::Invalid { path: path.to_owned(), detail: d };
+    let obj: InMemNiftiObject = ReaderOptions::new()
+        .read_file(path)
+        .map_err(|e| NiftiError::Read { path: path.to_owned(), detail: e.to_string() })?;
     let h = obj.header().clone();
     let dim = h.dim;
     let rank = dim[0] as usize;
     if !(1..=7).contains(&rank) || (rank > 3 && dim[4..=rank].iter().any(|&d| d > 1)) {
-        return Err(bad(format!(
-            "{rank}-dimensional image {:?}, expected a single 3D volume",
-            &dim[1..=rank.min(7)]
-        )));
+        return Err(bad(format!("{rank}-dimensional image {:?}, expected a single 3D volume", &dim[1..=rank.min(7)])));
     }
-    let dims = [
-        dim[1] as usize,
-        if rank >= 2 { dim[2] as usize } else { 1 },
-        if rank >= 3 { dim[3] as usize } else { 1 },
-    ];
+    let dims =
+        [dim[1] as usize, if rank >= 2 { dim[2] as usize } else { 1 }, if rank >= 3 { dim[3] as usize } else { 1 }];
     if dims.contains(&0) {
         return Err(bad(format!("empty dimensions {dims:?}")));
     }
     let datatype = h.data_type().map_err(|e| bad(e.to_string()))?;
     let vol = obj.into_volume();
-    let read_err = |e: nifti::NiftiError| NiftiError::Read {
-        path: path.to_owned(),
-        detail: e.to_string(),
-    };
+    let read_err = |e: nifti::NiftiError| NiftiError::Read { path: path.to_owned(), detail: e.to_string() };
     let (mut values, integer): (Vec<f32>, bool) = match datatype {
-        NiftiType::Uint8 => (
-            vol.into_nifti_typed_data::<u8>()
-                .map_err(read_err)?
-                .into_iter()
-                .map(f32::from)
-                .collect(),
-            true,
-        ),
-        NiftiType::Int8 => (
-            vol.into_nifti_typed_data::<i8>()
-                .map_err(read_err)?
-                .into_iter()
-                .map(f32::from)
-                .collect(),
-            true,
-        ),
-        NiftiType::Int16 => (
-            vol.into_nifti_typed_data::<i16>()
-                .map_err(read_err)?
-                .into_iter()
-                .map(f32::from)
-                .collect(),
-            true,
-        ),
-        NiftiType::Uint16 => (
-            vol.into_nifti_typed_data::<u16>()
-                .map_err(read_err)?
-                .into_iter()
-                .map(f32::from)
-                .collect(),
-            true,
-        ),
-        NiftiType::Int32 => (
-            vol.into_nifti_typed_data::<i32>()
-                .map_err(read_err)?
-                .into_iter()
-                .map(|v| v as f32)
-                .collect(),
-            true,
-        ),
-        NiftiType::Uint32 => (
-            vol.into_nifti_typed_data::<u32>()
-                .map_err(read_err)?
-                .into_iter()
-                .map(|v| v as f32)
-                .collect(),
-            true,
-        ),
+        NiftiType::Uint8 => {
+            (vol.into_nifti_typed_data::<u8>().map_err(read_err)?.into_iter().map(f32::from).collect(), true)
+        }
+        NiftiType::Int8 => {
+            (vol.into_nifti_typed_data::<i8>().map_err(read_err)?.into_iter().map(f32::from).collect(), true)
+        }
+        NiftiType::Int16 => {
+            (vol.into_nifti_typed_data::<i16>().map_err(read_err)?.into_iter().map(f32::from).collect(), true)
+        }
+        NiftiType::Uint16 => {
+            (vol.into_nifti_typed_data::<u16>().map_err(read_err)?.into_iter().map(f32::from).collect(), true)
+        }
+        NiftiType::Int32 => {
+            (vol.into_nifti_typed_data::<i32>().map_err(read_err)?.into_iter().map(|v| v as f32).collect(), true)
+        }
+        NiftiType::Uint32 => {
+            (vol.into_nifti_typed_data::<u32>().map_err(read_err)?.into_iter().map(|v| v as f32).collect(), true)
+        }
         NiftiType::Float32 => (vol.into_nifti_typed_data::<f32>().map_err(read_err)?, false),
-        NiftiType::Float64 => (
-            vol.into_nifti_typed_data::<f64>()
-                .map_err(read_err)?
-                .into_iter()
-                .map(|v| v as f32)
-                .collect(),
-            false,
-        ),
+        NiftiType::Float64 => {
+            (vol.into_nifti_typed_data::<f64>().map_err(read_err)?.into_iter().map(|v| v as f32).collect(), false)
+        }
         other => {
             return Err(bad(format!(
                 "data type {other:?} is not supported (expected an integer or float scalar type)"
@@ -265,10 +191,7 @@ pub fn read(path: &Path) -> Result<NiftiVolume, NiftiError> {
     };
     let n = dims[0] * dims[1] * dims[2];
     if values.len() < n {
-        return Err(bad(format!(
-            "{} values stored, {n} expected for {dims:?}",
-            values.len()
-        )));
+        return Err(bad(format!("{} values stored, {n} expected for {dims:?}", values.len())));
     }
     values.truncate(n);
     let scaled = h.scl_slope != 0.0 && (h.scl_slope != 1.0 || h.scl_inter != 0.0);
@@ -280,16 +203,8 @@ pub fn read(path: &Path) -> Result<NiftiVolume, NiftiError> {
     if patient_from_voxel.fixed_view::<3, 3>(0, 0).determinant().abs() < 1e-12 {
         return Err(bad("the voxel-to-world transform is degenerate".into()));
     }
-    let description = String::from_utf8_lossy(&h.descrip)
-        .trim_end_matches('\0')
-        .trim()
-        .to_owned();
-    Ok(NiftiVolume {
-        grid: Grid::new(dims, patient_from_voxel),
-        values,
-        integer: integer && !scaled,
-        description,
-    })
+    let description = String::from_utf8_lossy(&h.descrip).trim_end_matches('\0').trim().to_owned();
+    Ok(NiftiVolume { grid: Grid::new(dims, patient_from_voxel), values, integer: integer && !scaled, description })
 }
 
 #[cfg(test)]

@@ -29,10 +29,7 @@ fn corner(c: usize) -> [f64; 3] {
 }
 
 fn edge_between(a: usize, b: usize) -> usize {
-    EDGE_CORNERS
-        .iter()
-        .position(|&(x, y)| (x, y) == (a, b) || (x, y) == (b, a))
-        .expect("adjacent corners")
+    EDGE_CORNERS.iter().position(|&(x, y)| (x, y) == (a, b) || (x, y) == (b, a)).expect("adjacent corners")
 }
 
 /// The six faces, each as its four corners counter-clockwise seen from outside the cube.
@@ -177,15 +174,8 @@ pub fn table() -> &'static [Vec<[u8; 3]>] {
             [(pa[0] + pb[0]) / 2.0, (pa[1] + pb[1]) / 2.0, (pa[2] + pb[2]) / 2.0]
         };
         let [a, b, c] = t[1][0].map(mid);
-        let (u, v) = (
-            [b[0] - a[0], b[1] - a[1], b[2] - a[2]],
-            [c[0] - a[0], c[1] - a[1], c[2] - a[2]],
-        );
-        let n = [
-            u[1] * v[2] - u[2] * v[1],
-            u[2] * v[0] - u[0] * v[2],
-            u[0] * v[1] - u[1] * v[0],
-        ];
+        let (u, v) = ([b[0] - a[0], b[1] - a[1], b[2] - a[2]], [c[0] - a[0], c[1] - a[1], c[2] - a[2]]);
+        let n = [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
         if n[0] + n[1] + n[2] < 0.0 {
             for tris in &mut t {
                 for tri in tris.iter_mut() {
@@ -209,10 +199,7 @@ mod tests {
         for case in 1..255 {
             // Each crossed edge is used by the triangles of its loop; count per case:
             // triangles = crossings - 2 * loops, so at least crossings / 3 triangles.
-            let crossings = EDGE_CORNERS
-                .iter()
-                .filter(|&&(a, b)| ((case >> a) & 1) != ((case >> b) & 1))
-                .count();
+            let crossings = EDGE_CORNERS.iter().filter(|&&(a, b)| ((case >> a) & 1) != ((case >> b) & 1)).count();
             assert!(t[case].len() >= crossings / 3, "case {case}");
             let mut used = [false; 12];
             for tri in &t[case] {
@@ -220,11 +207,7 @@ mod tests {
                     used[e as usize] = true;
                 }
             }
-            assert_eq!(
-                used.iter().filter(|&&u| u).count(),
-                crossings,
-                "case {case} uses every crossed edge"
-            );
+            assert_eq!(used.iter().filter(|&&u| u).count(), crossings, "case {case} uses every crossed edge");
         }
     }
 
@@ -241,10 +224,7 @@ mod tests {
             }
             for (&(a, b), &n) in &uses {
                 if share_face(a as usize, b as usize) {
-                    assert_eq!(
-                        n, 1,
-                        "case {case:08b}: edge {a}-{b} lies in a face and is shared inside the cube"
-                    );
+                    assert_eq!(n, 1, "case {case:08b}: edge {a}-{b} lies in a face and is shared inside the cube");
                 }
             }
         }

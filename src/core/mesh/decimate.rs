@@ -92,10 +92,7 @@ impl Eq for Candidate {}
 impl Ord for Candidate {
     fn cmp(&self, other: &Self) -> Ordering {
         // Smallest cost first out of the max-heap.
-        other
-            .cost
-            .total_cmp(&self.cost)
-            .then_with(|| (other.a, other.b).cmp(&(self.a, self.b)))
+        other.cost.total_cmp(&self.cost).then_with(|| (other.a, other.b).cmp(&(self.a, self.b)))
     }
 }
 
@@ -117,11 +114,8 @@ struct State {
 
 impl State {
     fn neighbours(&self, v: u32) -> Vec<u32> {
-        let mut out: Vec<u32> = self.incident[v as usize]
-            .iter()
-            .flat_map(|&t| self.tris[t as usize])
-            .filter(|&u| u != v)
-            .collect();
+        let mut out: Vec<u32> =
+            self.incident[v as usize].iter().flat_map(|&t| self.tris[t as usize]).filter(|&u| u != v).collect();
         out.sort_unstable();
         out.dedup();
         out
@@ -145,22 +139,13 @@ impl State {
                 best = (e, p);
             }
         }
-        Candidate {
-            cost: best.0,
-            a,
-            b,
-            stamp: (self.stamp[a as usize], self.stamp[b as usize]),
-            target: best.1,
-        }
+        Candidate { cost: best.0, a, b, stamp: (self.stamp[a as usize], self.stamp[b as usize]), target: best.1 }
     }
 
     /// Collapsing a-b keeps the mesh manifold (link condition) and flips no triangle.
     fn can_collapse(&self, a: u32, b: u32, target: &Vector3<f64>) -> bool {
-        let shared: Vec<u32> = self.incident[a as usize]
-            .iter()
-            .copied()
-            .filter(|t| self.tris[*t as usize].contains(&b))
-            .collect();
+        let shared: Vec<u32> =
+            self.incident[a as usize].iter().copied().filter(|t| self.tris[*t as usize].contains(&b)).collect();
         if shared.is_empty() || shared.len() > 2 {
             return false;
         }
@@ -181,13 +166,7 @@ impl State {
                 }
                 let tri = self.tris[t as usize];
                 let before = tri.map(|u| self.pos[u as usize]);
-                let after = tri.map(|u| {
-                    if u == a || u == b {
-                        *target
-                    } else {
-                        self.pos[u as usize]
-                    }
-                });
+                let after = tri.map(|u| if u == a || u == b { *target } else { self.pos[u as usize] });
                 let n0 = (before[1] - before[0]).cross(&(before[2] - before[0]));
                 let n1 = (after[1] - after[0]).cross(&(after[2] - after[0]));
                 if n1.norm() < 1e-12 || n0.dot(&n1) < 0.2 * n0.norm() * n1.norm() {
@@ -239,11 +218,7 @@ pub fn decimate(mesh: &Mesh, opts: DecimateOptions, progress: &Progress) -> Resu
     let n_tris = mesh.triangles.len();
     let target = ((n_tris as f64) * opts.target_ratio.clamp(0.0, 1.0)).round() as usize;
     let mut s = State {
-        pos: mesh
-            .positions
-            .iter()
-            .map(|p| Vector3::new(p[0] as f64, p[1] as f64, p[2] as f64))
-            .collect(),
+        pos: mesh.positions.iter().map(|p| Vector3::new(p[0] as f64, p[1] as f64, p[2] as f64)).collect(),
         tris: mesh.triangles.clone(),
         alive: vec![true; n_tris],
         incident: vec![Vec::new(); mesh.positions.len()],
@@ -315,19 +290,10 @@ pub fn decimate(mesh: &Mesh, opts: DecimateOptions, progress: &Progress) -> Resu
             heap.push(s.candidate(c.a.min(n), c.a.max(n)));
         }
     }
-    let triangles: Vec<[u32; 3]> = s
-        .tris
-        .iter()
-        .zip(&s.alive)
-        .filter(|(_, a)| **a)
-        .map(|(t, _)| *t)
-        .collect();
+    let triangles: Vec<[u32; 3]> = s.tris.iter().zip(&s.alive).filter(|(_, a)| **a).map(|(t, _)| *t).collect();
     let positions = s.pos.iter().map(|p| [p.x as f32, p.y as f32, p.z as f32]).collect();
     let out = Mesh { positions, triangles }.compacted();
-    let report = DecimateReport {
-        triangles_before: n_tris,
-        triangles_after: out.triangles.len(),
-        max_error_mm: worst.sqrt(),
-    };
+    let report =
+        DecimateReport { triangles_before: n_tris, triangles_after: out.triangles.len(), max_error_mm: worst.sqrt() };
     Ok((out, report))
 }

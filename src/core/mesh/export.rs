@@ -63,10 +63,7 @@ pub fn write(mesh: &Mesh, path: &Path, format: Format, frame: Frame, name: &str)
         Frame::Lps => mesh.clone(),
         Frame::Ras => mesh.transformed(&ras_from_lps()),
     };
-    let err = |source| ExportError {
-        path: path.to_owned(),
-        source,
-    };
+    let err = |source| ExportError { path: path.to_owned(), source };
     let file = std::fs::File::create(path).map_err(err)?;
     let mut w = BufWriter::new(file);
     // The frame first: STL headers keep only 80 bytes.
@@ -85,11 +82,7 @@ fn face_normal(m: &Mesh, t: &[u32; 3]) -> [f32; 3] {
     let p = t.map(|i| m.positions[i as usize]);
     let u = [p[1][0] - p[0][0], p[1][1] - p[0][1], p[1][2] - p[0][2]];
     let v = [p[2][0] - p[0][0], p[2][1] - p[0][1], p[2][2] - p[0][2]];
-    let n = [
-        u[1] * v[2] - u[2] * v[1],
-        u[2] * v[0] - u[0] * v[2],
-        u[0] * v[1] - u[1] * v[0],
-    ];
+    let n = [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
     let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
     if len > 0.0 { n.map(|x| x / len) } else { [0.0; 3] }
 }

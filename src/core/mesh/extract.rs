@@ -212,12 +212,8 @@ fn run<F: Field>(
 
     // Non-uniform cells of cell row (j, k), as a bit word per word position.
     let mixed = |j: usize, k: usize, w: usize| -> u64 {
-        let (r00, r10, r01, r11) = (
-            layout.row(j, k),
-            layout.row(j + 1, k),
-            layout.row(j, k + 1),
-            layout.row(j + 1, k + 1),
-        );
+        let (r00, r10, r01, r11) =
+            (layout.row(j, k), layout.row(j + 1, k), layout.row(j, k + 1), layout.row(j + 1, k + 1));
         let a = b(r00, w);
         let s = |r: usize| shifted(b(r, w), b(r, w + 1));
         let m = (a ^ s(r00))
@@ -329,11 +325,8 @@ fn run<F: Field>(
                             None => (here[i], here[i + 1]),
                             Some(o) => (here[i], o[i]),
                         };
-                        let t = if a.is_nan() || bv.is_nan() {
-                            0.5
-                        } else {
-                            ((iso - a) / (bv - a)).clamp(0.0, 1.0) as f64
-                        };
+                        let t =
+                            if a.is_nan() || bv.is_nan() { 0.5 } else { ((iso - a) / (bv - a)).clamp(0.0, 1.0) as f64 };
                         let (mut x, mut y, mut z) = (i as f64, j as f64, k as f64);
                         match axis {
                             0 => x += t,
@@ -386,21 +379,15 @@ fn run<F: Field>(
                                 1 => {
                                     // y-edge at x offset `lo`, z offset `hi`.
                                     let row = row_of(0, hi);
-                                    let rank = if lo == 0 {
-                                        yr[hi].at(yseq(row), i)
-                                    } else {
-                                        yr1[hi].at(yseq(row), i + 1)
-                                    };
+                                    let rank =
+                                        if lo == 0 { yr[hi].at(yseq(row), i) } else { yr1[hi].at(yseq(row), i + 1) };
                                     (vbase[row] + counts[row][0] as usize) as u32 + rank
                                 }
                                 _ => {
                                     // z-edge at x offset `lo`, y offset `hi`.
                                     let row = row_of(hi, 0);
-                                    let rank = if lo == 0 {
-                                        zr[hi].at(zseq(row), i)
-                                    } else {
-                                        zr1[hi].at(zseq(row), i + 1)
-                                    };
+                                    let rank =
+                                        if lo == 0 { zr[hi].at(zseq(row), i) } else { zr1[hi].at(zseq(row), i + 1) };
                                     (vbase[row] + (counts[row][0] + counts[row][1]) as usize) as u32 + rank
                                 }
                             };

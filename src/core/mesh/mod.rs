@@ -77,10 +77,7 @@ impl Mesh {
     pub fn bounds(&self) -> Option<([f32; 3], [f32; 3])> {
         let first = *self.positions.first()?;
         Some(self.positions.iter().fold((first, first), |(lo, hi), p| {
-            (
-                std::array::from_fn(|a| lo[a].min(p[a])),
-                std::array::from_fn(|a| hi[a].max(p[a])),
-            )
+            (std::array::from_fn(|a| lo[a].min(p[a])), std::array::from_fn(|a| hi[a].max(p[a])))
         }))
     }
 
@@ -96,9 +93,7 @@ impl Mesh {
                 *directed.entry((a, b)).or_insert(0) += 1;
             }
         }
-        directed
-            .iter()
-            .all(|(&(a, b), &n)| n == 1 && directed.get(&(b, a)) == Some(&1))
+        directed.iter().all(|(&(a, b), &n)| n == 1 && directed.get(&(b, a)) == Some(&1))
     }
 
     /// Connected components (triangles sharing a vertex): a component id per triangle, and the count.
@@ -162,11 +157,7 @@ impl Mesh {
         acc.iter()
             .map(|n| {
                 let len = n.norm();
-                if len > 0.0 {
-                    [(n.x / len) as f32, (n.y / len) as f32, (n.z / len) as f32]
-                } else {
-                    [0.0; 3]
-                }
+                if len > 0.0 { [(n.x / len) as f32, (n.y / len) as f32, (n.z / len) as f32] } else { [0.0; 3] }
             })
             .collect()
     }
@@ -183,11 +174,8 @@ impl Mesh {
             })
             .collect();
         let mirror = m.fixed_view::<3, 3>(0, 0).determinant() < 0.0;
-        let triangles = if mirror {
-            self.triangles.iter().map(|t| [t[0], t[2], t[1]]).collect()
-        } else {
-            self.triangles.clone()
-        };
+        let triangles =
+            if mirror { self.triangles.iter().map(|t| [t[0], t[2], t[1]]).collect() } else { self.triangles.clone() };
         Mesh { positions, triangles }
     }
 
@@ -207,11 +195,7 @@ impl Mesh {
             .filter(|(_, c)| vol[**c as usize].abs() >= min_mm3)
             .map(|(t, _)| *t)
             .collect();
-        Mesh {
-            positions: self.positions.clone(),
-            triangles,
-        }
-        .compacted()
+        Mesh { positions: self.positions.clone(), triangles }.compacted()
     }
 
     /// The mesh as parry3d's BVH-backed triangle mesh (the collision and distance boundary:
@@ -220,11 +204,7 @@ impl Mesh {
         if self.triangles.is_empty() {
             return None;
         }
-        let vertices = self
-            .positions
-            .iter()
-            .map(|p| parry3d::math::Vector::new(p[0], p[1], p[2]))
-            .collect();
+        let vertices = self.positions.iter().map(|p| parry3d::math::Vector::new(p[0], p[1], p[2])).collect();
         parry3d::shape::TriMesh::new(vertices, self.triangles.clone()).ok()
     }
 
@@ -279,10 +259,7 @@ mod tests {
         assert!(t.is_watertight());
         assert_eq!(t.components().1, 1);
         let mirrored = t.transformed(&Matrix4::from_diagonal(&nalgebra::Vector4::new(-1.0, 1.0, 1.0, 1.0)));
-        assert!(
-            (mirrored.volume_mm3() - 1.0 / 6.0).abs() < 1e-9,
-            "winding follows a mirror"
-        );
+        assert!((mirrored.volume_mm3() - 1.0 / 6.0).abs() < 1e-9, "winding follows a mirror");
         let mut open = t.clone();
         open.triangles.pop();
         assert!(!open.is_watertight());
@@ -293,10 +270,8 @@ mod tests {
         let mut two = tetrahedron();
         let big = tetrahedron().transformed(&Matrix4::new_scaling(10.0));
         let offset = two.positions.len() as u32;
-        two.positions
-            .extend(big.positions.iter().map(|p| [p[0] + 50.0, p[1], p[2]]));
-        two.triangles
-            .extend(big.triangles.iter().map(|t| t.map(|v| v + offset)));
+        two.positions.extend(big.positions.iter().map(|p| [p[0] + 50.0, p[1], p[2]]));
+        two.triangles.extend(big.triangles.iter().map(|t| t.map(|v| v + offset)));
         assert_eq!(two.components().1, 2);
         let kept = two.remove_small_components(1.0);
         assert_eq!(kept.components().1, 1);

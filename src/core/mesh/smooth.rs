@@ -17,11 +17,7 @@ pub struct SmoothOptions {
 
 impl SmoothOptions {
     pub fn iterations(n: usize) -> SmoothOptions {
-        SmoothOptions {
-            iterations: n,
-            pass_band: 0.1,
-            lambda: 0.5,
-        }
+        SmoothOptions { iterations: n, pass_band: 0.1, lambda: 0.5 }
     }
 
     pub fn mu(&self) -> f64 {

@@ -50,9 +50,7 @@ impl Ellipsoid {
     /// sum((x/a)^2): below 1 inside.
     #[inline]
     pub fn level(&self, p: &Vector3<f64>) -> f64 {
-        (0..3)
-            .map(|i| ((p[i] - self.center[i]) / self.semi_axes_mm[i]).powi(2))
-            .sum()
+        (0..3).map(|i| ((p[i] - self.center[i]) / self.semi_axes_mm[i]).powi(2)).sum()
     }
 
     pub fn contains(&self, p: &Vector3<f64>) -> bool {
@@ -61,10 +59,7 @@ impl Ellipsoid {
 
     /// The same ellipsoid with every semi-axis shortened by `mm`.
     pub fn shrunk(&self, mm: f64) -> Ellipsoid {
-        Ellipsoid {
-            center: self.center,
-            semi_axes_mm: self.semi_axes_mm.map(|a| a - mm),
-        }
+        Ellipsoid { center: self.center, semi_axes_mm: self.semi_axes_mm.map(|a| a - mm) }
     }
 
     pub fn volume_mm3(&self) -> f64 {
@@ -185,11 +180,7 @@ impl Anatomy {
     /// The phantom head centred at `c` (LPS mm).
     pub fn new(c: P3) -> Anatomy {
         let at = |d: P3| -> P3 { [c[0] + d[0], c[1] + d[1], c[2] + d[2]] };
-        let tube = |a: P3, b: P3, r: f64| Tube {
-            from: at(a),
-            to: at(b),
-            radius_mm: r,
-        };
+        let tube = |a: P3, b: P3, r: f64| Tube { from: at(a), to: at(b), radius_mm: r };
         let mirror = |t: &Tube| Tube {
             from: [2.0 * c[0] - t.from[0], t.from[1], t.from[2]],
             to: [2.0 * c[0] - t.to[0], t.to[1], t.to[2]],
@@ -220,19 +211,10 @@ impl Anatomy {
         nerves.extend(left_nerves.iter().map(mirror));
 
         let mut a = Anatomy {
-            head: Ellipsoid {
-                center: c,
-                semi_axes_mm: [72.0, 90.0, 82.0],
-            },
+            head: Ellipsoid { center: c, semi_axes_mm: [72.0, 90.0, 82.0] },
             ventricles: [
-                Ellipsoid {
-                    center: at([10.0, 2.0, 14.0]),
-                    semi_axes_mm: [5.5, 22.0, 8.0],
-                },
-                Ellipsoid {
-                    center: at([-10.0, 2.0, 14.0]),
-                    semi_axes_mm: [5.5, 22.0, 8.0],
-                },
+                Ellipsoid { center: at([10.0, 2.0, 14.0]), semi_axes_mm: [5.5, 22.0, 8.0] },
+                Ellipsoid { center: at([-10.0, 2.0, 14.0]), semi_axes_mm: [5.5, 22.0, 8.0] },
             ],
             tumour_center: at([30.0, -20.0, 20.0]),
             tumour_radius_mm: 11.0,
@@ -242,11 +224,7 @@ impl Anatomy {
             tube_bounds: Vec::new(),
         };
         // Nerves first: they take precedence over vessels where the two would overlap.
-        for (tubes, tissue) in [
-            (&a.nerves, Tissue::Nerve),
-            (&a.arteries, Tissue::Artery),
-            (&a.sinus, Tissue::Sinus),
-        ] {
+        for (tubes, tissue) in [(&a.nerves, Tissue::Nerve), (&a.arteries, Tissue::Artery), (&a.sinus, Tissue::Sinus)] {
             for t in tubes {
                 let (lo, hi) = t.bounds();
                 a.tube_bounds.push((lo, hi, tissue, *t));
@@ -275,11 +253,7 @@ impl Anatomy {
         }
         let dt = (p - v(self.tumour_center)).norm();
         if dt < self.tumour_radius_mm {
-            return if dt >= self.tumour_radius_mm - TUMOUR_RIM_MM {
-                Tissue::TumourRim
-            } else {
-                Tissue::TumourCore
-            };
+            return if dt >= self.tumour_radius_mm - TUMOUR_RIM_MM { Tissue::TumourRim } else { Tissue::TumourCore };
         }
         if self.ventricles.iter().any(|e| e.contains(p)) {
             return Tissue::Ventricle;
@@ -328,11 +302,7 @@ mod tests {
 
     #[test]
     fn tube_distance_is_exact() {
-        let t = Tube {
-            from: [0.0, 0.0, 0.0],
-            to: [10.0, 0.0, 0.0],
-            radius_mm: 2.0,
-        };
+        let t = Tube { from: [0.0, 0.0, 0.0], to: [10.0, 0.0, 0.0], radius_mm: 2.0 };
         assert!((t.signed_distance(&Vector3::new(5.0, 5.0, 0.0)) - 3.0).abs() < 1e-12);
         assert!((t.signed_distance(&Vector3::new(13.0, 4.0, 0.0)) - 3.0).abs() < 1e-12);
         assert!(t.signed_distance(&Vector3::new(1.0, 1.0, 1.0)) < 0.0);

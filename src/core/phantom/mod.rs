@@ -111,18 +111,15 @@ pub fn generate() -> Phantom {
     let mut hu = vec![0i16; grid.voxel_count()];
     let mut labels = vec![0u8; grid.voxel_count()];
 
-    hu.par_chunks_mut(nx * ny)
-        .zip(labels.par_chunks_mut(nx * ny))
-        .enumerate()
-        .for_each(|(k, (hu_slice, lab_slice))| {
+    hu.par_chunks_mut(nx * ny).zip(labels.par_chunks_mut(nx * ny)).enumerate().for_each(
+        |(k, (hu_slice, lab_slice))| {
             for j in 0..ny {
                 for i in 0..nx {
                     let c = grid.patient_from_ijk([i as f64, j as f64, k as f64]).coords;
                     let centre_tissue = anatomy.tissue(&c);
                     let half = Vector3::new(sp[0], sp[1], sp[2]) * 0.5;
-                    let near_tube = boxes
-                        .iter()
-                        .any(|(lo, hi)| (0..3).all(|a| c[a] + half[a] >= lo[a] && c[a] - half[a] <= hi[a]));
+                    let near_tube =
+                        boxes.iter().any(|(lo, hi)| (0..3).all(|a| c[a] + half[a] >= lo[a] && c[a] - half[a] <= hi[a]));
                     let corners_agree = (0..8).all(|n| {
                         let o = Vector3::new(
                             if n & 1 == 0 { -half.x } else { half.x },
@@ -152,16 +149,12 @@ pub fn generate() -> Phantom {
                     lab_slice[i + nx * j] = anatomy.label(&c);
                 }
             }
-        });
+        },
+    );
 
     let truth = truth_of(&anatomy, &grid);
     Phantom {
-        volume: Volume {
-            grid,
-            data: VoxelData::I16(hu),
-            meta: meta(),
-            warnings: vec![],
-        },
+        volume: Volume { grid, data: VoxelData::I16(hu), meta: meta(), warnings: vec![] },
         labels,
         truth,
         anatomy,
@@ -185,57 +178,27 @@ pub fn meta() -> VolumeMeta {
 
 fn truth_of(a: &Anatomy, grid: &Grid) -> Truth {
     let m = grid.patient_from_voxel;
-    let shell = |outer: f64, inner: f64| Shape::EllipsoidShell {
-        outer: a.head.shrunk(outer),
-        inner: a.head.shrunk(inner),
-    };
+    let shell =
+        |outer: f64, inner: f64| Shape::EllipsoidShell { outer: a.head.shrunk(outer), inner: a.head.shrunk(inner) };
     let geometry = |label: u8| -> (Vec<Tissue>, Shape) {
         match label {
-            1 => (
-                vec![Tissue::Skin, Tissue::Fat],
-                shell(0.0, anatomy::SKULL_OUTER_DEPTH_MM),
-            ),
+            1 => (vec![Tissue::Skin, Tissue::Fat], shell(0.0, anatomy::SKULL_OUTER_DEPTH_MM)),
             2 => (
                 vec![Tissue::CorticalBone, Tissue::Diploe],
                 shell(anatomy::SKULL_OUTER_DEPTH_MM, anatomy::SKULL_INNER_DEPTH_MM),
             ),
             3 => (
                 vec![Tissue::Csf, Tissue::GreyMatter, Tissue::WhiteMatter],
-                Shape::Ellipsoids {
-                    items: vec![a.head.shrunk(anatomy::SKULL_INNER_DEPTH_MM)],
-                },
+                Shape::Ellipsoids { items: vec![a.head.shrunk(anatomy::SKULL_INNER_DEPTH_MM)] },
             ),
-            4 => (
-                vec![Tissue::Ventricle],
-                Shape::Ellipsoids {
-                    items: a.ventricles.to_vec(),
-                },
-            ),
+            4 => (vec![Tissue::Ventricle], Shape::Ellipsoids { items: a.ventricles.to_vec() }),
             5 => (
                 vec![Tissue::TumourCore, Tissue::TumourRim],
-                Shape::Sphere {
-                    center: a.tumour_center,
-                    radius_mm: a.tumour_radius_mm,
-                },
+                Shape::Sphere { center: a.tumour_center, radius_mm: a.tumour_radius_mm },
             ),
-            6 => (
-                vec![Tissue::Artery],
-                Shape::Tubes {
-                    segments: a.arteries.clone(),
-                },
-            ),
-            7 => (
-                vec![Tissue::Sinus],
-                Shape::Tubes {
-                    segments: a.sinus.clone(),
-                },
-            ),
-            _ => (
-                vec![Tissue::Nerve],
-                Shape::Tubes {
-                    segments: a.nerves.clone(),
-                },
-            ),
+            6 => (vec![Tissue::Artery], Shape::Tubes { segments: a.arteries.clone() }),
+            7 => (vec![Tissue::Sinus], Shape::Tubes { segments: a.sinus.clone() }),
+            _ => (vec![Tissue::Nerve], Shape::Tubes { segments: a.nerves.clone() }),
         }
     };
     Truth {
@@ -290,32 +253,18 @@ pub fn write(phantom: &Phantom, dir: &Path) -> Result<PhantomFiles, WriteError> 
         move |source| WriteError::Io { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    write_ct_series(
-        &phantom.volume,
-        &files.dicom_dir,
-        &WriteOptions::new("twinplan phantom v1"),
-    )?;
+    write_ct_series(&phantom.volume, &files.dicom_dir, &WriteOptions::new("twinplan phantom v1"))?;
     let labels: Vec<u16> = phantom.labels.iter().map(|&l| l as u16).collect();
-    nifti::write_labels(
-        &files.labels,
-        &phantom.volume.grid,
-        &labels,
-        "twinplan phantom truth labels",
-    )?;
-    let json = serde_json::to_string_pretty(&phantom.truth).map_err(|e| WriteError::Io {
-        path: files.truth.clone(),
-        source: e.into(),
-    })?;
+    nifti::write_labels(&files.labels, &phantom.volume.grid, &labels, "twinplan phantom truth labels")?;
+    let json = serde_json::to_string_pretty(&phantom.truth)
+        .map_err(|e| WriteError::Io { path: files.truth.clone(), source: e.into() })?;
     std::fs::write(&files.truth, json + "\n").map_err(io(&files.truth))?;
     std::fs::write(&files.readme, readme()).map_err(io(&files.readme))?;
     Ok(files)
 }
 
 fn readme() -> String {
-    let labels: String = LABELS
-        .iter()
-        .map(|(l, n, c)| format!("| {l} | {n} | {c} |\n"))
-        .collect();
+    let labels: String = LABELS.iter().map(|(l, n, c)| format!("| {l} | {n} | {c} |\n")).collect();
     format!(
         "# twinplan synthetic head phantom\n\n\
          A deterministic CT of a synthetic head, written by `twinplan phantom --out DIR` (source:\n\

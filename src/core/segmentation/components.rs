@@ -22,16 +22,9 @@ impl Connectivity {
     fn neighbour_rows(self) -> &'static [(i64, i64, i64)] {
         match self {
             Connectivity::Six => &[(-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0)],
-            Connectivity::TwentySix => &[
-                (-1, -1, 1),
-                (0, -1, 1),
-                (1, -1, 1),
-                (-1, 0, 1),
-                (1, 0, 1),
-                (-1, 1, 1),
-                (0, 1, 1),
-                (1, 1, 1),
-            ],
+            Connectivity::TwentySix => {
+                &[(-1, -1, 1), (0, -1, 1), (1, -1, 1), (-1, 0, 1), (1, 0, 1), (-1, 1, 1), (0, 1, 1), (1, 1, 1)]
+            }
         }
     }
 }
@@ -66,10 +59,7 @@ impl Runs {
                         while x < nx && row[x] != 0 {
                             x += 1;
                         }
-                        out.push(Run {
-                            x0: start as u32,
-                            x1: x as u32,
-                        });
+                        out.push(Run { x0: start as u32, x1: x as u32 });
                     } else {
                         x += 1;
                     }
@@ -84,11 +74,7 @@ impl Runs {
             runs.extend(r);
         }
         row_start.push(runs.len());
-        Runs {
-            dims: [nx, ny, nz],
-            row_start,
-            runs,
-        }
+        Runs { dims: [nx, ny, nz], row_start, runs }
     }
 
     fn row(&self, j: i64, k: i64) -> Option<std::ops::Range<usize>> {
@@ -139,10 +125,7 @@ impl Runs {
                 }
             }
         });
-        Mask {
-            grid: grid.clone(),
-            voxels,
-        }
+        Mask { grid: grid.clone(), voxels }
     }
 
     /// The run containing voxel (i, j, k), if any.
@@ -235,12 +218,7 @@ pub fn components(mask: &Mask, conn: Connectivity) -> Components {
         of_run[r] = id;
         sizes[id as usize] += (runs.runs[r].x1 - runs.runs[r].x0) as usize;
     }
-    Components {
-        runs,
-        of_run,
-        sizes,
-        grid: mask.grid.clone(),
-    }
+    Components { runs, of_run, sizes, grid: mask.grid.clone() }
 }
 
 /// The set voxels of `allowed` connected to any of `seeds` (voxel indices). Seeds outside

@@ -18,17 +18,11 @@ pub struct LabelMap {
 
 impl LabelMap {
     pub fn empty(grid: &Grid) -> LabelMap {
-        LabelMap {
-            grid: grid.clone(),
-            labels: vec![0; grid.voxel_count()],
-        }
+        LabelMap { grid: grid.clone(), labels: vec![0; grid.voxel_count()] }
     }
 
     pub fn mask(&self, label: u16) -> Mask {
-        Mask {
-            grid: self.grid.clone(),
-            voxels: self.labels.par_iter().map(|&l| (l == label) as u8).collect(),
-        }
+        Mask { grid: self.grid.clone(), voxels: self.labels.par_iter().map(|&l| (l == label) as u8).collect() }
     }
 
     pub fn count(&self, label: u16) -> usize {
@@ -74,14 +68,9 @@ impl LabelMap {
 /// nearest neighbour and said so; a map that does not overlap the scan is refused.
 pub fn import_labels(path: &Path, target: &Grid) -> Result<(LabelMap, Vec<String>), SegmentationError> {
     let src = nifti::read(path)?;
-    let bad = |detail: String| SegmentationError::Labels {
-        path: path.to_owned(),
-        detail,
-    };
+    let bad = |detail: String| SegmentationError::Labels { path: path.to_owned(), detail };
     if !src.integer {
-        return Err(bad(
-            "holds non-integer values (scaled or floating point): expected a label map".into(),
-        ));
+        return Err(bad("holds non-integer values (scaled or floating point): expected a label map".into()));
     }
     if let Some(v) = src.values.iter().find(|&&v| !(0.0..=u16::MAX as f32).contains(&v)) {
         return Err(bad(format!("holds the value {v}: labels must be 0..=65535")));
@@ -89,18 +78,10 @@ pub fn import_labels(path: &Path, target: &Grid) -> Result<(LabelMap, Vec<String
     let tol = target.spacing_mm().iter().cloned().fold(f64::INFINITY, f64::min) * 1e-3;
     if src.grid.same_as(target, tol) {
         let labels = src.values.par_iter().map(|&v| v as u16).collect();
-        return Ok((
-            LabelMap {
-                grid: target.clone(),
-                labels,
-            },
-            Vec::new(),
-        ));
+        return Ok((LabelMap { grid: target.clone(), labels }, Vec::new()));
     }
-    let src_from_patient = src
-        .grid
-        .voxel_from_patient()
-        .ok_or_else(|| bad("its voxel-to-world transform is degenerate".into()))?;
+    let src_from_patient =
+        src.grid.voxel_from_patient().ok_or_else(|| bad("its voxel-to-world transform is degenerate".into()))?;
     let src_from_target = src_from_patient * target.patient_from_voxel;
     let [sx, sy, sz] = src.grid.dims;
     let [nx, ny, _] = target.dims;
@@ -147,17 +128,7 @@ pub fn import_labels(path: &Path, target: &Grid) -> Result<(LabelMap, Vec<String
     )];
     let covered = inside_count as f64 / target.voxel_count() as f64;
     if covered < 0.999 {
-        warnings.push(format!(
-            "{}: covers {:.1}% of the scan; the rest has no label",
-            path.display(),
-            100.0 * covered
-        ));
+        warnings.push(format!("{}: covers {:.1}% of the scan; the rest has no label", path.display(), 100.0 * covered));
     }
-    Ok((
-        LabelMap {
-            grid: target.clone(),
-            labels,
-        },
-        warnings,
-    ))
+    Ok((LabelMap { grid: target.clone(), labels }, warnings))
 }

@@ -17,10 +17,7 @@ pub struct Mask {
 
 impl Mask {
     pub fn empty(grid: &Grid) -> Mask {
-        Mask {
-            grid: grid.clone(),
-            voxels: vec![0; grid.voxel_count()],
-        }
+        Mask { grid: grid.clone(), voxels: vec![0; grid.voxel_count()] }
     }
 
     #[inline]
@@ -57,17 +54,11 @@ impl Mask {
                 }) as u8
             })
             .collect();
-        Mask {
-            grid: self.grid.clone(),
-            voxels,
-        }
+        Mask { grid: self.grid.clone(), voxels }
     }
 
     pub fn invert(&self) -> Mask {
-        Mask {
-            grid: self.grid.clone(),
-            voxels: self.voxels.par_iter().map(|&v| (v == 0) as u8).collect(),
-        }
+        Mask { grid: self.grid.clone(), voxels: self.voxels.par_iter().map(|&v| (v == 0) as u8).collect() }
     }
 
     /// Dice similarity with another mask: 2|A∩B| / (|A| + |B|).
@@ -78,11 +69,7 @@ impl Mask {
             .zip(&other.voxels)
             .map(|(&x, &y)| ((x != 0 && y != 0) as usize, (x != 0) as usize, (y != 0) as usize))
             .reduce(|| (0, 0, 0), |p, q| (p.0 + q.0, p.1 + q.1, p.2 + q.2));
-        if a + b == 0 {
-            1.0
-        } else {
-            2.0 * inter as f64 / (a + b) as f64
-        }
+        if a + b == 0 { 1.0 } else { 2.0 * inter as f64 / (a + b) as f64 }
     }
 }
 
@@ -102,19 +89,11 @@ pub fn threshold(volume: &Volume, lo: f64, hi: f64) -> Mask {
             // Compare in integers: exact, and the common case is fast.
             let lo_i = lo.ceil().clamp(i16::MIN as f64 - 1.0, i16::MAX as f64 + 1.0) as i32;
             let hi_i = hi.floor().clamp(i16::MIN as f64 - 1.0, i16::MAX as f64 + 1.0) as i32;
-            v.par_iter()
-                .map(|&x| (lo_i <= x as i32 && x as i32 <= hi_i) as u8)
-                .collect()
+            v.par_iter().map(|&x| (lo_i <= x as i32 && x as i32 <= hi_i) as u8).collect()
         }
-        VoxelData::F32(v) => v
-            .par_iter()
-            .map(|&x| (lo <= x as f64 && x as f64 <= hi) as u8)
-            .collect(),
+        VoxelData::F32(v) => v.par_iter().map(|&x| (lo <= x as f64 && x as f64 <= hi) as u8).collect(),
     };
-    Mask {
-        grid: volume.grid.clone(),
-        voxels,
-    }
+    Mask { grid: volume.grid.clone(), voxels }
 }
 
 /// Intensity ranges that select tissues on CT (Hounsfield units).
@@ -230,11 +209,7 @@ mod tests {
         let mut m = Mask::empty(&grid);
         brush(&mut m, &Point3::origin(), 10.0, false);
         let expected = 4.0 / 3.0 * std::f64::consts::PI * 1000.0;
-        assert!(
-            (m.volume_mm3() / expected - 1.0).abs() < 0.03,
-            "{} vs {expected}",
-            m.volume_mm3()
-        );
+        assert!((m.volume_mm3() / expected - 1.0).abs() < 0.03, "{} vs {expected}", m.volume_mm3());
         brush(&mut m, &Point3::origin(), 5.0, true);
         assert!(!m.get(grid.index(20, 20, 10)));
         assert!(m.get(grid.index(28, 20, 10)));
@@ -247,14 +222,8 @@ mod tests {
     #[test]
     fn logic_and_dice() {
         let g = Grid::axis_aligned([4, 1, 1], [0.0; 3], [1.0; 3]);
-        let a = Mask {
-            grid: g.clone(),
-            voxels: vec![1, 1, 0, 0],
-        };
-        let b = Mask {
-            grid: g,
-            voxels: vec![0, 1, 1, 0],
-        };
+        let a = Mask { grid: g.clone(), voxels: vec![1, 1, 0, 0] };
+        let b = Mask { grid: g, voxels: vec![0, 1, 1, 0] };
         assert_eq!(a.combine(&b, Logic::Union).voxels, vec![1, 1, 1, 0]);
         assert_eq!(a.combine(&b, Logic::Intersect).voxels, vec![0, 1, 0, 0]);
         assert_eq!(a.combine(&b, Logic::Subtract).voxels, vec![1, 0, 0, 0]);

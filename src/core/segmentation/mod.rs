@@ -233,17 +233,7 @@ impl LabelDiff {
 
     /// The same change backwards.
     pub fn reversed(&self) -> LabelDiff {
-        LabelDiff {
-            runs: self
-                .runs
-                .iter()
-                .map(|r| DiffRun {
-                    old: r.new,
-                    new: r.old,
-                    ..*r
-                })
-                .collect(),
-        }
+        LabelDiff { runs: self.runs.iter().map(|r| DiffRun { old: r.new, new: r.old, ..*r }).collect() }
     }
 
     /// Writes the new labels; fails (changing nothing) if the map is not in the old state.
@@ -252,9 +242,7 @@ impl LabelDiff {
         for r in &self.runs {
             let (a, b) = (r.start as usize, r.start as usize + r.len as usize);
             if b > n || labels.labels[a..b].iter().any(|&l| l != r.old) {
-                return Err(SegmentationError::Invalid(
-                    "the label map changed since this edit was computed".into(),
-                ));
+                return Err(SegmentationError::Invalid("the label map changed since this edit was computed".into()));
             }
         }
         for r in &self.runs {
@@ -266,10 +254,7 @@ impl LabelDiff {
 
 impl Segmentation {
     pub fn new(volume: &Volume) -> Segmentation {
-        Segmentation {
-            labels: LabelMap::empty(&volume.grid),
-            segments: Vec::new(),
-        }
+        Segmentation { labels: LabelMap::empty(&volume.grid), segments: Vec::new() }
     }
 
     /// Adds an empty segment with the category's defaults and returns its label.
@@ -302,10 +287,7 @@ impl Segmentation {
     /// What writing `mask` as the voxels of `label` (under the segment's overwrite policy)
     /// would change.
     pub fn diff_for(&self, label: u16, mask: &Mask) -> Result<LabelDiff, SegmentationError> {
-        let overwrite = self
-            .segment(label)
-            .ok_or(SegmentationError::NoSuchSegment(label))?
-            .overwrite;
+        let overwrite = self.segment(label).ok_or(SegmentationError::NoSuchSegment(label))?.overwrite;
         let chunk = 1 << 16;
         let parts: Vec<Vec<DiffRun>> = self
             .labels
@@ -317,11 +299,7 @@ impl Segmentation {
                 let mut runs: Vec<DiffRun> = Vec::new();
                 for (n, (&old, &m)) in ls.iter().zip(ms).enumerate() {
                     let new = if m != 0 {
-                        if overwrite == Overwrite::All || old == 0 || old == label {
-                            label
-                        } else {
-                            old
-                        }
+                        if overwrite == Overwrite::All || old == 0 || old == label { label } else { old }
                     } else if old == label {
                         0
                     } else {
@@ -333,12 +311,7 @@ impl Segmentation {
                     let idx = (c * chunk + n) as u32;
                     match runs.last_mut() {
                         Some(r) if r.start + r.len == idx && r.old == old && r.new == new => r.len += 1,
-                        _ => runs.push(DiffRun {
-                            start: idx,
-                            len: 1,
-                            old,
-                            new,
-                        }),
+                        _ => runs.push(DiffRun { start: idx, len: 1, old, new }),
                     }
                 }
                 runs
@@ -429,20 +402,15 @@ fn run_step(
     let seeds = |s: &[[f64; 3]]| -> Result<Vec<usize>, SegmentationError> {
         let v = seed_voxels(volume, s);
         if v.is_empty() {
-            return Err(SegmentationError::Invalid(
-                "every seed point lies outside the scan".into(),
-            ));
+            return Err(SegmentationError::Invalid("every seed point lies outside the scan".into()));
         }
         Ok(v)
     };
     Ok(match step {
         Step::Threshold { lo, hi } => mask::threshold(volume, *lo, *hi),
-        Step::Grow {
-            seeds_mm,
-            lo,
-            hi,
-            connectivity,
-        } => components::flood(&mask::threshold(volume, *lo, *hi), &seeds(seeds_mm)?, *connectivity),
+        Step::Grow { seeds_mm, lo, hi, connectivity } => {
+            components::flood(&mask::threshold(volume, *lo, *hi), &seeds(seeds_mm)?, *connectivity)
+        }
         Step::KeepLargest { connectivity } => components::keep_largest(&current, *connectivity),
         Step::KeepIslands { seeds_mm, connectivity } => components::flood(&current, &seeds(seeds_mm)?, *connectivity),
         Step::RemoveSmallIslands { min_mm3, connectivity } => {
@@ -458,18 +426,9 @@ fn run_step(
             seg.segment(*with).ok_or(SegmentationError::NoSuchSegment(*with))?;
             current.combine(&seg.mask(*with), *op)
         }
-        Step::Brush {
-            center_mm,
-            radius_mm,
-            erase,
-        } => {
+        Step::Brush { center_mm, radius_mm, erase } => {
             let mut m = current;
-            mask::brush(
-                &mut m,
-                &Point3::new(center_mm[0], center_mm[1], center_mm[2]),
-                *radius_mm,
-                *erase,
-            );
+            mask::brush(&mut m, &Point3::new(center_mm[0], center_mm[1], center_mm[2]), *radius_mm, *erase);
             m
         }
         Step::Import { file, label } => {

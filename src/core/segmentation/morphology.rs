@@ -25,12 +25,7 @@ fn bounds(mask: &Mask) -> Option<([usize; 3], [usize; 3])> {
             }
             (lo[0] != usize::MAX).then_some((lo, hi))
         })
-        .reduce_with(|a, b| {
-            (
-                std::array::from_fn(|x| a.0[x].min(b.0[x])),
-                std::array::from_fn(|x| a.1[x].max(b.1[x])),
-            )
-        })
+        .reduce_with(|a, b| (std::array::from_fn(|x| a.0[x].min(b.0[x])), std::array::from_fn(|x| a.1[x].max(b.1[x]))))
 }
 
 /// Squared distance transform along one line: `f` holds 0 at sources and +inf elsewhere on
@@ -82,15 +77,10 @@ fn edt_line(f: &mut [f32], weight: f32, v: &mut Vec<usize>, z: &mut Vec<f32>, ou
 fn squared_distance(sources: &[bool], dims: [usize; 3], spacing: [f64; 3]) -> Vec<f32> {
     let [nx, ny, nz] = dims;
     let w = spacing.map(|s| (s * s) as f32);
-    let mut d: Vec<f32> = sources
-        .par_iter()
-        .map(|&s| if s { 0.0 } else { f32::INFINITY })
-        .collect();
+    let mut d: Vec<f32> = sources.par_iter().map(|&s| if s { 0.0 } else { f32::INFINITY }).collect();
     // x: rows are contiguous.
-    d.par_chunks_mut(nx).for_each_init(
-        || (Vec::new(), Vec::new(), Vec::new()),
-        |(v, z, out), row| edt_line(row, w[0], v, z, out),
-    );
+    d.par_chunks_mut(nx)
+        .for_each_init(|| (Vec::new(), Vec::new(), Vec::new()), |(v, z, out), row| edt_line(row, w[0], v, z, out));
     // y: within each slice.
     d.par_chunks_mut(nx * ny).for_each_init(
         || (Vec::new(), Vec::new(), Vec::new(), vec![0f32; ny]),
@@ -300,17 +290,9 @@ mod tests {
         };
         let outside: Vec<_> = (0..grid.voxel_count()).filter(|&i| !big.get(i)).map(centre).collect();
         for idx in (0..grid.voxel_count()).filter(|&i| big.get(i)) {
-            let nearest = outside
-                .iter()
-                .map(|o| (o - centre(idx)).norm())
-                .fold(f64::INFINITY, f64::min);
+            let nearest = outside.iter().map(|o| (o - centre(idx)).norm()).fold(f64::INFINITY, f64::min);
             if (nearest - 3.0).abs() > 1e-6 {
-                assert_eq!(
-                    small.get(idx),
-                    nearest > 3.0,
-                    "voxel {:?}: nearest outside at {nearest} mm",
-                    grid.ijk(idx)
-                );
+                assert_eq!(small.get(idx), nearest > 3.0, "voxel {:?}: nearest outside at {nearest} mm", grid.ijk(idx));
             }
         }
         assert!(small.count() > 0 && small.count() < big.count());
@@ -343,16 +325,7 @@ mod tests {
         assert_eq!(close(&ball, 1.0), ball);
         // Opening removes only the one-voxel caps at the poles, thinner than its 2 mm.
         let opened = open(&ball, 1.0);
-        assert_eq!(
-            opened
-                .combine(&ball, crate::core::segmentation::mask::Logic::Subtract)
-                .count(),
-            0
-        );
-        assert!(
-            ball.count() - opened.count() <= 12,
-            "{} removed",
-            ball.count() - opened.count()
-        );
+        assert_eq!(opened.combine(&ball, crate::core::segmentation::mask::Logic::Subtract).count(), 0);
+        assert!(ball.count() - opened.count() <= 12, "{} removed", ball.count() - opened.count());
     }
 }

@@ -28,10 +28,7 @@ pub struct Grid {
 
 impl Grid {
     pub fn new(dims: [usize; 3], patient_from_voxel: Matrix4<f64>) -> Self {
-        Self {
-            dims,
-            patient_from_voxel,
-        }
+        Self { dims, patient_from_voxel }
     }
 
     /// An axis-aligned grid (identity directions) with the given origin and spacing.
@@ -102,8 +99,7 @@ impl Grid {
     }
 
     pub fn patient_from_ijk(&self, ijk: [f64; 3]) -> Point3<f64> {
-        self.patient_from_voxel
-            .transform_point(&Point3::new(ijk[0], ijk[1], ijk[2]))
+        self.patient_from_voxel.transform_point(&Point3::new(ijk[0], ijk[1], ijk[2]))
     }
 
     /// The inverse transform; `None` only for a degenerate (flat) grid.
@@ -143,11 +139,7 @@ impl Grid {
     /// True when both grids have the same size and place voxels within `tol_mm` of each other.
     pub fn same_as(&self, other: &Grid, tol_mm: f64) -> bool {
         self.dims == other.dims
-            && self
-                .corners_mm()
-                .iter()
-                .zip(other.corners_mm().iter())
-                .all(|(a, b)| (a - b).norm() <= tol_mm)
+            && self.corners_mm().iter().zip(other.corners_mm().iter()).all(|(a, b)| (a - b).norm() <= tol_mm)
     }
 
     /// The unit normal of the slice planes (i × j), in LPS.

@@ -56,12 +56,9 @@ impl VoxelData {
         fn fold<T: Copy + Send + Sync>(v: &[T], f: impl Fn(T) -> f32 + Sync + Send) -> Option<(f32, f32)> {
             v.par_chunks(1 << 16)
                 .map(|c| {
-                    c.iter()
-                        .map(|&x| f(x))
-                        .filter(|x| x.is_finite())
-                        .fold(None, |acc: Option<(f32, f32)>, x| {
-                            Some(acc.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
-                        })
+                    c.iter().map(|&x| f(x)).filter(|x| x.is_finite()).fold(None, |acc: Option<(f32, f32)>, x| {
+                        Some(acc.map_or((x, x), |(lo, hi)| (lo.min(x), hi.max(x))))
+                    })
                 })
                 .reduce(
                     || None,
@@ -156,12 +153,7 @@ mod tests {
                 }
             }
         }
-        let vol = Volume {
-            grid,
-            data: VoxelData::F32(v),
-            meta: VolumeMeta::default(),
-            warnings: vec![],
-        };
+        let vol = Volume { grid, data: VoxelData::F32(v), meta: VolumeMeta::default(), warnings: vec![] };
         let s = vol.sample_ijk([1.5, 2.25, 4.0]).unwrap();
         assert!((s - (3.0 + 6.75 - 4.0)).abs() < 1e-5);
         assert!(vol.sample_ijk([3.0, 4.0, 5.0]).is_some());
