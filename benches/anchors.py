@@ -4,6 +4,7 @@
     anchors.py load FOLDER            SimpleITK ImageSeriesReader (GDCM) on a DICOM series
     anchors.py mesh FOLDER ISO        VTK vtkFlyingEdges3D on the series (loaded with SimpleITK)
     anchors.py skimage FOLDER ISO     scikit-image marching_cubes on the same array
+    anchors.py distance PLY POINTS    VTK vtkImplicitPolyDataDistance at points (a JSON list)
 
 Prints one JSON line: seconds (best of the repeats), peak resident memory of this process and its
 resident memory before loading (both in bytes), and the voxel buffer size.
@@ -100,9 +101,32 @@ def skimage_mesh(folder, iso, repeats):
             "rss_before_bytes": before, "voxel_bytes": arr.nbytes, "triangles": triangles, "vertices": points}
 
 
+def vtk_distance(ply, points_file, repeats):
+    import vtk
+
+    reader = vtk.vtkPLYReader()
+    reader.SetFileName(ply)
+    reader.Update()
+    with open(points_file) as f:
+        points = [tuple(p) for p in json.load(f)]
+    distance = vtk.vtkImplicitPolyDataDistance()
+    distance.SetInput(reader.GetOutput())
+    best = float("inf")
+    for _ in range(repeats):
+        evaluate = distance.EvaluateFunction
+        t = time.perf_counter()
+        for p in points:
+            evaluate(p)
+        best = min(best, time.perf_counter() - t)
+    return {"anchor": f"VTK {vtk.vtkVersion.GetVTKVersion()} vtkImplicitPolyDataDistance", "seconds": best,
+            "peak_rss_bytes": 0, "rss_before_bytes": 0, "voxel_bytes": 1}
+
+
 if __name__ == "__main__":
     what, arg = sys.argv[1], sys.argv[2]
-    if what == "load":
+    if what == "distance":
+        print(json.dumps(vtk_distance(arg, sys.argv[3], int(sys.argv[4]))))
+    elif what == "load":
         repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 5
         print(json.dumps(load(arg, repeats)))
     else:

@@ -84,6 +84,39 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Build one segment from tools applied in order and write it as a NIfTI label map on the
+    /// scan's grid (RAS affine, label 1), with the recipe that made it.
+    Segment {
+        path: PathBuf,
+        /// A tool, repeated in the order to apply them: threshold:bone|skin|vessels|soft,
+        /// threshold:LO:HI, grow:LO:HI@X,Y,Z, keep-largest, keep-island@X,Y,Z, remove-small:MM3,
+        /// dilate:MM, erode:MM, open:MM, close:MM, fill-holes, margin:MM, hollow:MM,
+        /// brush:X,Y,Z:R, erase:X,Y,Z:R, import:FILE:LABEL (points in LPS mm).
+        #[arg(long = "step", required = true)]
+        steps: Vec<String>,
+        /// Output label map: .nii or .nii.gz.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "segment")]
+        name: String,
+        /// skin, bone, brain, ventricle, target, vessel, nerve or other.
+        #[arg(long, default_value = "other")]
+        category: String,
+        /// Neighbours for growing and islands: 6 (faces) or 26 (faces, edges, corners).
+        #[arg(long, default_value = "26", value_parser = ["6", "26"])]
+        connectivity: String,
+        /// Series id or SeriesInstanceUID (default: the largest series).
+        #[arg(long)]
+        series: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Clearance analysis of every trajectory in a plan against its critical structures.
+    Check {
+        plan: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the synthetic head phantom: DICOM series, truth label map, truth JSON.
     Phantom {
         #[arg(long)]
@@ -116,6 +149,11 @@ pub fn run(cli: Cli) -> ExitCode {
                 MeshArgs { iso, labels, label, smooth, decimate, ras, ascii, close_border, min_component_mm3, json };
             mesh(&path, series.as_deref(), &out, &opts)
         }
+        Some(Command::Segment { path, steps, out, name, category, connectivity, series, json }) => {
+            let args = SegmentArgs { steps, name, category, connectivity, json };
+            segment(&path, series.as_deref(), &out, &args)
+        }
+        Some(Command::Check { plan, json }) => check(&plan, json),
         Some(Command::Open { .. }) | None => unreachable!("the GUI commands are handled in main"),
     };
     match result {
@@ -421,6 +459,154 @@ fn mesh(path: &Path, series: Option<&str>, out: &Path, a: &MeshArgs) -> Result<(
         if let Some(r) = decimation {
             println!("decimated from {} triangles; error bound {:.3} mm", r.triangles_before, r.max_error_mm);
         }
+    }
+    Ok(())
+}
+
+struct SegmentArgs {
+    steps: Vec<String>,
+    name: String,
+    category: String,
+    connectivity: String,
+    json: bool,
+}
+
+fn segment(path: &Path, series: Option<&str>, out: &Path, a: &SegmentArgs) -> Result<()> {
+    use twinplan::core::segmentation::{Category, Connectivity, Segmentation, Step, components};
+    let name = out.to_string_lossy();
+    if !(name.ends_with(".nii") || name.ends_with(".nii.gz")) {
+        bail!("{}: expected an output name ending in .nii or .nii.gz", out.display());
+    }
+    let category = Category::parse(&a.category).with_context(|| {
+        let names: Vec<&str> = Category::ALL.iter().map(|c| c.name()).collect();
+        format!("--category {}: expected one of {}", a.category, names.join(", "))
+    })?;
+    let connectivity = if a.connectivity == "6" { Connectivity::Six } else { Connectivity::TwentySix };
+    // Every step is checked before the scan is read, so a typo costs no loading time.
+    let steps: Vec<Step> =
+        a.steps.iter().map(|t| Step::parse(t, connectivity)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?;
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let (_, loaded) = dicom::open_volume(path, series, &progress)?;
+    let v = loaded.volume;
+    let mut seg = Segmentation::new(&v);
+    let label = seg.add(&a.name, category);
+    for (text, step) in a.steps.iter().zip(steps) {
+        seg.apply(label, step, &v, &progress).with_context(|| format!("step '{text}'"))?;
+    }
+    drop(shown);
+    let mask = seg.mask(label);
+    if mask.is_empty() {
+        bail!("{}: the steps {} select no voxel", path.display(), a.steps.join(" "));
+    }
+    let islands = components::components(&mask, connectivity).count();
+    seg.labels
+        .write_nifti(out, &format!("twinplan {}", a.name))
+        .with_context(|| format!("{}: could not write the label map", out.display()))?;
+    let segment = seg.segment(label).context("the segment just added")?;
+    if a.json {
+        let j = json!({
+            "file": out,
+            "label": label,
+            "name": segment.name,
+            "category": category.name(),
+            "margin_mm": segment.margin_mm,
+            "voxels": mask.count(),
+            "volume_mm3": mask.volume_mm3(),
+            "components": islands,
+            "steps": segment.steps,
+            "warnings": v.warnings,
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else {
+        for w in &v.warnings {
+            eprintln!("warning: {w}");
+        }
+        println!(
+            "wrote {} (label {label} = {}, {}): {} voxels, {:.1} mm3 ({:.2} mL), {islands} island(s)",
+            out.display(),
+            a.name,
+            category.name(),
+            mask.count(),
+            mask.volume_mm3(),
+            mask.volume_mm3() / 1000.0
+        );
+    }
+    Ok(())
+}
+
+fn check(plan: &Path, json: bool) -> Result<()> {
+    use twinplan::core::document::io as plan_io;
+    use twinplan::core::planning::{PlanningScene, conflicts};
+    /// Instruments closer than this (surface to surface) are reported as a conflict.
+    const CONFLICT_MM: f64 = 3.0;
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let opened = plan_io::open(plan, &progress)?;
+    let doc = &opened.doc;
+    let scene = PlanningScene::build(&doc.segmentation, &progress)?;
+    drop(shown);
+    let reports = doc
+        .trajectories
+        .iter()
+        .map(|t| scene.check(t, &doc.segmentation))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{}", plan.display()))?;
+    let clashes = conflicts(&doc.trajectories, CONFLICT_MM);
+    let mut warnings = opened.loaded.volume.warnings.clone();
+    warnings.extend(opened.warnings.iter().cloned());
+    if json {
+        let j = json!({
+            "plan": plan,
+            "frame": "LPS",
+            "trajectories": reports,
+            "conflicts": clashes.iter().map(|&(a, b, gap)| json!({
+                "a": doc.trajectories[a].name, "b": doc.trajectories[b].name, "distance_mm": gap,
+            })).collect::<Vec<_>>(),
+            "warnings": warnings,
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+        return Ok(());
+    }
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if reports.is_empty() {
+        println!("{}: no trajectories to check", plan.display());
+    }
+    for r in &reports {
+        let angle = r.entry_angle_deg.map_or("no entry surface".into(), |a| format!("entry angle {a:.1} deg"));
+        println!(
+            "{}: {} ({:.2} mm), length {:.1} mm, {angle}: {}",
+            r.name,
+            r.instrument,
+            r.diameter_mm,
+            r.length_mm,
+            r.verdict.name().to_uppercase()
+        );
+        for s in &r.structures {
+            println!(
+                "  {:<28} {:>8.2} mm at depth {:>6.1} mm (margin {:.1} mm)  {}",
+                s.name,
+                s.min_clearance_mm,
+                s.depth_mm,
+                s.margin_mm,
+                s.verdict.name()
+            );
+        }
+        let passes: Vec<String> = r.passes_through.iter().map(|p| p.name.clone()).collect();
+        if !passes.is_empty() {
+            println!("  passes through: {}", passes.join(", "));
+        }
+        for w in &r.warnings {
+            println!("  warning: {w}");
+        }
+    }
+    for (a, b, gap) in clashes {
+        println!(
+            "conflict: {} and {} come within {gap:.2} mm (less than {CONFLICT_MM} mm)",
+            doc.trajectories[a].name, doc.trajectories[b].name
+        );
     }
     Ok(())
 }

@@ -273,3 +273,96 @@ fn mesh_input_problems_are_explained() {
     assert_eq!(code, 1);
     assert!(err.contains(".stl, .obj or .ply"), "{err}");
 }
+
+#[test]
+fn segment_writes_a_label_map_that_matches_the_phantoms_skull() {
+    use twinplan::core::segmentation::import_labels;
+    let phantom = common::project("sample_scans/phantom");
+    let dicom = phantom.join("dicom");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("skull.nii.gz");
+    let (code, stdout, err) = twinplan(&[
+        "segment",
+        dicom.to_str().unwrap(),
+        "--step",
+        "threshold:bone",
+        "--step",
+        "keep-largest",
+        "--name",
+        "Skull",
+        "--category",
+        "bone",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(j["category"], "bone");
+    assert_eq!(j["components"], 1);
+    assert_eq!(j["steps"][0]["tool"], "threshold");
+    assert_eq!(j["steps"][1]["tool"], "keep_largest");
+    // The written map, read back onto the scan's grid, against the truth skull (label 2).
+    let (_, loaded) = twinplan::core::dicom::open_volume(&dicom, None, &Default::default()).unwrap();
+    let grid = &loaded.volume.grid;
+    let (written, warnings) = import_labels(&out, grid).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let (truth, _) = import_labels(&phantom.join("truth_labels.nii.gz"), grid).unwrap();
+    let dice = written.mask(1).dice(&truth.mask(2));
+    assert!(dice >= 0.95, "skull Dice {dice:.4}");
+    assert_eq!(j["voxels"].as_u64().unwrap() as usize, written.count(1));
+}
+
+#[test]
+fn segment_mistakes_are_explained_before_loading() {
+    let dicom = common::project("sample_scans/phantom/dicom");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x.nii.gz");
+    let run = |steps: &[&str], out: &std::path::Path| {
+        let mut args = vec!["segment", dicom.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        for s in steps {
+            args.extend(["--step", s]);
+        }
+        twinplan(&args)
+    };
+    let (code, _, err) = run(&["threshold:bone", "dilate:-2"], &out);
+    assert_eq!(code, 1);
+    assert!(err.contains("step 'dilate:-2'") && err.contains("above zero"), "{err}");
+    let (code, _, err) = run(&["grow:150:500@0,0,9999"], &out);
+    assert_eq!(code, 1);
+    assert!(err.contains("outside the scan"), "{err}");
+    let (code, _, err) = run(&["threshold:5000:6000"], &out);
+    assert_eq!(code, 1);
+    assert!(err.contains("select no voxel"), "{err}");
+    let (code, _, err) = run(&["threshold:bone"], &tmp.path().join("x.stl"));
+    assert_eq!(code, 1);
+    assert!(err.contains("x.stl") && err.contains(".nii.gz"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn check_reports_every_trajectory_of_the_bundled_plan() {
+    let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
+    let (code, out, err) = twinplan(&["check", plan.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let t = &j["trajectories"][0];
+    assert_eq!(t["name"], "Biopsy, left frontal");
+    assert!(t["length_mm"].as_f64().unwrap() > 20.0);
+    assert!(t["entry_angle_deg"].as_f64().unwrap() < 30.0);
+    let names: Vec<&str> = t["structures"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    for want in ["Arteries", "Superior sagittal sinus", "Optic nerves"] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    for s in t["structures"].as_array().unwrap() {
+        assert!(s["min_clearance_mm"].as_f64().unwrap() > 2.0, "{s}");
+        assert!(s["depth_mm"].as_f64().is_some());
+        assert_eq!(s["verdict"], "clear");
+    }
+    let (code, text, err) = twinplan(&["check", plan.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("Biopsy, left frontal") && text.contains("CLEAR") && text.contains("Optic nerves"), "{text}");
+    let (code, _, err) = twinplan(&["check", "/nonexistent/plan.twinplan.json"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("/nonexistent/plan.twinplan.json"), "{err}");
+}

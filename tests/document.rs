@@ -157,3 +157,70 @@ fn an_edit_computed_on_an_older_label_map_is_refused() {
     );
     assert_eq!(doc.segmentation.labels, snapshot);
 }
+
+#[test]
+fn a_brush_stroke_is_one_undo_step_that_restores_every_dab() {
+    let v = volume();
+    let mut doc = document(&v);
+    let mut h = History::default();
+    let add = Command::add_segment(&doc, "Paint", Category::Other);
+    h.execute(&mut doc, add, None).unwrap();
+    let label = doc.segmentation.segments[0].label;
+    // Three dabs along a line, far enough apart that each paints voxels the others do not.
+    let centres = [[3.0, 3.0, 8.0], [10.0, 3.0, 8.0], [16.0, 3.0, 8.0]];
+    let mut counts = Vec::new();
+    for c in centres {
+        let step = Step::Brush { center_mm: c, radius_mm: 2.0, erase: false };
+        let diff = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
+        assert!(diff.voxels() > 0);
+        h.execute(&mut doc, Command::EditLabels { label, step: StepChange::Push(step), diff }, Some("brush")).unwrap();
+        counts.push(doc.segmentation.labels.count(label));
+    }
+    h.seal();
+    assert!(counts[0] < counts[1] && counts[1] < counts[2], "{counts:?}");
+    assert_eq!(h.len(), 2, "add + one stroke");
+    h.undo(&mut doc).unwrap().unwrap();
+    assert_eq!(doc.segmentation.labels.count(label), 0, "the whole stroke is undone");
+    assert!(doc.segmentation.segment(label).unwrap().steps.is_empty());
+    h.redo(&mut doc).unwrap().unwrap();
+    assert_eq!(doc.segmentation.labels.count(label), counts[2]);
+    assert_eq!(doc.segmentation.segment(label).unwrap().steps.len(), 3);
+}
+
+#[test]
+fn trajectories_are_added_dragged_removed_and_undone_and_survive_a_save() {
+    use twinplan::core::planning::{Instrument, InstrumentKind, Trajectory};
+    let v = volume();
+    let mut doc = document(&v);
+    let mut h = History::default();
+    let needle = Instrument::preset(InstrumentKind::BiopsyNeedle);
+    let first = Trajectory::new("first", [0.0, 0.0, 0.0], [5.0, 5.0, 5.0], needle);
+    let second = Trajectory::new("second", [1.0, 0.0, 0.0], [9.0, 9.0, 9.0], Instrument::custom(3.0, 90.0));
+    let ch = h.execute(&mut doc, Command::AddTrajectory { index: 0, trajectory: first.clone() }, None).unwrap();
+    assert!(ch.trajectories && !ch.segments);
+    h.execute(&mut doc, Command::AddTrajectory { index: 99, trajectory: second.clone() }, None).unwrap();
+    assert_eq!(doc.trajectories, vec![first.clone(), second.clone()]);
+    // Dragging the first entry through several positions is one undo step.
+    for x in 1..=5 {
+        let mut moved = first.clone();
+        moved.entry_mm = [-(x as f64), 0.0, 0.0];
+        h.execute(&mut doc, Command::SetTrajectory { index: 0, trajectory: moved }, Some("drag entry")).unwrap();
+    }
+    h.seal();
+    assert_eq!(doc.trajectories[0].entry_mm, [-5.0, 0.0, 0.0]);
+    h.execute(&mut doc, Command::RemoveTrajectory { index: 0 }, None).unwrap();
+    assert_eq!(doc.trajectories, vec![second.clone()]);
+    assert!(h.execute(&mut doc, Command::RemoveTrajectory { index: 7 }, None).is_err());
+
+    // The saved plan reads back with its paths.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.twinplan.json");
+    std::fs::write(&path, twinplan::core::document::io::to_json(&doc, &path)).unwrap();
+    let back = twinplan::core::document::io::read(&path).unwrap();
+    assert_eq!(back.trajectories, doc.trajectories);
+
+    h.undo(&mut doc).unwrap();
+    assert_eq!(doc.trajectories[0].entry_mm, [-5.0, 0.0, 0.0], "the removed path returns where it was");
+    h.undo(&mut doc).unwrap();
+    assert_eq!(doc.trajectories, vec![first, second], "the whole drag undone at once");
+}

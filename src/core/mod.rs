@@ -5,6 +5,7 @@ pub mod document;
 pub mod io;
 pub mod mesh;
 pub mod phantom;
+pub mod planning;
 pub mod progress;
 pub mod segmentation;
 pub mod volume;

@@ -1,6 +1,7 @@
 //! Commands: the only way a plan changes. Each returns its own inverse, which is how undo works.
 
 use super::{ClipPlane, PlanDocument, PlanError, SegmentDisplay, TransferPreset};
+use crate::core::planning::Trajectory;
 use crate::core::segmentation::{Category, LabelDiff, Segment, Step};
 
 /// What an edit does to the segment's recipe: adds its step, takes the last one off (its
@@ -70,6 +71,19 @@ pub enum Command {
     SetShowMeshes {
         show: bool,
     },
+    /// Inserts a path at `index` (the end when past it).
+    AddTrajectory {
+        index: usize,
+        trajectory: Trajectory,
+    },
+    RemoveTrajectory {
+        index: usize,
+    },
+    /// Replaces a path (moving an end, changing the instrument, renaming).
+    SetTrajectory {
+        index: usize,
+        trajectory: Trajectory,
+    },
     /// Several commands as one undo step.
     Batch(Vec<Command>),
 }
@@ -122,6 +136,8 @@ pub struct Changes {
     /// Labels whose display (colour, opacity, visibility) changed.
     pub display: Vec<u16>,
     pub view: bool,
+    /// The planned paths.
+    pub trajectories: bool,
 }
 
 impl Changes {
@@ -130,6 +146,7 @@ impl Changes {
         self.labels.extend(o.labels);
         self.display.extend(o.display);
         self.view |= o.view;
+        self.trajectories |= o.trajectories;
     }
 }
 
@@ -259,6 +276,27 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
         Command::SetShowMeshes { show } => {
             ch.view = true;
             Command::SetShowMeshes { show: std::mem::replace(&mut doc.view.show_meshes, show) }
+        }
+        Command::AddTrajectory { index, trajectory } => {
+            let index = index.min(doc.trajectories.len());
+            doc.trajectories.insert(index, trajectory);
+            ch.trajectories = true;
+            Command::RemoveTrajectory { index }
+        }
+        Command::RemoveTrajectory { index } => {
+            if index >= doc.trajectories.len() {
+                return Err(PlanError::Invalid(format!("no trajectory number {}", index + 1)));
+            }
+            ch.trajectories = true;
+            Command::AddTrajectory { index, trajectory: doc.trajectories.remove(index) }
+        }
+        Command::SetTrajectory { index, trajectory } => {
+            let slot = doc
+                .trajectories
+                .get_mut(index)
+                .ok_or_else(|| PlanError::Invalid(format!("no trajectory number {}", index + 1)))?;
+            ch.trajectories = true;
+            Command::SetTrajectory { index, trajectory: std::mem::replace(slot, trajectory) }
         }
         Command::Batch(commands) => {
             let mut inverses = Vec::with_capacity(commands.len());

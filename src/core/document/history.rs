@@ -32,8 +32,19 @@ impl History {
         }
         self.redo.clear();
         let same_drag = merge.is_some() && self.open.as_deref() == merge && !self.undo.is_empty();
-        if !same_drag {
-            self.undo.push(Entry { undo, key: merge.map(str::to_owned) });
+        match self.undo.last_mut() {
+            // Setters (a slider) are undone by the first step's inverse alone; label edits (a
+            // brush stroke) each changed different voxels, so all their inverses are kept,
+            // newest first.
+            Some(entry) if same_drag => {
+                if matches!(undo, Command::EditLabels { .. }) {
+                    match &mut entry.undo {
+                        Command::Batch(steps) => steps.insert(0, undo),
+                        first => *first = Command::Batch(vec![undo, first.clone()]),
+                    }
+                }
+            }
+            _ => self.undo.push(Entry { undo, key: merge.map(str::to_owned) }),
         }
         self.open = merge.map(str::to_owned);
         Ok(changes)

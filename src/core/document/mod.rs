@@ -5,6 +5,7 @@
 
 mod command;
 mod history;
+pub mod io;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use command::{Changes, Command, StepChange};
 pub use history::History;
 
+use crate::core::planning::Trajectory;
 use crate::core::segmentation::{Category, Segmentation, SegmentationError};
 
 /// The schema version written by this build; older documents are migrated, newer refused.
@@ -134,6 +136,13 @@ pub struct PlanDocument {
     pub display: BTreeMap<u16, SegmentDisplay>,
     #[serde(default)]
     pub view: ViewState,
+    /// Planned instrument paths, in LPS mm.
+    #[serde(default)]
+    pub trajectories: Vec<Trajectory>,
+    /// The label map side file (NIfTI on the scan's grid); without one, segments are re-created
+    /// from their recipes.
+    #[serde(default)]
+    pub label_map: Option<PathBuf>,
     /// Bumped on every change; caches compare against it.
     #[serde(skip)]
     pub revision: u64,
@@ -147,6 +156,8 @@ impl Default for PlanDocument {
             segmentation: Segmentation::default(),
             display: BTreeMap::new(),
             view: ViewState::default(),
+            trajectories: Vec::new(),
+            label_map: None,
             revision: 0,
         }
     }

@@ -227,6 +227,9 @@ pub struct PhantomFiles {
     pub labels: PathBuf,
     pub truth: PathBuf,
     pub readme: PathBuf,
+    /// A plan on the phantom with every truth structure as a segment: what the workstation opens
+    /// first.
+    pub plan: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +250,7 @@ pub fn write(phantom: &Phantom, dir: &Path) -> Result<PhantomFiles, WriteError> 
         labels: dir.join("truth_labels.nii.gz"),
         truth: dir.join("truth.json"),
         readme: dir.join("README.md"),
+        plan: dir.join("phantom.twinplan.json"),
     };
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -260,7 +264,58 @@ pub fn write(phantom: &Phantom, dir: &Path) -> Result<PhantomFiles, WriteError> 
         .map_err(|e| WriteError::Io { path: files.truth.clone(), source: e.into() })?;
     std::fs::write(&files.truth, json + "\n").map_err(io(&files.truth))?;
     std::fs::write(&files.readme, readme()).map_err(io(&files.readme))?;
+    std::fs::write(&files.plan, crate::core::document::io::to_json(&plan(phantom, &files), &files.plan))
+        .map_err(io(&files.plan))?;
     Ok(files)
+}
+
+/// The phantom's truth as a plan: one segment per structure, imported from the truth label map,
+/// shown so that the inner structures are visible (see-through scalp and skull, brain hidden).
+fn plan(phantom: &Phantom, files: &PhantomFiles) -> crate::core::document::PlanDocument {
+    use crate::core::document::{PlanDocument, ScanRef, SegmentDisplay, ViewState};
+    use crate::core::segmentation::{Category, Segment, Step};
+    let uid = phantom.volume.meta.series_uid.clone();
+    let mut doc = PlanDocument {
+        scan: ScanRef { path: files.dicom_dir.clone(), series_uid: uid.clone(), series_id: uid },
+        label_map: Some(files.labels.clone()),
+        ..Default::default()
+    };
+    for &(label, name, category) in &LABELS {
+        let category = Category::parse(category).unwrap_or(Category::Other);
+        doc.segmentation.segments.push(Segment {
+            label: label as u16,
+            name: name.to_owned(),
+            category,
+            margin_mm: category.default_margin_mm(),
+            critical: category.is_critical(),
+            overwrite: Default::default(),
+            steps: vec![Step::Import { file: files.labels.clone(), label: label as u32 }],
+        });
+        let mut display = SegmentDisplay::for_category(category);
+        match category {
+            Category::Skin => display.opacity = 0.25,
+            Category::Bone => display.opacity = 0.35,
+            Category::Brain => display.visible = false,
+            _ => {}
+        }
+        doc.display.insert(label as u16, display);
+    }
+    let tumour = phantom.anatomy.tumour_center;
+    doc.trajectories.push(biopsy(&phantom.anatomy));
+    doc.view = ViewState { crosshair_mm: tumour, window_center: 40.0, window_width: 80.0, ..Default::default() };
+    doc
+}
+
+/// A needle biopsy of the tumour, entering where the line from the head's centre through the
+/// tumour leaves the scalp (a short, near-perpendicular path).
+fn biopsy(anatomy: &anatomy::Anatomy) -> crate::core::planning::Trajectory {
+    use crate::core::planning::{Instrument, InstrumentKind, Trajectory};
+    let (c, t, a) = (anatomy.head.center, anatomy.tumour_center, anatomy.head.semi_axes_mm);
+    let d: [f64; 3] = std::array::from_fn(|i| t[i] - c[i]);
+    let s = 1.0 / (0..3).map(|i| (d[i] / a[i]).powi(2)).sum::<f64>().sqrt();
+    // Rounded to 0.1 mm, as a surgeon would type it.
+    let entry: [f64; 3] = std::array::from_fn(|i| ((c[i] + d[i] * s) * 10.0).round() / 10.0);
+    Trajectory::new("Biopsy, left frontal", entry, t, Instrument::preset(InstrumentKind::BiopsyNeedle))
 }
 
 fn readme() -> String {
@@ -273,7 +328,9 @@ fn readme() -> String {
          endian, 12 bits stored with RescaleIntercept -1024 (HU). Patient name and ID are synthetic.\n\
          - `truth_labels.nii.gz`: the structure at each voxel centre (NIfTI, RAS affine).\n\
          - `truth.json`: each structure's name, category, CT numbers and exact geometry in LPS mm\n  \
-         (ellipsoid centres and semi-axes, tube centre-lines and radii).\n\n\
+         (ellipsoid centres and semi-axes, tube centre-lines and radii).\n\
+         - `phantom.twinplan.json`: a plan with every structure as a segment and a needle biopsy of\n  \
+         the tumour, which the workstation opens by default (`twinplan check` reports its clearances).\n\n\
          ## How it was made\n\
          Every voxel whose corners do not all lie in one tissue (or that is near a tube) is sampled at\n\
          4 x 4 x 4 points and gets the mean CT number (partial volume), like a scanner's finite voxel.\n\

@@ -5,6 +5,7 @@ pub mod components;
 mod labelmap;
 pub mod mask;
 pub mod morphology;
+mod step_text;
 
 use std::path::PathBuf;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use components::Connectivity;
 pub use labelmap::{LabelMap, import_labels};
 pub use mask::{Logic, Mask, Preset};
+pub use step_text::STEP_SYNTAX;
 
 use crate::core::io::nifti::NiftiError;
 use crate::core::progress::{Cancelled, Progress};
@@ -378,17 +380,7 @@ impl Segmentation {
 
 /// Voxel indices of points given in patient space (points outside the grid are dropped).
 pub fn seed_voxels(volume: &Volume, seeds_mm: &[[f64; 3]]) -> Vec<usize> {
-    let g = &volume.grid;
-    seeds_mm
-        .iter()
-        .filter_map(|s| {
-            let v = g.ijk_from_patient(&Point3::new(s[0], s[1], s[2]))?;
-            let ijk: Option<Vec<usize>> = (0..3)
-                .map(|a| (v[a] >= -0.5 && v[a] < g.dims[a] as f64 - 0.5).then(|| v[a].round() as usize))
-                .collect();
-            ijk.map(|c| g.index(c[0], c[1], c[2]))
-        })
-        .collect()
+    seeds_mm.iter().filter_map(|s| volume.grid.voxel_at(&Point3::from(*s))).collect()
 }
 
 fn run_step(

@@ -112,6 +112,14 @@ impl Grid {
         self.voxel_from_patient().map(|m| m.transform_point(p))
     }
 
+    /// Index of the voxel whose cell holds a patient point; `None` outside the grid.
+    pub fn voxel_at(&self, p: &Point3<f64>) -> Option<usize> {
+        let v = self.ijk_from_patient(p)?;
+        let ijk: Option<Vec<usize>> =
+            (0..3).map(|a| (v[a] >= -0.5 && v[a] < self.dims[a] as f64 - 0.5).then(|| v[a].round() as usize)).collect();
+        ijk.map(|c| self.index(c[0], c[1], c[2]))
+    }
+
     /// The eight corner voxel centres in patient space.
     pub fn corners_mm(&self) -> [Point3<f64>; 8] {
         let hi = self.dims.map(|d| d.saturating_sub(1) as f64);

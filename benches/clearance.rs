@@ -1,0 +1,113 @@
+//! Clearance checks on the bundled phantom with about a million triangles of critical surface
+//! (scalp, skull, vessels and nerves all marked critical): `cargo bench --bench clearance`.
+//! The exact check of one path must take well under a millisecond (re-checking a dragged path
+//! within one frame); point distances are compared with VTK's vtkImplicitPolyDataDistance on
+//! the same surface and points, both single-threaded.
+
+mod common;
+
+use std::time::Instant;
+
+use common::{Measurement, anchor};
+use twinplan::core::document::io as plan_io;
+use twinplan::core::mesh::{export, segment_surface};
+use twinplan::core::planning::{Instrument, InstrumentKind, PlanningScene, Trajectory};
+use twinplan::core::progress::Progress;
+use twinplan::core::segmentation::Category;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let plan = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom/phantom.twinplan.json");
+    let mut opened = plan_io::open(&plan, &Progress::new()).expect("the bundled plan");
+    let seg = &mut opened.doc.segmentation;
+    for s in &mut seg.segments {
+        s.critical |= matches!(s.category, Category::Skin | Category::Bone);
+    }
+    let t = Instant::now();
+    let scene = PlanningScene::build(seg, &Progress::new()).expect("scene");
+    let build_s = t.elapsed().as_secs_f64();
+    let skull = seg.segments.iter().find(|s| s.category == Category::Bone).expect("a skull").label;
+    let skull_mesh = segment_surface(&seg.mask(skull), &Progress::new()).expect("skull");
+    let triangles: usize = scene.obstacles.iter().map(|o| o.triangles()).sum();
+
+    // Paths from a spiral of entries over the upper head towards the tumour.
+    let target = opened.doc.trajectories[0].target_mm;
+    let needle = Instrument::preset(InstrumentKind::BiopsyNeedle);
+    let paths: Vec<Trajectory> = (0..400)
+        .map(|i| {
+            let z = 0.95 - 0.9 * (i as f64 + 0.5) / 400.0;
+            let phi = i as f64 * 2.399963;
+            let r = (1.0 - z * z).sqrt();
+            let entry = [72.0 * r * phi.cos(), -15.0 + 90.0 * r * phi.sin(), 40.0 + 82.0 * z];
+            Trajectory::new("bench", entry, target, needle)
+        })
+        .collect();
+    // The exact check: closest approach to every critical surface, one thread.
+    let exact: Vec<f64> = paths
+        .iter()
+        .map(|p| {
+            let t = Instant::now();
+            for o in &scene.obstacles {
+                std::hint::black_box(o.clearance(p, needle.radius_mm()));
+            }
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    // The whole report: clearances, 0.5 mm profile, structures passed through, entry angle.
+    let full: Vec<f64> = paths
+        .iter()
+        .map(|p| {
+            let t = Instant::now();
+            std::hint::black_box(scene.check(p, seg).expect("check"));
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+
+    // Point distances to the skull, against VTK on the same surface and points.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ply = dir.path().join("skull.ply");
+    export::write(&skull_mesh, &ply, export::Format::Ply, export::Frame::Lps, "skull").expect("ply");
+    let points: Vec<[f64; 3]> =
+        paths.iter().flat_map(|p| (0..25).map(move |k| p.at_depth(p.length_mm() * k as f64 / 24.0).into())).collect();
+    let pts_file = dir.path().join("points.json");
+    std::fs::write(&pts_file, serde_json::to_string(&points).expect("json")).expect("points");
+    let skull_obstacle = scene.obstacles.iter().find(|o| o.label == skull).expect("skull obstacle");
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for p in &points {
+            std::hint::black_box(skull_obstacle.signed_distance_mm(&(*p).into()));
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let ours =
+        Measurement { who: "twinplan".into(), seconds: best, peak_rss_bytes: 0, rss_before_bytes: 0, voxel_bytes: 1 };
+    let vtk = anchor(&["distance", ply.to_str().expect("path"), pts_file.to_str().expect("path"), "5"]);
+
+    println!(
+        "\nclearance: {} critical triangles in {} surfaces, built in {build_s:.2} s",
+        triangles,
+        scene.obstacles.len()
+    );
+    println!(
+        "exact check of one path (all critical surfaces, 1 thread): median {:.3} ms, max {:.3} ms over {} paths",
+        median(exact.clone()) * 1e3,
+        exact.iter().cloned().fold(0.0, f64::max) * 1e3,
+        paths.len()
+    );
+    println!("full report of one path (clearances, profile, passage, angle): median {:.3} ms", median(full) * 1e3);
+    println!(
+        "{} point distances to the skull ({} triangles): twinplan {:.4} s, {} {:.4} s: {:.1}x",
+        points.len(),
+        skull_mesh.triangles.len(),
+        ours.seconds,
+        vtk.who,
+        vtk.seconds,
+        vtk.seconds / ours.seconds
+    );
+    common::report("clearance", &[common::compare("point distances, skull", &ours, &vtk)]);
+}

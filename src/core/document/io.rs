@@ -1,0 +1,125 @@
+//! Plans on disk: `*.twinplan.json` (the document) beside a NIfTI label map side file. Paths in
+//! the file are relative to the plan's folder, so a plan and its scan can move together.
+
+use std::path::{Path, PathBuf};
+
+use super::{PlanDocument, SCHEMA_VERSION};
+use crate::core::io::nifti::NiftiError;
+use crate::core::progress::Progress;
+use crate::core::segmentation::{SegmentationError, Step, import_labels};
+use crate::core::volume::Volume;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanIoError {
+    #[error("{path}: cannot read: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot write: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{path}: line {line}, column {column}: {detail}")]
+    Syntax { path: PathBuf, line: usize, column: usize, detail: String },
+    #[error(
+        "{path}: written by a newer twinplan (plan version {found}; this build reads up to {supported}); update twinplan to open it"
+    )]
+    TooNew { path: PathBuf, found: u32, supported: u32 },
+    #[error(transparent)]
+    Labels(#[from] NiftiError),
+    #[error(transparent)]
+    Segmentation(#[from] SegmentationError),
+    #[error(transparent)]
+    Scan(#[from] crate::core::dicom::DicomError),
+}
+
+/// The label map side file of a plan: `name.twinplan.json` -> `name.labels.nii.gz`.
+pub fn labels_path(plan: &Path) -> PathBuf {
+    let name = plan.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = name.strip_suffix(".twinplan.json").or_else(|| name.strip_suffix(".json")).unwrap_or(&name);
+    plan.with_file_name(format!("{stem}.labels.nii.gz"))
+}
+
+fn relative_to(base: &Path, p: &Path) -> PathBuf {
+    p.strip_prefix(base).map(Path::to_owned).unwrap_or_else(|_| p.to_owned())
+}
+
+fn map_paths(doc: &mut PlanDocument, f: impl Fn(&Path) -> PathBuf) {
+    doc.scan.path = f(&doc.scan.path);
+    if let Some(l) = &doc.label_map {
+        doc.label_map = Some(f(l));
+    }
+    for s in &mut doc.segmentation.segments {
+        for step in &mut s.steps {
+            if let Step::Import { file, .. } = step {
+                *file = f(file);
+            }
+        }
+    }
+}
+
+/// Parses a plan document, resolving its paths against the plan's folder. The label map is not
+/// read here (see `PlanDocument::label_map`).
+pub fn read(path: &Path) -> Result<PlanDocument, PlanIoError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PlanIoError::Read { path: path.to_owned(), source })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| PlanIoError::Syntax {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        detail: e.to_string(),
+    })?;
+    let found = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+    if found > SCHEMA_VERSION {
+        return Err(PlanIoError::TooNew { path: path.to_owned(), found, supported: SCHEMA_VERSION });
+    }
+    let mut doc: PlanDocument = serde_json::from_str(&text).map_err(|e| PlanIoError::Syntax {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        detail: e.to_string(),
+    })?;
+    doc.version = SCHEMA_VERSION;
+    let base = path.parent().unwrap_or(Path::new("")).to_owned();
+    map_paths(&mut doc, |p| if p.is_absolute() { p.to_owned() } else { base.join(p) });
+    Ok(doc)
+}
+
+/// The document as JSON, with paths relative to `plan`'s folder.
+pub fn to_json(doc: &PlanDocument, plan: &Path) -> String {
+    let base = plan.parent().unwrap_or(Path::new("")).to_owned();
+    let mut copy = doc.clone();
+    copy.version = SCHEMA_VERSION;
+    map_paths(&mut copy, |p| relative_to(&base, p));
+    // Serialising plain data to a String cannot fail.
+    serde_json::to_string_pretty(&copy).unwrap_or_default() + "\n"
+}
+
+/// Fills the plan's label map for `volume`: from its side file when it has one (resampled onto
+/// the scan's grid if needed), else by re-running every segment's recipe. Returns the warnings
+/// the user should see.
+pub fn load_labels(doc: &mut PlanDocument, volume: &Volume, progress: &Progress) -> Result<Vec<String>, PlanIoError> {
+    match &doc.label_map {
+        Some(path) => {
+            let (labels, warnings) = import_labels(path, &volume.grid)?;
+            doc.segmentation.labels = labels;
+            Ok(warnings)
+        }
+        None => {
+            doc.segmentation.rebuild(volume, progress)?;
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// A plan opened with everything it stands on: its scan loaded and its label map filled.
+pub struct OpenedPlan {
+    pub doc: PlanDocument,
+    pub scan: crate::core::dicom::Scan,
+    pub loaded: crate::core::dicom::Loaded,
+    /// For the user: label map resampling and the like (the volume carries its own).
+    pub warnings: Vec<String>,
+}
+
+/// Reads a plan, loads its series from where the plan says it is and fills its label map.
+pub fn open(path: &Path, progress: &Progress) -> Result<OpenedPlan, PlanIoError> {
+    let mut doc = read(path)?;
+    let (scan, loaded) = crate::core::dicom::open_volume(&doc.scan.path, Some(&doc.scan.series_id), progress)?;
+    let warnings = load_labels(&mut doc, &loaded.volume, progress)?;
+    Ok(OpenedPlan { doc, scan, loaded, warnings })
+}

@@ -1,0 +1,77 @@
+//! Trajectory planning: straight instrument paths from an entry to a target (LPS mm), checked
+//! for clearance against the critical structures of a segmentation.
+
+mod clearance;
+mod instrument;
+
+use nalgebra::{Point3, Vector3};
+use serde::{Deserialize, Serialize};
+
+pub use clearance::{
+    Obstacle, Passage, PlanningScene, ProfileSample, StructureClearance, TrajectoryReport, Verdict, conflicts,
+};
+pub use instrument::{Instrument, InstrumentKind};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PlanningError {
+    #[error(
+        "trajectory '{name}': the entry and the target are the same point ({x:.1}, {y:.1}, {z:.1}) mm: a path needs two distinct points"
+    )]
+    Degenerate { name: String, x: f64, y: f64, z: f64 },
+    #[error("trajectory '{name}': the {which} ({x:.1}, {y:.1}, {z:.1}) mm LPS lies outside the scan")]
+    OutsideScan { name: String, which: &'static str, x: f64, y: f64, z: f64 },
+    #[error("trajectory '{name}': {detail}")]
+    Invalid { name: String, detail: String },
+}
+
+/// One planned path: the instrument goes in at `entry_mm` and stops at `target_mm`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trajectory {
+    pub name: String,
+    pub entry_mm: [f64; 3],
+    pub target_mm: [f64; 3],
+    pub instrument: Instrument,
+    /// sRGB, how the path is drawn.
+    pub color: [u8; 3],
+}
+
+impl Trajectory {
+    pub fn new(name: &str, entry_mm: [f64; 3], target_mm: [f64; 3], instrument: Instrument) -> Trajectory {
+        Trajectory { name: name.to_owned(), entry_mm, target_mm, instrument, color: [90, 170, 255] }
+    }
+
+    pub fn entry(&self) -> Point3<f64> {
+        Point3::from(self.entry_mm)
+    }
+
+    pub fn target(&self) -> Point3<f64> {
+        Point3::from(self.target_mm)
+    }
+
+    pub fn length_mm(&self) -> f64 {
+        (self.target() - self.entry()).norm()
+    }
+
+    /// Unit vector from entry to target; an error when the two coincide or are not finite.
+    pub fn direction(&self) -> Result<Vector3<f64>, PlanningError> {
+        let [x, y, z] = self.entry_mm;
+        if !self.entry_mm.iter().chain(&self.target_mm).all(|c| c.is_finite()) {
+            return Err(PlanningError::Invalid {
+                name: self.name.clone(),
+                detail: "a coordinate is not a number".into(),
+            });
+        }
+        let d = self.target() - self.entry();
+        if d.norm() < 1e-6 {
+            return Err(PlanningError::Degenerate { name: self.name.clone(), x, y, z });
+        }
+        Ok(d / d.norm())
+    }
+
+    /// The point `depth_mm` along the path from the entry.
+    pub fn at_depth(&self, depth_mm: f64) -> Point3<f64> {
+        let d = self.target() - self.entry();
+        let len = d.norm();
+        if len == 0.0 { self.entry() } else { self.entry() + d * (depth_mm / len) }
+    }
+}

@@ -1,0 +1,198 @@
+//! A one-line text form of a segmentation step, for the command line and scripts:
+//! `threshold:bone`, `threshold:300:3000`, `grow:150:500@12.5,-30,40`, `keep-largest`,
+//! `keep-island@x,y,z`, `remove-small:50`, `dilate:1.5`, `erode:1`, `open:1`, `close:2`,
+//! `fill-holes`, `margin:3`, `hollow:2`, `brush:x,y,z:r`, `erase:x,y,z:r`, `import:FILE:LABEL`.
+//! Points are LPS millimetres; ranges are in the scan's units (HU for CT).
+
+use std::path::PathBuf;
+
+use super::{Connectivity, Preset, Step};
+
+/// The accepted forms, for error messages and `--help`.
+pub const STEP_SYNTAX: &str = "threshold:bone|skin|vessels|soft, threshold:LO:HI, grow:LO:HI@X,Y,Z[@X,Y,Z...], \
+keep-largest, keep-island@X,Y,Z[@...], remove-small:MM3, dilate:MM, erode:MM, open:MM, close:MM, fill-holes, \
+margin:MM, hollow:MM, brush:X,Y,Z:RADIUS, erase:X,Y,Z:RADIUS, import:FILE:LABEL (points in LPS mm)";
+
+impl Step {
+    /// Parses the text form; the error says what was expected.
+    pub fn parse(text: &str, connectivity: Connectivity) -> Result<Step, String> {
+        let bad = |why: &str| format!("step '{text}': {why} (expected one of: {STEP_SYNTAX})");
+        let (head, seeds) = match text.split_once('@') {
+            Some((h, rest)) => {
+                (h, Some(rest.split('@').map(point).collect::<Result<Vec<_>, _>>().map_err(|e| bad(&e))?))
+            }
+            None => (text, None),
+        };
+        let mut parts = head.split(':');
+        let tool = parts.next().unwrap_or_default();
+        let args: Vec<&str> = parts.collect();
+        let number = |i: usize| -> Result<f64, String> {
+            let s = args.get(i).ok_or_else(|| bad("a number is missing"))?;
+            s.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| bad(&format!("'{s}' is not a number")))
+        };
+        let positive = |i: usize| -> Result<f64, String> {
+            let v = number(i)?;
+            if v > 0.0 { Ok(v) } else { Err(bad("the size must be above zero")) }
+        };
+        let arity = |n: usize| -> Result<(), String> {
+            if args.len() == n { Ok(()) } else { Err(bad(&format!("takes {n} value(s) after the name"))) }
+        };
+        let need_seeds = |want: bool| -> Result<Vec<[f64; 3]>, String> {
+            match (&seeds, want) {
+                (Some(s), true) => Ok(s.clone()),
+                (None, true) => Err(bad("needs at least one seed point: @X,Y,Z")),
+                (Some(_), false) => Err(bad("takes no seed points")),
+                (None, false) => Ok(Vec::new()),
+            }
+        };
+        let step = match tool {
+            "threshold" => {
+                need_seeds(false)?;
+                if args.len() == 1 {
+                    let preset = match args[0] {
+                        "bone" => Preset::Bone,
+                        "skin" => Preset::Skin,
+                        "vessels" => Preset::ContrastVessels,
+                        "soft" => Preset::SoftTissue,
+                        other => return Err(bad(&format!("no preset '{other}'"))),
+                    };
+                    let (lo, hi) = preset.range_hu();
+                    Step::Threshold { lo, hi }
+                } else {
+                    arity(2)?;
+                    let (lo, hi) = (number(0)?, number(1)?);
+                    if lo > hi {
+                        return Err(bad("the lower bound is above the upper one"));
+                    }
+                    Step::Threshold { lo, hi }
+                }
+            }
+            "grow" => {
+                arity(2)?;
+                let (lo, hi) = (number(0)?, number(1)?);
+                if lo > hi {
+                    return Err(bad("the lower bound is above the upper one"));
+                }
+                Step::Grow { seeds_mm: need_seeds(true)?, lo, hi, connectivity }
+            }
+            "keep-largest" => {
+                arity(0)?;
+                need_seeds(false)?;
+                Step::KeepLargest { connectivity }
+            }
+            "keep-island" => {
+                arity(0)?;
+                Step::KeepIslands { seeds_mm: need_seeds(true)?, connectivity }
+            }
+            "remove-small" => {
+                arity(1)?;
+                need_seeds(false)?;
+                Step::RemoveSmallIslands { min_mm3: positive(0)?, connectivity }
+            }
+            "dilate" | "erode" | "open" | "close" | "margin" | "hollow" => {
+                arity(1)?;
+                need_seeds(false)?;
+                let mm = positive(0)?;
+                match tool {
+                    "dilate" => Step::Dilate { mm },
+                    "erode" => Step::Erode { mm },
+                    "open" => Step::Open { mm },
+                    "close" => Step::Close { mm },
+                    "margin" => Step::Shell { mm, outside: true },
+                    _ => Step::Shell { mm, outside: false },
+                }
+            }
+            "fill-holes" => {
+                arity(0)?;
+                need_seeds(false)?;
+                Step::FillHoles
+            }
+            "brush" | "erase" => {
+                arity(2)?;
+                need_seeds(false)?;
+                Step::Brush {
+                    center_mm: point(args[0]).map_err(|e| bad(&e))?,
+                    radius_mm: positive(1)?,
+                    erase: tool == "erase",
+                }
+            }
+            "import" => {
+                need_seeds(false)?;
+                // The file name may itself contain ':' (a Windows drive); the label is the last field.
+                let (file, label) =
+                    head["import:".len().min(head.len())..].rsplit_once(':').ok_or_else(|| bad("needs FILE:LABEL"))?;
+                let label =
+                    label.trim().parse::<u32>().map_err(|_| bad(&format!("'{label}' is not a label number")))?;
+                if file.is_empty() {
+                    return Err(bad("the file name is empty"));
+                }
+                Step::Import { file: PathBuf::from(file), label }
+            }
+            _ => return Err(bad(&format!("no tool '{tool}'"))),
+        };
+        Ok(step)
+    }
+}
+
+fn point(s: &str) -> Result<[f64; 3], String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|c| c.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("'{s}' is not a point X,Y,Z"))?;
+    match v.as_slice() {
+        [x, y, z] if v.iter().all(|c| c.is_finite()) => Ok([*x, *y, *z]),
+        _ => Err(format!("'{s}' is not a point X,Y,Z")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: Connectivity = Connectivity::TwentySix;
+
+    #[test]
+    fn every_form_parses_to_its_step() {
+        assert_eq!(Step::parse("threshold:bone", C), Ok(Step::Threshold { lo: 250.0, hi: 3071.0 }));
+        assert_eq!(Step::parse("threshold:-100:40.5", C), Ok(Step::Threshold { lo: -100.0, hi: 40.5 }));
+        assert_eq!(
+            Step::parse("grow:150:500@1,2,3@-4.5,5,6", C),
+            Ok(Step::Grow { seeds_mm: vec![[1.0, 2.0, 3.0], [-4.5, 5.0, 6.0]], lo: 150.0, hi: 500.0, connectivity: C })
+        );
+        assert_eq!(
+            Step::parse("keep-island@0,0,0", Connectivity::Six),
+            Ok(Step::KeepIslands { seeds_mm: vec![[0.0; 3]], connectivity: Connectivity::Six })
+        );
+        assert_eq!(Step::parse("remove-small:50", C), Ok(Step::RemoveSmallIslands { min_mm3: 50.0, connectivity: C }));
+        assert_eq!(Step::parse("margin:3", C), Ok(Step::Shell { mm: 3.0, outside: true }));
+        assert_eq!(Step::parse("hollow:2", C), Ok(Step::Shell { mm: 2.0, outside: false }));
+        assert_eq!(
+            Step::parse("erase:1,2,3:4", C),
+            Ok(Step::Brush { center_mm: [1.0, 2.0, 3.0], radius_mm: 4.0, erase: true })
+        );
+        assert_eq!(
+            Step::parse("import:C:/scans/l.nii.gz:7", C),
+            Ok(Step::Import { file: PathBuf::from("C:/scans/l.nii.gz"), label: 7 })
+        );
+        assert_eq!(Step::parse("fill-holes", C), Ok(Step::FillHoles));
+    }
+
+    #[test]
+    fn mistakes_say_what_was_expected() {
+        for (text, says) in [
+            ("threshold:300:100", "lower bound is above"),
+            ("threshold:bones", "no preset 'bones'"),
+            ("grow:100:200", "needs at least one seed"),
+            ("dilate:-1", "above zero"),
+            ("dilate:x", "'x' is not a number"),
+            ("close", "takes 1 value"),
+            ("keep-island@1,2", "is not a point"),
+            ("blur:2", "no tool 'blur'"),
+            ("fill-holes@1,2,3", "takes no seed points"),
+        ] {
+            let e = Step::parse(text, C).unwrap_err();
+            assert!(e.contains(says) && e.contains(text), "{text}: {e}");
+        }
+    }
+}
