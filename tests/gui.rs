@@ -8,6 +8,8 @@
 use std::path::Path;
 use std::process::Command;
 
+type Pred = fn([u8; 3]) -> bool;
+
 struct Shot {
     width: usize,
     height: usize,
@@ -66,21 +68,86 @@ fn screenshot(args: &[&str], out: &Path) -> Option<Shot> {
 }
 
 #[test]
-fn starts_on_the_phantom_and_shows_panels_and_scene() {
+fn starts_on_the_phantom_with_its_anatomy_in_3d_and_slices() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(shot) = screenshot(&[], &tmp.path().join("start.png")) else {
         return;
     };
     assert_eq!((shot.width, shot.height), (1600, 1000));
-    // The 3D view's dark background fills most of the area right of the panel.
-    let background = shot.fraction(0.3, 0.1, 0.95, 0.9, |[r, g, b]| r < 40 && g < 40 && b < 45);
-    assert!(background > 0.5, "3D background covers {background:.2}");
-    // The scan's outline is drawn in light blue.
-    let outline = shot.fraction(0.25, 0.0, 1.0, 1.0, |[r, g, b]| b > 150 && b > r + 40 && g > 100);
-    assert!(outline > 0.0005, "outline pixels {outline:.5}");
+    // The 3D view (left of the slice column) shows the structures in their colours. The tumour
+    // (upper left of the head, the patient's left on the right of an anterior view) and the
+    // optic nerves (crossing low in the middle) are looked for where they are, away from the
+    // planes' outlines.
+    let view_3d = (0.3, 0.05, 0.69, 0.95);
+    let tumour_region = (0.515, 0.40, 0.57, 0.48);
+    let nerve_region = (0.42, 0.5, 0.52, 0.65);
+    let is_green: Pred = |[r, g, b]| g > r + 60 && g > b + 40;
+    let is_red: Pred = |[r, g, b]| r > g + 70 && r > b + 70;
+    // Yellow seen through the translucent scalp and skull: red and green high and alike, blue
+    // well below them (the bone's cream and the skin's pink are not).
+    let is_yellow: Pred = |[r, g, b]| g > 150 && r.abs_diff(g) < 25 && b < g.saturating_sub(45);
+    let structures =
+        [("tumour", tumour_region, is_green), ("vessels", view_3d, is_red), ("nerves", nerve_region, is_yellow)];
+    let covered: Vec<f64> =
+        structures.iter().map(|&(_, (x0, y0, x1, y1), pred)| shot.fraction(x0, y0, x1, y1, pred)).collect();
+    let (x0, y0, x1, y1) = view_3d;
+    let skin = shot.fraction(x0, y0, x1, y1, |[r, g, b]| r > 150 && g > 130 && b > 100 && r >= b);
+    eprintln!(
+        "3D: tumour {:.4}, vessels {:.4}, nerves {:.4}, skin/skull {skin:.4}",
+        covered[0], covered[1], covered[2]
+    );
+    for ((name, _, _), (&have, least)) in structures.iter().zip(covered.iter().zip([0.2, 0.002, 0.01])) {
+        assert!(have > least, "{name} cover {have:.4} of their region");
+    }
+    assert!(skin > 0.05, "scalp and skull cover {skin:.4}");
+    // Each slice view shows the head: grey tissue and the bright skull, on black.
+    for (i, name) in ["axial", "coronal", "sagittal"].iter().enumerate() {
+        let y0 = 0.03 + i as f64 * 0.316;
+        let head = shot.fraction(0.72, y0 + 0.03, 0.99, y0 + 0.28, |[r, g, b]| r as u32 + g as u32 + b as u32 > 60);
+        let bone = shot.fraction(0.72, y0 + 0.03, 0.99, y0 + 0.28, |[r, g, b]| r > 200 && g > 200 && b > 180);
+        eprintln!("{name}: head {head:.3}, skull {bone:.3}");
+        assert!(head > 0.25, "{name} view: head covers {head:.3}");
+        assert!(bone > 0.02, "{name} view: skull covers {bone:.3}");
+    }
+    // The colours come from the surfaces, not from lines over them: with surfaces off they go.
+    let plan = no_surfaces_plan(tmp.path());
+    let bare = screenshot(&["open", plan.to_str().unwrap()], &tmp.path().join("bare.png")).unwrap();
+    for (&(name, (x0, y0, x1, y1), pred), &with) in structures.iter().zip(&covered) {
+        let without = bare.fraction(x0, y0, x1, y1, pred);
+        eprintln!("{name}: {with:.4} with surfaces, {without:.4} without");
+        assert!(without < with / 3.0, "{name}: {without:.4} without surfaces, {with:.4} with");
+    }
+    // The orientation marker in the 3D view's lower-left corner: the S-I axis (red) and the
+    // R-L axis (yellow) of an anterior view.
+    let marker_red = shot.fraction(0.27, 0.86, 0.34, 0.98, is_red);
+    let marker_yellow = shot.fraction(0.27, 0.86, 0.34, 0.98, |[r, g, b]| r > 170 && g > 150 && b < 120);
+    eprintln!("marker: red {marker_red:.4}, yellow {marker_yellow:.4}");
+    assert!(marker_red > 0.003 && marker_yellow > 0.003, "orientation marker {marker_red:.4} {marker_yellow:.4}");
     // The side panel holds text (light pixels on the panel's grey).
     let text = shot.fraction(0.0, 0.02, 0.2, 0.2, |[r, g, b]| r > 100 && g > 100 && b > 100);
     assert!(text > 0.01, "panel text pixels {text:.4}");
+}
+
+/// The bundled plan with surfaces switched off and no trajectory (paths made absolute for its
+/// new folder).
+fn no_surfaces_plan(dir: &Path) -> std::path::PathBuf {
+    let phantom = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom");
+    let text = std::fs::read_to_string(phantom.join("phantom.twinplan.json")).unwrap();
+    let mut plan: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let abs = |v: &mut serde_json::Value| *v = phantom.join(v.as_str().unwrap()).to_str().unwrap().into();
+    abs(&mut plan["scan"]["path"]);
+    abs(&mut plan["label_map"]);
+    for s in plan["segmentation"]["segments"].as_array_mut().unwrap() {
+        for step in s["steps"].as_array_mut().unwrap() {
+            abs(&mut step["file"]);
+        }
+    }
+    plan["view"]["show_meshes"] = false.into();
+    // No trajectory either: its instrument and labels are drawn in the verdict's green.
+    plan["trajectories"] = serde_json::json!([]);
+    let out = dir.join("bare.twinplan.json");
+    std::fs::write(&out, serde_json::to_string(&plan).unwrap()).unwrap();
+    out
 }
 
 #[test]
@@ -94,6 +161,7 @@ fn a_bad_folder_shows_the_error_and_no_scene() {
     // The error window is drawn over the middle of the screen: lighter than the dark background.
     let window = shot.fraction(0.35, 0.35, 0.65, 0.65, |[r, g, b]| (r as u32 + g as u32 + b as u32) > 90);
     assert!(window > 0.05, "error window pixels {window:.3}");
-    let outline = shot.fraction(0.25, 0.0, 1.0, 1.0, |[r, g, b]| b > 150 && b > r + 40 && g > 100);
-    assert!(outline < 0.0001, "no scan, no outline ({outline})");
+    // No scan: the slice views are not drawn (no bright skull pixels in their column).
+    let bone = shot.fraction(0.72, 0.05, 0.99, 0.95, |[r, g, b]| r > 200 && g > 200 && b > 180);
+    assert!(bone < 0.001, "no scan, no slices ({bone})");
 }

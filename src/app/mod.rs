@@ -1,11 +1,18 @@
 //! The workstation: Bevy draws the scene, egui the panels. It shows the document and turns the
 //! user's clicks into work for `core`; it holds no domain logic of its own.
 
+pub mod document;
+mod gpu;
+pub mod meshes;
+pub mod planning;
 mod scene;
 mod screenshot;
+mod slices;
 mod study;
 mod tasks;
+pub mod tools;
 mod ui;
+mod volume_render;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,6 +21,9 @@ use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use bevy_egui::EguiPlugin;
 
+pub use document::{Doc, Edit};
+pub use meshes::{ClipMaterial, SegmentMesh, SegmentMeshes};
+pub use planning::Planning;
 pub use study::Study;
 pub use tasks::Jobs;
 
@@ -21,17 +31,30 @@ pub use tasks::Jobs;
 #[derive(Resource, Clone, Debug)]
 pub struct StartupPath(pub PathBuf);
 
-/// The bundled sample scan: next to the sources when run with cargo, else beside the working
-/// directory.
+/// The bundled sample plan (the phantom with its structures segmented): next to the sources when
+/// run with cargo, else beside the working directory.
 pub fn sample_scan() -> PathBuf {
-    let beside_sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom/dicom");
-    if beside_sources.is_dir() { beside_sources } else { PathBuf::from("sample_scans/phantom/dicom") }
+    let plan = "sample_scans/phantom/phantom.twinplan.json";
+    let beside_sources = Path::new(env!("CARGO_MANIFEST_DIR")).join(plan);
+    if beside_sources.is_file() { beside_sources } else { PathBuf::from(plan) }
 }
 
 /// Everything of the workstation except the window and renderer, so that tests can run it with
 /// `MinimalPlugins`.
 pub fn plugin(app: &mut App) {
-    app.add_plugins((tasks::plugin, study::plugin));
+    app.add_plugins((tasks::plugin, study::plugin, document::plugin, meshes::plugin, tools::plugin, planning::plugin));
+}
+
+/// The shaders are built into the binary, so the app runs from any working directory.
+fn shaders(app: &mut App) {
+    let mut shaders = app.world_mut().resource_mut::<Assets<Shader>>();
+    for (handle, source, path) in [
+        (slices::SLICE_SHADER, include_str!("../../shaders/slice.wgsl"), "shaders/slice.wgsl"),
+        (volume_render::VOLUME_SHADER, include_str!("../../shaders/volume.wgsl"), "shaders/volume.wgsl"),
+        (meshes::CLIP_SHADER, include_str!("../../shaders/clip.wgsl"), "shaders/clip.wgsl"),
+    ] {
+        let _ = shaders.insert(&handle, Shader::from_wgsl(source, path));
+    }
 }
 
 /// Opens the workstation window and runs until it is closed.
@@ -47,7 +70,13 @@ pub fn run(path: Option<PathBuf>) -> ExitCode {
         ..default()
     }))
     .add_plugins(EguiPlugin::default())
-    .add_plugins((plugin, scene::plugin, ui::plugin, screenshot::plugin))
+    .add_plugins((
+        MaterialPlugin::<ClipMaterial>::default(),
+        MaterialPlugin::<slices::SliceMaterial>::default(),
+        MaterialPlugin::<volume_render::VolumeMaterial>::default(),
+    ))
+    .add_plugins((plugin, shaders, gpu::plugin, scene::plugin, slices::plugin, volume_render::plugin))
+    .add_plugins((ui::plugin, screenshot::plugin, planning::render_plugin))
     .insert_resource(StartupPath(path));
     match app.run() {
         AppExit::Success => ExitCode::SUCCESS,

@@ -1,5 +1,7 @@
-//! The 3D scene: camera, light, and the scan's extent. Patient space becomes Bevy's world here and
-//! nowhere else.
+//! The 3D scene: orbit camera, headlight, the scan's extent and the crosshair planes. Patient
+//! space becomes Bevy's world here and nowhere else.
+
+use std::f32::consts::{FRAC_PI_2, PI};
 
 use bevy::camera::visibility::RenderLayers;
 use bevy::camera::{CameraOutputMode, Viewport};
@@ -7,11 +9,13 @@ use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
 use bevy::render::render_resource::BlendState;
 use bevy::window::PrimaryWindow;
-use bevy_egui::{EguiGlobalSettings, PrimaryEguiContext};
-use nalgebra::Point3;
+use bevy_egui::{EguiGlobalSettings, PrimaryEguiContext, egui};
+use nalgebra::{Point3, Vector3};
 
+use super::document::Doc;
+use super::slices::SliceAxis;
 use super::study::Study;
-use super::ui::FreeArea;
+use super::ui::ViewRects;
 
 /// Bevy's world is Y-up and right-handed; patient space is LPS. World X = left, Y = superior,
 /// Z = anterior (a proper rotation, so handedness and the sides are kept).
@@ -19,25 +23,142 @@ pub fn world_from_patient(p: &Point3<f64>) -> Vec3 {
     Vec3::new(p.x as f32, p.z as f32, -p.y as f32)
 }
 
+pub fn world_dir_from_patient(v: &Vector3<f64>) -> Vec3 {
+    Vec3::new(v.x as f32, v.z as f32, -v.y as f32)
+}
+
+pub fn patient_from_world(w: Vec3) -> Point3<f64> {
+    Point3::new(w.x as f64, -w.z as f64, w.y as f64)
+}
+
 #[derive(Component)]
 pub struct MainCamera;
+
+#[derive(Component)]
+struct Headlight;
+
+/// The six views a surgeon names by the side of the patient the camera looks from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandardView {
+    Anterior,
+    Posterior,
+    Left,
+    Right,
+    Superior,
+    Inferior,
+}
+
+impl StandardView {
+    pub const ALL: [StandardView; 6] = [
+        StandardView::Anterior,
+        StandardView::Posterior,
+        StandardView::Left,
+        StandardView::Right,
+        StandardView::Superior,
+        StandardView::Inferior,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StandardView::Anterior => "Anterior",
+            StandardView::Posterior => "Posterior",
+            StandardView::Left => "Left",
+            StandardView::Right => "Right",
+            StandardView::Superior => "Superior",
+            StandardView::Inferior => "Inferior",
+        }
+    }
+
+    /// (yaw, pitch) of the orbit: head up for the side views, anterior up from above and below.
+    fn angles(self) -> (f32, f32) {
+        match self {
+            StandardView::Anterior => (0.0, 0.0),
+            StandardView::Posterior => (PI, 0.0),
+            StandardView::Left => (FRAC_PI_2, 0.0),
+            StandardView::Right => (-FRAC_PI_2, 0.0),
+            StandardView::Superior => (PI, -FRAC_PI_2),
+            StandardView::Inferior => (0.0, FRAC_PI_2),
+        }
+    }
+}
+
+/// The 3D camera orbits a target point.
+#[derive(Resource, Debug, Clone)]
+pub struct Orbit {
+    pub target: Vec3,
+    pub yaw: f32,
+    pub pitch: f32,
+    pub distance: f32,
+    /// Where "reset" goes back to.
+    pub home: (Vec3, f32),
+}
+
+impl Default for Orbit {
+    fn default() -> Self {
+        Orbit { target: Vec3::ZERO, yaw: 0.0, pitch: 0.0, distance: 500.0, home: (Vec3::ZERO, 500.0) }
+    }
+}
+
+impl Orbit {
+    pub fn rotation(&self) -> Quat {
+        Quat::from_rotation_y(self.yaw) * Quat::from_rotation_x(self.pitch)
+    }
+
+    pub fn transform(&self) -> Transform {
+        let r = self.rotation();
+        Transform { translation: self.target + r * Vec3::Z * self.distance, rotation: r, ..default() }
+    }
+
+    pub fn set_view(&mut self, v: StandardView) {
+        (self.yaw, self.pitch) = v.angles();
+    }
+
+    pub fn reset(&mut self) {
+        (self.target, self.distance) = self.home;
+        self.set_view(StandardView::Anterior);
+    }
+
+    /// Turns by screen-space drag (pixels).
+    pub fn rotate(&mut self, dx: f32, dy: f32) {
+        self.yaw -= dx * 0.008;
+        self.pitch = (self.pitch - dy * 0.008).clamp(-FRAC_PI_2, FRAC_PI_2);
+    }
+
+    /// Moves the target with the drag, at a speed that keeps the scene under the pointer.
+    pub fn pan(&mut self, dx: f32, dy: f32, viewport_height_px: f32) {
+        let mm_per_px = 2.0 * self.distance * (FOV_Y / 2.0).tan() / viewport_height_px.max(1.0);
+        let r = self.rotation();
+        self.target += (r * Vec3::X * -dx + r * Vec3::Y * dy) * mm_per_px;
+    }
+
+    pub fn zoom(&mut self, factor: f32) {
+        self.distance = (self.distance * factor).clamp(5.0, 5000.0);
+    }
+}
+
+/// The 3D view's vertical field of view.
+const FOV_Y: f32 = PI / 5.0;
+
+pub const AXIS_COLORS: [egui::Color32; 3] =
+    [egui::Color32::from_rgb(230, 80, 80), egui::Color32::from_rgb(90, 200, 90), egui::Color32::from_rgb(230, 200, 60)];
 
 fn setup(mut commands: Commands, mut egui_settings: ResMut<EguiGlobalSettings>) {
     // Colours are data here (a structure's colour means something): no tone mapping.
     commands.spawn((
         MainCamera,
         Camera3d::default(),
+        Projection::Perspective(PerspectiveProjection { fov: FOV_Y, near: 1.0, far: 20000.0, ..default() }),
         Tonemapping::None,
-        Transform::from_xyz(0.0, 0.0, 500.0).looking_at(Vec3::ZERO, Vec3::Y),
+        Orbit::default().transform(),
     ));
-    // egui draws on its own camera over the whole window, after the 3D view.
+    // egui draws on its own camera over the whole window, after every view.
     egui_settings.auto_create_primary_context = false;
     commands.spawn((
         PrimaryEguiContext,
         Camera2d,
         RenderLayers::none(),
         Camera {
-            order: 1,
+            order: 10,
             output_mode: CameraOutputMode::Write {
                 blend_state: Some(BlendState::ALPHA_BLENDING),
                 clear_color: ClearColorConfig::None,
@@ -46,15 +167,13 @@ fn setup(mut commands: Commands, mut egui_settings: ResMut<EguiGlobalSettings>) 
             ..default()
         },
     ));
-    commands.spawn((
-        DirectionalLight { illuminance: 8000.0, ..default() },
-        Transform::from_xyz(200.0, 300.0, 400.0).looking_at(Vec3::ZERO, Vec3::Y),
-    ));
+    commands.spawn((Headlight, DirectionalLight { illuminance: 9000.0, ..default() }, Transform::default()));
+    commands.insert_resource(GlobalAmbientLight { brightness: 400.0, ..default() });
     commands.insert_resource(ClearColor(Color::srgb(0.08, 0.09, 0.11)));
 }
 
 /// Frames the camera on the scan whenever a new one arrives.
-fn frame_study(study: Res<Study>, mut camera: Query<&mut Transform, With<MainCamera>>, mut seen: Local<u64>) {
+fn frame_study(study: Res<Study>, mut orbit: ResMut<Orbit>, mut seen: Local<u64>) {
     if study.revision == *seen {
         return;
     }
@@ -63,44 +182,112 @@ fn frame_study(study: Res<Study>, mut camera: Query<&mut Transform, With<MainCam
     let (lo, hi) = v.grid.bounds_mm();
     let centre = world_from_patient(&nalgebra::center(&lo, &hi));
     let radius = (hi - lo).norm() as f32 / 2.0;
-    for mut t in &mut camera {
-        *t = Transform::from_translation(centre + Vec3::new(0.0, 0.0, radius * 2.6)).looking_at(centre, Vec3::Y);
+    orbit.home = (centre, radius / (FOV_Y / 2.0).sin() * 1.05);
+    orbit.reset();
+}
+
+/// The camera follows the orbit; the light comes from over the viewer's shoulder.
+fn place_camera(
+    orbit: Res<Orbit>,
+    mut camera: Query<&mut Transform, (With<MainCamera>, Without<Headlight>)>,
+    mut light: Query<&mut Transform, (With<Headlight>, Without<MainCamera>)>,
+) {
+    if !orbit.is_changed() {
+        return;
+    }
+    let t = orbit.transform();
+    for mut c in &mut camera {
+        *c = t;
+    }
+    for mut l in &mut light {
+        l.rotation = t.rotation * Quat::from_rotation_y(-0.35) * Quat::from_rotation_x(-0.45);
     }
 }
 
-/// The scan's outline: the twelve edges of its voxel grid, exact for oblique and sheared grids.
-fn draw_extent(study: Res<Study>, mut gizmos: Gizmos) {
+/// The scan's outline (exact for oblique and sheared grids) and the three slice planes through
+/// the crosshair, in the slice views' colours.
+fn draw_extent(study: Res<Study>, doc: Res<Doc>, mut gizmos: Gizmos) {
     let Some(v) = &study.volume else { return };
     let c = v.grid.corners_mm().map(|p| world_from_patient(&p));
     for (a, b) in [(0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7)] {
-        gizmos.line(c[a], c[b], Color::srgb(0.45, 0.6, 0.8));
+        gizmos.line(c[a], c[b], Color::srgba(0.45, 0.6, 0.8, 0.6));
+    }
+    let (lo, hi) = v.grid.bounds_mm();
+    let x = doc.doc.view.crosshair_mm;
+    for axis in SliceAxis::ALL {
+        let n = axis.normal_index();
+        let (u, w) = ((n + 1) % 3, (n + 2) % 3);
+        let corner = |a: f64, b: f64| {
+            let mut p = [0.0; 3];
+            p[n] = x[n];
+            p[u] = a;
+            p[w] = b;
+            world_from_patient(&Point3::from(p))
+        };
+        let q = [corner(lo[u], lo[w]), corner(hi[u], lo[w]), corner(hi[u], hi[w]), corner(lo[u], hi[w])];
+        let [r, g, b, _] = AXIS_COLORS[axis as usize].to_array();
+        let color = Color::srgb_u8(r, g, b);
+        for i in 0..4 {
+            gizmos.line(q[i], q[(i + 1) % 4], color);
+        }
     }
 }
 
-/// The 3D view fills what the panels leave free.
-fn fit_viewport(
-    free: Res<FreeArea>,
-    window: Single<&Window, With<PrimaryWindow>>,
-    mut cameras: Query<&mut Camera, With<MainCamera>>,
+/// Multisampling triples the frame time of a software renderer (Mesa's lavapipe) on large
+/// meshes; on a GPU it stays.
+fn no_msaa_in_software(
+    info: Option<Res<bevy::render::renderer::RenderAdapterInfo>>,
+    mut cameras: Query<&mut Msaa, With<MainCamera>>,
+    mut decided: Local<bool>,
 ) {
-    let Some(rect) = free.0 else { return };
+    let Some(info) = info else { return };
+    if *decided {
+        return;
+    }
+    *decided = true;
+    // wgpu's DeviceType is not re-exported by Bevy; its Debug name is stable.
+    if format!("{:?}", info.device_type) == "Cpu" {
+        info!("software renderer ({}): multisampling off", info.name);
+        for mut m in &mut cameras {
+            *m = Msaa::Off;
+        }
+    }
+}
+
+/// Converts a rectangle of the window (logical pixels) to a camera viewport.
+pub fn viewport_for(rect: egui::Rect, window: &Window) -> Viewport {
     let scale = window.scale_factor();
     let (w, h) = (window.physical_width(), window.physical_height());
     let x0 = ((rect.min.x * scale).max(0.0) as u32).min(w.saturating_sub(1));
     let y0 = ((rect.min.y * scale).max(0.0) as u32).min(h.saturating_sub(1));
     let x1 = ((rect.max.x * scale) as u32).clamp(x0 + 1, w.max(x0 + 1));
     let y1 = ((rect.max.y * scale) as u32).clamp(y0 + 1, h.max(y0 + 1));
-    let viewport =
-        Viewport { physical_position: UVec2::new(x0, y0), physical_size: UVec2::new(x1 - x0, y1 - y0), ..default() };
+    Viewport { physical_position: UVec2::new(x0, y0), physical_size: UVec2::new(x1 - x0, y1 - y0), ..default() }
+}
+
+/// Sets a camera's viewport only when it moved (a change re-creates render targets).
+pub fn set_viewport(cam: &mut Camera, viewport: Viewport) {
+    if cam.viewport.as_ref().map(|v| (v.physical_position, v.physical_size))
+        != Some((viewport.physical_position, viewport.physical_size))
+    {
+        cam.viewport = Some(viewport);
+    }
+}
+
+/// The 3D view fills its rectangle of the layout.
+fn fit_viewport(
+    rects: Res<ViewRects>,
+    window: Single<&Window, With<PrimaryWindow>>,
+    mut cameras: Query<&mut Camera, With<MainCamera>>,
+) {
+    let Some(rect) = rects.three_d else { return };
     for mut cam in &mut cameras {
-        if cam.viewport.as_ref().map(|v| (v.physical_position, v.physical_size))
-            != Some((viewport.physical_position, viewport.physical_size))
-        {
-            cam.viewport = Some(viewport.clone());
-        }
+        set_viewport(&mut cam, viewport_for(rect, &window));
     }
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Startup, setup).add_systems(Update, (frame_study, draw_extent, fit_viewport));
+    app.init_resource::<Orbit>()
+        .add_systems(Startup, setup)
+        .add_systems(Update, (frame_study, place_camera, draw_extent, fit_viewport, no_msaa_in_software).chain());
 }

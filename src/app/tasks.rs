@@ -1,24 +1,33 @@
 //! Long work off the UI thread: a job runs on its own thread with a shared [`Progress`]; a system
 //! polls it every frame and hands the result to the study. Cancel flips the progress flag.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use bevy::prelude::*;
 
 use super::StartupPath;
+use super::document::{Doc, Edit};
 use super::study::Study;
 use crate::core::dicom::{self, Scan, Skipped};
+use crate::core::document::io::{self as plan_io, PlanIoError};
+use crate::core::document::{Command, PlanDocument, ScanRef, StepChange};
 use crate::core::progress::Progress;
+use crate::core::segmentation::{Category, LabelMap, SegmentationError, Step, import_labels};
 use crate::core::volume::Volume;
 
-/// A finished load: the volume and what else the folder held.
+/// A finished load: the volume, the plan on it, and what else the folder held.
 pub struct LoadResult {
     pub path: PathBuf,
     pub scan: Scan,
     pub volume: Volume,
     pub failed: Vec<Skipped>,
+    pub doc: PlanDocument,
+    /// The plan file, when a plan was opened.
+    pub plan_path: Option<PathBuf>,
+    /// Problems with the plan's label map (resampled, labels not in the table).
+    pub warnings: Vec<String>,
 }
 
 /// Why a job produced nothing.
@@ -26,6 +35,24 @@ pub struct LoadResult {
 pub enum JobError {
     Cancelled,
     Failed(String),
+}
+
+impl From<PlanIoError> for JobError {
+    fn from(e: PlanIoError) -> Self {
+        match e {
+            PlanIoError::Segmentation(SegmentationError::Cancelled(_)) => JobError::Cancelled,
+            other => JobError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<SegmentationError> for JobError {
+    fn from(e: SegmentationError) -> Self {
+        match e {
+            SegmentationError::Cancelled(_) => JobError::Cancelled,
+            other => JobError::Failed(other.to_string()),
+        }
+    }
 }
 
 impl From<dicom::DicomError> for JobError {
@@ -51,6 +78,10 @@ impl<T: Send + 'static> Job<T> {
         Job { title, progress, handle: Some(handle) }
     }
 
+    pub fn is_finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
     /// `Some` once the job has ended: its result, or why it failed (a panic included).
     pub fn poll(&mut self) -> Option<Result<T, JobError>> {
         if !self.handle.as_ref()?.is_finished() {
@@ -63,25 +94,153 @@ impl<T: Send + 'static> Job<T> {
     }
 }
 
+/// Segmentation work whose result is a command (an edit of the label map, or new segments).
+pub type EditJob = Job<Command>;
+
 /// Jobs in flight and the last failure to show.
 #[derive(Resource, Default)]
 pub struct Jobs {
     pub load: Option<Job<LoadResult>>,
+    pub edit: Option<EditJob>,
     /// A failed job's message, shown in a dialog until dismissed.
     pub error: Option<String>,
 }
 
+/// Plans are JSON files; anything else is DICOM.
+pub fn is_plan(path: &Path) -> bool {
+    path.is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
 impl Jobs {
-    /// Starts loading `path` (the largest series, or `series` when given) in the background.
+    /// Starts opening `path` in the background: a plan with its scan and label map, or a DICOM
+    /// folder or file (the largest series, or `series` when given) with a new, empty plan.
     pub fn open(&mut self, path: PathBuf, series: Option<String>) {
         if let Some(old) = &self.load {
             old.progress.cancel();
         }
-        let title = format!("Loading {}", path.display());
+        let title = format!("Opening {}", path.display());
         self.load = Some(Job::spawn(title, move |progress| {
+            if is_plan(&path) {
+                let plan_io::OpenedPlan { doc, scan, loaded, warnings } = plan_io::open(&path, progress)?;
+                let plan_path = Some(path.clone());
+                return Ok(LoadResult {
+                    path: doc.scan.path.clone(),
+                    scan,
+                    volume: loaded.volume,
+                    failed: loaded.failed,
+                    doc,
+                    plan_path,
+                    warnings,
+                });
+            }
             let (scan, loaded) = dicom::open_volume(&path, series.as_deref(), progress)?;
-            Ok(LoadResult { path, scan, volume: loaded.volume, failed: loaded.failed })
+            let v = &loaded.volume;
+            let series_id = series.or_else(|| dicom::largest(&scan).map(|s| s.id.clone())).unwrap_or_default();
+            let scan_ref = ScanRef { path: path.clone(), series_uid: v.meta.series_uid.clone(), series_id };
+            let mut doc = PlanDocument::new(scan_ref, LabelMap::empty(&v.grid));
+            let (lo, hi) = v.grid.bounds_mm();
+            let c = nalgebra::center(&lo, &hi);
+            doc.view.crosshair_mm = [c.x, c.y, c.z];
+            if v.meta.modality != "CT"
+                && let Some((lo, hi)) = v.data.range()
+            {
+                doc.view.window_center = f64::from(lo + hi) / 2.0;
+                doc.view.window_width = f64::from(hi - lo).max(1.0);
+            }
+            Ok(LoadResult {
+                path,
+                scan,
+                volume: loaded.volume,
+                failed: loaded.failed,
+                doc,
+                plan_path: None,
+                warnings: Vec::new(),
+            })
         }));
+    }
+
+    /// Computes a segmentation step on segment `label` in the background; the result arrives as
+    /// an undoable edit.
+    pub fn segment(&mut self, doc: &PlanDocument, volume: Arc<Volume>, label: u16, step: Step) {
+        let segmentation = doc.segmentation.clone();
+        self.start_edit(Job::spawn(format!("Segmenting ({})", step_name(&step)), move |progress| {
+            let diff = segmentation.edit(label, &step, &volume, progress)?;
+            Ok(Command::EditLabels { label, step: StepChange::Push(step), diff })
+        }));
+    }
+
+    /// Imports every label of a NIfTI label map as a new segment, in one undoable step.
+    pub fn import(&mut self, doc: &PlanDocument, volume: Arc<Volume>, path: PathBuf) {
+        let mut segmentation = doc.segmentation.clone();
+        let probe = doc.clone();
+        self.start_edit(Job::spawn(format!("Importing {}", path.display()), move |progress| {
+            let (labels, _) = import_labels(&path, &volume.grid)?;
+            let present: Vec<u16> = labels.histogram().into_keys().filter(|&l| l != 0).collect();
+            if present.is_empty() {
+                return Err(JobError::Failed(format!(
+                    "{}: the label map has no labelled voxel on this scan",
+                    path.display()
+                )));
+            }
+            let mut commands = Vec::new();
+            let mut next = probe;
+            for (n, file_label) in present.into_iter().enumerate() {
+                progress.check().map_err(|_| JobError::Cancelled)?;
+                let name =
+                    format!("{} label {file_label}", path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default());
+                let add = Command::add_segment(&next, &name, Category::Other);
+                let Command::AddSegment { segment, mut display } = add else { continue };
+                display.color = PALETTE[n % PALETTE.len()];
+                let label = segment.label;
+                next.segmentation.segments.push(segment.clone());
+                segmentation.segments.push(segment.clone());
+                let step = Step::Import { file: path.clone(), label: u32::from(file_label) };
+                let diff = segmentation.edit(label, &step, &volume, progress)?;
+                diff.apply(&mut segmentation.labels)?;
+                commands.push(Command::AddSegment { segment, display });
+                commands.push(Command::EditLabels { label, step: StepChange::Push(step), diff });
+            }
+            Ok(Command::Batch(commands))
+        }));
+    }
+
+    fn start_edit(&mut self, job: EditJob) {
+        if let Some(old) = &self.edit {
+            old.progress.cancel();
+        }
+        self.edit = Some(job);
+    }
+}
+
+/// Distinct colours for imported labels.
+const PALETTE: [[u8; 3]; 8] = [
+    [230, 120, 60],
+    [80, 170, 230],
+    [150, 210, 90],
+    [200, 100, 200],
+    [240, 200, 70],
+    [90, 200, 180],
+    [220, 80, 110],
+    [170, 140, 240],
+];
+
+/// A tool's name as the user knows it.
+pub fn step_name(step: &Step) -> &'static str {
+    match step {
+        Step::Threshold { .. } => "threshold",
+        Step::Grow { .. } => "region growing",
+        Step::KeepLargest { .. } => "keep largest island",
+        Step::KeepIslands { .. } => "keep island",
+        Step::RemoveSmallIslands { .. } => "remove small islands",
+        Step::Dilate { .. } => "grow by margin",
+        Step::Erode { .. } => "shrink by margin",
+        Step::Open { .. } => "open",
+        Step::Close { .. } => "close",
+        Step::FillHoles => "fill holes",
+        Step::Shell { .. } => "shell",
+        Step::Combine { .. } => "combine",
+        Step::Brush { .. } => "brush",
+        Step::Import { .. } => "import",
     }
 }
 
@@ -91,7 +250,17 @@ fn start_with_startup_path(mut jobs: ResMut<Jobs>, path: Option<Res<StartupPath>
     }
 }
 
-fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>) {
+fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>, mut doc: ResMut<Doc>, mut edits: MessageWriter<Edit>) {
+    if let Some(result) = jobs.edit.as_mut().and_then(Job::poll) {
+        jobs.edit = None;
+        match result {
+            Ok(command) => {
+                edits.write(Edit::run(command));
+            }
+            Err(JobError::Cancelled) => {}
+            Err(JobError::Failed(e)) => jobs.error = Some(e),
+        }
+    }
     let Some(result) = jobs.load.as_mut().and_then(Job::poll) else {
         return;
     };
@@ -112,8 +281,11 @@ fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>) {
                 .collect();
             study.skipped = r.scan.skipped.into_iter().chain(r.failed).collect();
             study.source = Some(r.path);
-            study.volume = Some(Arc::new(r.volume));
+            let mut volume = r.volume;
+            volume.warnings.extend(r.warnings);
+            study.volume = Some(Arc::new(volume));
             study.revision += 1;
+            doc.replace(r.doc, r.plan_path);
         }
         // Either way the current study stays as it was.
         Err(JobError::Cancelled) => {}
@@ -122,5 +294,7 @@ fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>) {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Jobs>().add_systems(Startup, start_with_startup_path).add_systems(Update, poll_jobs);
+    app.init_resource::<Jobs>()
+        .add_systems(Startup, start_with_startup_path)
+        .add_systems(Update, poll_jobs.before(super::document::apply_edits));
 }

@@ -6,15 +6,17 @@ use super::Request;
 use crate::app::study::Study;
 use crate::app::tasks::Jobs;
 
-pub fn status_ui(ui: &mut egui::Ui, jobs: &Jobs, study: &Study, requests: &mut Vec<Request>) {
+pub fn status_ui(ui: &mut egui::Ui, jobs: &Jobs, study: &Study, meshing: usize, requests: &mut Vec<Request>) {
     ui.horizontal(|ui| {
-        if let Some(job) = &jobs.load {
-            let (done, total) = job.progress.counts();
-            ui.label(&job.title);
+        let load = jobs.load.as_ref().map(|j| (&j.title, &j.progress));
+        let running = load.or_else(|| jobs.edit.as_ref().map(|j| (&j.title, &j.progress)));
+        if let Some((title, progress)) = running {
+            let (done, total) = progress.counts();
+            ui.label(title);
             ui.add(
-                egui::ProgressBar::new(job.progress.fraction())
+                egui::ProgressBar::new(progress.fraction())
                     .desired_width(240.0)
-                    .text(format!("{} {done}/{total}", job.progress.stage())),
+                    .text(format!("{} {done}/{total}", progress.stage())),
             );
             if ui.button("Cancel").clicked() {
                 requests.push(Request::CancelJobs);
@@ -24,6 +26,11 @@ pub fn status_ui(ui: &mut egui::Ui, jobs: &Jobs, study: &Study, requests: &mut V
             ui.label(format!("Scan: {}", src.display()));
         } else {
             ui.label("No scan open: File > Open, or drop a DICOM folder on the window.");
+        }
+        if meshing > 0 {
+            ui.spinner();
+            ui.label(format!("building {meshing} surface(s)"));
+            ui.ctx().request_repaint();
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.label(egui::RichText::new("Research software, not a medical device").weak());

@@ -1,0 +1,57 @@
+// Slice views: one plane through the scan, with window/level and the label overlay applied here
+// on the GPU (nothing is re-rendered on the CPU when the window or the overlay changes).
+#import bevy_pbr::forward_io::VertexOutput
+
+struct SliceParams {
+    // uv (0..1, x right, y down) -> patient LPS mm
+    patient_from_uv: mat4x4<f32>,
+    voxel_from_patient: mat4x4<f32>,
+    // xyz: voxels per axis
+    dims: vec4<f32>,
+    // x, y: value = texel * x + y; z: window centre; w: window width
+    values: vec4<f32>,
+    // x: overlay opacity; y: threshold preview on (1) / off (0); z, w: preview range
+    overlay: vec4<f32>,
+    preview_color: vec4<f32>,
+};
+
+@group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> p: SliceParams;
+@group(#{MATERIAL_BIND_GROUP}) @binding(1) var volume_tex: texture_3d<f32>;
+@group(#{MATERIAL_BIND_GROUP}) @binding(2) var volume_smp: sampler;
+@group(#{MATERIAL_BIND_GROUP}) @binding(3) var labels_tex: texture_3d<u32>;
+@group(#{MATERIAL_BIND_GROUP}) @binding(4) var lut_tex: texture_2d<f32>;
+
+// Display values are sRGB; the render target expects linear light.
+fn to_linear(c: vec3<f32>) -> vec3<f32> {
+    let lo = c / 12.92;
+    let hi = pow((c + vec3(0.055)) / 1.055, vec3(2.4));
+    return select(hi, lo, c <= vec3(0.04045));
+}
+
+@fragment
+fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
+    let patient = p.patient_from_uv * vec4<f32>(in.uv.x, in.uv.y, 0.0, 1.0);
+    let voxel = (p.voxel_from_patient * patient).xyz;
+    let dims = p.dims.xyz;
+    if any(voxel < vec3(-0.5)) || any(voxel > dims - vec3(0.5)) {
+        return vec4<f32>(0.0, 0.0, 0.0, 1.0);
+    }
+    let value = textureSampleLevel(volume_tex, volume_smp, (voxel + vec3(0.5)) / dims, 0.0).r * p.values.x + p.values.y;
+    let low = p.values.z - 0.5 * p.values.w;
+    var color = vec3<f32>(clamp((value - low) / p.values.w, 0.0, 1.0));
+
+    let nearest = clamp(vec3<i32>(round(voxel)), vec3<i32>(0), vec3<i32>(dims) - vec3<i32>(1));
+    let label = textureLoad(labels_tex, nearest, 0).r;
+    if label > 0u {
+        let entry = textureLoad(lut_tex, vec2<i32>(i32(min(label, 1023u)), 0), 0);
+        color = mix(color, entry.rgb, entry.a * p.overlay.x);
+    }
+    if p.overlay.y > 0.5 {
+        // The preview tests the voxel's own value, as the threshold tool will.
+        let v = textureLoad(volume_tex, nearest, 0).r * p.values.x + p.values.y;
+        if v >= p.overlay.z && v <= p.overlay.w {
+            color = mix(color, p.preview_color.rgb, p.preview_color.a);
+        }
+    }
+    return vec4<f32>(to_linear(color), 1.0);
+}

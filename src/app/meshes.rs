@@ -1,0 +1,254 @@
+//! Segment surfaces in the 3D view: each segment's mesh is extracted and smoothed in the
+//! background whenever its voxels change, and replaces the old one when ready. Display settings
+//! (colour, opacity, visibility) and the clipping plane only touch materials.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bevy::asset::RenderAssetUsages;
+use bevy::mesh::{Indices, PrimitiveTopology};
+use bevy::pbr::{ExtendedMaterial, MaterialExtension};
+use bevy::prelude::*;
+use bevy::render::render_resource::{AsBindGroup, ShaderType};
+use bevy::shader::ShaderRef;
+use nalgebra::{Point3, Vector3};
+
+use super::document::Doc;
+use super::scene::{world_dir_from_patient, world_from_patient};
+use super::study::Study;
+use super::tasks::{Job, JobError};
+use crate::core::document::PlanDocument;
+use crate::core::mesh::segment_surface;
+use crate::core::segmentation::Mask;
+
+/// Meshes in the 3D view: standard lighting, cut by the clipping plane.
+pub type ClipMaterial = ExtendedMaterial<StandardMaterial, ClipExt>;
+
+#[derive(Debug, Clone, Copy, Default, ShaderType, Reflect)]
+pub struct ClipUniform {
+    /// World-space plane: points with `dot(xyz, p) + w > 0` are cut away.
+    pub plane: Vec4,
+    pub enabled: u32,
+}
+
+#[derive(Asset, AsBindGroup, Reflect, Debug, Clone, Default)]
+pub struct ClipExt {
+    #[uniform(100)]
+    pub clip: ClipUniform,
+}
+
+pub const CLIP_SHADER: Handle<Shader> = bevy::asset::uuid_handle!("5e1f3b7a-7c1e-4a0e-9a51-1c2f0c3e8d11");
+
+impl MaterialExtension for ClipExt {
+    fn fragment_shader() -> ShaderRef {
+        ShaderRef::Handle(CLIP_SHADER)
+    }
+    fn deferred_fragment_shader() -> ShaderRef {
+        ShaderRef::Handle(CLIP_SHADER)
+    }
+}
+
+/// The clipping plane of the view settings in world space, or disabled.
+pub fn clip_uniform(doc: &PlanDocument) -> ClipUniform {
+    let Some(plane) = doc.view.clip else { return ClipUniform::default() };
+    let n = Vector3::from(plane.normal()) * if doc.view.clip_flip { -1.0 } else { 1.0 };
+    let n_w = world_dir_from_patient(&n);
+    let c_w = world_from_patient(&Point3::from(doc.view.crosshair_mm));
+    ClipUniform { plane: n_w.extend(-n_w.dot(c_w)), enabled: 1 }
+}
+
+/// A segment's surface entity.
+#[derive(Component, Debug)]
+pub struct SegmentMesh {
+    pub label: u16,
+    pub triangles: usize,
+}
+
+/// A finished extraction: the Bevy mesh (world space) and the surface for picking (LPS mm).
+pub struct Built {
+    mesh: Mesh,
+    triangles: usize,
+    pick: Option<parry3d::shape::TriMesh>,
+}
+
+/// Extractions in flight and the surfaces that can be picked.
+#[derive(Resource, Default)]
+pub struct SegmentMeshes {
+    /// label -> (revision being built, job).
+    jobs: BTreeMap<u16, (u64, Job<Built>)>,
+    /// label -> revision shown.
+    built: BTreeMap<u16, u64>,
+    generation: u64,
+    /// Surfaces in LPS mm, for hover, picking and clearances.
+    pub pick: BTreeMap<u16, Arc<parry3d::shape::TriMesh>>,
+    /// Bumped whenever `pick` changes.
+    pub version: u64,
+}
+
+impl SegmentMeshes {
+    /// Extractions still running (for the status bar).
+    pub fn pending(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Every segment of the plan has its current surface.
+    pub fn settled(&self, doc: &Doc) -> bool {
+        self.jobs.is_empty()
+            && doc.doc.segmentation.segments.iter().all(|s| self.built.get(&s.label) == Some(&doc.label_rev(s.label)))
+    }
+}
+
+fn build(mask: Mask, progress: &crate::core::progress::Progress) -> Result<Built, JobError> {
+    let mesh = segment_surface(&mask, progress).map_err(|_| JobError::Cancelled)?;
+    drop(mask);
+    let normals: Vec<[f32; 3]> = mesh
+        .vertex_normals()
+        .iter()
+        .map(|n| world_dir_from_patient(&Vector3::new(n[0] as f64, n[1] as f64, n[2] as f64)).to_array())
+        .collect();
+    let positions: Vec<[f32; 3]> = mesh
+        .positions
+        .iter()
+        .map(|p| world_from_patient(&Point3::new(p[0] as f64, p[1] as f64, p[2] as f64)).to_array())
+        .collect();
+    let indices: Vec<u32> = mesh.triangles.iter().flatten().copied().collect();
+    let triangles = mesh.triangles.len();
+    let mut out = Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::RENDER_WORLD);
+    out.insert_attribute(Mesh::ATTRIBUTE_POSITION, positions);
+    out.insert_attribute(Mesh::ATTRIBUTE_NORMAL, normals);
+    out.insert_indices(Indices::U32(indices));
+    Ok(Built { mesh: out, triangles, pick: mesh.trimesh() })
+}
+
+/// Starts an extraction for every segment whose voxels changed since its mesh was built.
+fn start_builds(doc: Res<Doc>, study: Res<Study>, mut meshes: ResMut<SegmentMeshes>) {
+    if study.volume.is_none() {
+        return;
+    }
+    if meshes.generation != doc.generation {
+        for (_, (_, job)) in std::mem::take(&mut meshes.jobs) {
+            job.progress.cancel();
+        }
+        meshes.built.clear();
+        meshes.pick.clear();
+        meshes.version += 1;
+        meshes.generation = doc.generation;
+    }
+    for s in &doc.doc.segmentation.segments {
+        let rev = doc.label_rev(s.label);
+        if meshes.built.get(&s.label) == Some(&rev) || meshes.jobs.get(&s.label).is_some_and(|(r, _)| *r == rev) {
+            continue;
+        }
+        if let Some((_, old)) = meshes.jobs.remove(&s.label) {
+            old.progress.cancel();
+        }
+        let mask = doc.doc.segmentation.mask(s.label);
+        let job = Job::spawn(format!("Meshing {}", s.name), move |p| build(mask, p));
+        meshes.jobs.insert(s.label, (rev, job));
+    }
+}
+
+fn material_for(doc: &PlanDocument, label: u16) -> ClipMaterial {
+    let d = doc.display_of(label);
+    let [r, g, b] = d.color;
+    let translucent = d.opacity < 0.999;
+    ClipMaterial {
+        base: StandardMaterial {
+            base_color: Color::srgba_u8(r, g, b, (d.opacity.clamp(0.0, 1.0) * 255.0) as u8),
+            alpha_mode: if translucent { AlphaMode::Blend } else { AlphaMode::Opaque },
+            perceptual_roughness: 0.55,
+            reflectance: 0.3,
+            // The clipping plane opens opaque surfaces: their inside must show. Translucent ones
+            // show their front only, so that layers behind them stay readable.
+            double_sided: !translucent,
+            cull_mode: if translucent { Some(bevy::render::render_resource::Face::Back) } else { None },
+            ..default()
+        },
+        extension: ClipExt { clip: clip_uniform(doc) },
+    }
+}
+
+/// Swaps finished meshes in, and removes entities of segments that no longer exist.
+#[allow(clippy::too_many_arguments)]
+fn finish_builds(
+    mut commands: Commands,
+    doc: Res<Doc>,
+    mut state: ResMut<SegmentMeshes>,
+    mut mesh_assets: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<ClipMaterial>>,
+    mut entities: Query<(Entity, &mut SegmentMesh, &mut Mesh3d, &MeshMaterial3d<ClipMaterial>)>,
+) {
+    let finished: Vec<u16> = state.jobs.iter_mut().filter_map(|(l, (_, j))| j.is_finished().then_some(*l)).collect();
+    for label in finished {
+        let Some((rev, mut job)) = state.jobs.remove(&label) else { continue };
+        let Some(Ok(built)) = job.poll() else { continue };
+        state.built.insert(label, rev);
+        match built.pick {
+            Some(p) => state.pick.insert(label, Arc::new(p)),
+            None => state.pick.remove(&label),
+        };
+        state.version += 1;
+        let handle = mesh_assets.add(built.mesh);
+        if let Some((_, mut seg, mut mesh3d, _)) = entities.iter_mut().find(|(_, s, _, _)| s.label == label) {
+            mesh3d.0 = handle;
+            seg.triangles = built.triangles;
+        } else {
+            let visible = doc.doc.display_of(label).visible && doc.doc.view.show_meshes;
+            commands.spawn((
+                SegmentMesh { label, triangles: built.triangles },
+                Mesh3d(handle),
+                MeshMaterial3d(materials.add(material_for(&doc.doc, label))),
+                Transform::IDENTITY,
+                if visible { Visibility::Inherited } else { Visibility::Hidden },
+            ));
+        }
+    }
+    for (e, seg, _, _) in &entities {
+        if doc.doc.segmentation.segment(seg.label).is_none() {
+            commands.entity(e).despawn();
+            state.built.remove(&seg.label);
+            state.pick.remove(&seg.label);
+            state.version += 1;
+        }
+    }
+}
+
+/// Colours, opacity, visibility and the clipping plane follow the document.
+fn sync_display(
+    doc: Res<Doc>,
+    mut seen: Local<(u64, u64)>,
+    mut materials: ResMut<Assets<ClipMaterial>>,
+    mut entities: Query<(&SegmentMesh, &MeshMaterial3d<ClipMaterial>, &mut Visibility)>,
+) {
+    if *seen == (doc.display_rev, doc.view_rev) {
+        return;
+    }
+    *seen = (doc.display_rev, doc.view_rev);
+    for (seg, mat, mut vis) in &mut entities {
+        let visible = doc.doc.display_of(seg.label).visible && doc.doc.view.show_meshes;
+        vis.set_if_neq(if visible { Visibility::Inherited } else { Visibility::Hidden });
+        let wanted = material_for(&doc.doc, seg.label);
+        if materials.get(&mat.0).is_some_and(|m| {
+            m.base.base_color != wanted.base.base_color
+                || m.base.alpha_mode != wanted.base.alpha_mode
+                || m.base.cull_mode != wanted.base.cull_mode
+                || m.extension.clip.plane != wanted.extension.clip.plane
+                || m.extension.clip.enabled != wanted.extension.clip.enabled
+        }) && let Some(mut m) = materials.get_mut(&mat.0)
+        {
+            *m = wanted;
+        }
+    }
+}
+
+/// Whether a point (LPS mm) is on the kept side of the clipping plane.
+pub fn unclipped(doc: &PlanDocument, p_mm: [f64; 3]) -> bool {
+    let Some(plane) = doc.view.clip else { return true };
+    let n = Vector3::from(plane.normal()) * if doc.view.clip_flip { -1.0 } else { 1.0 };
+    n.dot(&(Vector3::from(p_mm) - Vector3::from(doc.view.crosshair_mm))) <= 0.0
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<SegmentMeshes>()
+        .add_systems(Update, (start_builds, finish_builds, sync_display).chain().after(super::document::apply_edits));
+}

@@ -1,0 +1,312 @@
+//! The axial, coronal and sagittal views: each is its own orthographic camera looking at one quad
+//! whose shader samples the scan through the crosshair (window/level and the label overlay on
+//! the GPU). Radiological convention: the patient's left is on the screen's right in axial and
+//! coronal views; the sagittal view looks from the left with anterior on the screen's left.
+
+use bevy::camera::ScalingMode;
+use bevy::camera::visibility::RenderLayers;
+use bevy::core_pipeline::tonemapping::Tonemapping;
+use bevy::prelude::*;
+use bevy::render::render_resource::{AsBindGroup, ShaderType};
+use bevy::shader::ShaderRef;
+use bevy::window::PrimaryWindow;
+use bevy_egui::egui;
+use nalgebra::{Point3, Vector3};
+
+use super::document::Doc;
+use super::gpu::VolumeTextures;
+use super::scene::{set_viewport, viewport_for};
+use super::study::Study;
+use super::tools::{Tool, Tools};
+use super::ui::ViewRects;
+use crate::core::volume::Grid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SliceAxis {
+    Axial = 0,
+    Coronal = 1,
+    Sagittal = 2,
+}
+
+impl SliceAxis {
+    pub const ALL: [SliceAxis; 3] = [SliceAxis::Axial, SliceAxis::Coronal, SliceAxis::Sagittal];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SliceAxis::Axial => "Axial",
+            SliceAxis::Coronal => "Coronal",
+            SliceAxis::Sagittal => "Sagittal",
+        }
+    }
+
+    /// The LPS axis the view looks along.
+    pub fn normal_index(self) -> usize {
+        match self {
+            SliceAxis::Axial => 2,
+            SliceAxis::Coronal => 1,
+            SliceAxis::Sagittal => 0,
+        }
+    }
+
+    /// Letters at the screen's left, right, top and bottom edges.
+    pub fn edge_letters(self) -> [&'static str; 4] {
+        match self {
+            SliceAxis::Axial => ["R", "L", "A", "P"],
+            SliceAxis::Coronal => ["R", "L", "S", "I"],
+            SliceAxis::Sagittal => ["A", "P", "S", "I"],
+        }
+    }
+
+    /// The plane through `crosshair` covering the scan's bounding box: patient point of the
+    /// quad's top-left corner, the unit directions of screen right and down, and the size in mm.
+    pub fn frame(self, lo: &Point3<f64>, hi: &Point3<f64>, crosshair: [f64; 3]) -> SliceFrame {
+        let (x, y, z) = (Vector3::x(), Vector3::y(), Vector3::z());
+        let c = crosshair;
+        match self {
+            SliceAxis::Axial => SliceFrame {
+                origin: Point3::new(lo.x, lo.y, c[2]),
+                right: x,
+                down: y,
+                size_mm: [hi.x - lo.x, hi.y - lo.y],
+            },
+            SliceAxis::Coronal => SliceFrame {
+                origin: Point3::new(lo.x, c[1], hi.z),
+                right: x,
+                down: -z,
+                size_mm: [hi.x - lo.x, hi.z - lo.z],
+            },
+            SliceAxis::Sagittal => SliceFrame {
+                origin: Point3::new(c[0], lo.y, hi.z),
+                right: y,
+                down: -z,
+                size_mm: [hi.y - lo.y, hi.z - lo.z],
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SliceFrame {
+    pub origin: Point3<f64>,
+    pub right: Vector3<f64>,
+    pub down: Vector3<f64>,
+    pub size_mm: [f64; 2],
+}
+
+/// Zoom and pan of one slice view.
+#[derive(Debug, Clone, Copy)]
+pub struct SliceNav {
+    pub zoom: f32,
+    /// Centre of the view in the quad's plane (mm, x right, y up, from the quad's centre).
+    pub pan: Vec2,
+}
+
+impl Default for SliceNav {
+    fn default() -> Self {
+        SliceNav { zoom: 1.0, pan: Vec2::ZERO }
+    }
+}
+
+#[derive(Resource, Default)]
+pub struct SliceViews {
+    pub nav: [SliceNav; 3],
+}
+
+/// Maps between a slice view's pixels (logical, window coordinates) and patient space.
+pub struct SliceMapping {
+    pub frame: SliceFrame,
+    pub rect: egui::Rect,
+    pub mm_per_px: f64,
+    pub pan: Vec2,
+}
+
+impl SliceMapping {
+    pub fn new(frame: SliceFrame, rect: egui::Rect, nav: &SliceNav) -> SliceMapping {
+        let [w, h] = frame.size_mm;
+        let fit = (w / rect.width().max(1.0) as f64).max(h / rect.height().max(1.0) as f64) * 1.04;
+        SliceMapping { frame, rect, mm_per_px: fit / nav.zoom.max(0.01) as f64, pan: nav.pan }
+    }
+
+    pub fn patient_from_px(&self, px: egui::Pos2) -> Point3<f64> {
+        let c = self.rect.center();
+        let lx = self.pan.x as f64 + (px.x - c.x) as f64 * self.mm_per_px;
+        let ly = self.pan.y as f64 - (px.y - c.y) as f64 * self.mm_per_px;
+        let [w, h] = self.frame.size_mm;
+        self.frame.origin + self.frame.right * (lx + w / 2.0) + self.frame.down * (h / 2.0 - ly)
+    }
+
+    pub fn px_from_patient(&self, p: &Point3<f64>) -> egui::Pos2 {
+        let d = p - self.frame.origin;
+        let [w, h] = self.frame.size_mm;
+        let lx = d.dot(&self.frame.right) - w / 2.0;
+        let ly = h / 2.0 - d.dot(&self.frame.down);
+        let c = self.rect.center();
+        egui::pos2(
+            c.x + ((lx - self.pan.x as f64) / self.mm_per_px) as f32,
+            c.y - ((ly - self.pan.y as f64) / self.mm_per_px) as f32,
+        )
+    }
+}
+
+/// How far one slice step moves along a view's normal: one voxel of the scan along it.
+pub fn slice_step_mm(grid: &Grid, axis: SliceAxis) -> f64 {
+    let mut n = Vector3::zeros();
+    n[axis.normal_index()] = 1.0;
+    let per_mm = grid.linear_mm().try_inverse().map_or(1.0, |inv| (inv * n).norm());
+    if per_mm > 0.0 { 1.0 / per_mm } else { 1.0 }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, ShaderType)]
+pub struct SliceParams {
+    pub patient_from_uv: Mat4,
+    pub voxel_from_patient: Mat4,
+    pub dims: Vec4,
+    pub values: Vec4,
+    pub overlay: Vec4,
+    pub preview_color: Vec4,
+}
+
+#[derive(Asset, AsBindGroup, TypePath, Debug, Clone)]
+pub struct SliceMaterial {
+    #[uniform(0)]
+    pub params: SliceParams,
+    #[texture(1, dimension = "3d")]
+    #[sampler(2)]
+    pub volume: Handle<Image>,
+    #[texture(3, dimension = "3d", sample_type = "u_int")]
+    pub labels: Handle<Image>,
+    #[texture(4)]
+    pub lut: Handle<Image>,
+}
+
+pub const SLICE_SHADER: Handle<Shader> = bevy::asset::uuid_handle!("0b6f2f0e-3d7a-4b8e-8e0f-5a4c1d2b9e21");
+
+impl Material for SliceMaterial {
+    fn fragment_shader() -> ShaderRef {
+        ShaderRef::Handle(SLICE_SHADER)
+    }
+    fn enable_prepass() -> bool {
+        false
+    }
+    fn enable_shadows() -> bool {
+        false
+    }
+}
+
+#[derive(Component)]
+pub struct SliceCamera(pub SliceAxis);
+
+#[derive(Component)]
+struct SliceQuad(SliceAxis);
+
+fn setup(mut commands: Commands, tex: Res<VolumeTextures>, mut materials: ResMut<Assets<SliceMaterial>>) {
+    for axis in SliceAxis::ALL {
+        let layer = RenderLayers::layer(1 + axis as usize);
+        commands.spawn((
+            SliceCamera(axis),
+            Camera3d::default(),
+            Camera { order: 1 + axis as isize, clear_color: ClearColorConfig::Custom(Color::BLACK), ..default() },
+            Msaa::Off,
+            Tonemapping::None,
+            Projection::Orthographic(OrthographicProjection::default_3d()),
+            Transform::from_xyz(0.0, 0.0, 10.0),
+            layer.clone(),
+        ));
+        let material = SliceMaterial {
+            params: SliceParams::default(),
+            volume: tex.volume.clone(),
+            labels: tex.labels.clone(),
+            lut: tex.lut.clone(),
+        };
+        commands.spawn((SliceQuad(axis), MeshMaterial3d(materials.add(material)), Transform::IDENTITY, layer));
+    }
+}
+
+fn to_mat4(m: &nalgebra::Matrix4<f64>) -> Mat4 {
+    Mat4::from_cols_array(&std::array::from_fn(|i| m[(i % 4, i / 4)] as f32))
+}
+
+/// Keeps each view's camera, quad and shader parameters in step with the document.
+#[allow(clippy::too_many_arguments)]
+fn sync(
+    study: Res<Study>,
+    doc: Res<Doc>,
+    views: Res<SliceViews>,
+    rects: Res<ViewRects>,
+    tools: Res<Tools>,
+    tex: Res<VolumeTextures>,
+    window: Single<&Window, With<PrimaryWindow>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<SliceMaterial>>,
+    mut cameras: Query<(&SliceCamera, &mut Camera, &mut Projection, &mut Transform)>,
+    mut quads: Query<(Entity, &SliceQuad, &MeshMaterial3d<SliceMaterial>, Option<&Mesh3d>)>,
+    mut commands: Commands,
+    mut quad_size: Local<[[f64; 2]; 3]>,
+) {
+    let Some(v) = &study.volume else { return };
+    let Some(voxel_from_patient) = v.grid.voxel_from_patient() else { return };
+    let (lo, hi) = v.grid.bounds_mm();
+    let view = &doc.doc.view;
+    for (cam, mut camera, mut projection, mut transform) in &mut cameras {
+        let i = cam.0 as usize;
+        let Some(rect) = rects.slices[i] else {
+            camera.is_active = false;
+            continue;
+        };
+        camera.is_active = true;
+        set_viewport(&mut camera, viewport_for(rect, &window));
+        let map = SliceMapping::new(cam.0.frame(&lo, &hi, view.crosshair_mm), rect, &views.nav[i]);
+        let (w, h) = (rect.width() as f64 * map.mm_per_px, rect.height() as f64 * map.mm_per_px);
+        let scaling_mode = ScalingMode::Fixed { width: w as f32, height: h as f32 };
+        if let Projection::Orthographic(o) = &mut *projection {
+            let same = matches!(o.scaling_mode, ScalingMode::Fixed { width, height } if width == w as f32 && height == h as f32);
+            if !same {
+                o.scaling_mode = scaling_mode;
+            }
+        } else {
+            *projection = Projection::Orthographic(OrthographicProjection {
+                scaling_mode,
+                ..OrthographicProjection::default_3d()
+            });
+        }
+        let pan = views.nav[i].pan;
+        if transform.translation.truncate() != pan {
+            transform.translation = pan.extend(10.0);
+        }
+    }
+    let preview = tools.tool == Tool::Threshold || tools.tool == Tool::Grow;
+    let (plo, phi) = tools.range;
+    for (entity, quad, mat, mesh) in &mut quads {
+        let frame = quad.0.frame(&lo, &hi, view.crosshair_mm);
+        let i = quad.0 as usize;
+        if mesh.is_none() || quad_size[i] != frame.size_mm {
+            quad_size[i] = frame.size_mm;
+            let rect = Rectangle::new(frame.size_mm[0] as f32, frame.size_mm[1] as f32);
+            commands.entity(entity).insert(Mesh3d(meshes.add(rect)));
+        }
+        let [w, h] = frame.size_mm;
+        let mut patient_from_uv = nalgebra::Matrix4::identity();
+        patient_from_uv.fixed_view_mut::<3, 1>(0, 0).copy_from(&(frame.right * w));
+        patient_from_uv.fixed_view_mut::<3, 1>(0, 1).copy_from(&(frame.down * h));
+        patient_from_uv.fixed_view_mut::<3, 1>(0, 3).copy_from(&frame.origin.coords);
+        let [nx, ny, nz] = v.grid.dims;
+        let params = SliceParams {
+            patient_from_uv: to_mat4(&patient_from_uv),
+            voxel_from_patient: to_mat4(&voxel_from_patient),
+            dims: Vec4::new(nx as f32, ny as f32, nz as f32, 0.0),
+            values: Vec4::new(tex.value_scale, 0.0, view.window_center as f32, view.window_width.max(1.0) as f32),
+            overlay: Vec4::new(view.overlay_opacity, if preview { 1.0 } else { 0.0 }, plo as f32, phi as f32),
+            preview_color: Vec4::new(0.2, 0.85, 1.0, 0.45),
+        };
+        // Touching the material also rebinds textures that were re-uploaded.
+        if (materials.get(&mat.0).is_none_or(|m| m.params != params) || tex.is_changed())
+            && let Some(mut m) = materials.get_mut(&mat.0)
+        {
+            m.params = params;
+        }
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<SliceViews>().add_systems(Startup, setup.after(super::gpu::setup)).add_systems(Update, sync);
+}

@@ -1,0 +1,217 @@
+//! The active tool and what is under the pointer. Clicks in the views become tool actions here;
+//! every change to the plan leaves as an [`Edit`].
+
+use bevy::prelude::*;
+use nalgebra::Point3;
+
+use super::document::{Doc, Edit};
+use super::meshes::{SegmentMeshes, unclipped};
+use super::scene::{MainCamera, patient_from_world};
+use super::study::Study;
+use super::tasks::Jobs;
+use crate::core::document::{Command, StepChange};
+use crate::core::progress::Progress;
+use crate::core::segmentation::{Connectivity, Preset, Step};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tool {
+    /// Clicks move the crosshair.
+    #[default]
+    Navigate,
+    Threshold,
+    /// Click a seed: voxels in the range connected to it.
+    Grow,
+    /// Click an island of the active segment to keep it (and drop the others).
+    KeepIsland,
+    Brush,
+    /// Click two points (on surfaces or in slices) to measure their distance.
+    Measure,
+    /// Clicks (and drags) move the chosen trajectory's entry or target.
+    PlaceEntry,
+    PlaceTarget,
+}
+
+impl Tool {
+    pub const ALL: [Tool; 6] =
+        [Tool::Navigate, Tool::Threshold, Tool::Grow, Tool::KeepIsland, Tool::Brush, Tool::Measure];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Navigate => "Navigate",
+            Tool::Threshold => "Threshold",
+            Tool::Grow => "Region grow",
+            Tool::KeepIsland => "Keep island",
+            Tool::Brush => "Brush",
+            Tool::Measure => "Measure",
+            Tool::PlaceEntry => "Place entry",
+            Tool::PlaceTarget => "Place target",
+        }
+    }
+}
+
+#[derive(Resource, Debug, Clone, PartialEq)]
+pub struct Tools {
+    pub tool: Tool,
+    /// The segment edits go to.
+    pub active: Option<u16>,
+    /// Threshold and region-growing range (scan units: HU on CT).
+    pub range: (f64, f64),
+    pub brush_radius_mm: f64,
+    pub erase: bool,
+    /// Measurement points (LPS mm): the last two are measured.
+    pub measure: Vec<[f64; 3]>,
+    pub show_diagnostics: bool,
+    /// The trajectory the plan panel and the placing tools work on (index into the plan's).
+    pub trajectory: Option<usize>,
+}
+
+impl Default for Tools {
+    fn default() -> Self {
+        Tools {
+            tool: Tool::Navigate,
+            active: None,
+            range: Preset::Bone.range_hu(),
+            brush_radius_mm: 3.0,
+            erase: false,
+            measure: Vec::new(),
+            show_diagnostics: false,
+            trajectory: None,
+        }
+    }
+}
+
+impl Tools {
+    /// The measured distance (mm), once two points are picked.
+    pub fn distance_mm(&self) -> Option<f64> {
+        match self.measure.as_slice() {
+            [.., a, b] => Some((Point3::from(*a) - Point3::from(*b)).norm()),
+            _ => None,
+        }
+    }
+}
+
+/// What the pointer is over in the 3D view.
+#[derive(Resource, Default, Debug, Clone)]
+pub struct Hover {
+    /// Pointer position (logical window pixels, as Bevy's viewport conversions take them) while
+    /// it is over the 3D view.
+    pub viewport_px: Option<Vec2>,
+    pub hit: Option<(u16, [f64; 3])>,
+}
+
+/// Casts the pointer's ray against the segment surfaces (parry3d, in patient space).
+fn pick(
+    mut hover: ResMut<Hover>,
+    doc: Res<Doc>,
+    meshes: Res<SegmentMeshes>,
+    camera: Query<(&Camera, &GlobalTransform), With<MainCamera>>,
+) {
+    hover.hit = None;
+    let Some(px) = hover.viewport_px else { return };
+    let Ok((cam, gt)) = camera.single() else { return };
+    let Ok(ray) = cam.viewport_to_world(gt, px) else { return };
+    let origin = patient_from_world(ray.origin);
+    let dir = patient_from_world(*ray.direction) - patient_from_world(Vec3::ZERO);
+    let shown: Vec<(u16, &parry3d::shape::TriMesh)> = meshes
+        .pick
+        .iter()
+        .filter(|(l, _)| doc.doc.view.show_meshes && doc.doc.display_of(**l).visible)
+        .map(|(l, m)| (*l, m.as_ref()))
+        .collect();
+    // A surface cut away by the clipping plane is not under the pointer: step past it.
+    let mut start = origin;
+    for _ in 0..8 {
+        let Some((label, t)) = crate::core::mesh::first_hit(&shown, start.into(), dir.into()) else { return };
+        let p = start + dir * t;
+        if unclipped(&doc.doc, p.into()) {
+            hover.hit = Some((label, p.into()));
+            return;
+        }
+        start = p + dir * 0.01;
+    }
+}
+
+/// A click at a point (LPS mm) in any view, with the active tool.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct ClickAt {
+    pub mm: [f64; 3],
+    /// True while a drag continues (the brush paints along it).
+    pub dragging: bool,
+}
+
+pub(super) fn on_click(
+    mut clicks: MessageReader<ClickAt>,
+    mut tools: ResMut<Tools>,
+    doc: Res<Doc>,
+    study: Res<Study>,
+    mut jobs: ResMut<Jobs>,
+    mut edits: MessageWriter<Edit>,
+) {
+    for click in clicks.read() {
+        let Some(volume) = study.volume.clone() else { continue };
+        let label = tools.active.filter(|l| doc.doc.segmentation.segment(*l).is_some());
+        let (lo, hi) = tools.range;
+        let c = Connectivity::Six;
+        match (tools.tool, label) {
+            (Tool::Navigate, _) | (Tool::Threshold, _) => {
+                edits.write(Edit::run(Command::SetCrosshair { mm: click.mm }));
+            }
+            (Tool::Measure, _) => {
+                if !click.dragging {
+                    tools.measure.push(click.mm);
+                }
+            }
+            (Tool::PlaceEntry | Tool::PlaceTarget, _) => {
+                let entry = tools.tool == Tool::PlaceEntry;
+                let Some((index, t)) = tools.trajectory.and_then(|i| Some((i, doc.doc.trajectories.get(i)?))) else {
+                    if !click.dragging {
+                        jobs.error = Some("Choose or add a trajectory in the Plan panel first.".into());
+                    }
+                    continue;
+                };
+                let mut moved = t.clone();
+                *(if entry { &mut moved.entry_mm } else { &mut moved.target_mm }) = click.mm;
+                // A press starts a new undo step and its drag joins it; clearances follow in the
+                // same frame.
+                if !click.dragging {
+                    edits.write(Edit::Seal);
+                }
+                let key = if entry { "place entry" } else { "place target" };
+                edits.write(Edit::drag(Command::SetTrajectory { index, trajectory: moved }, key));
+            }
+            (Tool::Grow, Some(label)) if !click.dragging => {
+                let step = Step::Grow { seeds_mm: vec![click.mm], lo, hi, connectivity: c };
+                jobs.segment(&doc.doc, volume, label, step);
+            }
+            (Tool::KeepIsland, Some(label)) if !click.dragging => {
+                jobs.segment(&doc.doc, volume, label, Step::KeepIslands { seeds_mm: vec![click.mm], connectivity: c });
+            }
+            (Tool::Brush, Some(label)) => {
+                let step = Step::Brush { center_mm: click.mm, radius_mm: tools.brush_radius_mm, erase: tools.erase };
+                // A dab is small and immediate; a stroke is one undo step.
+                match doc.doc.segmentation.edit(label, &step, &volume, &Progress::new()) {
+                    Ok(diff) if !diff.is_empty() => {
+                        edits.write(Edit::drag(
+                            Command::EditLabels { label, step: StepChange::Push(step), diff },
+                            "brush",
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(e) => jobs.error = Some(e.to_string()),
+                }
+            }
+            _ => {
+                if !click.dragging {
+                    jobs.error = Some(format!("{}: choose or add a segment to edit first.", tools.tool.name()));
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Tools>()
+        .init_resource::<Hover>()
+        .add_message::<ClickAt>()
+        .add_systems(Update, (pick, on_click.before(super::document::apply_edits)));
+}

@@ -1,0 +1,192 @@
+//! The Plan panel: the plan's trajectories, the chosen one's instrument and end points, and its
+//! clearances (verdicts per structure, the structures passed through, the clearance profile).
+
+use bevy_egui::egui::{self, Color32, RichText, Stroke};
+
+use super::Request;
+use crate::app::document::{Doc, Edit};
+use crate::app::planning::{Planning, verdict_rgb};
+use crate::app::tools::{Tool, Tools};
+use crate::core::document::Command;
+use crate::core::planning::{Instrument, InstrumentKind, Trajectory, TrajectoryReport, Verdict};
+
+fn verdict_color(v: Verdict) -> Color32 {
+    let [r, g, b] = verdict_rgb(v);
+    Color32::from_rgb(r, g, b)
+}
+
+pub fn plan_ui(ui: &mut egui::Ui, doc: &Doc, planning: &Planning, tools: &mut Tools, out: &mut Vec<Request>) {
+    let paths = &doc.doc.trajectories;
+    if tools.trajectory.is_some_and(|i| i >= paths.len()) {
+        tools.trajectory = paths.len().checked_sub(1);
+    }
+    for (i, t) in paths.iter().enumerate() {
+        let verdict = planning.reports.get(i).and_then(|r| r.as_ref().ok()).map(|r| r.verdict);
+        ui.horizontal(|ui| {
+            let dot = verdict.map_or(Color32::GRAY, verdict_color);
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+            ui.painter().circle_filled(rect.center(), 5.0, dot);
+            if ui.selectable_label(tools.trajectory == Some(i), &t.name).clicked() {
+                tools.trajectory = Some(i);
+            }
+        });
+    }
+    ui.horizontal(|ui| {
+        if ui.button("New trajectory").on_hover_text("Target at the crosshair; then place the entry").clicked() {
+            let target = doc.doc.view.crosshair_mm;
+            let entry = [target[0], target[1], target[2] + 50.0];
+            let name = format!("Trajectory {}", paths.len() + 1);
+            let t = Trajectory::new(&name, entry, target, Instrument::preset(InstrumentKind::BiopsyNeedle));
+            out.push(Request::Edit(Edit::run(Command::AddTrajectory { index: paths.len(), trajectory: t })));
+            tools.trajectory = Some(paths.len());
+            tools.tool = Tool::PlaceEntry;
+        }
+        if let Some(i) = tools.trajectory
+            && ui.button("Remove").on_hover_text("Undo brings it back").clicked()
+        {
+            out.push(Request::Edit(Edit::run(Command::RemoveTrajectory { index: i })));
+        }
+    });
+    for w in &planning.warnings {
+        ui.label(RichText::new(w).color(Color32::from_rgb(245, 170, 40)));
+    }
+    let Some((index, t)) = tools.trajectory.and_then(|i| Some((i, paths.get(i)?))) else {
+        if paths.is_empty() {
+            ui.label("No trajectories yet.");
+        }
+        return;
+    };
+    ui.separator();
+    edit_ui(ui, index, t, tools, out);
+    ui.separator();
+    match planning.reports.get(index) {
+        Some(Ok(report)) => report_ui(ui, report),
+        Some(Err(e)) => {
+            ui.label(RichText::new(e).color(verdict_color(Verdict::Collision)));
+        }
+        None => {}
+    }
+}
+
+/// Name, instrument and end points; every change is a command (a dragged value is one step).
+fn edit_ui(ui: &mut egui::Ui, index: usize, t: &Trajectory, tools: &mut Tools, out: &mut Vec<Request>) {
+    let mut next = t.clone();
+    let mut dragging = false;
+    ui.horizontal(|ui| {
+        ui.label("Name");
+        ui.text_edit_singleline(&mut next.name);
+    });
+    ui.horizontal(|ui| {
+        ui.label("Instrument");
+        egui::ComboBox::from_id_salt(("instrument", index)).selected_text(t.instrument.kind.name()).show_ui(ui, |ui| {
+            for kind in InstrumentKind::PRESETS {
+                if ui.selectable_label(t.instrument.kind == kind, kind.name()).clicked() {
+                    next.instrument = Instrument::preset(kind);
+                }
+            }
+        });
+        let r = ui
+            .add(egui::DragValue::new(&mut next.instrument.diameter_mm).range(0.1..=20.0).speed(0.02).suffix(" mm ⌀"));
+        dragging |= r.dragged();
+        if next.instrument.diameter_mm != t.instrument.diameter_mm {
+            next.instrument.kind = InstrumentKind::Custom;
+        }
+    });
+    for (label, point, tool) in
+        [("Entry", &mut next.entry_mm, Tool::PlaceEntry), ("Target", &mut next.target_mm, Tool::PlaceTarget)]
+    {
+        ui.horizontal(|ui| {
+            ui.label(label);
+            for c in point.iter_mut() {
+                let r = ui.add(egui::DragValue::new(c).speed(0.2).fixed_decimals(1));
+                dragging |= r.dragged();
+            }
+            ui.label("mm LPS");
+            ui.selectable_value(&mut tools.tool, tool, "Place")
+                .on_hover_text("Click or drag in a slice or on a surface");
+        });
+    }
+    if next != *t {
+        let next_name_changed = next.name != t.name;
+        let command = Command::SetTrajectory { index, trajectory: next };
+        // A dragged value and a typed name are one undo step each, not one per frame or key.
+        let key = if dragging { Some("trajectory field") } else { (next_name_changed).then_some("trajectory name") };
+        out.push(Request::Edit(match key {
+            Some(k) => Edit::drag(command, k),
+            None => Edit::run(command),
+        }));
+    }
+    if ui.input(|i| i.pointer.any_released()) {
+        out.push(Request::Edit(Edit::Seal));
+    }
+}
+
+fn report_ui(ui: &mut egui::Ui, r: &TrajectoryReport) {
+    ui.label(RichText::new(r.verdict.name().to_uppercase()).strong().size(16.0).color(verdict_color(r.verdict)));
+    let angle = r.entry_angle_deg.map_or("no skin crossing".to_owned(), |a| format!("{a:.1}°"));
+    ui.label(format!("Length {:.1} mm, entry angle {angle}, {} {:.2} mm", r.length_mm, r.instrument, r.diameter_mm));
+    egui::Grid::new("clearances").striped(true).num_columns(4).show(ui, |ui| {
+        for h in ["Structure", "Clearance", "At depth", ""] {
+            ui.label(RichText::new(h).strong());
+        }
+        ui.end_row();
+        for s in &r.structures {
+            ui.label(&s.name);
+            ui.label(format!("{:.2} mm", s.min_clearance_mm));
+            ui.label(format!("{:.1} mm", s.depth_mm));
+            ui.label(RichText::new(s.verdict.name()).color(verdict_color(s.verdict)))
+                .on_hover_text(format!("safety margin {:.1} mm", s.margin_mm));
+            ui.end_row();
+        }
+    });
+    if !r.passes_through.is_empty() {
+        let names: Vec<String> = r
+            .passes_through
+            .iter()
+            .map(|p| format!("{} ({:.0}-{:.0} mm)", p.name, p.from_depth_mm, p.to_depth_mm))
+            .collect();
+        ui.label(format!("Passes through: {}", names.join(", ")));
+    }
+    for w in &r.warnings {
+        ui.label(RichText::new(w).color(Color32::from_rgb(245, 170, 40)));
+    }
+    profile_plot(ui, r);
+}
+
+/// Clearance to the nearest critical structure against depth, with the zero line.
+fn profile_plot(ui: &mut egui::Ui, r: &TrajectoryReport) {
+    if r.profile.len() < 2 {
+        return;
+    }
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(ui.available_width(), 120.0), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, Color32::from_gray(25));
+    let plot = rect.shrink2(egui::vec2(34.0, 12.0));
+    let max_c = r.profile.iter().map(|p| p.clearance_mm).fold(5.0_f64, f64::max).min(40.0);
+    let min_c = r.profile.iter().map(|p| p.clearance_mm).fold(0.0_f64, f64::min).max(-10.0);
+    let x = |d: f64| plot.left() + (d / r.length_mm.max(1e-6)) as f32 * plot.width();
+    let y = |c: f64| plot.bottom() - ((c.clamp(min_c, max_c) - min_c) / (max_c - min_c)) as f32 * plot.height();
+    painter.line_segment(
+        [egui::pos2(plot.left(), y(0.0)), egui::pos2(plot.right(), y(0.0))],
+        Stroke::new(1.0, Color32::from_gray(120)),
+    );
+    let points: Vec<egui::Pos2> = r.profile.iter().map(|p| egui::pos2(x(p.depth_mm), y(p.clearance_mm))).collect();
+    painter.add(egui::Shape::line(points, Stroke::new(1.5, Color32::from_rgb(120, 200, 255))));
+    let small = egui::FontId::proportional(10.0);
+    let gray = Color32::from_gray(170);
+    painter.text(
+        egui::pos2(rect.left() + 2.0, y(max_c)),
+        egui::Align2::LEFT_CENTER,
+        format!("{max_c:.0}"),
+        small.clone(),
+        gray,
+    );
+    painter.text(egui::pos2(rect.left() + 2.0, y(0.0)), egui::Align2::LEFT_CENTER, "0", small.clone(), gray);
+    painter.text(
+        rect.center_bottom(),
+        egui::Align2::CENTER_BOTTOM,
+        "depth from entry (mm) → clearance (mm)",
+        small,
+        gray,
+    );
+}

@@ -1,0 +1,184 @@
+//! Display settings (window/level, overlay, 3D options) and the segmentation tools.
+
+use bevy_egui::egui;
+
+use super::Request;
+use crate::app::document::{Doc, Edit};
+use crate::app::scene::{Orbit, StandardView};
+use crate::app::tools::{Tool, Tools};
+use crate::core::document::{ClipPlane, Command, TransferPreset};
+use crate::core::segmentation::{Connectivity, Preset, Step};
+
+/// Window/level presets (centre, width) in HU.
+const WINDOWS: [(&str, f64, f64); 5] = [
+    ("Brain", 40.0, 80.0),
+    ("Soft tissue", 40.0, 400.0),
+    ("Bone", 500.0, 2000.0),
+    ("CTA", 200.0, 700.0),
+    ("Lung", -600.0, 1500.0),
+];
+
+pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec<Request>) {
+    let view = &doc.doc.view;
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Window");
+        for (name, center, width) in WINDOWS {
+            let on = (view.window_center - center).abs() < 0.5 && (view.window_width - width).abs() < 0.5;
+            if ui.selectable_label(on, name).clicked() {
+                out.push(Request::Edit(Edit::run(Command::SetWindow { center, width })));
+            }
+        }
+    });
+    let mut opacity = view.overlay_opacity;
+    if ui.add(egui::Slider::new(&mut opacity, 0.0..=1.0).text("Label overlay")).changed() {
+        out.push(Request::Edit(Edit::run(Command::SetOverlayOpacity { opacity })));
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label("3D view");
+        for v in StandardView::ALL {
+            if ui.small_button(&v.name()[..1]).on_hover_text(format!("{} view", v.name())).clicked() {
+                orbit.set_view(v);
+            }
+        }
+        if ui.small_button("Reset").on_hover_text("Home").clicked() {
+            orbit.reset();
+        }
+    });
+    ui.horizontal(|ui| {
+        let mut show = view.show_meshes;
+        if ui.checkbox(&mut show, "Surfaces").changed() {
+            out.push(Request::Edit(Edit::run(Command::SetShowMeshes { show })));
+        }
+        let mut preset = view.volume_rendering;
+        let name = |p: Option<TransferPreset>| match p {
+            None => "Off",
+            Some(TransferPreset::Bone) => "Bone",
+            Some(TransferPreset::Vessels) => "Vessels (CTA)",
+            Some(TransferPreset::Skin) => "Skin",
+        };
+        egui::ComboBox::from_label("Volume").selected_text(name(preset)).show_ui(ui, |ui| {
+            for p in [None, Some(TransferPreset::Bone), Some(TransferPreset::Vessels), Some(TransferPreset::Skin)] {
+                ui.selectable_value(&mut preset, p, name(p));
+            }
+        });
+        if preset != view.volume_rendering {
+            out.push(Request::Edit(Edit::run(Command::SetVolumeRendering { preset })));
+        }
+    });
+    ui.horizontal(|ui| {
+        let mut clip = view.clip;
+        let name = |c: Option<ClipPlane>| match c {
+            None => "Off",
+            Some(ClipPlane::Axial) => "Axial",
+            Some(ClipPlane::Coronal) => "Coronal",
+            Some(ClipPlane::Sagittal) => "Sagittal",
+            Some(ClipPlane::Oblique { .. }) => "Oblique (view)",
+        };
+        // The oblique plane faces the viewer: it cuts away what is between the eye and the
+        // crosshair.
+        let facing = {
+            let d = orbit.rotation() * bevy::prelude::Vec3::Z;
+            let p = crate::app::scene::patient_from_world(d)
+                - crate::app::scene::patient_from_world(bevy::prelude::Vec3::ZERO);
+            ClipPlane::Oblique { normal: [p.x, p.y, p.z] }
+        };
+        egui::ComboBox::from_label("Clip").selected_text(name(clip)).show_ui(ui, |ui| {
+            for c in [None, Some(ClipPlane::Axial), Some(ClipPlane::Coronal), Some(ClipPlane::Sagittal), Some(facing)] {
+                ui.selectable_value(&mut clip, c, name(c));
+            }
+        });
+        let mut flip = view.clip_flip;
+        ui.checkbox(&mut flip, "Flip");
+        if clip != view.clip || flip != view.clip_flip {
+            out.push(Request::Edit(Edit::run(Command::SetClip { clip, flip })));
+        }
+    });
+}
+
+pub fn tools_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, busy: bool, out: &mut Vec<Request>) {
+    ui.horizontal_wrapped(|ui| {
+        for t in Tool::ALL {
+            ui.selectable_value(&mut tools.tool, t, t.name());
+        }
+    });
+    let active = tools.active.and_then(|l| doc.doc.segmentation.segment(l));
+    let target = active.map_or("no segment chosen".to_owned(), |s| format!("into {}", s.name));
+    let range = |ui: &mut egui::Ui, tools: &mut Tools| {
+        ui.horizontal(|ui| {
+            ui.label("Range");
+            ui.add(egui::DragValue::new(&mut tools.range.0).speed(5.0));
+            ui.label("to");
+            ui.add(egui::DragValue::new(&mut tools.range.1).speed(5.0));
+        });
+        ui.horizontal_wrapped(|ui| {
+            for p in Preset::ALL {
+                if ui.small_button(p.name()).clicked() {
+                    tools.range = p.range_hu();
+                }
+            }
+        });
+    };
+    let run = |out: &mut Vec<Request>, step: Step| {
+        if let Some(s) = active {
+            out.push(Request::Segment(s.label, step));
+        }
+    };
+    match tools.tool {
+        Tool::Navigate => {
+            ui.label("Click a slice or a surface to move the crosshair. Slices: scroll to page, right-drag for window/level, Ctrl+scroll to zoom, middle-drag to pan. 3D: drag to turn, right-drag to pan, scroll to zoom, keys 1-6 for the standard views.");
+        }
+        Tool::Threshold => {
+            ui.label("The preview (cyan) shows the voxels in range.");
+            range(ui, tools);
+            if ui.add_enabled(active.is_some() && !busy, egui::Button::new(format!("Apply {target}"))).clicked() {
+                run(out, Step::Threshold { lo: tools.range.0, hi: tools.range.1 });
+            }
+        }
+        Tool::Grow => {
+            ui.label(format!("Click a seed in a slice or on a surface: voxels in range connected to it go {target}."));
+            range(ui, tools);
+        }
+        Tool::KeepIsland => {
+            ui.label(format!("Click an island of the segment to keep it ({target})."));
+            if ui.add_enabled(active.is_some() && !busy, egui::Button::new("Keep the largest island")).clicked() {
+                run(out, Step::KeepLargest { connectivity: Connectivity::Six });
+            }
+        }
+        Tool::Brush => {
+            ui.label(format!("Paint in a slice view {target}; each stroke is one undo step."));
+            ui.add(egui::Slider::new(&mut tools.brush_radius_mm, 0.5..=25.0).text("radius (mm)"));
+            ui.checkbox(&mut tools.erase, "Erase");
+        }
+        Tool::PlaceEntry | Tool::PlaceTarget => {
+            ui.label("Placing a trajectory's end: see the Plan panel.");
+        }
+        Tool::Measure => {
+            ui.label("Click two points on surfaces or in slices.");
+            match tools.distance_mm() {
+                Some(d) => ui.label(egui::RichText::new(format!("Distance: {d:.1} mm")).strong()),
+                None => ui.label(format!("{} point(s) picked", tools.measure.len())),
+            };
+            if ui.button("Clear").clicked() {
+                tools.measure.clear();
+            }
+        }
+    }
+    if active.is_some() && matches!(tools.tool, Tool::Threshold | Tool::Grow | Tool::KeepIsland | Tool::Brush) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Clean up:");
+            for (name, step) in [
+                ("Fill holes", Step::FillHoles),
+                ("Close 1 mm", Step::Close { mm: 1.0 }),
+                ("Smooth (open 1 mm)", Step::Open { mm: 1.0 }),
+                (
+                    "Drop islands < 100 mm³",
+                    Step::RemoveSmallIslands { min_mm3: 100.0, connectivity: Connectivity::Six },
+                ),
+            ] {
+                if ui.add_enabled(!busy, egui::Button::new(name).small()).clicked() {
+                    run(out, step);
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,164 @@
+//! The workstation's logic without a window or renderer (`MinimalPlugins`): opening the bundled
+//! plan, the segment surfaces as entities, and edits through the document with undo.
+
+#![cfg(feature = "gui")]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use twinplan::app::{ClipMaterial, Doc, Edit, Jobs, SegmentMesh, SegmentMeshes, Study};
+use twinplan::core::document::{Command, SegmentDisplay};
+use twinplan::core::phantom::LABELS;
+use twinplan::core::segmentation::{Category, Preset, Step};
+
+fn app() -> App {
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, AssetPlugin::default()))
+        .init_asset::<Mesh>()
+        .init_asset::<ClipMaterial>()
+        .add_plugins(twinplan::app::plugin);
+    app
+}
+
+/// Runs frames until `done` holds (background jobs finish on their own threads).
+fn run_until(app: &mut App, what: &str, done: impl Fn(&mut World) -> bool) {
+    let start = Instant::now();
+    while !done(app.world_mut()) {
+        assert!(start.elapsed() < Duration::from_secs(300), "timed out waiting for {what}");
+        if let Some(e) = &app.world().resource::<Jobs>().error {
+            panic!("while waiting for {what}: {e}");
+        }
+        app.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn settled(w: &mut World) -> bool {
+    let jobs = w.resource::<Jobs>();
+    if jobs.load.is_some() || jobs.edit.is_some() || w.resource::<Study>().volume.is_none() {
+        return false;
+    }
+    w.resource::<SegmentMeshes>().settled(w.resource::<Doc>())
+}
+
+fn surfaces(w: &mut World) -> Vec<(u16, usize, Visibility)> {
+    let mut q = w.query::<(&SegmentMesh, &Visibility)>();
+    let mut v: Vec<_> = q.iter(w).map(|(s, vis)| (s.label, s.triangles, *vis)).collect();
+    v.sort_by_key(|x| x.0);
+    v
+}
+
+fn open_phantom(app: &mut App) {
+    let plan = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom/phantom.twinplan.json");
+    app.world_mut().resource_mut::<Jobs>().open(plan, None);
+    run_until(app, "the phantom plan and its surfaces", settled);
+}
+
+#[test]
+fn the_phantom_plan_opens_segmented_with_a_surface_per_structure() {
+    let mut app = app();
+    open_phantom(&mut app);
+    let w = app.world_mut();
+    let doc = w.resource::<Doc>();
+    let names: Vec<&str> = doc.doc.segmentation.segments.iter().map(|s| s.name.as_str()).collect();
+    let expected: Vec<&str> = LABELS.iter().map(|l| l.1).collect();
+    assert_eq!(names, expected);
+    // The label map is the truth file's: every structure has its voxels.
+    let truth = twinplan::core::io::nifti::read(&doc.doc.label_map.clone().unwrap()).unwrap();
+    for (label, name, _) in LABELS {
+        let want = truth.values.iter().filter(|&&v| v == f32::from(label)).count();
+        assert_eq!(doc.doc.segmentation.labels.count(u16::from(label)), want, "{name}");
+        assert!(want > 0, "{name}");
+    }
+    let s = surfaces(w);
+    assert_eq!(s.len(), LABELS.len());
+    for (label, triangles, vis) in s {
+        assert!(triangles > 100, "label {label}: {triangles} triangles");
+        // The brain is hidden so that what is inside it shows.
+        let want = if label == 3 { Visibility::Hidden } else { Visibility::Inherited };
+        assert_eq!(vis, want, "label {label}");
+    }
+}
+
+#[test]
+fn visibility_crosshair_and_a_threshold_with_its_undo() {
+    let mut app = app();
+    open_phantom(&mut app);
+
+    // Hiding the skull hides its entity; undo shows it again.
+    let skull = app.world().resource::<Doc>().doc.display_of(2);
+    let hidden = SegmentDisplay { visible: false, ..skull };
+    app.world_mut().write_message(Edit::run(Command::SetDisplay { label: 2, display: hidden }));
+    app.update();
+    app.update();
+    let vis = |w: &mut World| surfaces(w).into_iter().find(|s| s.0 == 2).unwrap().2;
+    assert_eq!(vis(app.world_mut()), Visibility::Hidden);
+    app.world_mut().write_message(Edit::Undo);
+    app.update();
+    app.update();
+    assert_eq!(vis(app.world_mut()), Visibility::Inherited);
+
+    // Moving the crosshair changes the view, not the plan's history.
+    let steps = app.world().resource::<Doc>().history.len();
+    app.world_mut().write_message(Edit::run(Command::SetCrosshair { mm: [10.0, -20.0, 30.0] }));
+    app.update();
+    let doc = app.world().resource::<Doc>();
+    assert_eq!(doc.doc.view.crosshair_mm, [10.0, -20.0, 30.0]);
+    assert_eq!(doc.history.len(), steps);
+
+    // A bone threshold into a new segment takes exactly the voxels in range.
+    let before = doc.doc.segmentation.labels.labels.clone();
+    let add = Command::add_segment(&doc.doc, "Bone (threshold)", Category::Bone);
+    let Command::AddSegment { segment, .. } = &add else { unreachable!() };
+    let label = segment.label;
+    app.world_mut().write_message(Edit::run(add));
+    app.update();
+    let (lo, hi) = Preset::Bone.range_hu();
+    let volume = app.world().resource::<Study>().volume.clone().unwrap();
+    let in_range = (0..volume.data.len()).filter(|&i| (lo..=hi).contains(&f64::from(volume.data.get(i)))).count();
+    assert!(in_range > 10_000);
+    let plan = app.world().resource::<Doc>().doc.clone();
+    app.world_mut().resource_mut::<Jobs>().segment(&plan, volume, label, Step::Threshold { lo, hi });
+    run_until(&mut app, "the threshold and the new surface", settled);
+    let w = app.world_mut();
+    assert_eq!(w.resource::<Doc>().doc.segmentation.labels.count(label), in_range);
+    let s = surfaces(w);
+    assert!(s.iter().any(|x| x.0 == label && x.1 > 1000), "a bone surface: {s:?}");
+
+    // Undo the threshold, then the new segment: the label map is as it was, the entity gone.
+    w.write_message(Edit::Undo);
+    app.update();
+    app.world_mut().write_message(Edit::Undo);
+    app.update();
+    run_until(&mut app, "the surfaces after undo", settled);
+    let w = app.world_mut();
+    assert!(w.resource::<Doc>().doc.segmentation.labels.labels == before, "undo restores every voxel");
+    assert!(!surfaces(w).iter().any(|x| x.0 == label));
+}
+
+#[test]
+fn a_dragged_target_is_rechecked_in_the_same_update() {
+    use twinplan::app::Planning;
+    use twinplan::core::planning::Verdict;
+    let mut app = app();
+    open_phantom(&mut app);
+    app.update();
+    let report = |app: &App| app.world().resource::<Planning>().reports[0].clone().unwrap();
+    let before = report(&app);
+    assert_eq!(before.verdict, Verdict::Clear, "the bundled biopsy is safe");
+    assert_eq!(before.structures.len(), 3);
+    // Move the target onto the arteries' trunk (its centre line runs through this point).
+    let mut moved = app.world().resource::<Doc>().doc.trajectories[0].clone();
+    moved.target_mm = [10.0, -22.5, 5.0];
+    let before_rev = app.world().resource::<Planning>().revision;
+    app.world_mut().write_message(Edit::drag(Command::SetTrajectory { index: 0, trajectory: moved }, "place target"));
+    app.update();
+    assert!(app.world().resource::<Planning>().revision > before_rev, "checked in the same update");
+    let after = report(&app);
+    assert_eq!(after.verdict, Verdict::Collision);
+    assert_eq!(after.structures[0].name, "Arteries");
+    app.world_mut().write_message(Edit::Undo);
+    app.update();
+    assert_eq!(report(&app).verdict, Verdict::Clear, "undo puts the path back");
+}
