@@ -134,6 +134,12 @@ fn start_builds(doc: Res<Doc>, study: Res<Study>, mut meshes: ResMut<SegmentMesh
         meshes.version += 1;
         meshes.generation = doc.generation;
     }
+    let gone: Vec<u16> = meshes.jobs.keys().copied().filter(|l| doc.doc.segmentation.segment(*l).is_none()).collect();
+    for label in gone {
+        if let Some((_, job)) = meshes.jobs.remove(&label) {
+            job.progress.cancel();
+        }
+    }
     for s in &doc.doc.segmentation.segments {
         let rev = doc.label_rev(s.label);
         if meshes.built.get(&s.label) == Some(&rev) || meshes.jobs.get(&s.label).is_some_and(|(r, _)| *r == rev) {
@@ -182,6 +188,10 @@ fn finish_builds(
     for label in finished {
         let Some((rev, mut job)) = state.jobs.remove(&label) else { continue };
         let Some(Ok(built)) = job.poll() else { continue };
+        // The segment was removed while its surface was being built.
+        if doc.doc.segmentation.segment(label).is_none() {
+            continue;
+        }
         state.built.insert(label, rev);
         match built.pick {
             Some(p) => state.pick.insert(label, Arc::new(p)),

@@ -48,31 +48,59 @@ impl Obstacle {
         self.surface.contains_local_point(vec(p))
     }
 
-    /// Distance from a point to the surface, negative inside.
+    /// Distance from a point to the surface, negative inside (one BVH query: the pseudo-normal
+    /// at the nearest feature says which side the point is on).
     pub fn signed_distance_mm(&self, p: &Point3<f64>) -> f64 {
         let proj = self.surface.project_local_point(vec(p), false);
         let d = f64::from((proj.point - vec(p)).length());
-        if self.contains(p) { -d } else { d }
+        if proj.is_inside { -d } else { d }
+    }
+
+    /// As [`Obstacle::signed_distance_mm`] for a point outside the surface's bounding box, if the
+    /// surface lies within `max_mm` of it.
+    fn signed_distance_within(&self, p: &Point3<f64>, max_mm: f64) -> Option<f64> {
+        let proj = self.surface.project_local_point_with_max_dist(vec(p), false, max_mm as f32)?;
+        Some(f64::from((proj.point - vec(p)).length()))
     }
 
     /// The clearance of one path: closest approach of an instrument of `radius_mm` to this
     /// surface. The path must have distinct ends (see [`Trajectory::direction`]).
     pub fn clearance(&self, t: &Trajectory, radius_mm: f64) -> StructureClearance {
         let (entry, target) = (t.entry(), t.target());
-        let dir = (target - entry).normalize();
-        let axis = Segment::new(vec(&entry), vec(&target));
-        let result = closest_points(&Pose::IDENTITY, &axis, &Pose::IDENTITY, self.surface.as_ref(), f32::MAX);
-        let (on_path, on_structure, axis_mm) = match result {
-            Ok(ClosestPoints::WithinMargin(a, b)) => {
-                let (a, b) = (point(a), point(b));
-                // A path that never crosses the surface is either all outside or all inside.
-                let d = (b - a).norm();
-                (a, b, if self.contains(&entry) { -d } else { d })
+        let length = t.length_mm();
+        let dir = (target - entry) / length;
+        // The path in short pieces: a short piece's bounding box is tight, so the BVH prunes
+        // well, and each piece only looks for something closer than the best so far.
+        let pieces = (length / PIECE_MM).ceil().max(1.0) as usize;
+        let mut best: Option<(f64, Point3<f64>, Point3<f64>)> = None;
+        let mut crosses = false;
+        for i in 0..pieces {
+            let a = t.at_depth(length * i as f64 / pieces as f64);
+            let b = t.at_depth(length * (i + 1) as f64 / pieces as f64);
+            let margin = best.map_or(f32::MAX, |(d, _, _)| d as f32);
+            let piece = Segment::new(vec(&a), vec(&b));
+            match closest_points(&Pose::IDENTITY, &piece, &Pose::IDENTITY, self.surface.as_ref(), margin) {
+                Ok(ClosestPoints::Intersecting) => {
+                    crosses = true;
+                    break;
+                }
+                Ok(ClosestPoints::WithinMargin(p, q)) => {
+                    let (p, q) = (point(p), point(q));
+                    let d = (q - p).norm();
+                    if best.is_none_or(|(b, _, _)| d < b) {
+                        best = Some((d, p, q));
+                    }
+                }
+                _ => {}
             }
+        }
+        let (on_path, on_structure, axis_mm) = match best {
+            // A path that never crosses the surface is either all outside or all inside.
+            Some((d, p, q)) if !crosses => (p, q, if self.contains(&entry) { -d } else { d }),
             _ => {
                 // The axis crosses the surface: report where it first does.
                 let ray = Ray::new(vec(&entry), vec(&Point3::from(dir)));
-                let toi = self.surface.cast_local_ray(&ray, t.length_mm() as f32, false).unwrap_or(0.0);
+                let toi = self.surface.cast_local_ray(&ray, length as f32, false).unwrap_or(0.0);
                 let hit = entry + dir * f64::from(toi);
                 (hit, hit, 0.0)
             }
@@ -319,16 +347,37 @@ impl PlanningScene {
             .into_par_iter()
             .filter_map(|i| {
                 let depth_mm = length * i as f64 / n as f64;
-                let p = t.at_depth(depth_mm);
-                self.obstacles
-                    .iter()
-                    .map(|o| (o.signed_distance_mm(&p) - radius, o.label))
-                    .min_by(|a, b| a.0.total_cmp(&b.0))
-                    .map(|(clearance_mm, label)| ProfileSample { depth_mm, clearance_mm, label })
+                let (d, label) = self.nearest(&t.at_depth(depth_mm))?;
+                Some(ProfileSample { depth_mm, clearance_mm: d - radius, label })
             })
             .collect()
     }
+
+    /// The nearest critical surface to a point: (signed distance, label). Once one distance is
+    /// known, the others are only searched within it.
+    fn nearest(&self, p: &Point3<f64>) -> Option<(f64, u16)> {
+        let mut best: Option<(f64, u16)> = None;
+        for o in &self.obstacles {
+            let d = match best {
+                // Outside everything so far: only a closer surface, or being inside, matters.
+                Some((b, _)) if b > 0.0 && !o.surface.local_aabb().contains_local_point(vec(p)) => {
+                    match o.signed_distance_within(p, b) {
+                        Some(d) => d,
+                        None => continue,
+                    }
+                }
+                _ => o.signed_distance_mm(p),
+            };
+            if best.is_none_or(|(b, _)| d < b) {
+                best = Some((d, o.label));
+            }
+        }
+        best
+    }
 }
+
+/// Length of the pieces a path is checked in (see [`Obstacle::clearance`]).
+const PIECE_MM: f64 = 10.0;
 
 /// The surface paths enter through: the first skin segment, else the first bone segment.
 fn entry_label(seg: &Segmentation) -> Option<u16> {
