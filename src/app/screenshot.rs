@@ -21,10 +21,15 @@ struct Target {
     launched: Instant,
     first_frame: Option<Instant>,
     ready: Option<Instant>,
+    last_frame: Option<Instant>,
+    /// Frame times (s) measured once the scene has settled.
+    frame_times: Vec<f64>,
 }
 
 /// Frames to let the scene settle after loading (egui layout, first mesh uploads).
 const SETTLE_FRAMES: u32 = 6;
+/// Frames timed after settling, before the capture (which slows the frames it is in).
+const TIMED_FRAMES: u32 = 5;
 
 fn take(
     mut commands: Commands,
@@ -33,6 +38,7 @@ fn take(
     jobs: Res<Jobs>,
     meshes: Res<SegmentMeshes>,
     doc: Res<Doc>,
+    surfaces: Query<(&super::meshes::SegmentMesh, &InheritedVisibility)>,
     mut exit: MessageWriter<AppExit>,
 ) {
     let Some(mut t) = target else { return };
@@ -51,16 +57,28 @@ fn take(
         info!("timing: launch to scan and surfaces shown {:.2} s", (now - t.launched).as_secs_f64());
     }
     t.frames_after_load += 1;
-    if t.frames_after_load == SETTLE_FRAMES && !t.requested {
+    if let Some(last) = t.last_frame.replace(now)
+        && t.frames_after_load > SETTLE_FRAMES
+        && t.frame_times.len() < TIMED_FRAMES as usize
+    {
+        t.frame_times.push((now - last).as_secs_f64());
+        if t.frame_times.len() == TIMED_FRAMES as usize {
+            let mut ms: Vec<f64> = t.frame_times.iter().map(|s| s * 1000.0).collect();
+            ms.sort_by(f64::total_cmp);
+            let triangles: usize = surfaces.iter().filter(|(_, v)| v.get()).map(|(s, _)| s.triangles).sum();
+            info!(
+                "timing: frame time over {TIMED_FRAMES} frames: median {:.1} ms, max {:.1} ms ({triangles} triangles shown)",
+                ms[ms.len() / 2],
+                ms[ms.len() - 1]
+            );
+        }
+    }
+    if t.frame_times.len() == TIMED_FRAMES as usize && !t.requested {
         t.requested = true;
         commands.spawn(Screenshot::primary_window()).observe(save_to_disk(t.path.clone()));
     }
     // The capture completes a few frames later; leave time for the file to be written.
-    if t.requested && t.frames_after_load > SETTLE_FRAMES + 2 && t.path.exists() {
-        if let Some(ready) = t.ready {
-            let per_frame = (now - ready).as_secs_f64() * 1000.0 / f64::from(t.frames_after_load);
-            info!("timing: {} frames after loading, {per_frame:.1} ms per frame", t.frames_after_load);
-        }
+    if t.requested && t.path.exists() {
         exit.write(AppExit::Success);
     }
 }
@@ -76,6 +94,8 @@ pub(super) fn plugin(app: &mut App) {
             launched: Instant::now(),
             first_frame: None,
             ready: None,
+            last_frame: None,
+            frame_times: Vec::new(),
         })
         .add_systems(Update, take);
     }
