@@ -21,6 +21,29 @@ struct VolumeParams {
 @group(#{MATERIAL_BIND_GROUP}) @binding(3) var tf_tex: texture_2d<f32>;
 @group(#{MATERIAL_BIND_GROUP}) @binding(4) var tf_smp: sampler;
 
+fn value_at(voxel: vec3<f32>) -> f32 {
+    let uvw = (voxel + vec3<f32>(0.5)) / p.dims.xyz;
+    return textureSampleLevel(volume_tex, volume_smp, uvw, 0.0).r * p.values.x + p.values.y;
+}
+
+// Surfaces inside the volume are lit by a headlight: the value's gradient (central differences,
+// one voxel apart) is the normal. Without it bone shows as a flat silhouette.
+fn shade(voxel: vec3<f32>, dir_world: vec3<f32>) -> f32 {
+    let g = vec3<f32>(
+        value_at(voxel + vec3<f32>(1.0, 0.0, 0.0)) - value_at(voxel - vec3<f32>(1.0, 0.0, 0.0)),
+        value_at(voxel + vec3<f32>(0.0, 1.0, 0.0)) - value_at(voxel - vec3<f32>(0.0, 1.0, 0.0)),
+        value_at(voxel + vec3<f32>(0.0, 0.0, 1.0)) - value_at(voxel - vec3<f32>(0.0, 0.0, 1.0)),
+    );
+    // Voxel-space gradient to world space: the transpose of voxel_from_world's linear part.
+    let m = mat3x3<f32>(p.voxel_from_world[0].xyz, p.voxel_from_world[1].xyz, p.voxel_from_world[2].xyz);
+    let gw = transpose(m) * g;
+    let len = length(gw);
+    if len < 1e-6 {
+        return 1.0;
+    }
+    return 0.25 + 0.75 * abs(dot(gw / len, dir_world));
+}
+
 @fragment
 fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
     let eye = view.world_position;
@@ -40,6 +63,9 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
     }
     // t counts world units (mm); a step of `dims.w` voxels is this many mm along the ray.
     let step = p.dims.w / max(length(d), 1e-6);
+    // Start each pixel's ray a different fraction of a step in: a fixed start draws the steps as
+    // rings on surfaces ("wood grain"); jittered, they average out to fine noise.
+    t = t + step * fract(sin(dot(in.position.xy, vec2<f32>(12.9898, 78.233))) * 43758.547);
     var acc = vec4<f32>(0.0);
     for (var i = 0; i < 4096; i = i + 1) {
         if t > far || acc.a > 0.97 {
@@ -49,12 +75,14 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
         let cut = p.flags.x > 0.5 && dot(p.clip.xyz, world) + p.clip.w > 0.0;
         if !cut {
             let voxel = o + d * t;
-            let value = textureSampleLevel(volume_tex, volume_smp, (voxel + vec3<f32>(0.5)) / dims, 0.0).r * p.values.x + p.values.y;
+            let value = value_at(voxel);
             let x = clamp((value - p.values.z) / (p.values.w - p.values.z), 0.0, 1.0);
-            var c = textureSampleLevel(tf_tex, tf_smp, vec2<f32>(x, 0.5), 0.0);
+            let c = textureSampleLevel(tf_tex, tf_smp, vec2<f32>(x, 0.5), 0.0);
             // Opacities are given per voxel: correct them for the step length.
             let a = 1.0 - pow(1.0 - c.a, p.dims.w);
-            acc = acc + vec4<f32>(c.rgb * a, a) * (1.0 - acc.a);
+            if a > 0.002 {
+                acc = acc + vec4<f32>(c.rgb * shade(voxel, dir) * a, a) * (1.0 - acc.a);
+            }
         }
         t = t + step;
     }

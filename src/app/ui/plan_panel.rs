@@ -17,8 +17,10 @@ fn verdict_color(v: Verdict) -> Color32 {
 
 pub fn plan_ui(ui: &mut egui::Ui, doc: &Doc, planning: &Planning, tools: &mut Tools, out: &mut Vec<Request>) {
     let paths = &doc.doc.trajectories;
-    if tools.trajectory.is_some_and(|i| i >= paths.len()) {
-        tools.trajectory = paths.len().checked_sub(1);
+    // Always one chosen while there are any, so its clearances are on screen.
+    if tools.trajectory.is_none_or(|i| i >= paths.len()) {
+        tools.trajectory =
+            if paths.is_empty() { None } else { Some(tools.trajectory.unwrap_or(0).min(paths.len() - 1)) };
     }
     for (i, t) in paths.iter().enumerate() {
         let verdict = planning.reports.get(i).and_then(|r| r.as_ref().ok()).map(|r| r.verdict);
@@ -85,8 +87,8 @@ fn edit_ui(ui: &mut egui::Ui, index: usize, t: &Trajectory, tools: &mut Tools, o
                 }
             }
         });
-        let r = ui
-            .add(egui::DragValue::new(&mut next.instrument.diameter_mm).range(0.1..=20.0).speed(0.02).suffix(" mm ⌀"));
+        let r =
+            ui.add(egui::DragValue::new(&mut next.instrument.diameter_mm).range(0.1..=20.0).speed(0.02).suffix(" mm"));
         dragging |= r.dragged();
         if next.instrument.diameter_mm != t.instrument.diameter_mm {
             next.instrument.kind = InstrumentKind::Custom;
