@@ -162,3 +162,32 @@ fn a_dragged_target_is_rechecked_in_the_same_update() {
     app.update();
     assert_eq!(report(&app).verdict, Verdict::Clear, "undo puts the path back");
 }
+
+#[test]
+fn a_saved_plan_reopens_as_it_was_left() {
+    let mut app = app();
+    open_phantom(&mut app);
+    // Change the plan: hide the skull, move the biopsy's target.
+    let mut moved = app.world().resource::<Doc>().doc.trajectories[0].clone();
+    moved.target_mm = [28.0, -33.0, 58.0];
+    let skull = SegmentDisplay { visible: false, ..app.world().resource::<Doc>().doc.display_of(2) };
+    app.world_mut().write_message(Edit::run(Command::SetTrajectory { index: 0, trajectory: moved }));
+    app.world_mut().write_message(Edit::run(Command::SetDisplay { label: 2, display: skull }));
+    app.update();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("saved.twinplan.json");
+    let before = app.world().resource::<Doc>().doc.clone();
+    app.world_mut().resource_mut::<Jobs>().start_save(&before, plan.clone());
+    run_until(&mut app, "the save", |w| w.resource::<Jobs>().save.is_none());
+    assert_eq!(app.world().resource::<Doc>().path.as_deref(), Some(plan.as_path()));
+    assert!(dir.path().join("saved.labels.nii.gz").is_file());
+
+    let mut again = self::app();
+    again.world_mut().resource_mut::<Jobs>().open(plan, None);
+    run_until(&mut again, "the saved plan", settled);
+    let reopened = &again.world().resource::<Doc>().doc;
+    assert_eq!(reopened.trajectories, before.trajectories);
+    assert_eq!(reopened.display, before.display);
+    assert_eq!(reopened.segmentation.segments, before.segmentation.segments);
+    assert!(reopened.segmentation.labels.labels == before.segmentation.labels.labels, "every voxel");
+}

@@ -224,3 +224,40 @@ fn trajectories_are_added_dragged_removed_and_undone_and_survive_a_save() {
     h.undo(&mut doc).unwrap();
     assert_eq!(doc.trajectories, vec![first, second], "the whole drag undone at once");
 }
+
+#[test]
+fn a_saved_plan_reopens_with_its_segments_voxels_and_paths() {
+    use twinplan::core::document::io::{labels_path, load_labels, read, save};
+    use twinplan::core::planning::{Instrument, InstrumentKind, Trajectory};
+    let v = volume();
+    let mut doc = document(&v);
+    let mut h = History::default();
+    let add = Command::add_segment(&doc, "Bone", Category::Bone);
+    h.execute(&mut doc, add, None).unwrap();
+    let label = doc.segmentation.segments[0].label;
+    let (lo, hi) = Preset::Bone.range_hu();
+    let step = Step::Threshold { lo, hi };
+    let diff = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
+    h.execute(&mut doc, Command::EditLabels { label, step: StepChange::Push(step), diff }, None).unwrap();
+    let path_t = Trajectory::new("t", [1.0, 2.0, 3.0], [9.0, 9.0, 9.0], Instrument::preset(InstrumentKind::DbsLead));
+    h.execute(&mut doc, Command::AddTrajectory { index: 0, trajectory: path_t }, None).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("case.twinplan.json");
+    let saved = save(&doc, &plan).unwrap();
+    assert_eq!(saved.label_map.as_deref(), Some(labels_path(&plan).as_path()));
+    // Nothing is left under a temporary name.
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["case.labels.nii.gz", "case.twinplan.json"]);
+
+    let mut back = read(&plan).unwrap();
+    let warnings = load_labels(&mut back, &v, &Progress::new()).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(back.segmentation.segments, doc.segmentation.segments);
+    assert_eq!(back.trajectories, doc.trajectories);
+    assert_eq!(back.display, doc.display);
+    assert!(back.segmentation.labels.labels == doc.segmentation.labels.labels, "every voxel's label");
+    assert_eq!(back.segmentation.labels.count(label), 400);
+}

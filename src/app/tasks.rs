@@ -102,8 +102,12 @@ pub type EditJob = Job<Command>;
 pub struct Jobs {
     pub load: Option<Job<LoadResult>>,
     pub edit: Option<EditJob>,
+    /// Saving the plan: where to, and the document as written.
+    pub save: Option<Job<(PathBuf, PlanDocument)>>,
     /// A failed job's message, shown in a dialog until dismissed.
     pub error: Option<String>,
+    /// The last thing done that the user should know of (shown in the status bar).
+    pub notice: Option<String>,
 }
 
 /// Plans are JSON files; anything else is DICOM.
@@ -118,6 +122,7 @@ impl Jobs {
         if let Some(old) = &self.load {
             old.progress.cancel();
         }
+        self.notice = None;
         let title = format!("Opening {}", path.display());
         self.load = Some(Job::spawn(title, move |progress| {
             if is_plan(&path) {
@@ -204,6 +209,15 @@ impl Jobs {
         }));
     }
 
+    /// Saves a snapshot of the plan (and its label map) in the background.
+    pub fn start_save(&mut self, doc: &PlanDocument, path: PathBuf) {
+        let doc = doc.clone();
+        self.save = Some(Job::spawn(format!("Saving {}", path.display()), move |_| {
+            let saved = plan_io::save(&doc, &path)?;
+            Ok((path, saved))
+        }));
+    }
+
     fn start_edit(&mut self, job: EditJob) {
         if let Some(old) = &self.edit {
             old.progress.cancel();
@@ -251,6 +265,19 @@ fn start_with_startup_path(mut jobs: ResMut<Jobs>, path: Option<Res<StartupPath>
 }
 
 fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>, mut doc: ResMut<Doc>, mut edits: MessageWriter<Edit>) {
+    if let Some(result) = jobs.save.as_mut().and_then(Job::poll) {
+        jobs.save = None;
+        match result {
+            Ok((path, saved)) => {
+                // The plan now lives there, with its label map beside it.
+                doc.doc.label_map = saved.label_map;
+                jobs.notice = Some(format!("Saved {}", path.display()));
+                doc.path = Some(path);
+            }
+            Err(JobError::Cancelled) => {}
+            Err(JobError::Failed(e)) => jobs.error = Some(format!("The plan was not saved: {e}")),
+        }
+    }
     if let Some(result) = jobs.edit.as_mut().and_then(Job::poll) {
         jobs.edit = None;
         match result {

@@ -33,6 +33,8 @@ pub enum Request {
     CancelJobs,
     DismissError,
     Quit,
+    /// Save to the plan's own file, or ask where when it has none.
+    Save,
     Edit(Edit),
     Click(ClickAt),
     /// Run a segmentation step on a segment in the background.
@@ -46,6 +48,7 @@ pub enum DialogKind {
     OpenFile,
     ImportLabels,
     Screenshot,
+    SavePlan,
 }
 
 /// A native file dialog runs on its own thread so the window keeps drawing.
@@ -186,6 +189,13 @@ fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, requests: &mut Vec<Requ
                 requests.push(Request::Dialog(DialogKind::ImportLabels));
             }
             ui.separator();
+            if ui.add(egui::Button::new("Save plan").shortcut_text("Ctrl+S")).clicked() {
+                requests.push(Request::Save);
+            }
+            if ui.button("Save plan as…").clicked() {
+                requests.push(Request::Dialog(DialogKind::SavePlan));
+            }
+            ui.separator();
             if ui.button("Save screenshot…").clicked() {
                 requests.push(Request::Dialog(DialogKind::Screenshot));
             }
@@ -219,6 +229,9 @@ fn keyboard(ctx: &egui::Context, tools: &mut Tools, requests: &mut Vec<Request>)
         if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::Z)) {
             requests.push(Request::Edit(Edit::Undo));
         }
+        if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::S)) {
+            requests.push(Request::Save);
+        }
         if i.key_pressed(Key::F12) {
             tools.show_diagnostics = !tools.show_diagnostics;
         }
@@ -241,31 +254,7 @@ fn apply_requests(
 ) {
     for UiRequest(r) in reader.read() {
         match r {
-            Request::Dialog(kind) => {
-                let kind = *kind;
-                dialog.0 = Some((
-                    kind,
-                    Job::spawn("Choosing a file".into(), move |_| {
-                        let d = rfd::FileDialog::new();
-                        Ok(match kind {
-                            DialogKind::OpenFolder => d.set_title("Open a DICOM folder").pick_folder(),
-                            DialogKind::OpenFile => d
-                                .set_title("Open a DICOM file or a plan")
-                                .add_filter("DICOM or plan", &["dcm", "json", "DCM", "IMA"])
-                                .add_filter("Any file", &["*"])
-                                .pick_file(),
-                            DialogKind::ImportLabels => {
-                                d.set_title("Import a label map").add_filter("NIfTI", &["nii", "gz"]).pick_file()
-                            }
-                            DialogKind::Screenshot => d
-                                .set_title("Save a screenshot")
-                                .add_filter("PNG", &["png"])
-                                .set_file_name("twinplan.png")
-                                .save_file(),
-                        })
-                    }),
-                ));
-            }
+            Request::Dialog(kind) => dialog.0 = Some((*kind, file_dialog(*kind))),
             Request::Open(path, series) => jobs.open(path.clone(), series.clone()),
             Request::CancelJobs => {
                 for p in [jobs.load.as_ref().map(|j| &j.progress), jobs.edit.as_ref().map(|j| &j.progress)]
@@ -276,6 +265,10 @@ fn apply_requests(
                 }
             }
             Request::DismissError => jobs.error = None,
+            Request::Save => match &doc.path {
+                Some(path) => jobs.start_save(&doc.doc, path.clone()),
+                None => dialog.0 = Some((DialogKind::SavePlan, file_dialog(DialogKind::SavePlan))),
+            },
             Request::Quit => {
                 exit.write(AppExit::Success);
             }
@@ -292,6 +285,32 @@ fn apply_requests(
             }
         }
     }
+}
+
+/// A native file dialog on its own thread, so the window keeps drawing.
+fn file_dialog(kind: DialogKind) -> Job<Option<PathBuf>> {
+    Job::spawn("Choosing a file".into(), move |_| {
+        let d = rfd::FileDialog::new();
+        Ok(match kind {
+            DialogKind::OpenFolder => d.set_title("Open a DICOM folder").pick_folder(),
+            DialogKind::OpenFile => d
+                .set_title("Open a DICOM file or a plan")
+                .add_filter("DICOM or plan", &["dcm", "json", "DCM", "IMA"])
+                .add_filter("Any file", &["*"])
+                .pick_file(),
+            DialogKind::ImportLabels => {
+                d.set_title("Import a label map").add_filter("NIfTI", &["nii", "gz"]).pick_file()
+            }
+            DialogKind::SavePlan => d
+                .set_title("Save the plan")
+                .add_filter("twinplan plan", &["json"])
+                .set_file_name("plan.twinplan.json")
+                .save_file(),
+            DialogKind::Screenshot => {
+                d.set_title("Save a screenshot").add_filter("PNG", &["png"]).set_file_name("twinplan.png").save_file()
+            }
+        })
+    })
 }
 
 fn poll_dialog(
@@ -312,6 +331,12 @@ fn poll_dialog(
             Some(v) => jobs.import(&doc.doc, v, path),
             None => jobs.error = Some("Open a scan before importing a label map onto it.".into()),
         },
+        DialogKind::SavePlan => {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let path =
+                if name.ends_with(".json") { path } else { path.with_file_name(format!("{name}.twinplan.json")) };
+            jobs.start_save(&doc.doc, path);
+        }
         DialogKind::Screenshot => {
             let path = if path.extension().is_none() { path.with_extension("png") } else { path };
             commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path));

@@ -9,7 +9,9 @@ use crate::app::tasks::Jobs;
 pub fn status_ui(ui: &mut egui::Ui, jobs: &Jobs, study: &Study, meshing: usize, requests: &mut Vec<Request>) {
     ui.horizontal(|ui| {
         let load = jobs.load.as_ref().map(|j| (&j.title, &j.progress));
-        let running = load.or_else(|| jobs.edit.as_ref().map(|j| (&j.title, &j.progress)));
+        let running = load
+            .or_else(|| jobs.edit.as_ref().map(|j| (&j.title, &j.progress)))
+            .or_else(|| jobs.save.as_ref().map(|j| (&j.title, &j.progress)));
         if let Some((title, progress)) = running {
             let (done, total) = progress.counts();
             ui.label(title);
@@ -22,6 +24,8 @@ pub fn status_ui(ui: &mut egui::Ui, jobs: &Jobs, study: &Study, meshing: usize, 
                 requests.push(Request::CancelJobs);
             }
             ui.ctx().request_repaint();
+        } else if let Some(notice) = &jobs.notice {
+            ui.label(notice);
         } else if let Some(src) = &study.source {
             ui.label(format!("Scan: {}", src.display()));
         } else {

@@ -90,6 +90,35 @@ pub fn to_json(doc: &PlanDocument, plan: &Path) -> String {
     serde_json::to_string_pretty(&copy).unwrap_or_default() + "\n"
 }
 
+/// Saves a plan: its label map to the side file beside it (see [`labels_path`]), then the
+/// document pointing at it. Each file is written under a temporary name and renamed over the
+/// old one, so a crash or a full disk leaves the previous plan whole. Returns the document as
+/// saved (with its label map path).
+pub fn save(doc: &PlanDocument, path: &Path) -> Result<PlanDocument, PlanIoError> {
+    let labels = labels_path(path);
+    let name = labels.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let labels_tmp = labels.with_file_name(format!(".{name}.saving.nii.gz"));
+    doc.segmentation.labels.write_nifti(&labels_tmp, "twinplan label map")?;
+    rename(&labels_tmp, &labels)?;
+    let mut saved = doc.clone();
+    saved.label_map = Some(labels);
+    let plan_tmp = path.with_file_name(format!(
+        ".{}.saving",
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    ));
+    std::fs::write(&plan_tmp, to_json(&saved, path))
+        .map_err(|source| PlanIoError::Write { path: path.to_owned(), source })?;
+    rename(&plan_tmp, path)?;
+    Ok(saved)
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), PlanIoError> {
+    std::fs::rename(from, to).map_err(|source| {
+        let _ = std::fs::remove_file(from);
+        PlanIoError::Write { path: to.to_owned(), source }
+    })
+}
+
 /// Fills the plan's label map for `volume`: from its side file when it has one (resampled onto
 /// the scan's grid if needed), else by re-running every segment's recipe. Returns the warnings
 /// the user should see.
