@@ -150,7 +150,13 @@ impl<R: Read + Seek> Walker<'_, R> {
                 Err(s) => return Err(s),
             };
             if tag == (0xFFFE, 0xE00D) {
-                return Ok(());
+                if depth > 0 || end.is_some() {
+                    return Ok(());
+                }
+                // A stray item delimiter outside any item ends nothing: the parser reads on past
+                // it, so the walk must too.
+                self.skip(len, tag)?;
+                continue;
             }
             if len == UNDEFINED {
                 // A sequence, or encapsulated pixel data: items until the delimiter.
