@@ -41,7 +41,7 @@ fn dense_head(dir: &Path) -> PathBuf {
     let segment = |label: u16, name: &str, category: &str, lo: f64| {
         serde_json::json!({
             "label": label, "name": name, "category": category, "margin_mm": 0.0, "critical": false,
-            "steps": [{"tool": "threshold", "lo": lo, "hi": 3071.0}, {"tool": "keep_largest", "connectivity": "Six"}],
+            "steps": [{"tool": "threshold", "lo": lo, "hi": 3071.0}],
         })
     };
     let plan = serde_json::json!({
