@@ -20,6 +20,18 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Seconds each path took.
+fn per_path(paths: &[Trajectory], mut f: impl FnMut(&Trajectory)) -> Vec<f64> {
+    paths
+        .iter()
+        .map(|p| {
+            let t = Instant::now();
+            f(p);
+            t.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
 fn main() {
     let plan = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom/phantom.twinplan.json");
     let mut opened = plan_io::open(&plan, &Progress::new()).expect("the bundled plan");
@@ -49,34 +61,18 @@ fn main() {
         })
         .collect();
     // The exact check: closest approach to every critical surface, one thread.
-    let exact: Vec<f64> = paths
-        .iter()
-        .map(|p| {
-            let t = Instant::now();
-            for o in &scene.obstacles {
-                std::hint::black_box(o.clearance(p, needle.radius_mm()));
-            }
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
+    let exact = per_path(&paths, |p| {
+        for o in &scene.obstacles {
+            std::hint::black_box(o.clearance(p, needle.radius_mm()));
+        }
+    });
     // The whole report: clearances, 0.5 mm profile, structures passed through, entry angle.
-    let full: Vec<f64> = paths
-        .iter()
-        .map(|p| {
-            let t = Instant::now();
-            std::hint::black_box(scene.check(p, seg).expect("check"));
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-
-    let planned: Vec<f64> = paths
-        .iter()
-        .map(|p| {
-            let t = Instant::now();
-            std::hint::black_box(as_planned.check(p, seg).expect("check"));
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
+    let full = per_path(&paths, |p| {
+        std::hint::black_box(scene.check(p, seg).expect("check"));
+    });
+    let planned = per_path(&paths, |p| {
+        std::hint::black_box(as_planned.check(p, seg).expect("check"));
+    });
     let planned_triangles: usize = as_planned.obstacles.iter().map(|o| o.triangles()).sum();
 
     // Point distances to the skull, against VTK on the same surface and points.
