@@ -159,9 +159,9 @@ impl<R: Read + Seek> Walker<'_, R> {
                 continue;
             }
             if len == UNDEFINED {
-                // A sequence, or encapsulated pixel data: items until the delimiter.
-                let encapsulated = tag == (0x7FE0, 0x0010);
-                self.items(e, depth + 1, encapsulated || vr == Some(*b"OB") || vr == Some(*b"OW"))?;
+                // Encapsulated pixel data holds fragments; any other undefined length is read by the
+                // parser as a sequence of data sets, whatever its VR, and so it is walked here.
+                self.items(e, depth + 1, tag == (0x7FE0, 0x0010))?;
             } else if vr == Some(*b"SQ") || (vr.is_none() && self.is_sequence_item_next(e)?) {
                 let start = self.pos()?;
                 if len as u64 > self.len.saturating_sub(start) {
@@ -304,10 +304,7 @@ pub fn check_lengths(head: &[u8], file_len: u64) -> Result<(), Guard> {
         Err(Stop::Corrupt(m)) => Err(Guard::Corrupt(m)),
         Err(Stop::NeedWholeFile) => Err(Guard::NeedWholeFile),
         Ok(()) => Ok(()),
-        Err(Stop::Unknown) => {
-            eprintln!("unknown at {}", src.position());
-            Ok(())
-        }
+        Err(Stop::Unknown) => Ok(()),
     }
 }
 
