@@ -154,8 +154,8 @@ impl<R: Read + Seek> Walker<'_, R> {
                     return Ok(());
                 }
                 // A stray item delimiter outside any item ends nothing: the parser reads on past
-                // it, so the walk must too.
-                self.skip(len, tag)?;
+                // it (a delimiter has no value, whatever its length field says), so the walk
+                // must too.
                 continue;
             }
             if len == UNDEFINED {
