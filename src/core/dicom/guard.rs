@@ -201,6 +201,13 @@ impl<R: Read + Seek> Walker<'_, R> {
                         self.elements(e, depth, Some(start + len as u64))?;
                     }
                 }
+                _ if !fragments => {
+                    // Not an item where one belongs: the parser reads on as elements of a data
+                    // set, so the walk does too, from this header.
+                    let at = self.pos()?;
+                    self.src.seek(SeekFrom::Start(at - 8)).map_err(|_| Stop::Unknown)?;
+                    self.elements(e, depth, None)?;
+                }
                 _ => return Err(Stop::Unknown),
             }
         }
