@@ -10,7 +10,8 @@ use nalgebra::{Point3, Vector3};
 use super::document::Doc;
 use super::meshes::SegmentMeshes;
 use super::scene::{world_dir_from_patient, world_from_patient};
-use crate::core::planning::{PlanningScene, TrajectoryReport, Verdict};
+use crate::core::document::PlanDocument;
+use crate::core::planning::{PlanningScene, ProfileSample, TrajectoryReport, Verdict};
 
 /// The latest check of every trajectory in the plan (same order).
 #[derive(Resource, Default)]
@@ -21,6 +22,13 @@ pub struct Planning {
     /// Bumped when the reports change.
     pub revision: u64,
     seen: (u64, u64, u64, u64),
+}
+
+/// The colour of the path at one profile sample: its verdict against the margin of the
+/// structure nearest there.
+pub fn sample_rgb(doc: &PlanDocument, s: &ProfileSample) -> [u8; 3] {
+    let margin = doc.segmentation.segment(s.label).map_or(0.0, |seg| seg.margin_mm);
+    verdict_rgb(Verdict::for_clearance(s.clearance_mm, margin))
 }
 
 /// Traffic-light colours of verdicts, shared by the 3D view and the panels.
@@ -79,12 +87,8 @@ fn draw_instruments(
         .clone();
     for (t, report) in doc.doc.trajectories.iter().zip(&planning.reports) {
         let Ok(report) = report else { continue };
-        let margin = |label: u16| doc.doc.segmentation.segment(label).map_or(0.0, |s| s.margin_mm);
-        let colors: Vec<(f64, [u8; 3])> = report
-            .profile
-            .iter()
-            .map(|p| (p.depth_mm, verdict_rgb(Verdict::for_clearance(p.clearance_mm, margin(p.label)))))
-            .collect();
+        let colors: Vec<(f64, [u8; 3])> =
+            report.profile.iter().map(|p| (p.depth_mm, sample_rgb(&doc.doc, p))).collect();
         let Some(mesh) = instrument_mesh(t.entry(), t.target(), t.instrument.radius_mm(), &colors) else { continue };
         commands.spawn((
             InstrumentMesh,

@@ -31,7 +31,7 @@ pub enum PlanIoError {
 
 /// The label map side file of a plan: `name.twinplan.json` -> `name.labels.nii.gz`.
 pub fn labels_path(plan: &Path) -> PathBuf {
-    let name = plan.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = file_name(plan);
     let stem = name.strip_suffix(".twinplan.json").or_else(|| name.strip_suffix(".json")).unwrap_or(&name);
     plan.with_file_name(format!("{stem}.labels.nii.gz"))
 }
@@ -96,20 +96,26 @@ pub fn to_json(doc: &PlanDocument, plan: &Path) -> String {
 /// saved (with its label map path).
 pub fn save(doc: &PlanDocument, path: &Path) -> Result<PlanDocument, PlanIoError> {
     let labels = labels_path(path);
-    let name = labels.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let labels_tmp = labels.with_file_name(format!(".{name}.saving.nii.gz"));
+    // The label map's temporary name keeps `.nii.gz`: the writer compresses by the name.
+    let labels_tmp = beside(&labels, ".saving.nii.gz");
     doc.segmentation.labels.write_nifti(&labels_tmp, "twinplan label map")?;
     rename(&labels_tmp, &labels)?;
     let mut saved = doc.clone();
     saved.label_map = Some(labels);
-    let plan_tmp = path.with_file_name(format!(
-        ".{}.saving",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-    ));
+    let plan_tmp = beside(path, ".saving");
     std::fs::write(&plan_tmp, to_json(&saved, path))
         .map_err(|source| PlanIoError::Write { path: path.to_owned(), source })?;
     rename(&plan_tmp, path)?;
     Ok(saved)
+}
+
+/// A hidden file beside `path`: `.name` + `suffix`.
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    path.with_file_name(format!(".{}{suffix}", file_name(path)))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), PlanIoError> {

@@ -257,6 +257,18 @@ impl Mesh {
     }
 }
 
+/// The first surface a ray meets, among labelled meshes: (label, ray parameter `t`, so that the
+/// hit is `origin_mm + t * dir`). Used to say what is under the pointer and where.
+pub fn first_hit(meshes: &[(u16, &parry3d::shape::TriMesh)], origin_mm: [f64; 3], dir: [f64; 3]) -> Option<(u16, f64)> {
+    use parry3d::query::RayCast;
+    let v = |a: [f64; 3]| parry3d::math::Vector::new(a[0] as f32, a[1] as f32, a[2] as f32);
+    let ray = parry3d::query::Ray::new(v(origin_mm), v(dir));
+    meshes
+        .iter()
+        .filter_map(|(label, m)| m.cast_local_ray(&ray, f32::MAX, false).map(|t| (*label, f64::from(t))))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,16 +308,4 @@ mod tests {
         assert_eq!(kept.positions.len(), 4);
         assert!((kept.volume_mm3() - 1000.0 / 6.0).abs() < 1e-6);
     }
-}
-
-/// The first surface a ray meets, among labelled meshes: (label, distance along `dir_mm`, a unit
-/// vector). Used to say what is under the pointer and where.
-pub fn first_hit(meshes: &[(u16, &parry3d::shape::TriMesh)], origin_mm: [f64; 3], dir: [f64; 3]) -> Option<(u16, f64)> {
-    use parry3d::query::RayCast;
-    let v = |a: [f64; 3]| parry3d::math::Vector::new(a[0] as f32, a[1] as f32, a[2] as f32);
-    let ray = parry3d::query::Ray::new(v(origin_mm), v(dir));
-    meshes
-        .iter()
-        .filter_map(|(label, m)| m.cast_local_ray(&ray, f32::MAX, false).map(|t| (*label, f64::from(t))))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
 }

@@ -51,16 +51,14 @@ impl Obstacle {
     /// Distance from a point to the surface, negative inside (one BVH query: the pseudo-normal
     /// at the nearest feature says which side the point is on).
     pub fn signed_distance_mm(&self, p: &Point3<f64>) -> f64 {
-        let proj = self.surface.project_local_point(vec(p), false);
-        let d = f64::from((proj.point - vec(p)).length());
-        if proj.is_inside { -d } else { d }
+        self.signed_distance_within(p, f32::MAX).unwrap_or(f64::INFINITY)
     }
 
-    /// As [`Obstacle::signed_distance_mm`] for a point outside the surface's bounding box, if the
-    /// surface lies within `max_mm` of it.
-    fn signed_distance_within(&self, p: &Point3<f64>, max_mm: f64) -> Option<f64> {
-        let proj = self.surface.project_local_point_with_max_dist(vec(p), false, max_mm as f32)?;
-        Some(f64::from((proj.point - vec(p)).length()))
+    /// As [`Obstacle::signed_distance_mm`], if the surface lies within `max_mm` of the point.
+    fn signed_distance_within(&self, p: &Point3<f64>, max_mm: f32) -> Option<f64> {
+        let proj = self.surface.project_local_point_with_max_dist(vec(p), false, max_mm)?;
+        let d = f64::from((proj.point - vec(p)).length());
+        Some(if proj.is_inside { -d } else { d })
     }
 
     /// The clearance of one path: closest approach of an instrument of `radius_mm` to this
@@ -113,7 +111,7 @@ impl Obstacle {
             category: self.category.name(),
             margin_mm: self.margin_mm,
             min_clearance_mm,
-            depth_mm: (on_path - entry).dot(&dir).clamp(0.0, t.length_mm()),
+            depth_mm: (on_path - entry).dot(&dir).clamp(0.0, length),
             closest_on_path_mm: on_path.into(),
             closest_on_structure_mm: on_structure.into(),
             verdict,
@@ -361,7 +359,7 @@ impl PlanningScene {
             let d = match best {
                 // Outside everything so far: only a closer surface, or being inside, matters.
                 Some((b, _)) if b > 0.0 && !o.surface.local_aabb().contains_local_point(vec(p)) => {
-                    match o.signed_distance_within(p, b) {
+                    match o.signed_distance_within(p, b as f32) {
                         Some(d) => d,
                         None => continue,
                     }
