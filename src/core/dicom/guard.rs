@@ -218,6 +218,11 @@ impl<R: Read + Seek> Walker<'_, R> {
         while self.pos()? < end {
             let tag = (self.u16(e)?, self.u16(e)?);
             let len = self.u32(e)?;
+            if tag == (0xFFFE, 0xE0DD) {
+                // A sequence delimiter ends even a defined-length sequence for the parser, which
+                // then reads on in the enclosing data set.
+                return Ok(());
+            }
             if tag != (0xFFFE, 0xE000) {
                 return Err(Stop::Unknown);
             }
