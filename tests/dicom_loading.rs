@@ -227,10 +227,12 @@ fn cancelling_stops_loading() {
 /// undefined-length OB that is not pixel data, which the parser reads as a sequence (it took
 /// 5.6 s and 3.7 GB before failing); number 9 after a sequence whose items are not items, which
 /// the parser reads on through as elements; number 10 (a DICOMDIR, 5.1 s and 3.7 GB) after a
-/// sequence delimiter that ends a defined-length sequence early, as the parser lets it.
+/// sequence delimiter that ends a defined-length sequence early, as the parser lets it; number
+/// 11 (187 bytes without preamble, 10 s and 4.2 GB) after a 1-byte UL, of which the parser
+/// reads no byte, so that it goes on one byte earlier than the declared length says.
 #[test]
 fn corrupt_lengths_found_by_the_fuzzer_are_refused_before_allocating() {
-    for n in 1..=10 {
+    for n in 1..=11 {
         let path = common::project(&format!("tests/fixtures/fuzz/corrupt-length-{n}.dcm"));
         let e = open(&path).unwrap_err().to_string();
         assert!(

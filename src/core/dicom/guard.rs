@@ -88,14 +88,30 @@ impl<R: Read + Seek> Walker<'_, R> {
         Ok(())
     }
 
-    /// One element header: tag, VR (if explicit) and length.
-    fn header(&mut self, e: Encoding) -> Result<((u16, u16), Option<[u8; 2]>, u32), Stop> {
+    /// Checks that a value of `n` bytes fits after the current position and moves past what
+    /// the parser reads of it: a binary value of a length that is not a whole number of its
+    /// units is read only to the last whole unit, so the parser goes on from there.
+    fn skip_value(&mut self, n: u32, vr: [u8; 2], tag: (u16, u16)) -> Result<(), Stop> {
+        let unit = match &vr {
+            b"US" | b"OW" | b"SS" => 2,
+            b"AT" | b"FL" | b"OF" | b"SL" | b"UL" | b"OL" => 4,
+            b"FD" | b"OD" | b"SV" | b"OV" | b"UV" => 8,
+            _ => 1,
+        };
+        self.skip(n, tag)?;
+        self.src.seek(SeekFrom::Current(-i64::from(n % unit))).map_err(|_| Stop::Unknown)?;
+        Ok(())
+    }
+
+    /// One element header: tag, VR and length. In implicit VR the VR is the dictionary's, as
+    /// the parser takes it.
+    fn header(&mut self, e: Encoding) -> Result<((u16, u16), [u8; 2], u32), Stop> {
         let tag = (self.u16(e)?, self.u16(e)?);
-        if tag.0 == 0xFFFE {
-            return Ok((tag, None, self.u32(e)?));
-        }
         if !e.explicit {
-            return Ok((tag, None, self.u32(e)?));
+            return Ok((tag, implicit_vr(tag), self.u32(e)?));
+        }
+        if tag.0 == 0xFFFE {
+            return Ok((tag, *b"UN", self.u32(e)?));
         }
         // As the parser reads it (PS3.5 7.1.2): these VRs have a 16-bit length; every other VR,
         // unknown ones included, has two reserved bytes and a 32-bit length.
@@ -130,7 +146,7 @@ impl<R: Read + Seek> Walker<'_, R> {
             self.bytes::<2>()?;
             self.u32(e)?
         };
-        Ok((tag, Some(vr), len))
+        Ok((tag, vr, len))
     }
 
     /// Walks elements until the end of the data, an item delimiter (inside an item) or `end`.
@@ -162,24 +178,16 @@ impl<R: Read + Seek> Walker<'_, R> {
                 // Encapsulated pixel data holds fragments; any other undefined length is read by the
                 // parser as a sequence of data sets, whatever its VR, and so it is walked here.
                 self.items(e, depth + 1, tag == (0x7FE0, 0x0010))?;
-            } else if vr == Some(*b"SQ") || (vr.is_none() && self.is_sequence_item_next(e)?) {
+            } else if &vr == b"SQ" {
                 let start = self.pos()?;
                 if len as u64 > self.len.saturating_sub(start) {
                     return self.skip(len, tag);
                 }
                 self.items_within(e, depth + 1, start + len as u64)?;
             } else {
-                self.skip(len, tag)?;
+                self.skip_value(len, vr, tag)?;
             }
         }
-    }
-
-    /// In implicit VR a defined-length sequence is recognised by an item tag right after it.
-    fn is_sequence_item_next(&mut self, e: Encoding) -> Result<bool, Stop> {
-        let at = self.pos()?;
-        let next = (self.u16(e), self.u16(e));
-        self.src.seek(SeekFrom::Start(at)).map_err(|_| Stop::Unknown)?;
-        Ok(matches!(next, (Ok(0xFFFE), Ok(0xE000))))
     }
 
     /// Items of an undefined-length sequence, up to the sequence delimiter.
@@ -266,6 +274,18 @@ impl<R: Read + Seek> Walker<'_, R> {
         }
         Ok(ts)
     }
+}
+
+/// The VR the parser gives an element in implicit VR: its dictionary's, OW for pixel and
+/// overlay data, UN for tags the dictionary does not know.
+fn implicit_vr(tag: (u16, u16)) -> [u8; 2] {
+    use dicom::core::dictionary::{DataDictionary, DataDictionaryEntry};
+    if tag == (0x7FE0, 0x0010) || (tag.0 >> 8 == 0x60 && tag.1 == 0x3000) {
+        return *b"OW";
+    }
+    dicom::dictionary_std::StandardDataDictionary
+        .by_tag(dicom::core::Tag(tag.0, tag.1))
+        .map_or(*b"UN", |entry| entry.vr().relaxed().to_bytes())
 }
 
 /// `Err(message)` when some element declares more bytes than the file holds. `head` is the
