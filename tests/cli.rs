@@ -366,3 +366,32 @@ fn check_reports_every_trajectory_of_the_bundled_plan() {
     assert_eq!(code, 1);
     assert!(err.contains("/nonexistent/plan.twinplan.json"), "{err}");
 }
+
+#[test]
+fn search_proposes_entries_that_check_clear() {
+    let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
+    let plan = plan.to_str().unwrap();
+    let (code, out, err) = twinplan(&["search", plan, "--max-angle", "25", "--count", "3", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let s = &j["search"];
+    assert_eq!(j["trajectory"], "Biopsy, left frontal");
+    assert!(s["scored"].as_u64().unwrap() >= 10_000, "{}", s["scored"]);
+    let suggestions = s["suggestions"].as_array().unwrap();
+    assert_eq!(suggestions.len(), 3);
+    for g in suggestions {
+        let r = &g["report"];
+        assert_eq!(r["verdict"], "clear");
+        assert!(r["entry_angle_deg"].as_f64().unwrap() <= 25.0);
+        assert!(r["risk"].as_f64().is_some() && g["entry_mm"].as_array().unwrap().len() == 3);
+    }
+    let (code, text, err) = twinplan(&["search", plan, "--region", "60,-20,90:15"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("Biopsy, left frontal") && text.contains(" 1. entry ("), "{text}");
+    let (code, _, err) = twinplan(&["search", plan, "--trajectory", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no trajectory named 'nope'") && err.contains("Biopsy, left frontal"), "{err}");
+    let (code, _, err) = twinplan(&["search", plan, "--region", "1,2:5"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("expected X,Y,Z:R"), "{err}");
+}

@@ -9,7 +9,8 @@ use nalgebra::{Point3, Vector3};
 use twinplan::core::document::io::{OpenedPlan, open};
 use twinplan::core::mesh::segment_surface;
 use twinplan::core::planning::{
-    Instrument, InstrumentKind, Obstacle, PlanningError, PlanningScene, Trajectory, Verdict, conflicts,
+    DistanceField, EntryRegion, Instrument, InstrumentKind, Obstacle, PlanningError, PlanningScene, SearchSettings,
+    Trajectory, Verdict, conflicts,
 };
 use twinplan::core::progress::Progress;
 use twinplan::core::segmentation::{Category, Segmentation};
@@ -358,4 +359,137 @@ fn degenerate_paths_and_scenes_say_what_is_wrong() {
         scene.warnings
     );
     assert!(Obstacle::new(9, "nothing", Category::Nerve, 2.0, &Default::default()).is_none());
+}
+
+/// Where a ray from the target leaves the phantom's head: the outer skin ellipsoid of the
+/// truth, hit analytically, and its outward normal there.
+fn skin_exit(from: &P, dir: &Vector3<f64>) -> (P, Vector3<f64>) {
+    let outer = &phantom().truth["structures"][0]["geometry"]["outer"];
+    let c = P::new(
+        outer["center"][0].as_f64().unwrap(),
+        outer["center"][1].as_f64().unwrap(),
+        outer["center"][2].as_f64().unwrap(),
+    );
+    let s: Vec<f64> = (0..3).map(|a| outer["semi_axes_mm"][a].as_f64().unwrap()).collect();
+    let o = Vector3::new((from.x - c.x) / s[0], (from.y - c.y) / s[1], (from.z - c.z) / s[2]);
+    let d = Vector3::new(dir.x / s[0], dir.y / s[1], dir.z / s[2]);
+    // |o + t d| = 1, the root beyond the start (which is inside).
+    let (a, b, cc) = (d.norm_squared(), 2.0 * o.dot(&d), o.norm_squared() - 1.0);
+    let t = (-b + (b * b - 4.0 * a * cc).sqrt()) / (2.0 * a);
+    let p = from + dir * t;
+    let n = Vector3::new((p.x - c.x) / (s[0] * s[0]), (p.y - c.y) / (s[1] * s[1]), (p.z - c.z) / (s[2] * s[2]));
+    (p, n.normalize())
+}
+
+/// The entry search is checked against an exhaustive one: rays from the target every 2 degrees
+/// over the whole sphere, each leaving the head where the truth's skin ellipsoid says, each path
+/// checked exactly. The search scores the skin on a distance map and checks only a few paths
+/// exactly; it must still find one at least as safe as the best of the grid, and nothing it
+/// proposes may break a constraint, by its own check or by the truth's tubes.
+#[test]
+fn entry_search_is_as_safe_as_a_dense_exhaustive_grid_and_never_proposes_an_unsafe_entry() {
+    let needle = Instrument::preset(InstrumentKind::BiopsyNeedle);
+    // In the brain, 6 mm from an artery's bifurcation: no path is free of risk.
+    let target = P::new(30.0, -32.0, 44.0);
+    let template = Trajectory::new("deep", target.into(), target.into(), needle);
+    let field = DistanceField::build(seg(), &Progress::new()).unwrap().expect("the phantom has vessels");
+    let settings = SearchSettings::default();
+    let found = phantom().scene.search_entries(&template, seg(), Some(&field), &settings, &Progress::new()).unwrap();
+    eprintln!(
+        "{} vertices, {} scored, {} checked exactly, rejected {:?}",
+        found.surface_vertices, found.scored, found.checked, found.rejections
+    );
+    assert!(found.scored >= 10_000, "only {} candidate entries scored", found.scored);
+    assert_eq!(found.vertex_risk.len(), found.surface_vertices);
+    assert_eq!(found.vertex_risk.iter().filter(|r| r.is_finite()).count(), found.scored);
+    assert_eq!(found.suggestions.len(), settings.count);
+
+    let tubes: Vec<(P, P, f64)> =
+        ["Arteries", "Superior sagittal sinus", "Optic nerves"].iter().flat_map(|n| tubes(n)).collect();
+    let voxel_mm = seg().labels.grid.spacing_mm().into_iter().fold(0.0, f64::max);
+    for s in &found.suggestions {
+        let t = Trajectory { entry_mm: s.entry_mm, ..template.clone() };
+        let r = phantom().scene.check(&t, seg()).unwrap();
+        assert_eq!(r.verdict, Verdict::Clear, "{:?}", s.entry_mm);
+        assert!(r.entry_angle_deg.unwrap() <= settings.max_angle_deg);
+        assert!(r.length_mm <= needle.length_mm);
+        assert!((r.risk - s.report.risk).abs() < 1e-9);
+        let truth = analytic_clearance(&t, &tubes);
+        assert!(truth >= 2.0 - voxel_mm, "{:?}: {truth:.2} mm from the truth's tubes", s.entry_mm);
+        // On the truth's own skin: within a voxel of the outer ellipsoid.
+        let (exit, normal) = skin_exit(&target, &(t.entry() - target).normalize());
+        assert!((exit - t.entry()).norm() < voxel_mm, "{:?} is not on the skin ({exit})", s.entry_mm);
+        let angle = normal.dot(&(t.entry() - target).normalize()).acos().to_degrees();
+        assert!(angle <= settings.max_angle_deg + 2.0, "analytic entry angle {angle:.1}");
+    }
+    for w in found.suggestions.windows(2) {
+        assert!(w[0].report.risk <= w[1].report.risk);
+    }
+
+    // The exhaustive grid.
+    let step = 2f64.to_radians();
+    let mut best = f64::INFINITY;
+    let mut allowed = 0;
+    let mut paths = Vec::new();
+    for i in 0..=(std::f64::consts::PI / step) as usize {
+        let polar = i as f64 * step;
+        let around = ((2.0 * std::f64::consts::PI * polar.sin() / step).round() as usize).max(1);
+        for j in 0..around {
+            let az = j as f64 * 2.0 * std::f64::consts::PI / around as f64;
+            let dir = Vector3::new(polar.sin() * az.cos(), polar.sin() * az.sin(), polar.cos());
+            let (exit, normal) = skin_exit(&target, &dir);
+            if normal.dot(&dir).acos().to_degrees() > settings.max_angle_deg - 1.0 {
+                continue;
+            }
+            paths.push(Trajectory { entry_mm: exit.into(), ..template.clone() });
+        }
+    }
+    for t in &paths {
+        let r = phantom().scene.check(t, seg()).unwrap();
+        if r.verdict == Verdict::Clear
+            && r.length_mm <= needle.length_mm
+            && r.entry_angle_deg.is_some_and(|a| a <= settings.max_angle_deg)
+        {
+            allowed += 1;
+            best = best.min(r.risk);
+        }
+    }
+    let found_best = found.suggestions[0].report.risk;
+    eprintln!("grid: {} paths, {allowed} allowed, least risk {best:.3} mm; search: {found_best:.3} mm", paths.len());
+    assert!(allowed > 100 && best > 0.0);
+    assert!(found_best <= best * 1.02 + 0.01, "search {found_best:.3} vs grid {best:.3}");
+}
+
+#[test]
+fn entry_search_respects_the_region_and_says_when_nothing_is_possible() {
+    let needle = Instrument::preset(InstrumentKind::BiopsyNeedle);
+    let field = DistanceField::build(seg(), &Progress::new()).unwrap();
+    let scene = &phantom().scene;
+    let tumour = Trajectory::new("biopsy", [0.0; 3], [30.0, -35.0, 60.0], needle);
+    let region = EntryRegion { centre_mm: [60.0, -20.0, 90.0], radius_mm: 15.0 };
+    let settings = SearchSettings { region: Some(region), max_angle_deg: 40.0, ..SearchSettings::default() };
+    let found = scene.search_entries(&tumour, seg(), field.as_ref(), &settings, &Progress::new()).unwrap();
+    assert!(!found.suggestions.is_empty());
+    for s in &found.suggestions {
+        assert!((P::from(s.entry_mm) - P::from(region.centre_mm)).norm() <= region.radius_mm);
+        assert!(s.report.entry_angle_deg.unwrap() <= 40.0);
+    }
+    assert!(found.rejections.outside_region > 0);
+
+    // A target inside an artery: every path collides.
+    let inside = Trajectory::new("in a vessel", [0.0; 3], [23.5, -26.0, 27.5], needle);
+    let found =
+        scene.search_entries(&inside, seg(), field.as_ref(), &SearchSettings::default(), &Progress::new()).unwrap();
+    assert!(found.suggestions.is_empty());
+    assert!(found.warnings.iter().any(|w| w.contains("no entry meets every constraint")), "{:?}", found.warnings);
+
+    // A target outside the scan, and a search without a skin to enter through.
+    let far = Trajectory::new("far", [0.0; 3], [0.0, 0.0, 900.0], needle);
+    let e = scene.search_entries(&far, seg(), field.as_ref(), &SearchSettings::default(), &Progress::new());
+    assert!(e.unwrap_err().to_string().contains("outside the scan"));
+    let mut no_skin = Segmentation { labels: seg().labels.clone(), segments: seg().segments.clone() };
+    no_skin.segments.retain(|s| !matches!(s.category, Category::Skin | Category::Bone));
+    let bare = PlanningScene::build(&no_skin, &Progress::new()).unwrap();
+    let e = bare.search_entries(&tumour, &no_skin, field.as_ref(), &SearchSettings::default(), &Progress::new());
+    assert!(e.unwrap_err().to_string().contains("no skin or bone segment"));
 }

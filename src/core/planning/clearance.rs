@@ -12,16 +12,17 @@ use parry3d::shape::{Segment, TriMesh};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::search::path_risk;
 use super::{PlanningError, Trajectory};
 use crate::core::mesh::{Mesh, segment_surface};
 use crate::core::progress::{Cancelled, Progress};
 use crate::core::segmentation::{Category, Segmentation};
 
-fn vec(p: &Point3<f64>) -> Vector {
+pub(super) fn vec(p: &Point3<f64>) -> Vector {
     Vector::new(p.x as f32, p.y as f32, p.z as f32)
 }
 
-fn point(v: Vector) -> Point3<f64> {
+pub(super) fn point(v: Vector) -> Point3<f64> {
     Point3::new(f64::from(v.x), f64::from(v.y), f64::from(v.z))
 }
 
@@ -199,6 +200,8 @@ pub struct TrajectoryReport {
     /// The structures the path runs through, in order from the entry.
     pub passes_through: Vec<Passage>,
     pub profile: Vec<ProfileSample>,
+    /// The path's exposure to critical structures (see [`path_risk`]): mm of path, 0 is none.
+    pub risk: f64,
     pub warnings: Vec<String>,
 }
 
@@ -206,7 +209,7 @@ pub struct TrajectoryReport {
 pub struct PlanningScene {
     pub obstacles: Vec<Obstacle>,
     /// The outer surface paths enter through (skin, else bone), for entry angles.
-    entry_surface: Option<Arc<TriMesh>>,
+    pub(super) entry_surface: Option<Arc<TriMesh>>,
     /// Problems the user should see (a critical segment without voxels, none at all).
     pub warnings: Vec<String>,
 }
@@ -289,6 +292,7 @@ impl PlanningScene {
             ));
         }
         let entry_angle_deg = self.entry_angle_deg(t, &dir);
+        let profile = self.profile(t, PROFILE_STEP_MM);
         if entry_angle_deg.is_none() && self.entry_surface.is_some() {
             warnings.push("the path does not cross the skin: no entry angle".into());
         }
@@ -301,39 +305,22 @@ impl PlanningScene {
             structures,
             verdict,
             passes_through: passes_through(t, seg),
-            profile: self.profile(t, PROFILE_STEP_MM),
+            risk: path_risk(profile.iter().map(|p| (p.depth_mm, p.clearance_mm))),
+            profile,
             warnings,
         })
     }
 
-    /// Angle between the path and the entry surface's normal where the path (extended back
-    /// from its entry) first meets it. The normal is the area-weighted mean over the surface
-    /// within `NORMAL_RADIUS_MM` of that point: single triangles of a surface extracted from
-    /// voxels tilt by several degrees, the skin over a few millimetres does not.
+    /// Angle between the path and the entry surface's normal (see [`surface_normal`]) where
+    /// the path, extended back from its entry, first meets it.
     fn entry_angle_deg(&self, t: &Trajectory, dir: &Vector3<f64>) -> Option<f64> {
         const BACK_MM: f64 = 300.0;
-        const NORMAL_RADIUS_MM: f32 = 4.0;
         let surface = self.entry_surface.as_ref()?;
         let start = t.entry() - dir * BACK_MM;
         let ray = Ray::new(vec(&start), vec(&Point3::from(*dir)));
         let toi = surface.cast_local_ray(&ray, (BACK_MM + t.length_mm()) as f32, false)?;
-        let hit = ray.point_at(toi);
-        let near = parry3d::bounding_volume::Aabb::new(
-            hit - Vector::splat(NORMAL_RADIUS_MM),
-            hit + Vector::splat(NORMAL_RADIUS_MM),
-        );
-        let mut sum = Vector::ZERO;
-        for i in surface.bvh().intersect_aabb(&near) {
-            let tri = surface.triangle(i);
-            if ((tri.a + tri.b + tri.c) / 3.0 - hit).length() <= NORMAL_RADIUS_MM {
-                sum += (tri.b - tri.a).cross(tri.c - tri.a);
-            }
-        }
-        let n = Vector3::new(f64::from(sum.x), f64::from(sum.y), f64::from(sum.z));
-        if n.norm() == 0.0 {
-            return None;
-        }
-        Some((n.dot(dir) / n.norm()).abs().min(1.0).acos().to_degrees())
+        let n = surface_normal(surface, ray.point_at(toi))?;
+        Some(n.dot(dir).abs().min(1.0).acos().to_degrees())
     }
 
     /// Clearance to the nearest critical structure every `step_mm` from entry to target.
@@ -383,6 +370,24 @@ fn entry_label(seg: &Segmentation) -> Option<u16> {
         .iter()
         .find_map(|c| seg.segments.iter().find(|s| s.category == *c))
         .map(|s| s.label)
+}
+
+/// The unit normal of a surface at a point on it: the area-weighted mean over the triangles
+/// within `NORMAL_RADIUS_MM`, since single triangles of a surface extracted from voxels tilt by
+/// several degrees and the skin over a few millimetres does not. Outward on an oriented surface.
+fn surface_normal(surface: &TriMesh, at: Vector) -> Option<Vector3<f64>> {
+    const NORMAL_RADIUS_MM: f32 = 4.0;
+    let near =
+        parry3d::bounding_volume::Aabb::new(at - Vector::splat(NORMAL_RADIUS_MM), at + Vector::splat(NORMAL_RADIUS_MM));
+    let mut sum = Vector::ZERO;
+    for i in surface.bvh().intersect_aabb(&near) {
+        let tri = surface.triangle(i);
+        if ((tri.a + tri.b + tri.c) / 3.0 - at).length() <= NORMAL_RADIUS_MM {
+            sum += (tri.b - tri.a).cross(tri.c - tri.a);
+        }
+    }
+    let n = Vector3::new(f64::from(sum.x), f64::from(sum.y), f64::from(sum.z));
+    (n.norm() > 0.0).then(|| n / n.norm())
 }
 
 /// Profile resolution: finer than any scan's voxels.

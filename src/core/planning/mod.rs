@@ -2,7 +2,9 @@
 //! for clearance against the critical structures of a segmentation.
 
 mod clearance;
+mod distance_field;
 mod instrument;
+mod search;
 
 use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
@@ -10,7 +12,9 @@ use serde::{Deserialize, Serialize};
 pub use clearance::{
     Obstacle, Passage, PlanningScene, ProfileSample, StructureClearance, TrajectoryReport, Verdict, conflicts,
 };
+pub use distance_field::DistanceField;
 pub use instrument::{Instrument, InstrumentKind};
+pub use search::{EntryRegion, EntrySearch, RISK_RANGE_MM, Rejections, SearchSettings, Suggestion, path_risk};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PlanningError {
@@ -22,6 +26,8 @@ pub enum PlanningError {
     OutsideScan { name: String, which: &'static str, x: f64, y: f64, z: f64 },
     #[error("trajectory '{name}': {detail}")]
     Invalid { name: String, detail: String },
+    #[error("cancelled by the user")]
+    Cancelled,
 }
 
 /// One planned path: the instrument goes in at `entry_mm` and stops at `target_mm`.
