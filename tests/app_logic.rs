@@ -164,6 +164,45 @@ fn a_dragged_target_is_rechecked_in_the_same_update() {
 }
 
 #[test]
+fn an_entry_search_runs_in_the_background_and_its_best_entry_can_be_adopted() {
+    use twinplan::app::Planning;
+    use twinplan::app::entry_search::EntrySearches;
+    use twinplan::core::planning::{SearchSettings, Verdict};
+    let mut app = app();
+    open_phantom(&mut app);
+    let w = app.world_mut();
+    w.resource_scope(|w, mut searches: Mut<EntrySearches>| {
+        let (doc, meshes) = (w.resource::<Doc>(), w.resource::<SegmentMeshes>());
+        searches.start(&doc.doc, meshes, 0, SearchSettings::default());
+    });
+    assert!(app.world().resource::<EntrySearches>().running().is_some(), "the search runs off the UI thread");
+    run_until(&mut app, "the entry search", |w| w.resource::<EntrySearches>().shown.is_some());
+    let searches = app.world().resource::<EntrySearches>();
+    assert!(searches.error.is_none(), "{:?}", searches.error);
+    let shown = searches.shown.as_ref().unwrap();
+    assert!(shown.current(&app.world().resource::<Doc>().doc));
+    assert_eq!(shown.result.vertex_risk.len(), shown.skin.vertices().len(), "a risk per skin vertex");
+    let best = shown.result.suggestions[0].clone();
+
+    // Adopting it is one command: the path re-checks clear, with the risk the search gave it.
+    let mut t = app.world().resource::<Doc>().doc.trajectories[0].clone();
+    t.entry_mm = best.entry_mm;
+    app.world_mut().write_message(Edit::run(Command::SetTrajectory { index: 0, trajectory: t }));
+    app.update();
+    let report = app.world().resource::<Planning>().reports[0].clone().unwrap();
+    assert_eq!(report.verdict, Verdict::Clear);
+    assert!((report.risk - best.report.risk).abs() < 1e-9 && (report.length_mm - best.report.length_mm).abs() < 1e-9);
+
+    // Moving the target makes the search stale.
+    let mut t = app.world().resource::<Doc>().doc.trajectories[0].clone();
+    t.target_mm[2] += 5.0;
+    app.world_mut().write_message(Edit::run(Command::SetTrajectory { index: 0, trajectory: t }));
+    app.update();
+    let doc = &app.world().resource::<Doc>().doc;
+    assert!(!app.world().resource::<EntrySearches>().shown.as_ref().unwrap().current(doc));
+}
+
+#[test]
 fn a_saved_plan_reopens_as_it_was_left() {
     let mut app = app();
     open_phantom(&mut app);

@@ -2,6 +2,7 @@
 //! user's clicks into work for `core`; it holds no domain logic of its own.
 
 pub mod document;
+pub mod entry_search;
 mod gpu;
 pub mod meshes;
 pub mod planning;
@@ -42,7 +43,15 @@ pub fn sample_scan() -> PathBuf {
 /// Everything of the workstation except the window and renderer, so that tests can run it with
 /// `MinimalPlugins`.
 pub fn plugin(app: &mut App) {
-    app.add_plugins((tasks::plugin, study::plugin, document::plugin, meshes::plugin, tools::plugin, planning::plugin));
+    app.add_plugins((
+        tasks::plugin,
+        study::plugin,
+        document::plugin,
+        meshes::plugin,
+        tools::plugin,
+        planning::plugin,
+        entry_search::plugin,
+    ));
 }
 
 /// The shaders are built into the binary, so the app runs from any working directory.
@@ -76,7 +85,7 @@ pub fn run(path: Option<PathBuf>) -> ExitCode {
         MaterialPlugin::<volume_render::VolumeMaterial>::default(),
     ))
     .add_plugins((plugin, shaders, gpu::plugin, scene::plugin, slices::plugin, volume_render::plugin))
-    .add_plugins((ui::plugin, screenshot::plugin, planning::render_plugin))
+    .add_plugins((ui::plugin, screenshot::plugin, planning::render_plugin, entry_search::render_plugin))
     .insert_resource(StartupPath(path));
     match app.run() {
         AppExit::Success => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ use super::scene::{MainCamera, patient_from_world};
 use super::study::Study;
 use super::tasks::Jobs;
 use crate::core::document::{Command, StepChange};
+use crate::core::planning::SearchSettings;
 use crate::core::progress::Progress;
 use crate::core::segmentation::{Connectivity, Preset, Step};
 
@@ -63,6 +64,9 @@ pub struct Tools {
     pub show_diagnostics: bool,
     /// The trajectory the plan panel and the placing tools work on (index into the plan's).
     pub trajectory: Option<usize>,
+    /// Entry search: its constraints, and whether its heat map is on the skin.
+    pub search: SearchSettings,
+    pub risk_map: bool,
 }
 
 impl Default for Tools {
@@ -76,6 +80,8 @@ impl Default for Tools {
             measure: Vec::new(),
             show_diagnostics: false,
             trajectory: None,
+            search: SearchSettings::default(),
+            risk_map: true,
         }
     }
 }

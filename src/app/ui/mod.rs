@@ -16,6 +16,7 @@ use bevy::window::FileDragAndDrop;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::document::{Doc, Edit};
+use super::entry_search::EntrySearches;
 use super::meshes::SegmentMeshes;
 use super::planning::Planning;
 use super::scene::{MainCamera, Orbit};
@@ -23,6 +24,7 @@ use super::slices::SliceViews;
 use super::study::Study;
 use super::tasks::{Job, Jobs};
 use super::tools::{ClickAt, Hover, Tools};
+use crate::core::planning::SearchSettings;
 use crate::core::segmentation::Step;
 
 /// What a panel asks for; applied after all panels have drawn.
@@ -39,6 +41,9 @@ pub enum Request {
     Click(ClickAt),
     /// Run a segmentation step on a segment in the background.
     Segment(u16, Step),
+    /// Search entries for a trajectory's target in the background.
+    SearchEntries(usize, SearchSettings),
+    CancelSearch,
 }
 
 /// Native file dialogs the menus open.
@@ -75,7 +80,7 @@ fn panels(
     mut state: ParamSet<(ResMut<Tools>, ResMut<Orbit>, ResMut<SliceViews>, ResMut<Hover>)>,
     mut rects: ResMut<ViewRects>,
     mesh_state: Res<SegmentMeshes>,
-    planning: Res<Planning>,
+    (planning, searches): (Res<Planning>, Res<EntrySearches>),
     camera: Query<(&Camera, &GlobalTransform), With<MainCamera>>,
     surfaces: Query<(&super::meshes::SegmentMesh, &InheritedVisibility)>,
     (time, mut fps): (Res<Time>, Local<FrameRate>),
@@ -109,7 +114,7 @@ fn panels(
                 tools_panel::tools_ui(ui, &doc, &mut tools, jobs.edit.is_some(), &mut requests);
             });
             egui::CollapsingHeader::new("Plan").default_open(true).show(ui, |ui| {
-                plan_panel::plan_ui(ui, &doc, &planning, &mut tools, &mut requests);
+                plan_panel::plan_ui(ui, &doc, &planning, &searches, &mut tools, &mut requests);
             });
         });
     });
@@ -247,6 +252,7 @@ fn apply_requests(
     mut jobs: ResMut<Jobs>,
     doc: Res<Doc>,
     study: Res<Study>,
+    (meshes, mut searches): (Res<SegmentMeshes>, ResMut<EntrySearches>),
     mut dialog: ResMut<PendingDialog>,
     mut edits: MessageWriter<Edit>,
     mut clicks: MessageWriter<ClickAt>,
@@ -283,6 +289,8 @@ fn apply_requests(
                     jobs.segment(&doc.doc, v, *label, step.clone());
                 }
             }
+            Request::SearchEntries(index, settings) => searches.start(&doc.doc, &meshes, *index, settings.clone()),
+            Request::CancelSearch => searches.cancel(),
         }
     }
 }

@@ -1,21 +1,30 @@
 //! The Plan panel: the plan's trajectories, the chosen one's instrument and end points, and its
-//! clearances (verdicts per structure, the structures passed through, the clearance profile).
+//! clearances (verdicts per structure, the structures passed through, the clearance profile),
+//! and the entry search for its target.
 
 use bevy_egui::egui::{self, Color32, RichText, Stroke};
 
 use super::Request;
 use crate::app::document::{Doc, Edit};
+use crate::app::entry_search::{EntrySearches, risk_rgb};
 use crate::app::planning::{Planning, verdict_rgb};
 use crate::app::tools::{Tool, Tools};
 use crate::core::document::Command;
-use crate::core::planning::{Instrument, InstrumentKind, Trajectory, TrajectoryReport, Verdict};
+use crate::core::planning::{EntryRegion, Instrument, InstrumentKind, Trajectory, TrajectoryReport, Verdict};
 
 fn verdict_color(v: Verdict) -> Color32 {
     let [r, g, b] = verdict_rgb(v);
     Color32::from_rgb(r, g, b)
 }
 
-pub fn plan_ui(ui: &mut egui::Ui, doc: &Doc, planning: &Planning, tools: &mut Tools, out: &mut Vec<Request>) {
+pub fn plan_ui(
+    ui: &mut egui::Ui,
+    doc: &Doc,
+    planning: &Planning,
+    searches: &EntrySearches,
+    tools: &mut Tools,
+    out: &mut Vec<Request>,
+) {
     let paths = &doc.doc.trajectories;
     // Always one chosen while there are any, so its clearances are on screen.
     if tools.trajectory.is_none_or(|i| i >= paths.len()) {
@@ -68,6 +77,116 @@ pub fn plan_ui(ui: &mut egui::Ui, doc: &Doc, planning: &Planning, tools: &mut To
         }
         None => {}
     }
+    ui.separator();
+    egui::CollapsingHeader::new("Entry search").default_open(true).show(ui, |ui| {
+        search_ui(ui, doc, index, t, searches, tools, out);
+    });
+}
+
+/// Constraints, the search button (progress and cancel while it runs), the proposals with one
+/// click to adopt each, and the heat map's switch and legend.
+fn search_ui(
+    ui: &mut egui::Ui,
+    doc: &Doc,
+    index: usize,
+    t: &Trajectory,
+    searches: &EntrySearches,
+    tools: &mut Tools,
+    out: &mut Vec<Request>,
+) {
+    let settings = &mut tools.search;
+    ui.horizontal(|ui| {
+        ui.label("Max angle to skin");
+        ui.add(egui::DragValue::new(&mut settings.max_angle_deg).range(5.0..=80.0).speed(0.5).suffix("°"));
+        ui.label("Proposals");
+        ui.add(egui::DragValue::new(&mut settings.count).range(1..=10));
+    });
+    ui.horizontal(|ui| {
+        let mut near = settings.region.is_some();
+        ui.checkbox(&mut near, "Only within").on_hover_text("of the current entry");
+        let mut radius = settings.region.map_or(25.0, |r| r.radius_mm);
+        ui.add_enabled(near, egui::DragValue::new(&mut radius).range(2.0..=200.0).speed(0.5).suffix(" mm"));
+        ui.label("of the entry");
+        settings.region = near.then_some(EntryRegion { centre_mm: t.entry_mm, radius_mm: radius });
+    });
+    if let Some((title, progress)) = searches.running() {
+        ui.horizontal(|ui| {
+            ui.add(egui::ProgressBar::new(progress.fraction()).desired_width(200.0).text(progress.stage()));
+            if ui.button("Cancel").on_hover_text(title).clicked() {
+                out.push(Request::CancelSearch);
+            }
+        });
+        ui.ctx().request_repaint();
+    } else if ui
+        .button("Suggest entries")
+        .on_hover_text("Scores every point of the skin the instrument can reach from, checks the best exactly")
+        .clicked()
+    {
+        out.push(Request::SearchEntries(index, tools.search.clone()));
+    }
+    if let Some(e) = &searches.error {
+        ui.label(RichText::new(e).color(verdict_color(Verdict::Warning)));
+    }
+    let Some(shown) = searches.shown.as_ref().filter(|s| s.trajectory == index) else { return };
+    if !shown.current(&doc.doc) {
+        ui.label("The target has moved since the last search: search again.");
+        return;
+    }
+    let r = &shown.result;
+    ui.label(format!(
+        "{} skin points, {} reachable paths scored, {} checked exactly",
+        r.surface_vertices, r.scored, r.checked
+    ));
+    for w in &r.warnings {
+        ui.label(RichText::new(w).color(verdict_color(Verdict::Warning)));
+    }
+    egui::Grid::new("suggestions").striped(true).num_columns(5).show(ui, |ui| {
+        for h in ["", "Risk", "Nearest", "Angle, length", ""] {
+            ui.label(RichText::new(h).strong());
+        }
+        ui.end_row();
+        for (i, s) in r.suggestions.iter().enumerate() {
+            let rep = &s.report;
+            ui.label(format!("{}.", i + 1));
+            ui.label(format!("{:.2} mm", rep.risk))
+                .on_hover_text("Exposure: mm of path weighted by closeness to critical structures (0 beyond 10 mm)");
+            ui.label(rep.structures.first().map_or("—".into(), |c| format!("{} {:.1} mm", c.name, c.min_clearance_mm)));
+            ui.label(format!("{:.0}°, {:.0} mm", rep.entry_angle_deg.unwrap_or(f64::NAN), rep.length_mm));
+            let adopted = s.entry_mm == t.entry_mm;
+            if ui.add_enabled(!adopted, egui::Button::new(if adopted { "In use" } else { "Adopt" })).clicked() {
+                let trajectory = Trajectory { entry_mm: s.entry_mm, ..t.clone() };
+                out.push(Request::Edit(Edit::run(Command::SetTrajectory { index, trajectory })));
+            }
+            ui.end_row();
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut tools.risk_map, "Risk map on the skin");
+        if tools.risk_map {
+            legend(ui, shown.risk_scale());
+        }
+    });
+}
+
+/// The heat map's colour ramp with its ends.
+fn legend(ui: &mut egui::Ui, scale: f32) {
+    let color = |r: f32| {
+        let [red, g, b] = risk_rgb(r, scale).map(|c| (c * 255.0).round() as u8);
+        Color32::from_rgb(red, g, b)
+    };
+    ui.label("0");
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(90.0, 12.0), egui::Sense::hover());
+    const STEPS: usize = 30;
+    for k in 0..STEPS {
+        let x0 = rect.left() + rect.width() * k as f32 / STEPS as f32;
+        let x1 = rect.left() + rect.width() * (k + 1) as f32 / STEPS as f32;
+        let piece = egui::Rect::from_min_max(egui::pos2(x0, rect.top()), egui::pos2(x1, rect.bottom()));
+        ui.painter().rect_filled(piece, 0.0, color(scale * k as f32 / (STEPS - 1) as f32));
+    }
+    ui.label(format!("{scale:.1} mm"));
+    let (dot, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+    ui.painter().rect_filled(dot, 0.0, color(f32::NAN));
+    ui.label("no path");
 }
 
 /// Name, instrument and end points; every change is a command (a dragged value is one step).

@@ -160,6 +160,14 @@ impl Mesh {
         }
     }
 
+    /// The mesh of a surface built for distance queries (same vertices, same order).
+    pub fn from_trimesh(surface: &parry3d::shape::TriMesh) -> Mesh {
+        Mesh {
+            positions: surface.vertices().iter().map(|v| [v.x, v.y, v.z]).collect(),
+            triangles: surface.indices().to_vec(),
+        }
+    }
+
     /// Area-weighted vertex normals (unit length; zero for unused vertices).
     pub fn vertex_normals(&self) -> Vec<[f32; 3]> {
         let mut acc = vec![Vector3::<f64>::zeros(); self.positions.len()];

@@ -209,7 +209,7 @@ pub struct TrajectoryReport {
 pub struct PlanningScene {
     pub obstacles: Vec<Obstacle>,
     /// The outer surface paths enter through (skin, else bone), for entry angles.
-    pub(super) entry_surface: Option<Arc<TriMesh>>,
+    entry_surface: Option<Arc<TriMesh>>,
     /// Problems the user should see (a critical segment without voxels, none at all).
     pub warnings: Vec<String>,
 }
@@ -259,6 +259,11 @@ impl PlanningScene {
             );
         }
         scene
+    }
+
+    /// The outer surface paths enter through (skin, else bone), where entries are searched.
+    pub fn entry_surface(&self) -> Option<&Arc<TriMesh>> {
+        self.entry_surface.as_ref()
     }
 
     /// Checks one path. The segmentation gives the structures passed through and the scan's

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::clearance::vec;
 use super::{DistanceField, PlanningError, PlanningScene, Trajectory, TrajectoryReport, Verdict};
+use crate::core::mesh::Mesh;
 use crate::core::progress::Progress;
 use crate::core::segmentation::Segmentation;
 
@@ -136,7 +137,7 @@ impl PlanningScene {
             let (x, y, z) = (target.x, target.y, target.z);
             return Err(PlanningError::OutsideScan { name, which: "target", x, y, z });
         }
-        let Some(surface) = self.entry_surface.as_deref() else {
+        let Some(surface) = self.entry_surface().map(|s| s.as_ref()) else {
             return Err(PlanningError::Invalid {
                 name,
                 detail: "there is no skin or bone segment to search for entries on".into(),
@@ -352,18 +353,12 @@ fn group_places(sorted: &[Score], vertices: &[Point3<f64>], settings: &SearchSet
 /// then averaged with the neighbours' a few times.
 fn vertex_normals(surface: &TriMesh) -> Vec<Vector3<f64>> {
     const SMOOTHING_ROUNDS: usize = 6;
-    let tris = surface.indices();
-    let mut n = vec![Vector3::zeros(); surface.vertices().len()];
-    for (i, tri) in tris.iter().enumerate() {
-        let t = surface.triangle(i as u32);
-        let c = (t.b - t.a).cross(t.c - t.a);
-        for &v in tri {
-            n[v as usize] += Vector3::new(f64::from(c.x), f64::from(c.y), f64::from(c.z));
-        }
-    }
+    let mesh = Mesh::from_trimesh(surface);
+    let mut n: Vec<Vector3<f64>> =
+        mesh.vertex_normals().iter().map(|v| Vector3::new(f64::from(v[0]), f64::from(v[1]), f64::from(v[2]))).collect();
     for _ in 0..SMOOTHING_ROUNDS {
         let mut next = vec![Vector3::zeros(); n.len()];
-        for tri in tris {
+        for tri in &mesh.triangles {
             let sum = n[tri[0] as usize] + n[tri[1] as usize] + n[tri[2] as usize];
             for &v in tri {
                 next[v as usize] += sum;
