@@ -493,3 +493,44 @@ fn entry_search_respects_the_region_and_says_when_nothing_is_possible() {
     let e = bare.search_entries(&tumour, &no_skin, field.as_ref(), &SearchSettings::default(), &Progress::new());
     assert!(e.unwrap_err().to_string().contains("no skin or bone segment"));
 }
+
+/// Rehearsal's view at the tip: the plane perpendicular to the path cuts the phantom's tumour
+/// sphere (radius 11 mm) in a disc of radius sqrt(11^2 - h^2) at distance h from its centre,
+/// centred where the path's axis meets the plane's projection of the sphere's centre.
+#[test]
+fn the_slice_perpendicular_to_a_path_cuts_the_tumour_as_the_sphere_predicts() {
+    use twinplan::core::volume::Plane;
+    let opened = &phantom().plan;
+    let volume = &opened.loaded.volume;
+    let labels = &seg().labels;
+    let tumour = seg().segments.iter().find(|s| s.name == "Tumour").unwrap().label;
+    let centre = P::new(30.0, -35.0, 60.0);
+    let dir = Vector3::new(-0.6, 0.3, -0.74).normalize();
+    let (n, size_mm) = (240, 40.0);
+    let pixel_mm2 = (size_mm / n as f64).powi(2);
+    let voxel_mm = labels.grid.spacing_mm().into_iter().fold(0.0, f64::max);
+    for (along, aside) in [(0.0, 0.0), (5.0, 0.0), (0.0, 4.0), (-7.0, 3.0)] {
+        let plane0 = Plane::perpendicular(centre + dir * along, &dir).unwrap();
+        let plane = Plane { centre_mm: plane0.centre_mm + plane0.right * aside, ..plane0 };
+        let cut = plane.sample_labels(&labels.grid, &labels.labels, n, size_mm);
+        let inside: Vec<usize> = (0..n * n).filter(|&i| cut[i] == tumour).collect();
+        let area = inside.len() as f64 * pixel_mm2;
+        let radius = (11.0f64.powi(2) - along * along).sqrt();
+        let want = std::f64::consts::PI * radius * radius;
+        // A voxelised sphere's edge is within half a voxel of the true one.
+        let slack = 2.0 * std::f64::consts::PI * radius * voxel_mm / 2.0;
+        assert!((area - want).abs() < slack, "at {along} mm: {area:.1} mm2 vs {want:.1} mm2");
+        // The disc's centre: `aside` to the left of the image centre (the plane moved right).
+        let cx = inside.iter().map(|&i| plane.point(i % n, i / n, n, size_mm)).map(|p| p.coords).sum::<Vector3<f64>>()
+            / inside.len() as f64;
+        let want_centre = centre + dir * along;
+        assert!((P::from(cx) - want_centre).norm() < voxel_mm / 2.0, "disc centre {cx:?} vs {want_centre}");
+        // The scan's values there: the tumour's contrast-enhanced HU, air outside the head.
+        let values = plane.sample(volume, n, size_mm);
+        let mean = inside.iter().map(|&i| f64::from(values[i])).sum::<f64>() / inside.len() as f64;
+        assert!((40.0..=120.0).contains(&mean), "tumour mean {mean:.1} HU");
+    }
+    let far = Plane::perpendicular(P::new(0.0, 0.0, 900.0), &dir).unwrap();
+    assert!(far.sample(volume, 8, 10.0).iter().all(|v| v.is_nan()));
+    assert!(far.sample_labels(&labels.grid, &labels.labels, 8, 10.0).iter().all(|&l| l == 0));
+}

@@ -10,8 +10,10 @@ use nalgebra::{Point3, Vector3};
 use super::document::Doc;
 use super::meshes::SegmentMeshes;
 use super::scene::{world_dir_from_patient, world_from_patient};
+use super::tools::Tools;
 use crate::core::document::PlanDocument;
 use crate::core::planning::{PlanningScene, ProfileSample, TrajectoryReport, Verdict};
+use crate::core::volume::Plane;
 
 /// The latest check of every trajectory in the plan (same order).
 #[derive(Resource, Default)]
@@ -61,22 +63,26 @@ fn recheck(doc: Res<Doc>, meshes: Res<SegmentMeshes>, mut planning: ResMut<Plann
 #[derive(Component)]
 struct InstrumentMesh;
 
-/// Replaces the instrument meshes whenever the reports change.
+/// Replaces the instrument meshes whenever the reports change, or the rehearsed tip moves (the
+/// rehearsed instrument ends at its tip).
 #[allow(clippy::too_many_arguments)]
 fn draw_instruments(
     mut commands: Commands,
     doc: Res<Doc>,
     planning: Res<Planning>,
-    mut seen: Local<u64>,
+    tools: Res<Tools>,
+    mut seen: Local<(u64, Option<(usize, u64)>)>,
     old: Query<Entity, With<InstrumentMesh>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut material: Local<Option<Handle<StandardMaterial>>>,
 ) {
-    if *seen == planning.revision {
+    let rehearsal = tools.trajectory.zip(tools.rehearsal);
+    let key = (planning.revision, rehearsal.map(|(i, d)| (i, d.to_bits())));
+    if *seen == key {
         return;
     }
-    *seen = planning.revision;
+    *seen = key;
     for e in &old {
         commands.entity(e).despawn();
     }
@@ -85,10 +91,14 @@ fn draw_instruments(
             materials.add(StandardMaterial { base_color: Color::WHITE, perceptual_roughness: 0.4, ..default() })
         })
         .clone();
-    for (t, report) in doc.doc.trajectories.iter().zip(&planning.reports) {
+    for (i, (t, report)) in doc.doc.trajectories.iter().zip(&planning.reports).enumerate() {
         let Ok(report) = report else { continue };
-        let colors: Vec<(f64, [u8; 3])> =
-            report.profile.iter().map(|p| (p.depth_mm, sample_rgb(&doc.doc, p))).collect();
+        let tip = rehearsal.filter(|(r, _)| *r == i).map_or(f64::INFINITY, |(_, d)| d);
+        let mut colors: Vec<(f64, [u8; 3])> =
+            report.profile.iter().filter(|p| p.depth_mm < tip).map(|p| (p.depth_mm, sample_rgb(&doc.doc, p))).collect();
+        if let Some(last) = report.profile.iter().find(|p| p.depth_mm >= tip) {
+            colors.push((tip, sample_rgb(&doc.doc, last)));
+        }
         let Some(mesh) = instrument_mesh(t.entry(), t.target(), t.instrument.radius_mm(), &colors) else { continue };
         commands.spawn((
             InstrumentMesh,
@@ -135,6 +145,21 @@ fn instrument_mesh(entry: Point3<f64>, target: Point3<f64>, radius_mm: f64, ring
     Some(mesh)
 }
 
+/// The rehearsed tip and the square of the plane the Plan panel shows there.
+fn draw_rehearsal(doc: Res<Doc>, tools: Res<Tools>, mut gizmos: Gizmos) {
+    let Some((t, depth)) = tools.trajectory.and_then(|i| doc.doc.trajectories.get(i)).zip(tools.rehearsal) else {
+        return;
+    };
+    let Ok(dir) = t.direction() else { return };
+    let Some(plane) = Plane::perpendicular(t.at_depth(depth), &dir) else { return };
+    let half = super::ui::REHEARSAL_SPAN_MM / 2.0;
+    let corner = |x: f64, y: f64| world_from_patient(&(plane.centre_mm + plane.right * x + plane.up * y));
+    let square =
+        [corner(-half, -half), corner(half, -half), corner(half, half), corner(-half, half), corner(-half, -half)];
+    gizmos.linestrip(square, Color::srgba(1.0, 1.0, 1.0, 0.7));
+    gizmos.sphere(Isometry3d::from_translation(world_from_patient(&plane.centre_mm)), 1.2, Color::WHITE);
+}
+
 /// Ends of every path, and the closest approach to the nearest structure as a line in its
 /// verdict's colour.
 fn draw_markers(doc: Res<Doc>, planning: Res<Planning>, mut gizmos: Gizmos) {
@@ -161,5 +186,5 @@ pub(super) fn plugin(app: &mut App) {
 
 /// The drawing half, only where there is a renderer.
 pub(super) fn render_plugin(app: &mut App) {
-    app.add_systems(Update, (draw_instruments, draw_markers).after(recheck));
+    app.add_systems(Update, (draw_instruments, draw_markers, draw_rehearsal).after(recheck));
 }

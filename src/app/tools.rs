@@ -67,6 +67,8 @@ pub struct Tools {
     /// Entry search: its constraints, and whether its heat map is on the skin.
     pub search: SearchSettings,
     pub risk_map: bool,
+    /// Rehearsing the chosen trajectory: the instrument's tip this far from the entry (mm).
+    pub rehearsal: Option<f64>,
 }
 
 impl Default for Tools {
@@ -82,6 +84,7 @@ impl Default for Tools {
             trajectory: None,
             search: SearchSettings::default(),
             risk_map: true,
+            rehearsal: None,
         }
     }
 }

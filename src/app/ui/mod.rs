@@ -2,6 +2,9 @@
 //! asked for as [`Request`]s; one system applies them after all panels have drawn.
 
 mod plan_panel;
+mod rehearsal;
+
+pub use rehearsal::SPAN_MM as REHEARSAL_SPAN_MM;
 mod segments;
 mod status;
 mod study_panel;
@@ -114,7 +117,9 @@ fn panels(
                 tools_panel::tools_ui(ui, &doc, &mut tools, jobs.edit.is_some(), &mut requests);
             });
             egui::CollapsingHeader::new("Plan").default_open(true).show(ui, |ui| {
-                plan_panel::plan_ui(ui, &doc, &planning, &searches, &mut tools, &mut requests);
+                let panel =
+                    plan_panel::PlanPanel { doc: &doc, study: &study, planning: &planning, searches: &searches };
+                panel.show(ui, &mut tools, &mut orbit, &mut requests);
             });
         });
     });

@@ -8,6 +8,8 @@ use super::Request;
 use crate::app::document::{Doc, Edit};
 use crate::app::entry_search::{EntrySearches, risk_rgb};
 use crate::app::planning::{Planning, verdict_rgb};
+use crate::app::scene::Orbit;
+use crate::app::study::Study;
 use crate::app::tools::{Tool, Tools};
 use crate::core::document::Command;
 use crate::core::planning::{EntryRegion, Instrument, InstrumentKind, Trajectory, TrajectoryReport, Verdict};
@@ -17,70 +19,80 @@ fn verdict_color(v: Verdict) -> Color32 {
     Color32::from_rgb(r, g, b)
 }
 
-pub fn plan_ui(
-    ui: &mut egui::Ui,
-    doc: &Doc,
-    planning: &Planning,
-    searches: &EntrySearches,
-    tools: &mut Tools,
-    out: &mut Vec<Request>,
-) {
-    let paths = &doc.doc.trajectories;
-    // Always one chosen while there are any, so its clearances are on screen.
-    if tools.trajectory.is_none_or(|i| i >= paths.len()) {
-        tools.trajectory =
-            if paths.is_empty() { None } else { Some(tools.trajectory.unwrap_or(0).min(paths.len() - 1)) };
-    }
-    for (i, t) in paths.iter().enumerate() {
-        let verdict = planning.reports.get(i).and_then(|r| r.as_ref().ok()).map(|r| r.verdict);
+/// What the panel shows.
+pub struct PlanPanel<'a> {
+    pub doc: &'a Doc,
+    pub study: &'a Study,
+    pub planning: &'a Planning,
+    pub searches: &'a EntrySearches,
+}
+
+impl PlanPanel<'_> {
+    /// The trajectory list; the chosen one's fields, report, rehearsal and entry search.
+    pub fn show(&self, ui: &mut egui::Ui, tools: &mut Tools, orbit: &mut Orbit, out: &mut Vec<Request>) {
+        let PlanPanel { doc, study, planning, searches } = *self;
+        let paths = &doc.doc.trajectories;
+        // Always one chosen while there are any, so its clearances are on screen.
+        if tools.trajectory.is_none_or(|i| i >= paths.len()) {
+            tools.trajectory =
+                if paths.is_empty() { None } else { Some(tools.trajectory.unwrap_or(0).min(paths.len() - 1)) };
+        }
+        for (i, t) in paths.iter().enumerate() {
+            let verdict = planning.reports.get(i).and_then(|r| r.as_ref().ok()).map(|r| r.verdict);
+            ui.horizontal(|ui| {
+                let dot = verdict.map_or(Color32::GRAY, verdict_color);
+                let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                ui.painter().circle_filled(rect.center(), 5.0, dot);
+                if ui.selectable_label(tools.trajectory == Some(i), &t.name).clicked() {
+                    tools.trajectory = Some(i);
+                }
+            });
+        }
         ui.horizontal(|ui| {
-            let dot = verdict.map_or(Color32::GRAY, verdict_color);
-            let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-            ui.painter().circle_filled(rect.center(), 5.0, dot);
-            if ui.selectable_label(tools.trajectory == Some(i), &t.name).clicked() {
-                tools.trajectory = Some(i);
+            if ui.button("New trajectory").on_hover_text("Target at the crosshair; then place the entry").clicked() {
+                let target = doc.doc.view.crosshair_mm;
+                let entry = [target[0], target[1], target[2] + 50.0];
+                let name = format!("Trajectory {}", paths.len() + 1);
+                let t = Trajectory::new(&name, entry, target, Instrument::preset(InstrumentKind::BiopsyNeedle));
+                out.push(Request::Edit(Edit::run(Command::AddTrajectory { index: paths.len(), trajectory: t })));
+                tools.trajectory = Some(paths.len());
+                tools.tool = Tool::PlaceEntry;
+            }
+            if let Some(i) = tools.trajectory
+                && ui.button("Remove").on_hover_text("Undo brings it back").clicked()
+            {
+                out.push(Request::Edit(Edit::run(Command::RemoveTrajectory { index: i })));
             }
         });
+        for w in &planning.warnings {
+            ui.label(RichText::new(w).color(Color32::from_rgb(245, 170, 40)));
+        }
+        let Some((index, t)) = tools.trajectory.and_then(|i| Some((i, paths.get(i)?))) else {
+            if paths.is_empty() {
+                ui.label("No trajectories yet.");
+            }
+            return;
+        };
+        ui.separator();
+        edit_ui(ui, index, t, tools, out);
+        ui.separator();
+        match planning.reports.get(index) {
+            Some(Ok(report)) => {
+                report_ui(ui, report);
+                egui::CollapsingHeader::new("Rehearse").default_open(false).show(ui, |ui| {
+                    super::rehearsal::rehearsal_ui(ui, doc, study, t, report, tools, orbit);
+                });
+            }
+            Some(Err(e)) => {
+                ui.label(RichText::new(e).color(verdict_color(Verdict::Collision)));
+            }
+            None => {}
+        }
+        ui.separator();
+        egui::CollapsingHeader::new("Entry search").default_open(true).show(ui, |ui| {
+            search_ui(ui, doc, index, t, searches, tools, out);
+        });
     }
-    ui.horizontal(|ui| {
-        if ui.button("New trajectory").on_hover_text("Target at the crosshair; then place the entry").clicked() {
-            let target = doc.doc.view.crosshair_mm;
-            let entry = [target[0], target[1], target[2] + 50.0];
-            let name = format!("Trajectory {}", paths.len() + 1);
-            let t = Trajectory::new(&name, entry, target, Instrument::preset(InstrumentKind::BiopsyNeedle));
-            out.push(Request::Edit(Edit::run(Command::AddTrajectory { index: paths.len(), trajectory: t })));
-            tools.trajectory = Some(paths.len());
-            tools.tool = Tool::PlaceEntry;
-        }
-        if let Some(i) = tools.trajectory
-            && ui.button("Remove").on_hover_text("Undo brings it back").clicked()
-        {
-            out.push(Request::Edit(Edit::run(Command::RemoveTrajectory { index: i })));
-        }
-    });
-    for w in &planning.warnings {
-        ui.label(RichText::new(w).color(Color32::from_rgb(245, 170, 40)));
-    }
-    let Some((index, t)) = tools.trajectory.and_then(|i| Some((i, paths.get(i)?))) else {
-        if paths.is_empty() {
-            ui.label("No trajectories yet.");
-        }
-        return;
-    };
-    ui.separator();
-    edit_ui(ui, index, t, tools, out);
-    ui.separator();
-    match planning.reports.get(index) {
-        Some(Ok(report)) => report_ui(ui, report),
-        Some(Err(e)) => {
-            ui.label(RichText::new(e).color(verdict_color(Verdict::Collision)));
-        }
-        None => {}
-    }
-    ui.separator();
-    egui::CollapsingHeader::new("Entry search").default_open(true).show(ui, |ui| {
-        search_ui(ui, doc, index, t, searches, tools, out);
-    });
 }
 
 /// Constraints, the search button (progress and cancel while it runs), the proposals with one

@@ -2,8 +2,10 @@
 //! from.
 
 mod grid;
+mod reslice;
 
 pub use grid::{Grid, ras_from_lps};
+pub use reslice::Plane;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
