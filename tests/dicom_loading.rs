@@ -241,3 +241,20 @@ fn corrupt_lengths_found_by_the_fuzzer_are_refused_before_allocating() {
         );
     }
 }
+
+/// A fuzzer find: a JPEG 2000 stream whose own header disagrees with the image's size, on which
+/// the codec (dicom-rs's OpenJPEG adapter) panics. The file is refused with a decode error that
+/// names it; the folder's other files still load.
+#[test]
+fn a_codec_that_panics_on_a_malformed_stream_fails_only_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(common::project("tests/fixtures/fuzz/codec-panic-1.dcm"), dir.path().join("bad.dcm")).unwrap();
+    let e = open(&dir.path().join("bad.dcm")).unwrap_err().to_string();
+    assert!(e.contains("bad.dcm") && e.contains("malformed compressed stream"), "{e}");
+    for f in std::fs::read_dir(data("ct-head-phantom")).unwrap().take(3) {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    let (_, loaded) = open(dir.path()).unwrap();
+    assert_eq!(loaded.volume.grid.dims[..2], [512, 512], "the good slices load");
+}

@@ -335,10 +335,17 @@ pub fn decode_object<T: Sample>(
         }
         Value::PixelSequence(_) => {
             for (h, out) in frames.iter_mut() {
-                let decoded = obj.decode_pixel_data_frame(h.frame).map_err(|e| DicomError::Decode {
+                let decode_err = |detail: String| DicomError::Decode {
                     path: path.to_owned(),
-                    detail: format!("{} frame {}: {e}", h.transfer_syntax_name, h.frame),
-                })?;
+                    detail: format!("{} frame {}: {detail}", h.transfer_syntax_name, h.frame),
+                };
+                // The codecs trust the stream's own header more than they check it: one that
+                // disagrees with the image's size can make them panic. That is this file's
+                // error, not the end of loading the folder.
+                let decoded =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| obj.decode_pixel_data_frame(h.frame)))
+                        .map_err(|_| decode_err("the codec failed on a malformed compressed stream".into()))?
+                        .map_err(|e| decode_err(e.to_string()))?;
                 let bytes = decoded.data();
                 let bits = decoded.bits_allocated();
                 let words = Words::LeBytes(bytes, bits);
