@@ -140,6 +140,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a plan's parts for other tools into a folder: each trajectory as a 3D Slicer line
+    /// markup (NAME.mrk.json), all of them as trajectories.csv (LPS and RAS), each segment's
+    /// surface (meshes/LABEL_NAME.stl|obj|ply, closed, for printing) and the label map
+    /// (labels.nii.gz).
+    Export {
+        plan: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// stl, obj or ply.
+        #[arg(long, default_value = "stl", value_parser = ["stl", "obj", "ply"])]
+        mesh_format: String,
+        /// Meshes and markups in RAS (3D Slicer's world) instead of LPS (DICOM).
+        #[arg(long)]
+        ras: bool,
+    },
     /// Write the synthetic head phantom: DICOM series, truth label map, truth JSON.
     Phantom {
         #[arg(long)]
@@ -177,6 +192,7 @@ pub fn run(cli: Cli) -> ExitCode {
             segment(&path, series.as_deref(), &out, &args)
         }
         Some(Command::Check { plan, json }) => check(&plan, json),
+        Some(Command::Export { plan, out, mesh_format, ras }) => export_plan(&plan, &out, &mesh_format, ras),
         Some(Command::Search { plan, trajectory, max_angle, max_length, region, count, json }) => {
             region.as_deref().map(parse_region).transpose().and_then(|region| {
                 let settings = SearchSettings {
@@ -643,6 +659,53 @@ fn check(plan: &Path, json: bool) -> Result<()> {
             doc.trajectories[a].name, doc.trajectories[b].name
         );
     }
+    Ok(())
+}
+
+fn export_plan(plan: &Path, out: &Path, mesh_format: &str, ras: bool) -> Result<()> {
+    use twinplan::core::document::io as plan_io;
+    use twinplan::core::mesh::{export, segment_surface};
+    use twinplan::core::planning::export as paths;
+    let frame = if ras { export::Frame::Ras } else { export::Frame::Lps };
+    let format = export::Format::from_path(Path::new(&format!("x.{mesh_format}")), false)
+        .with_context(|| format!("--mesh-format {mesh_format}: expected stl, obj or ply"))?;
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let opened = plan_io::open(plan, &progress)?;
+    let doc = &opened.doc;
+    let meshes = out.join("meshes");
+    std::fs::create_dir_all(&meshes).with_context(|| format!("{}: cannot create the folder", meshes.display()))?;
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
+    };
+    let mut written = Vec::new();
+    for t in &doc.trajectories {
+        let path = out.join(format!("{}.mrk.json", paths::file_stem(t)));
+        write(&path, serde_json::to_string_pretty(&paths::slicer_line(t, frame))? + "\n")?;
+        written.push(path);
+    }
+    let csv = out.join("trajectories.csv");
+    write(&csv, paths::csv(&doc.trajectories))?;
+    written.push(csv);
+    for s in &doc.segmentation.segments {
+        let mesh = segment_surface(&doc.segmentation.mask(s.label), &progress)?;
+        if mesh.triangles.is_empty() {
+            eprintln!("warning: {} has no voxels: no mesh written", s.name);
+            continue;
+        }
+        let stem: String = s.name.chars().map(|c| if c.is_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let path = meshes.join(format!("{}_{stem}.{mesh_format}", s.label));
+        export::write(&mesh, &path, format, frame, &s.name)?;
+        written.push(path);
+    }
+    let labels = out.join("labels.nii.gz");
+    doc.segmentation.labels.write_nifti(&labels, "twinplan label map")?;
+    written.push(labels);
+    drop(shown);
+    for p in &written {
+        println!("wrote {}", p.display());
+    }
+    println!("{} files ({}; meshes and markups in {})", written.len(), out.display(), frame.name());
     Ok(())
 }
 

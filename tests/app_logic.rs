@@ -203,6 +203,67 @@ fn an_entry_search_runs_in_the_background_and_its_best_entry_can_be_adopted() {
 }
 
 #[test]
+fn changes_are_autosaved_for_recovery_and_a_clean_exit_removes_them() {
+    use twinplan::app::autosave::{self, RecoveryRoot};
+    let root = tempfile::tempdir().unwrap();
+    let mut app = app();
+    app.insert_resource(RecoveryRoot(root.path().to_owned())).add_plugins(autosave::plugin);
+    open_phantom(&mut app);
+    let session = root.path().join(format!("session-{}", std::process::id()));
+    let plan = session.join("recovery.twinplan.json");
+    for _ in 0..50 {
+        app.update();
+    }
+    assert!(!plan.exists(), "a plan just opened has nothing to recover");
+    let mut t = app.world().resource::<Doc>().doc.trajectories[0].clone();
+    t.target_mm = [28.0, -33.0, 58.0];
+    app.world_mut().write_message(Edit::run(Command::SetTrajectory { index: 0, trajectory: t.clone() }));
+    run_until(&mut app, "the autosave", |_| {
+        twinplan::core::document::io::read(&plan).is_ok_and(|d| d.trajectories.first() == Some(&t))
+    });
+    assert!(session.join("recovery.labels.nii.gz").is_file());
+    app.world_mut().write_message(AppExit::Success);
+    app.update();
+    assert!(!session.exists(), "a clean exit leaves nothing to recover");
+}
+
+#[test]
+fn a_crashed_sessions_work_is_offered_and_recovered_into_its_own_plan_file() {
+    use twinplan::app::autosave::{self, Autosave, RecoveryRoot};
+    use twinplan::core::document::recovery::Session;
+    let root = tempfile::tempdir().unwrap();
+    let original = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom/phantom.twinplan.json");
+    let mut opened = twinplan::core::document::io::open(&original, &twinplan::core::progress::Progress::new()).unwrap();
+    opened.doc.trajectories[0].name = "Biopsy, changed before the crash".into();
+    Session::new(root.path()).write(&opened.doc, Some(&original), true).unwrap();
+    // The session that wrote it has ended (a process that has exited stands for it).
+    let mut ended = std::process::Command::new("true").spawn().unwrap();
+    let pid = ended.id();
+    ended.wait().unwrap();
+    let folder = std::fs::read_dir(root.path()).unwrap().next().unwrap().unwrap().path();
+    let about = folder.join("about.json");
+    let mut a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&about).unwrap()).unwrap();
+    a["pid"] = pid.into();
+    std::fs::write(&about, a.to_string()).unwrap();
+
+    let mut app = app();
+    app.insert_resource(RecoveryRoot(root.path().to_owned())).add_plugins(autosave::plugin);
+    app.update();
+    let offered = app.world().resource::<Autosave>().left_behind.clone();
+    assert_eq!(offered.len(), 1);
+    assert_eq!(offered[0].about.original.as_deref(), Some(original.as_path()));
+    app.world_mut().resource_scope(|w, mut autosave: Mut<Autosave>| {
+        autosave.recover(0, &mut w.resource_mut::<Jobs>());
+    });
+    run_until(&mut app, "the recovered plan", settled);
+    app.update();
+    let doc = app.world().resource::<Doc>();
+    assert_eq!(doc.doc.trajectories[0].name, "Biopsy, changed before the crash");
+    assert_eq!(doc.path.as_deref(), Some(original.as_path()), "Save goes back to the plan's own file");
+    assert!(!folder.exists(), "the old recovery is gone once this session holds the work");
+}
+
+#[test]
 fn a_saved_plan_reopens_as_it_was_left() {
     let mut app = app();
     open_phantom(&mut app);

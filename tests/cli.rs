@@ -395,3 +395,74 @@ fn search_proposes_entries_that_check_clear() {
     assert_eq!(code, 1);
     assert!(err.contains("expected X,Y,Z:R"), "{err}");
 }
+
+/// Validates a JSON file against a JSON Schema with Python's `jsonschema` (an independent
+/// implementation; `.ci/install-deps` installs it): the validator's message when it fails.
+fn validate(schema: &std::path::Path, file: &std::path::Path) -> Result<(), String> {
+    let script = "import json, sys, jsonschema\n\
+        schema = json.load(open(sys.argv[1]))\n\
+        jsonschema.Draft7Validator.check_schema(schema)\n\
+        errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(json.load(open(sys.argv[2])))]\n\
+        print('\\n'.join(errors))\n\
+        sys.exit(3 if errors else 0)";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(schema)
+        .arg(file)
+        .output()
+        .expect("python3 (with the jsonschema module: run .ci/install-deps)");
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(3) => Err(String::from_utf8_lossy(&out.stdout).into_owned()),
+        _ => panic!("the validator did not run: {}", String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
+/// Exported trajectories are 3D Slicer line markups that validate against Slicer's own schema
+/// (`../shared/data/slicer-markups/`), with the plan's points in the frame asked for; the CSV
+/// and the meshes and label map are there and read back.
+#[test]
+fn export_writes_slicer_markups_that_validate_csv_meshes_and_labels() {
+    let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
+    let schema = common::data_dir().join("slicer-markups/markups-schema-v1.0.3.json");
+    let doc = twinplan::core::document::io::read(&plan).unwrap();
+    let t = &doc.trajectories[0];
+    for (flag, sign) in [(None, 1.0), (Some("--ras"), -1.0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_str().unwrap();
+        let mut args = vec!["export", plan.to_str().unwrap(), "--out", out];
+        args.extend(flag);
+        let (code, text, err) = twinplan(&args);
+        assert_eq!(code, 0, "{err}");
+        assert!(text.contains("11 files"), "{text}");
+        let markup: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("Biopsy__left_frontal.mrk.json")).unwrap())
+                .unwrap();
+        let file = dir.path().join("Biopsy__left_frontal.mrk.json");
+        assert_eq!(validate(&schema, &file), Ok(()));
+        let line = &markup["markups"][0];
+        assert_eq!(line["type"], "Line");
+        assert_eq!(line["name"], t.name);
+        assert_eq!(line["coordinateSystem"], if flag.is_some() { "RAS" } else { "LPS" });
+        for (k, p) in [t.entry_mm, t.target_mm].iter().enumerate() {
+            let got: Vec<f64> =
+                line["controlPoints"][k]["position"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            assert_eq!(got, vec![p[0] * sign, p[1] * sign, p[2]]);
+        }
+        // Something that is not a markup does fail the schema (the check can fail).
+        let mut broken = markup.clone();
+        broken["markups"][0]["type"] = "Spline".into();
+        let broken_file = dir.path().join("broken.mrk.json");
+        std::fs::write(&broken_file, broken.to_string()).unwrap();
+        assert!(validate(&schema, &broken_file).unwrap_err().contains("Spline"));
+
+        let csv = std::fs::read_to_string(dir.path().join("trajectories.csv")).unwrap();
+        let row = csv.lines().nth(1).unwrap();
+        assert!(row.starts_with("\"Biopsy, left frontal\",biopsy needle,1.8,"), "{row}");
+        let stl = dir.path().join("meshes/6_Arteries.stl");
+        let (_, vertices) = read_binary_stl(&stl);
+        assert!(vertices.len() > 1000);
+        let labels = twinplan::core::io::nifti::read(&dir.path().join("labels.nii.gz")).unwrap();
+        assert!(labels.values.iter().any(|&v| v == 6.0));
+    }
+}

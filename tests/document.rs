@@ -261,3 +261,70 @@ fn a_saved_plan_reopens_with_its_segments_voxels_and_paths() {
     assert!(back.segmentation.labels.labels == doc.segmentation.labels.labels, "every voxel's label");
     assert_eq!(back.segmentation.labels.count(label), 400);
 }
+
+/// Crash safety. A save cut off mid-write (the process killed while the temporary file is half
+/// written) leaves the previous plan whole; a session's recovery is offered once the process
+/// that wrote it is gone, reopens as the plan it was, and is gone after a clean close.
+#[test]
+fn an_interrupted_save_keeps_the_old_plan_and_a_crashed_sessions_work_is_offered_back() {
+    use twinplan::core::document::io::{load_labels, read, save};
+    use twinplan::core::document::recovery::{Session, left_behind};
+    use twinplan::core::planning::{Instrument, InstrumentKind, Trajectory};
+    let v = volume();
+    let mut doc = document(&v);
+    let mut h = History::default();
+    let needle = Instrument::preset(InstrumentKind::BiopsyNeedle);
+    let first = Trajectory::new("first", [1.0, 2.0, 3.0], [9.0, 9.0, 9.0], needle);
+    h.execute(&mut doc, Command::AddTrajectory { index: 0, trajectory: first }, None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("case.twinplan.json");
+    save(&doc, &plan).unwrap();
+    let before = std::fs::read(&plan).unwrap();
+
+    // The next save is killed half way through writing: its temporary file is all there is.
+    let second = Trajectory::new("second", [2.0, 2.0, 2.0], [8.0, 8.0, 8.0], needle);
+    h.execute(&mut doc, Command::AddTrajectory { index: 1, trajectory: second }, None).unwrap();
+    let full = twinplan::core::document::io::to_json(&doc, &plan);
+    std::fs::write(dir.path().join(".case.twinplan.json.saving"), &full.as_bytes()[..full.len() / 2]).unwrap();
+    assert_eq!(std::fs::read(&plan).unwrap(), before, "the previous plan is untouched");
+    assert_eq!(read(&plan).unwrap().trajectories.len(), 1);
+    // A save that cannot complete (its temporary name is taken by a folder) changes nothing.
+    std::fs::remove_file(dir.path().join(".case.twinplan.json.saving")).unwrap();
+    std::fs::create_dir(dir.path().join(".case.twinplan.json.saving")).unwrap();
+    assert!(save(&doc, &plan).unwrap_err().to_string().contains("case.twinplan.json"));
+    assert_eq!(std::fs::read(&plan).unwrap(), before);
+
+    // Autosave: the session writes its recovery after the change. A process that wrote one and
+    // died leaves it behind; here the recovery's session is set to a process that has ended.
+    let root = tempfile::tempdir().unwrap();
+    let mut session = Session::new(root.path());
+    session.write(&doc, Some(&plan), true).unwrap();
+    assert!(left_behind(root.path()).is_empty(), "this session's own recovery is not offered");
+    let ended = std::process::Command::new("true").spawn().unwrap();
+    let pid = ended.id();
+    let mut ended = ended;
+    ended.wait().unwrap();
+    let about_path = std::fs::read_dir(root.path()).unwrap().next().unwrap().unwrap().path().join("about.json");
+    let mut about: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&about_path).unwrap()).unwrap();
+    about["pid"] = pid.into();
+    std::fs::write(&about_path, about.to_string()).unwrap();
+    // Then a later write of it was cut off half way: the last whole recovery stays.
+    let recovery_plan = about_path.with_file_name("recovery.twinplan.json");
+    std::fs::write(about_path.with_file_name(".recovery.twinplan.json.saving"), "{\"version\": 1, \"scan").unwrap();
+    let found = left_behind(root.path());
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].plan, recovery_plan);
+    assert_eq!(found[0].about.original.as_deref(), Some(plan.as_path()));
+    assert_eq!(found[0].about.trajectories, 2);
+    let mut back = read(&found[0].plan).unwrap();
+    load_labels(&mut back, &v, &Progress::new()).unwrap();
+    assert_eq!(back.trajectories, doc.trajectories, "the unsaved second path is recovered");
+    assert_eq!(back.segmentation.labels, doc.segmentation.labels);
+    found[0].discard();
+    assert!(left_behind(root.path()).is_empty());
+
+    // A clean close removes the session's recovery.
+    session.write(&doc, None, false).unwrap();
+    session.clear();
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+}

@@ -18,6 +18,7 @@ use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::window::FileDragAndDrop;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
+use super::autosave::Autosave;
 use super::document::{Doc, Edit};
 use super::entry_search::EntrySearches;
 use super::meshes::SegmentMeshes;
@@ -47,6 +48,10 @@ pub enum Request {
     /// Search entries for a trajectory's target in the background.
     SearchEntries(usize, SearchSettings),
     CancelSearch,
+    /// The offer of a crashed session's work: open it, delete it, or keep it for later.
+    Recover(usize),
+    DiscardRecovery(usize),
+    RecoverLater,
 }
 
 /// Native file dialogs the menus open.
@@ -83,7 +88,7 @@ fn panels(
     mut state: ParamSet<(ResMut<Tools>, ResMut<Orbit>, ResMut<SliceViews>, ResMut<Hover>)>,
     mut rects: ResMut<ViewRects>,
     mesh_state: Res<SegmentMeshes>,
-    (planning, searches): (Res<Planning>, Res<EntrySearches>),
+    (planning, searches, autosave): (Res<Planning>, Res<EntrySearches>, Res<Autosave>),
     camera: Query<(&Camera, &GlobalTransform), With<MainCamera>>,
     surfaces: Query<(&super::meshes::SegmentMesh, &InheritedVisibility)>,
     (time, mut fps): (Res<Time>, Local<FrameRate>),
@@ -172,6 +177,40 @@ fn panels(
                 }
             });
     }
+    if let Some(found) = autosave.left_behind.first() {
+        egui::Window::new("Recover unsaved work?")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+            .show(ctx, |ui| {
+                let what = found
+                    .about
+                    .original
+                    .as_ref()
+                    .map_or("a plan that was never saved".to_owned(), |p| p.display().to_string());
+                let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+                ui.label(format!(
+                    "twinplan did not close normally. The work on {what} was kept {}: {}, {}.",
+                    super::autosave::age(found),
+                    count(found.about.trajectories, "trajectory", "trajectories"),
+                    count(found.about.segments, "segment", "segments")
+                ));
+                if autosave.left_behind.len() > 1 {
+                    ui.label(format!("{} more recoveries after this one.", autosave.left_behind.len() - 1));
+                }
+                ui.horizontal(|ui| {
+                    if ui.button("Recover").on_hover_text("Open it; Save writes it back to its plan file").clicked() {
+                        requests.push(Request::Recover(0));
+                    }
+                    if ui.button("Discard").clicked() {
+                        requests.push(Request::DiscardRecovery(0));
+                    }
+                    if ui.button("Later").on_hover_text("Keep it and ask again next time").clicked() {
+                        requests.push(Request::RecoverLater);
+                    }
+                });
+            });
+    }
     keyboard(ctx, &mut tools, &mut requests);
     // Only write back what changed, so that systems watching for changes stay quiet.
     if *state.p0() != tools {
@@ -257,7 +296,7 @@ fn apply_requests(
     mut jobs: ResMut<Jobs>,
     doc: Res<Doc>,
     study: Res<Study>,
-    (meshes, mut searches): (Res<SegmentMeshes>, ResMut<EntrySearches>),
+    (meshes, mut searches, mut autosave): (Res<SegmentMeshes>, ResMut<EntrySearches>, ResMut<Autosave>),
     mut dialog: ResMut<PendingDialog>,
     mut edits: MessageWriter<Edit>,
     mut clicks: MessageWriter<ClickAt>,
@@ -296,6 +335,9 @@ fn apply_requests(
             }
             Request::SearchEntries(index, settings) => searches.start(&doc.doc, &meshes, *index, settings.clone()),
             Request::CancelSearch => searches.cancel(),
+            Request::Recover(i) => autosave.recover(*i, &mut jobs),
+            Request::DiscardRecovery(i) => autosave.discard(*i),
+            Request::RecoverLater => autosave.later(),
         }
     }
 }

@@ -91,22 +91,57 @@ pub fn to_json(doc: &PlanDocument, plan: &Path) -> String {
 }
 
 /// Saves a plan: its label map to the side file beside it (see [`labels_path`]), then the
-/// document pointing at it. Each file is written under a temporary name and renamed over the
-/// old one, so a crash or a full disk leaves the previous plan whole. Returns the document as
-/// saved (with its label map path).
+/// document pointing at it. Each file is written under a temporary name, flushed to the disk and
+/// renamed over the old one, so a crash, a power cut or a full disk leaves the previous plan
+/// whole. Returns the document as saved (with its label map path).
 pub fn save(doc: &PlanDocument, path: &Path) -> Result<PlanDocument, PlanIoError> {
+    save_with(doc, path, true)
+}
+
+/// As [`save`]; without `write_labels` the label map side file already there is kept (the
+/// labels have not changed since it was written).
+pub fn save_with(doc: &PlanDocument, path: &Path, write_labels: bool) -> Result<PlanDocument, PlanIoError> {
     let labels = labels_path(path);
-    // The label map's temporary name keeps `.nii.gz`: the writer compresses by the name.
-    let labels_tmp = beside(&labels, ".saving.nii.gz");
-    doc.segmentation.labels.write_nifti(&labels_tmp, "twinplan label map")?;
-    rename(&labels_tmp, &labels)?;
+    if write_labels || !labels.is_file() {
+        // The label map's temporary name keeps `.nii.gz`: the writer compresses by the name.
+        let labels_tmp = beside(&labels, ".saving.nii.gz");
+        doc.segmentation.labels.write_nifti(&labels_tmp, "twinplan label map")?;
+        sync(&labels_tmp, &labels)?;
+        rename(&labels_tmp, &labels)?;
+    }
     let mut saved = doc.clone();
     saved.label_map = Some(labels);
-    let plan_tmp = beside(path, ".saving");
-    std::fs::write(&plan_tmp, to_json(&saved, path))
-        .map_err(|source| PlanIoError::Write { path: path.to_owned(), source })?;
-    rename(&plan_tmp, path)?;
+    write_atomically(path, to_json(&saved, path).as_bytes())?;
     Ok(saved)
+}
+
+/// Writes a file under a temporary name beside it, flushes it to the disk, then renames it over
+/// `path` (and flushes the folder, so that the rename itself survives a power cut).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PlanIoError> {
+    use std::io::Write;
+    let tmp = beside(path, ".saving");
+    let err = |source| PlanIoError::Write { path: path.to_owned(), source };
+    let mut f = std::fs::File::create(&tmp).map_err(err)?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e)
+    })?;
+    drop(f);
+    rename(&tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Flushes a written file to the disk (`target` names it in the error).
+fn sync(written: &Path, target: &Path) -> Result<(), PlanIoError> {
+    std::fs::File::open(written).and_then(|f| f.sync_all()).map_err(|source| {
+        let _ = std::fs::remove_file(written);
+        PlanIoError::Write { path: target.to_owned(), source }
+    })
 }
 
 /// A hidden file beside `path`: `.name` + `suffix`.

@@ -6,6 +6,7 @@
 mod command;
 mod history;
 pub mod io;
+pub mod recovery;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

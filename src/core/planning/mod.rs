@@ -3,6 +3,7 @@
 
 mod clearance;
 mod distance_field;
+pub mod export;
 mod instrument;
 mod search;
 

@@ -1,0 +1,131 @@
+//! Trajectories for other tools: 3D Slicer line markups (`.mrk.json`, one line per path from
+//! entry to target) and a CSV table of their coordinates in LPS and RAS.
+
+use serde_json::json;
+
+use super::Trajectory;
+use crate::core::mesh::export::Frame;
+
+/// The Slicer markups schema the files follow (Slicer's `markups-schema-v1.0.3.json`).
+pub const MARKUPS_SCHEMA: &str = "https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/Resources/Schema/markups-schema-v1.0.3.json#";
+
+fn in_frame(p: [f64; 3], frame: Frame) -> [f64; 3] {
+    match frame {
+        Frame::Lps => p,
+        Frame::Ras => [-p[0], -p[1], p[2]],
+    }
+}
+
+/// One trajectory as a Slicer markups file holding one line: entry, then target, in `frame`.
+pub fn slicer_line(t: &Trajectory, frame: Frame) -> serde_json::Value {
+    // The control points' own axes: the patient axes, written in the file's frame.
+    let orientation = match frame {
+        Frame::Lps => [-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0],
+        Frame::Ras => [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+    };
+    let point = |id: &str, label: &str, p: [f64; 3]| {
+        json!({
+            "id": id,
+            "label": label,
+            "description": "",
+            "associatedNodeID": "",
+            "position": in_frame(p, frame),
+            "orientation": orientation,
+            "selected": true,
+            "locked": true,
+            "visibility": true,
+            "positionStatus": "defined"
+        })
+    };
+    let [r, g, b] = t.color.map(|c| f64::from(c) / 255.0);
+    json!({
+        "@schema": MARKUPS_SCHEMA,
+        "markups": [{
+            "type": "Line",
+            "name": t.name,
+            "coordinateSystem": frame.name(),
+            "coordinateUnits": "mm",
+            "locked": true,
+            "fixedNumberOfControlPoints": true,
+            "labelFormat": "%N-%d",
+            "lastUsedControlPointNumber": 2,
+            "controlPoints": [point("1", "entry", t.entry_mm), point("2", "target", t.target_mm)],
+            "measurements": [{
+                "name": "length",
+                "enabled": true,
+                "value": t.length_mm(),
+                "units": "mm",
+                "printFormat": "%-#4.4g%s"
+            }],
+            "display": {
+                "visibility": true,
+                "opacity": 1.0,
+                "color": [r, g, b],
+                "selectedColor": [r, g, b],
+                "propertiesLabelVisibility": true,
+                "pointLabelsVisibility": true,
+                "lineThickness": 0.2,
+                "glyphType": "Sphere3D",
+                "glyphScale": 1.0
+            }
+        }]
+    })
+}
+
+/// A file name for a trajectory: its name with anything but letters, digits, `-` and `_`
+/// replaced, so that every name gives a valid one.
+pub fn file_stem(t: &Trajectory) -> String {
+    let s: String = t.name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    if s.trim_matches('_').is_empty() { "trajectory".into() } else { s }
+}
+
+/// All trajectories as CSV: name, instrument, diameter and length, then entry and target in LPS,
+/// then in RAS (mm). Names are quoted as RFC 4180 says.
+pub fn csv(paths: &[Trajectory]) -> String {
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+    };
+    let mut header = vec!["name".to_owned(), "instrument".into(), "diameter_mm".into(), "length_mm".into()];
+    for frame in ["lps", "ras"] {
+        for end in ["entry", "target"] {
+            header.extend(["x", "y", "z"].map(|axis| format!("{end}_{frame}_{axis}_mm")));
+        }
+    }
+    let mut out = header.join(",") + "\n";
+    for t in paths {
+        let mut row = vec![
+            quote(&t.name),
+            quote(t.instrument.kind.name()),
+            format!("{}", t.instrument.diameter_mm),
+            format!("{:.4}", t.length_mm()),
+        ];
+        for frame in [Frame::Lps, Frame::Ras] {
+            for p in [t.entry_mm, t.target_mm] {
+                row.extend(in_frame(p, frame).iter().map(|c| format!("{c:.4}")));
+            }
+        }
+        out += &row.join(",");
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::planning::{Instrument, InstrumentKind};
+
+    #[test]
+    fn names_become_safe_file_names_and_csv_quotes_commas() {
+        let t = Trajectory::new(
+            "Biopsy, left \"frontal\"/2",
+            [1.0, 2.0, 3.0],
+            [4.0, 6.0, 3.0],
+            Instrument::preset(InstrumentKind::BiopsyNeedle),
+        );
+        assert_eq!(file_stem(&t), "Biopsy__left__frontal__2");
+        let text = csv(std::slice::from_ref(&t));
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.starts_with("\"Biopsy, left \"\"frontal\"\"/2\",biopsy needle,1.8,5.0000,1.0000,2.0000,3.0000,4.0000,6.0000,3.0000,-1.0000,-2.0000,3.0000,-4.0000,-6.0000,3.0000"), "{row}");
+    }
+}
