@@ -396,28 +396,6 @@ fn search_proposes_entries_that_check_clear() {
     assert!(err.contains("expected X,Y,Z:R"), "{err}");
 }
 
-/// Validates a JSON file against a JSON Schema with Python's `jsonschema` (an independent
-/// implementation; `.ci/install-deps` installs it): the validator's message when it fails.
-fn validate(schema: &std::path::Path, file: &std::path::Path) -> Result<(), String> {
-    let script = "import json, sys, jsonschema\n\
-        schema = json.load(open(sys.argv[1]))\n\
-        jsonschema.Draft7Validator.check_schema(schema)\n\
-        errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(json.load(open(sys.argv[2])))]\n\
-        print('\\n'.join(errors))\n\
-        sys.exit(3 if errors else 0)";
-    let out = std::process::Command::new("python3")
-        .args(["-c", script])
-        .arg(schema)
-        .arg(file)
-        .output()
-        .expect("python3 (with the jsonschema module: run .ci/install-deps)");
-    match out.status.code() {
-        Some(0) => Ok(()),
-        Some(3) => Err(String::from_utf8_lossy(&out.stdout).into_owned()),
-        _ => panic!("the validator did not run: {}", String::from_utf8_lossy(&out.stderr)),
-    }
-}
-
 /// Exported trajectories are 3D Slicer line markups that validate against Slicer's own schema
 /// (`../shared/data/slicer-markups/`), with the plan's points in the frame asked for; the CSV
 /// and the meshes and label map are there and read back.
@@ -439,7 +417,7 @@ fn export_writes_slicer_markups_that_validate_csv_meshes_and_labels() {
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("Biopsy__left_frontal.mrk.json")).unwrap())
                 .unwrap();
         let file = dir.path().join("Biopsy__left_frontal.mrk.json");
-        assert_eq!(validate(&schema, &file), Ok(()));
+        assert_eq!(common::validate(&schema, &file), Ok(()));
         let line = &markup["markups"][0];
         assert_eq!(line["type"], "Line");
         assert_eq!(line["name"], t.name);
@@ -454,7 +432,7 @@ fn export_writes_slicer_markups_that_validate_csv_meshes_and_labels() {
         broken["markups"][0]["type"] = "Spline".into();
         let broken_file = dir.path().join("broken.mrk.json");
         std::fs::write(&broken_file, broken.to_string()).unwrap();
-        assert!(validate(&schema, &broken_file).unwrap_err().contains("Spline"));
+        assert!(common::validate(&schema, &broken_file).unwrap_err().contains("Spline"));
 
         let csv = std::fs::read_to_string(dir.path().join("trajectories.csv")).unwrap();
         let row = csv.lines().nth(1).unwrap();

@@ -1,5 +1,7 @@
 //! The plan document: commands, undo/redo, drags as one step, and what each change reports.
 
+mod common;
+
 use twinplan::core::document::{Command, History, PlanDocument, ScanRef, SegmentDisplay, StepChange};
 use twinplan::core::progress::Progress;
 use twinplan::core::segmentation::{Category, LabelMap, Preset, Step};
@@ -327,4 +329,59 @@ fn an_interrupted_save_keeps_the_old_plan_and_a_crashed_sessions_work_is_offered
     session.write(&doc, None, false).unwrap();
     session.clear();
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+}
+
+/// The plan file's schema (`assets/schema/plan.schema.json`) describes what twinplan writes:
+/// the bundled plan and a plan using every kind of step validate against it (with Python's
+/// `jsonschema`, independent of serde), and files it should refuse fail it.
+#[test]
+fn plan_files_follow_their_published_schema() {
+    use twinplan::core::planning::{Instrument, InstrumentKind, Trajectory};
+    use twinplan::core::segmentation::{Connectivity, Logic};
+    let schema = common::project("assets/schema/plan.schema.json");
+    let bundled = common::project("sample_scans/phantom/phantom.twinplan.json");
+    assert_eq!(common::validate(&schema, &bundled), Ok(()));
+
+    let v = volume();
+    let mut doc = document(&v);
+    let mut h = History::default();
+    let add = Command::add_segment(&doc, "Everything", Category::Vessel);
+    h.execute(&mut doc, add, None).unwrap();
+    let seeds = vec![[1.0, 2.0, 3.0]];
+    doc.segmentation.segments[0].steps = vec![
+        Step::Threshold { lo: 100.0, hi: 3000.0 },
+        Step::Grow { seeds_mm: seeds.clone(), lo: 0.0, hi: 1.0, connectivity: Connectivity::Six },
+        Step::KeepLargest { connectivity: Connectivity::TwentySix },
+        Step::KeepIslands { seeds_mm: seeds, connectivity: Connectivity::Six },
+        Step::RemoveSmallIslands { min_mm3: 5.0, connectivity: Connectivity::Six },
+        Step::Dilate { mm: 1.0 },
+        Step::Erode { mm: 1.0 },
+        Step::Open { mm: 1.0 },
+        Step::Close { mm: 1.0 },
+        Step::FillHoles,
+        Step::Shell { mm: 2.0, outside: true },
+        Step::Combine { op: Logic::Subtract, with: 2 },
+        Step::Brush { center_mm: [1.0, 1.0, 1.0], radius_mm: 2.0, erase: false },
+        Step::Import { file: "labels.nii.gz".into(), label: 3 },
+    ];
+    for kind in InstrumentKind::PRESETS {
+        let t = Trajectory::new(kind.name(), [0.0; 3], [1.0, 2.0, 3.0], Instrument::preset(kind));
+        let index = doc.trajectories.len();
+        h.execute(&mut doc, Command::AddTrajectory { index, trajectory: t }, None).unwrap();
+    }
+    doc.view.clip = Some(twinplan::core::document::ClipPlane::Oblique { normal: [0.0, 0.6, 0.8] });
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("all.twinplan.json");
+    std::fs::write(&plan, twinplan::core::document::io::to_json(&doc, &plan)).unwrap();
+    assert_eq!(common::validate(&schema, &plan), Ok(()));
+
+    // What the schema must refuse: an unknown instrument, a plan without its scan.
+    let text = std::fs::read_to_string(&plan).unwrap();
+    let bad = dir.path().join("bad.twinplan.json");
+    std::fs::write(&bad, text.replacen("\"biopsy_needle\"", "\"laser\"", 1)).unwrap();
+    assert!(common::validate(&schema, &bad).is_err());
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value.as_object_mut().unwrap().remove("scan");
+    std::fs::write(&bad, value.to_string()).unwrap();
+    assert!(common::validate(&schema, &bad).unwrap_err().contains("scan"));
 }

@@ -37,3 +37,25 @@ pub fn reference() -> serde_json::Value {
         std::fs::read_to_string(project("tests/fixtures/reference.json")).expect("tests/fixtures/reference.json");
     serde_json::from_str(&text).expect("reference.json parses")
 }
+
+/// Validates a JSON file against a JSON Schema with Python's `jsonschema` (an independent
+/// implementation; `.ci/install-deps` installs it): the validator's message when it fails.
+pub fn validate(schema: &std::path::Path, file: &std::path::Path) -> Result<(), String> {
+    let script = "import json, sys, jsonschema\n\
+        schema = json.load(open(sys.argv[1]))\n\
+        jsonschema.Draft7Validator.check_schema(schema)\n\
+        errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(json.load(open(sys.argv[2])))]\n\
+        print('\\n'.join(errors))\n\
+        sys.exit(3 if errors else 0)";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(schema)
+        .arg(file)
+        .output()
+        .expect("python3 (with the jsonschema module: run .ci/install-deps)");
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(3) => Err(String::from_utf8_lossy(&out.stdout).into_owned()),
+        _ => panic!("the validator did not run: {}", String::from_utf8_lossy(&out.stderr)),
+    }
+}
