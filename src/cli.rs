@@ -115,6 +115,9 @@ pub enum Command {
     /// Clearance analysis of every trajectory in a plan against its critical structures.
     Check {
         plan: PathBuf,
+        /// The folder the plan's scan is in now, when it has moved (its series UID must match).
+        #[arg(long)]
+        scan: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -122,6 +125,9 @@ pub enum Command {
     /// scored by its risk, the best places are checked exactly, the safest come first.
     Search {
         plan: PathBuf,
+        /// The folder the plan's scan is in now, when it has moved.
+        #[arg(long)]
+        scan: Option<PathBuf>,
         /// The trajectory whose target and instrument are used (default: the first).
         #[arg(long)]
         trajectory: Option<String>,
@@ -146,6 +152,9 @@ pub enum Command {
     /// (labels.nii.gz).
     Export {
         plan: PathBuf,
+        /// The folder the plan's scan is in now, when it has moved.
+        #[arg(long)]
+        scan: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
         /// stl, obj or ply.
@@ -191,9 +200,11 @@ pub fn run(cli: Cli) -> ExitCode {
             let args = SegmentArgs { steps, name, category, connectivity, json };
             segment(&path, series.as_deref(), &out, &args)
         }
-        Some(Command::Check { plan, json }) => check(&plan, json),
-        Some(Command::Export { plan, out, mesh_format, ras }) => export_plan(&plan, &out, &mesh_format, ras),
-        Some(Command::Search { plan, trajectory, max_angle, max_length, region, count, json }) => {
+        Some(Command::Check { plan, scan, json }) => check(&plan, scan.as_deref(), json),
+        Some(Command::Export { plan, scan, out, mesh_format, ras }) => {
+            export_plan(&plan, scan.as_deref(), &out, &mesh_format, ras)
+        }
+        Some(Command::Search { plan, scan, trajectory, max_angle, max_length, region, count, json }) => {
             region.as_deref().map(parse_region).transpose().and_then(|region| {
                 let settings = SearchSettings {
                     max_angle_deg: max_angle,
@@ -202,7 +213,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     count,
                     ..SearchSettings::default()
                 };
-                search(&plan, trajectory.as_deref(), &settings, json)
+                search(&plan, scan.as_deref(), trajectory.as_deref(), &settings, json)
             })
         }
         Some(Command::Open { .. }) | None => unreachable!("the GUI commands are handled in main"),
@@ -586,14 +597,14 @@ fn segment(path: &Path, series: Option<&str>, out: &Path, a: &SegmentArgs) -> Re
     Ok(())
 }
 
-fn check(plan: &Path, json: bool) -> Result<()> {
+fn check(plan: &Path, scan: Option<&Path>, json: bool) -> Result<()> {
     use twinplan::core::document::io as plan_io;
     use twinplan::core::planning::{PlanningScene, conflicts};
     /// Instruments closer than this (surface to surface) are reported as a conflict.
     const CONFLICT_MM: f64 = 3.0;
     let progress = Progress::new();
     let shown = TerminalProgress::start(&progress);
-    let opened = plan_io::open(plan, &progress)?;
+    let opened = plan_io::open_with_scan(plan, scan, &progress)?;
     let doc = &opened.doc;
     let scene = PlanningScene::build(&doc.segmentation, &progress)?;
     drop(shown);
@@ -662,7 +673,7 @@ fn check(plan: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn export_plan(plan: &Path, out: &Path, mesh_format: &str, ras: bool) -> Result<()> {
+fn export_plan(plan: &Path, scan: Option<&Path>, out: &Path, mesh_format: &str, ras: bool) -> Result<()> {
     use twinplan::core::document::io as plan_io;
     use twinplan::core::mesh::{export, segment_surface};
     use twinplan::core::planning::export as paths;
@@ -671,7 +682,7 @@ fn export_plan(plan: &Path, out: &Path, mesh_format: &str, ras: bool) -> Result<
         .with_context(|| format!("--mesh-format {mesh_format}: expected stl, obj or ply"))?;
     let progress = Progress::new();
     let shown = TerminalProgress::start(&progress);
-    let opened = plan_io::open(plan, &progress)?;
+    let opened = plan_io::open_with_scan(plan, scan, &progress)?;
     let doc = &opened.doc;
     let meshes = out.join("meshes");
     std::fs::create_dir_all(&meshes).with_context(|| format!("{}: cannot create the folder", meshes.display()))?;
@@ -722,12 +733,12 @@ fn parse_region(text: &str) -> Result<EntryRegion> {
     Ok(EntryRegion { centre_mm: [c[0], c[1], c[2]], radius_mm })
 }
 
-fn search(plan: &Path, name: Option<&str>, settings: &SearchSettings, json: bool) -> Result<()> {
+fn search(plan: &Path, scan: Option<&Path>, name: Option<&str>, settings: &SearchSettings, json: bool) -> Result<()> {
     use twinplan::core::document::io as plan_io;
     use twinplan::core::planning::{DistanceField, PlanningScene};
     let progress = Progress::new();
     let shown = TerminalProgress::start(&progress);
-    let opened = plan_io::open(plan, &progress)?;
+    let opened = plan_io::open_with_scan(plan, scan, &progress)?;
     let doc = &opened.doc;
     let template = match name {
         Some(n) => doc.trajectories.iter().find(|t| t.name == n).with_context(|| {

@@ -264,6 +264,39 @@ fn a_crashed_sessions_work_is_offered_and_recovered_into_its_own_plan_file() {
 }
 
 #[test]
+fn a_plan_whose_scan_moved_is_reopened_from_the_folder_the_user_points_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let phantom = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom");
+    let moved = dir.path().join("elsewhere");
+    std::fs::create_dir(&moved).unwrap();
+    for f in std::fs::read_dir(phantom.join("dicom")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, moved.join(f.file_name().unwrap())).unwrap();
+    }
+    for name in ["phantom.twinplan.json", "truth_labels.nii.gz"] {
+        std::fs::copy(phantom.join(name), dir.path().join(name)).unwrap();
+    }
+    let plan = dir.path().join("phantom.twinplan.json");
+    let mut app = app();
+    app.world_mut().resource_mut::<Jobs>().open(plan.clone(), None);
+    let start = Instant::now();
+    while app.world().resource::<Jobs>().error.is_none() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no error for the missing scan");
+        app.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let jobs = app.world().resource::<Jobs>();
+    assert!(jobs.error.as_ref().unwrap().contains("is not at"), "{:?}", jobs.error);
+    assert_eq!(jobs.relink.as_deref(), Some(plan.as_path()));
+    app.world_mut().resource_mut::<Jobs>().relink_scan(moved.clone());
+    run_until(&mut app, "the plan from the new folder", settled);
+    let doc = app.world().resource::<Doc>();
+    assert_eq!(doc.doc.scan.path, moved, "saving keeps the new place");
+    assert_eq!(doc.path.as_deref(), Some(plan.as_path()));
+    assert_eq!(doc.doc.trajectories.len(), 1);
+}
+
+#[test]
 fn a_saved_plan_reopens_as_it_was_left() {
     let mut app = app();
     open_phantom(&mut app);

@@ -444,3 +444,37 @@ fn export_writes_slicer_markups_that_validate_csv_meshes_and_labels() {
         assert!(labels.values.iter().any(|&v| v == 6.0));
     }
 }
+
+/// A plan whose scan has moved: opening it says which scan is missing and how to point to it;
+/// with `--scan` it opens from the new folder, but only if that folder holds the plan's series.
+#[test]
+fn a_plan_whose_scan_moved_says_so_and_opens_from_the_new_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let phantom = common::project("sample_scans/phantom");
+    let moved = dir.path().join("moved scan");
+    std::fs::create_dir(&moved).unwrap();
+    for f in std::fs::read_dir(phantom.join("dicom")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, moved.join(f.file_name().unwrap())).unwrap();
+    }
+    for name in ["phantom.twinplan.json", "truth_labels.nii.gz"] {
+        std::fs::copy(phantom.join(name), dir.path().join(name)).unwrap();
+    }
+    let plan = dir.path().join("phantom.twinplan.json");
+    let plan = plan.to_str().unwrap();
+    let (code, _, err) = twinplan(&["check", plan]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("phantom.twinplan.json") && err.contains("2.25.148885601513398175299803906516818148049"),
+        "{err}"
+    );
+    assert!(err.contains("is not at") && err.contains("--scan DIR"), "{err}");
+    let (code, out, err) = twinplan(&["check", plan, "--scan", moved.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Biopsy, left frontal") && out.contains("CLEAR"), "{out}");
+    // Another patient's scan is refused, by its series UID.
+    let other = common::data("ct-head-phantom");
+    let (code, _, err) = twinplan(&["check", plan, "--scan", other.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not the plan's series 2.25.148885601513398175299803906516818148049"), "{err}");
+}

@@ -88,8 +88,8 @@ fn autosave(mut autosave: ResMut<Autosave>, mut doc: ResMut<Doc>, jobs: Res<Jobs
     if let Some(result) = autosave.job.as_mut().and_then(Job::poll) {
         autosave.job = None;
         autosave.error = match result {
-            Err(JobError::Failed(e)) => Some(format!("Autosave failed: {e}")),
-            _ => None,
+            Err(JobError::Cancelled) | Ok(()) => None,
+            Err(e) => Some(format!("Autosave failed: {e}")),
         };
     }
     let key = (doc.generation, doc.doc.revision);

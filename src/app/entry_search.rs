@@ -110,8 +110,8 @@ fn poll(mut searches: ResMut<EntrySearches>) {
             let id = searches.next_id;
             searches.shown = Some(Shown { trajectory: p.trajectory, target_mm: p.target_mm, skin: p.skin, result, id });
         }
-        Err(JobError::Failed(m)) => searches.error = Some(m),
         Err(JobError::Cancelled) => {}
+        Err(e) => searches.error = Some(e.to_string()),
     }
 }
 

@@ -35,12 +35,29 @@ pub struct LoadResult {
 pub enum JobError {
     Cancelled,
     Failed(String),
+    /// A plan whose scan is not where it says: the user can point to its folder.
+    ScanMissing {
+        plan: PathBuf,
+        message: String,
+    },
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobError::Cancelled => write!(f, "cancelled"),
+            JobError::Failed(m) | JobError::ScanMissing { message: m, .. } => write!(f, "{m}"),
+        }
+    }
 }
 
 impl From<PlanIoError> for JobError {
     fn from(e: PlanIoError) -> Self {
         match e {
             PlanIoError::Segmentation(SegmentationError::Cancelled(_)) => JobError::Cancelled,
+            PlanIoError::ScanMissing { ref plan, .. } => {
+                JobError::ScanMissing { plan: plan.clone(), message: e.to_string() }
+            }
             other => JobError::Failed(other.to_string()),
         }
     }
@@ -106,6 +123,8 @@ pub struct Jobs {
     pub save: Option<Job<(PathBuf, PlanDocument)>>,
     /// A failed job's message, shown in a dialog until dismissed.
     pub error: Option<String>,
+    /// A plan that could not open because its scan has moved, until the user points to it.
+    pub relink: Option<PathBuf>,
     /// The last thing done that the user should know of (shown in the status bar).
     pub notice: Option<String>,
 }
@@ -119,6 +138,18 @@ impl Jobs {
     /// Starts opening `path` in the background: a plan with its scan and label map, or a DICOM
     /// folder or file (the largest series, or `series` when given) with a new, empty plan.
     pub fn open(&mut self, path: PathBuf, series: Option<String>) {
+        self.open_with_scan(path, series, None);
+    }
+
+    /// Opens the plan whose scan had moved, from the folder the user points to.
+    pub fn relink_scan(&mut self, folder: PathBuf) {
+        if let Some(plan) = self.relink.take() {
+            self.error = None;
+            self.open_with_scan(plan, None, Some(folder));
+        }
+    }
+
+    fn open_with_scan(&mut self, path: PathBuf, series: Option<String>, scan_folder: Option<PathBuf>) {
         if let Some(old) = &self.load {
             old.progress.cancel();
         }
@@ -126,7 +157,8 @@ impl Jobs {
         let title = format!("Opening {}", path.display());
         self.load = Some(Job::spawn(title, move |progress| {
             if is_plan(&path) {
-                let plan_io::OpenedPlan { doc, scan, loaded, warnings } = plan_io::open(&path, progress)?;
+                let plan_io::OpenedPlan { doc, scan, loaded, warnings } =
+                    plan_io::open_with_scan(&path, scan_folder.as_deref(), progress)?;
                 let plan_path = Some(path.clone());
                 return Ok(LoadResult {
                     path: doc.scan.path.clone(),
@@ -275,7 +307,7 @@ fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>, mut doc: ResMut<D
                 doc.path = Some(path);
             }
             Err(JobError::Cancelled) => {}
-            Err(JobError::Failed(e)) => jobs.error = Some(format!("The plan was not saved: {e}")),
+            Err(e) => jobs.error = Some(format!("The plan was not saved: {e}")),
         }
     }
     if let Some(result) = jobs.edit.as_mut().and_then(Job::poll) {
@@ -285,7 +317,7 @@ fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>, mut doc: ResMut<D
                 edits.write(Edit::run(command));
             }
             Err(JobError::Cancelled) => {}
-            Err(JobError::Failed(e)) => jobs.error = Some(e),
+            Err(e) => jobs.error = Some(e.to_string()),
         }
     }
     let Some(result) = jobs.load.as_mut().and_then(Job::poll) else {
@@ -316,6 +348,10 @@ fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>, mut doc: ResMut<D
         }
         // Either way the current study stays as it was.
         Err(JobError::Cancelled) => {}
+        Err(JobError::ScanMissing { plan, message }) => {
+            jobs.error = Some(message);
+            jobs.relink = Some(plan);
+        }
         Err(JobError::Failed(e)) => jobs.error = Some(e),
     }
 }

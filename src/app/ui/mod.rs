@@ -62,6 +62,8 @@ pub enum DialogKind {
     ImportLabels,
     Screenshot,
     SavePlan,
+    /// The folder a plan's moved scan is in now.
+    LocateScan,
 }
 
 /// A native file dialog runs on its own thread so the window keeps drawing.
@@ -172,9 +174,19 @@ fn panels(
             .show(ctx, |ui| {
                 egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| ui.label(err));
                 ui.label("What is on screen is unchanged.");
-                if ui.button("OK").clicked() {
-                    requests.push(Request::DismissError);
-                }
+                ui.horizontal(|ui| {
+                    if jobs.relink.is_some()
+                        && ui
+                            .button("Locate scan folder…")
+                            .on_hover_text("Its series UID must match the plan's")
+                            .clicked()
+                    {
+                        requests.push(Request::Dialog(DialogKind::LocateScan));
+                    }
+                    if ui.button("OK").clicked() {
+                        requests.push(Request::DismissError);
+                    }
+                });
             });
     }
     if let Some(found) = autosave.left_behind.first() {
@@ -314,7 +326,10 @@ fn apply_requests(
                     p.cancel();
                 }
             }
-            Request::DismissError => jobs.error = None,
+            Request::DismissError => {
+                jobs.error = None;
+                jobs.relink = None;
+            }
             Request::Save => match &doc.path {
                 Some(path) => jobs.start_save(&doc.doc, path.clone()),
                 None => dialog.0 = Some((DialogKind::SavePlan, file_dialog(DialogKind::SavePlan))),
@@ -348,6 +363,7 @@ fn file_dialog(kind: DialogKind) -> Job<Option<PathBuf>> {
         let d = rfd::FileDialog::new();
         Ok(match kind {
             DialogKind::OpenFolder => d.set_title("Open a DICOM folder").pick_folder(),
+            DialogKind::LocateScan => d.set_title("Locate the plan's scan folder").pick_folder(),
             DialogKind::OpenFile => d
                 .set_title("Open a DICOM file or a plan")
                 .add_filter("DICOM or plan", &["dcm", "json", "DCM", "IMA"])
@@ -382,6 +398,7 @@ fn poll_dialog(
     let Ok(Some(path)) = result else { return };
     match kind {
         DialogKind::OpenFolder | DialogKind::OpenFile => jobs.open(path, None),
+        DialogKind::LocateScan => jobs.relink_scan(path),
         DialogKind::ImportLabels => match study.volume.clone() {
             Some(v) => jobs.import(&doc.doc, v, path),
             None => jobs.error = Some("Open a scan before importing a label map onto it.".into()),

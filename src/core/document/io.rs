@@ -21,6 +21,12 @@ pub enum PlanIoError {
         "{path}: written by a newer twinplan (plan version {found}; this build reads up to {supported}); update twinplan to open it"
     )]
     TooNew { path: PathBuf, found: u32, supported: u32 },
+    #[error(
+        "{plan}: the plan's scan (series {series_uid}) is not at {scan}: {detail}. Point twinplan to the folder that holds it now (File > Locate scan, or --scan DIR)"
+    )]
+    ScanMissing { plan: PathBuf, scan: PathBuf, series_uid: String, detail: String },
+    #[error("{folder}: holds series {found}, not the plan's series {wanted}")]
+    WrongScan { folder: PathBuf, wanted: String, found: String },
     #[error(transparent)]
     Labels(#[from] NiftiError),
     #[error(transparent)]
@@ -188,8 +194,55 @@ pub struct OpenedPlan {
 
 /// Reads a plan, loads its series from where the plan says it is and fills its label map.
 pub fn open(path: &Path, progress: &Progress) -> Result<OpenedPlan, PlanIoError> {
+    open_with_scan(path, None, progress)
+}
+
+/// As [`open`], with the scan looked for in `scan_folder` instead (the plan's scan has moved):
+/// the series there must be the plan's, by its UID. The plan keeps the new place once saved.
+pub fn open_with_scan(path: &Path, scan_folder: Option<&Path>, progress: &Progress) -> Result<OpenedPlan, PlanIoError> {
+    use crate::core::dicom::{DicomError, open_volume};
     let mut doc = read(path)?;
-    let (scan, loaded) = crate::core::dicom::open_volume(&doc.scan.path, Some(&doc.scan.series_id), progress)?;
+    if let Some(folder) = scan_folder {
+        doc.scan.path = folder.to_owned();
+    }
+    let by_uid = |e: &DicomError| matches!(e, DicomError::NoSuchSeries { .. });
+    let found = open_volume(&doc.scan.path, Some(&doc.scan.series_id), progress).or_else(|e| {
+        // A series split on loading may be numbered differently elsewhere: its UID decides.
+        if by_uid(&e) && doc.scan.series_id != doc.scan.series_uid {
+            open_volume(&doc.scan.path, Some(&doc.scan.series_uid), progress)
+        } else {
+            Err(e)
+        }
+    });
+    let (scan, loaded) = match found {
+        Ok(f) => f,
+        Err(e @ (DicomError::Io { .. } | DicomError::NoImages { .. } | DicomError::NoSuchSeries { .. })) => {
+            return Err(match scan_folder {
+                Some(folder) if by_uid(&e) => PlanIoError::WrongScan {
+                    folder: folder.to_owned(),
+                    wanted: doc.scan.series_uid.clone(),
+                    found: match e {
+                        DicomError::NoSuchSeries { found, .. } => found,
+                        _ => String::new(),
+                    },
+                },
+                _ => PlanIoError::ScanMissing {
+                    plan: path.to_owned(),
+                    scan: doc.scan.path.clone(),
+                    series_uid: doc.scan.series_uid.clone(),
+                    detail: e.to_string(),
+                },
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !doc.scan.series_uid.is_empty() && loaded.volume.meta.series_uid != doc.scan.series_uid {
+        return Err(PlanIoError::WrongScan {
+            folder: doc.scan.path.clone(),
+            wanted: doc.scan.series_uid.clone(),
+            found: loaded.volume.meta.series_uid.clone(),
+        });
+    }
     let warnings = load_labels(&mut doc, &loaded.volume, progress)?;
     Ok(OpenedPlan { doc, scan, loaded, warnings })
 }
