@@ -18,6 +18,53 @@ fn is_dct_jpeg(ts_uid: &str) -> bool {
     matches!(ts_uid, "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51")
 }
 
+fn is_jpeg2000(ts_uid: &str) -> bool {
+    matches!(
+        ts_uid,
+        "1.2.840.10008.1.2.4.90"
+            | "1.2.840.10008.1.2.4.91"
+            | "1.2.840.10008.1.2.4.201"
+            | "1.2.840.10008.1.2.4.202"
+            | "1.2.840.10008.1.2.4.203"
+    )
+}
+
+/// The image size a JPEG 2000 codestream declares in its SIZ marker (width, height,
+/// components), if the fragment holds the start of one (raw, or inside a JP2 wrapper).
+fn j2k_size(fragment: &[u8]) -> Option<(u64, u64, u16)> {
+    let head = &fragment[..fragment.len().min(4096)];
+    let at = head.windows(4).position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])? + 4;
+    let siz = fragment.get(at..at + 38)?;
+    let u32_at = |i: usize| u64::from(u32::from_be_bytes([siz[i], siz[i + 1], siz[i + 2], siz[i + 3]]));
+    let (x, y, x0, y0) = (u32_at(4), u32_at(8), u32_at(12), u32_at(16));
+    Some((x.checked_sub(x0)?, y.checked_sub(y0)?, u16::from_be_bytes([siz[36], siz[37]])))
+}
+
+/// The JPEG 2000 codecs size their buffers by the codestream's own header: one that claims a
+/// bigger image than the DICOM header costs gigabytes before it fails. Every codestream must
+/// declare the image the header describes.
+fn check_j2k_sizes(fragments: &[Vec<u8>], h: &SliceHeader, path: &Path) -> Result<()> {
+    let mut found = false;
+    for f in fragments {
+        let Some((w, ht, c)) = j2k_size(f) else { continue };
+        found = true;
+        if (w, ht, c) != (u64::from(h.cols), u64::from(h.rows), h.format.samples_per_pixel) {
+            return Err(DicomError::Decode {
+                path: path.to_owned(),
+                detail: format!(
+                    "the JPEG 2000 stream declares a {w} x {ht} image with {c} component(s), the header {} x {} with {}",
+                    h.cols, h.rows, h.format.samples_per_pixel
+                ),
+            });
+        }
+    }
+    if found {
+        Ok(())
+    } else {
+        Err(DicomError::Decode { path: path.to_owned(), detail: "no JPEG 2000 codestream in the pixel data".into() })
+    }
+}
+
 /// The compressed bytes of one frame: all fragments for a single-frame image, else one fragment
 /// per frame (the usual encoding).
 fn frame_stream(fragments: &[Vec<u8>], frame: u32, frames: u32) -> Option<Vec<u8>> {
@@ -333,7 +380,10 @@ pub fn decode_object<T: Sample>(
                 outside |= convert_frame(&Words::U16(&img.samples), &fmt, h.rescale, out);
             }
         }
-        Value::PixelSequence(_) => {
+        Value::PixelSequence(seq) => {
+            if is_jpeg2000(&h0.transfer_syntax_uid) {
+                check_j2k_sizes(seq.fragments(), h0, path)?;
+            }
             for (h, out) in frames.iter_mut() {
                 let decode_err = |detail: String| DicomError::Decode {
                     path: path.to_owned(),
