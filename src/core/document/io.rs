@@ -64,6 +64,11 @@ fn map_paths(doc: &mut PlanDocument, f: impl Fn(&Path) -> PathBuf) {
 /// read here (see `PlanDocument::label_map`).
 pub fn read(path: &Path) -> Result<PlanDocument, PlanIoError> {
     let text = std::fs::read_to_string(path).map_err(|source| PlanIoError::Read { path: path.to_owned(), source })?;
+    parse(&text, path)
+}
+
+/// [`read`] on a plan's text (`path` names it in errors and anchors its relative paths).
+pub fn parse(text: &str, path: &Path) -> Result<PlanDocument, PlanIoError> {
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| PlanIoError::Syntax {
         path: path.to_owned(),
         line: e.line(),
@@ -74,7 +79,7 @@ pub fn read(path: &Path) -> Result<PlanDocument, PlanIoError> {
     if found > SCHEMA_VERSION {
         return Err(PlanIoError::TooNew { path: path.to_owned(), found, supported: SCHEMA_VERSION });
     }
-    let mut doc: PlanDocument = serde_json::from_str(&text).map_err(|e| PlanIoError::Syntax {
+    let mut doc: PlanDocument = serde_json::from_str(text).map_err(|e| PlanIoError::Syntax {
         path: path.to_owned(),
         line: e.line(),
         column: e.column(),
