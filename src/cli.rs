@@ -164,6 +164,19 @@ pub enum Command {
         #[arg(long)]
         ras: bool,
     },
+    /// The plan's report, PDF or HTML by the file name: scan, structures with volumes, per
+    /// trajectory its coordinates (LPS and RAS), clearances, profile and pictures.
+    Report {
+        plan: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Leave out everything that identifies the patient (name, ID, dates, UIDs).
+        #[arg(long)]
+        anonymise: bool,
+        /// The folder the plan's scan is in now, when it has moved.
+        #[arg(long)]
+        scan: Option<PathBuf>,
+    },
     /// Write the synthetic head phantom: DICOM series, truth label map, truth JSON.
     Phantom {
         #[arg(long)]
@@ -201,6 +214,7 @@ pub fn run(cli: Cli) -> ExitCode {
             segment(&path, series.as_deref(), &out, &args)
         }
         Some(Command::Check { plan, scan, json }) => check(&plan, scan.as_deref(), json),
+        Some(Command::Report { plan, out, anonymise, scan }) => report(&plan, scan.as_deref(), &out, anonymise),
         Some(Command::Export { plan, scan, out, mesh_format, ras }) => {
             export_plan(&plan, scan.as_deref(), &out, &mesh_format, ras)
         }
@@ -717,6 +731,22 @@ fn export_plan(plan: &Path, scan: Option<&Path>, out: &Path, mesh_format: &str, 
         println!("wrote {}", p.display());
     }
     println!("{} files ({}; meshes and markups in {})", written.len(), out.display(), frame.name());
+    Ok(())
+}
+
+fn report(plan: &Path, scan: Option<&Path>, out: &Path, anonymise: bool) -> Result<()> {
+    use twinplan::core::document::io as plan_io;
+    use twinplan::core::planning::PlanningScene;
+    use twinplan::core::report;
+    let bytes = std::fs::read(plan).with_context(|| format!("{}: cannot read", plan.display()))?;
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let opened = plan_io::open_with_scan(plan, scan, &progress)?;
+    let scene = PlanningScene::build(&opened.doc.segmentation, &progress)?;
+    drop(shown);
+    let r = report::build(&opened, &scene, &bytes, anonymise).with_context(|| format!("{}", plan.display()))?;
+    report::write(&r, out)?;
+    println!("wrote {} ({} trajectories{})", out.display(), r.paths.len(), if anonymise { ", anonymised" } else { "" });
     Ok(())
 }
 

@@ -478,3 +478,104 @@ fn a_plan_whose_scan_moved_says_so_and_opens_from_the_new_folder() {
     assert_eq!(code, 1);
     assert!(err.contains("not the plan's series 2.25.148885601513398175299803906516818148049"), "{err}");
 }
+
+fn pdf_text(pdf: &std::path::Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils: run .ci/install-deps)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The report of the bundled plan as PDF: its text (read back by poppler's pdftotext) has the
+/// trajectory, its coordinates in LPS and RAS, the clearances and verdicts, the structures'
+/// volumes and the notice; its pages (rendered by pdftoppm) carry pictures, not blank space;
+/// anonymised, the patient's name and ID are nowhere in the file. The HTML report says the same.
+#[test]
+fn report_pdf_has_the_plan_in_real_text_and_pictures_and_anonymises() {
+    let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("plan.pdf");
+    let (code, out, err) = twinplan(&["report", plan.to_str().unwrap(), "--out", pdf.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 trajectories"), "{out}");
+    let text = pdf_text(&pdf);
+    for want in [
+        "Surgical plan report",
+        "Phantom Head",
+        "TWINPLAN-PHANTOM-1",
+        "Trajectory: Biopsy, left frontal",
+        "Verdict: CLEAR",
+        "LPS (56.4, -52.6, 77.6) mm",
+        "RAS (-56.4, 52.6, 77.6) mm",
+        "LPS (30.0, -35.0, 60.0) mm",
+        "RAS (-30.0, 35.0, 60.0) mm",
+        "Arteries",
+        "18.62 mm",
+        "clear",
+        "Research software, not a medical device; not for clinical decisions.",
+    ] {
+        assert!(text.contains(want), "'{want}' is not in the report's text:\n{text}");
+    }
+    // The tumour's volume against the truth's sphere (radius 11 mm: 5.58 mL), within voxelisation.
+    let line = text.lines().find(|l| l.trim_start().starts_with("Tumour")).expect("the tumour's row");
+    let ml: f64 = line.split_whitespace().find_map(|w| w.parse().ok()).expect("a volume");
+    assert!((ml - 4.0 / 3.0 * std::f64::consts::PI * 11f64.powi(3) / 1000.0).abs() < 0.3, "{line}");
+
+    // The pages as pictures: the trajectory page holds the scan pictures (many grey levels),
+    // the first page text only.
+    let prefix = dir.path().join("page");
+    let status = std::process::Command::new("pdftoppm")
+        .args(["-r", "50", "-png"])
+        .arg(&pdf)
+        .arg(&prefix)
+        .status()
+        .expect("pdftoppm (poppler-utils)");
+    assert!(status.success());
+    let mut pages: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    pages.sort();
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    let tones = |p: &std::path::Path| {
+        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(p).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let px = &buf[..info.buffer_size()];
+        let dark = px.chunks(3).filter(|c| c.iter().all(|&v| v < 40)).count() as f64 / (px.len() / 3) as f64;
+        let distinct = px.chunks(3).map(|c| (c[0], c[1], c[2])).collect::<std::collections::HashSet<_>>().len();
+        (dark, distinct)
+    };
+    let (dark, distinct) = tones(&pages[1]);
+    assert!(dark > 0.03 && distinct > 500, "the trajectory page has no pictures: {dark:.3} dark, {distinct} colours");
+
+    // Anonymised: no name or ID anywhere in the file (text streams are not compressed).
+    let anon = dir.path().join("anon.pdf");
+    let (code, _, err) = twinplan(&["report", plan.to_str().unwrap(), "--out", anon.to_str().unwrap(), "--anonymise"]);
+    assert_eq!(code, 0, "{err}");
+    let bytes = std::fs::read(&anon).unwrap();
+    let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(has("Biopsy, left frontal"), "the check can find text in the file's bytes");
+    for secret in ["Phantom Head", "TWINPLAN-PHANTOM-1", "2.25.148885601513398175299803906516818148049", "20260101"] {
+        assert!(!has(secret), "{secret} is in the anonymised report");
+        assert!(!pdf_text(&anon).contains(secret));
+    }
+    assert!(pdf_text(&anon).contains("Patient: anonymised"));
+
+    let html = dir.path().join("plan.html");
+    let (code, _, err) = twinplan(&["report", plan.to_str().unwrap(), "--out", html.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("Biopsy, left frontal") && page.contains("18.62 mm") && page.contains("data:image/png;base64,")
+    );
+    let (code, _, err) = twinplan(&["report", plan.to_str().unwrap(), "--out", "/tmp/x.docx"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("expected a report name ending in .pdf or .html"), "{err}");
+}

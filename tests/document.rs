@@ -385,3 +385,29 @@ fn plan_files_follow_their_published_schema() {
     std::fs::write(&bad, value.to_string()).unwrap();
     assert!(common::validate(&schema, &bad).unwrap_err().contains("scan"));
 }
+
+/// Hand-edited and corrupt plans are refused with the line and column of the problem, and a
+/// newer version with a message; never read into something that cannot be saved and read
+/// again. (The fuzzer found an opacity of 8.9e102, which read as infinity and was written back
+/// as `null`: the saved plan could not be opened.)
+#[test]
+fn corrupt_or_hand_edited_plans_are_refused_with_line_and_column() {
+    use twinplan::core::document::io::{PlanIoError, parse, read};
+    let found = common::project("tests/fixtures/fuzz/plan-opacity-overflow.twinplan.json");
+    match read(&found) {
+        Err(PlanIoError::Syntax { line, column, detail, .. }) => {
+            assert_eq!((line, column), (98, 122));
+            assert!(detail.contains("an opacity of 8.888888888888889e102: expected a number from 0 to 1"), "{detail}");
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    let p = std::path::Path::new("/plans/edited.twinplan.json");
+    let e = parse("{\n  \"version\": 1,\n  \"scan\": {\"path\": \"x\", \"series_uid\": \"1\", \"series_id\": \"1\"},\n  \"view\": {\"overlay_opacity\": 2}\n}", p)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("/plans/edited.twinplan.json: line 4, column") && e.contains("opacity of 2"), "{e}");
+    let e = parse("{\n  \"version\": 1,\n  \"scan\": {\"path\": \"x\",,}\n}", p).unwrap_err().to_string();
+    assert!(e.contains("line 3, column"), "{e}");
+    let e = parse("{\"version\": 7, \"scan\": {}}", p).unwrap_err().to_string();
+    assert!(e.contains("newer twinplan (plan version 7; this build reads up to 1)"), "{e}");
+}

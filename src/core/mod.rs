@@ -7,5 +7,6 @@ pub mod mesh;
 pub mod phantom;
 pub mod planning;
 pub mod progress;
+pub mod report;
 pub mod segmentation;
 pub mod volume;

@@ -41,12 +41,25 @@ pub struct ScanRef {
     pub series_id: String,
 }
 
+/// An opacity as a plan file may hold it: a number from 0 to 1. (A number beyond f32's range
+/// would read as infinity and be written back as `null`, which no plan can be read from.)
+fn unit_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    let v = f64::deserialize(d)?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v as f32)
+    } else {
+        let shown = if v.abs() < 1e6 { format!("{v}") } else { format!("{v:e}") };
+        Err(serde::de::Error::custom(format!("an opacity of {shown}: expected a number from 0 to 1")))
+    }
+}
+
 /// How a segment is shown (kept apart from what it is).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SegmentDisplay {
     /// sRGB.
     pub color: [u8; 3],
     /// 0 (invisible) to 1 (opaque).
+    #[serde(deserialize_with = "unit_interval")]
     pub opacity: f32,
     pub visible: bool,
 }
@@ -104,6 +117,7 @@ pub struct ViewState {
     pub crosshair_mm: [f64; 3],
     pub window_center: f64,
     pub window_width: f64,
+    #[serde(deserialize_with = "unit_interval")]
     pub overlay_opacity: f32,
     pub clip: Option<ClipPlane>,
     /// Flip the clipped side.

@@ -1,0 +1,207 @@
+//! The plan report, what a surgeon hands on: the scan and its structures (volumes in mL), then
+//! per trajectory its entry and target in LPS and RAS, length, entry angle, instrument, the
+//! clearance to each critical structure with its depth and verdict, the clearance profile, and
+//! pictures of the scan along the path and across it at the entry, half way and the target.
+//! Written as PDF (real, searchable text) or HTML. With `anonymise`, nothing that identifies
+//! the patient (name, ID, dates, UIDs, file names) is written.
+
+mod html;
+mod pdf;
+pub mod raster;
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use nalgebra::Point3;
+
+use crate::core::document::io::OpenedPlan;
+use crate::core::planning::{PlanningError, PlanningScene, Trajectory, TrajectoryReport, Verdict, conflicts};
+use crate::core::volume::Plane;
+use raster::Rgb;
+
+/// Instruments closer than this (surface to surface) are listed as conflicts.
+const CONFLICT_MM: f64 = 3.0;
+/// The cross-sections: millimetres across and pixels a side.
+const ACROSS_MM: f64 = 40.0;
+const ACROSS_PX: usize = 220;
+const ALONG_PX: usize = 420;
+
+pub const NOTICE: &str = "Research software, not a medical device; not for clinical decisions.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: expected a report name ending in .pdf or .html")]
+    Format { path: std::path::PathBuf },
+    #[error(transparent)]
+    Write(#[from] crate::core::document::io::PlanIoError),
+    #[error(transparent)]
+    Planning(#[from] PlanningError),
+}
+
+pub struct StructureRow {
+    pub name: String,
+    pub category: &'static str,
+    pub volume_ml: f64,
+    pub critical: bool,
+    pub margin_mm: f64,
+}
+
+/// A picture with what it shows.
+pub struct Figure {
+    pub caption: String,
+    pub image: Rgb,
+}
+
+pub struct PathSection {
+    pub trajectory: Trajectory,
+    pub report: TrajectoryReport,
+    /// The scan on the plane through the path, and across it at entry, half way and target.
+    pub figures: Vec<Figure>,
+}
+
+pub struct Report {
+    /// Name and ID; `None` when anonymised.
+    pub patient: Option<(String, String)>,
+    /// (what, value) lines about the scan.
+    pub scan: Vec<(String, String)>,
+    pub structures: Vec<StructureRow>,
+    pub paths: Vec<PathSection>,
+    pub conflicts: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Software version, plan checksum and date, then the notice.
+    pub footer: String,
+}
+
+/// Builds the report of an opened plan; `plan_bytes` are the plan file's (for its checksum).
+pub fn build(
+    opened: &OpenedPlan,
+    scene: &PlanningScene,
+    plan_bytes: &[u8],
+    anonymise: bool,
+) -> Result<Report, ReportError> {
+    let doc = &opened.doc;
+    let volume = &opened.loaded.volume;
+    let meta = &volume.meta;
+    let seg = &doc.segmentation;
+    let grid = &volume.grid;
+    let [nx, ny, nz] = grid.dims;
+    let sp = grid.spacing_mm();
+    let mut scan = vec![
+        ("Modality".to_owned(), meta.modality.clone()),
+        ("Voxels".into(), format!("{nx} x {ny} x {nz}")),
+        ("Spacing".into(), format!("{:.3} x {:.3} x {:.3} mm", sp[0], sp[1], sp[2])),
+    ];
+    if !anonymise {
+        scan.push(("Description".into(), meta.description.clone()));
+        scan.push(("Study date".into(), meta.study_date.clone()));
+        scan.push(("Series UID".into(), meta.series_uid.clone()));
+    }
+    let structures = seg
+        .segments
+        .iter()
+        .map(|s| StructureRow {
+            name: s.name.clone(),
+            category: s.category.name(),
+            volume_ml: seg.volume_mm3(s.label) / 1000.0,
+            critical: s.critical,
+            margin_mm: s.margin_mm,
+        })
+        .collect();
+    let mut paths = Vec::new();
+    for t in &doc.trajectories {
+        let report = scene.check(t, seg)?;
+        let figures = figures(opened, t, &report)?;
+        paths.push(PathSection { trajectory: t.clone(), report, figures });
+    }
+    let conflicts = conflicts(&doc.trajectories, CONFLICT_MM)
+        .into_iter()
+        .map(|(a, b, gap)| {
+            format!("{} and {} come within {gap:.2} mm", doc.trajectories[a].name, doc.trajectories[b].name)
+        })
+        .collect();
+    let mut warnings = volume.warnings.clone();
+    warnings.extend(opened.warnings.iter().cloned());
+    warnings.extend(scene.warnings.iter().cloned());
+    let mut crc = flate2::Crc::new();
+    crc.update(plan_bytes);
+    let footer = format!(
+        "twinplan {} - plan CRC-32 {:08x} - {} UTC - {NOTICE}",
+        env!("CARGO_PKG_VERSION"),
+        crc.sum(),
+        utc_now()
+    );
+    let patient = (!anonymise).then(|| (meta.patient_name.clone(), meta.patient_id.clone()));
+    Ok(Report { patient, scan, structures, paths, conflicts, warnings, footer })
+}
+
+/// The scan along the path (its plane holding the path and the direction nearest superior) and
+/// across it at the entry, half way and the target, with the path and the instrument drawn.
+fn figures(opened: &OpenedPlan, t: &Trajectory, r: &TrajectoryReport) -> Result<Vec<Figure>, ReportError> {
+    let (doc, volume) = (&opened.doc, &opened.loaded.volume);
+    let dir = t.direction()?;
+    let colour = match r.verdict {
+        Verdict::Collision => [235, 60, 50],
+        Verdict::Warning => [245, 170, 40],
+        Verdict::Clear => [70, 200, 90],
+    };
+    let length = t.length_mm();
+    let mid = t.at_depth(length / 2.0);
+    let mut out = Vec::new();
+    if let Some(across) = Plane::perpendicular(mid, &dir) {
+        let plane = Plane { centre_mm: mid, right: dir, up: across.up };
+        let span = length + 40.0;
+        let mut image = Rgb::of_plane(volume, doc, &plane, ALONG_PX, span);
+        let (a, b) = (image.pixel_of(&plane, span, &t.entry()), image.pixel_of(&plane, span, &t.target()));
+        let width = (t.instrument.diameter_mm / span * ALONG_PX as f64).max(2.0);
+        image.line(a, b, width, colour);
+        image.disc(a, 4.0, [255, 255, 255]);
+        image.disc(b, 4.0, [255, 60, 60]);
+        out.push(Figure { caption: format!("Along the path ({span:.0} mm across; entry white, target red)"), image });
+    }
+    for (what, depth) in [("entry", 0.0), ("middle", length / 2.0), ("target", length)] {
+        let at: Point3<f64> = t.at_depth(depth);
+        let Some(plane) = Plane::perpendicular(at, &dir) else { continue };
+        let mut image = Rgb::of_plane(volume, doc, &plane, ACROSS_PX, ACROSS_MM);
+        let centre = image.pixel_of(&plane, ACROSS_MM, &at);
+        image.ring(centre, t.instrument.radius_mm() / ACROSS_MM * ACROSS_PX as f64, [255, 255, 255]);
+        image.ring(centre, t.instrument.radius_mm() / ACROSS_MM * ACROSS_PX as f64 + 1.0, colour);
+        out.push(Figure {
+            caption: format!("Across, at the {what}: {depth:.1} mm deep, {ACROSS_MM:.0} mm square"),
+            image,
+        });
+    }
+    Ok(out)
+}
+
+/// LPS to RAS (3D Slicer's world): the first two axes flip.
+pub fn ras(p: [f64; 3]) -> [f64; 3] {
+    [-p[0], -p[1], p[2]]
+}
+
+/// Writes the report as PDF or HTML, by the file's extension, under a temporary name first.
+pub fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let bytes = match ext.as_deref() {
+        Some("pdf") => pdf::render(report),
+        Some("html" | "htm") => html::render(report).into_bytes(),
+        _ => return Err(ReportError::Format { path: path.to_owned() }),
+    };
+    Ok(crate::core::document::io::write_atomically(path, &bytes)?)
+}
+
+/// The current UTC date and time, `YYYY-MM-DD HH:MM`.
+fn utc_now() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rest / 3600, rest % 3600 / 60)
+}
