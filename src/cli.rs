@@ -744,7 +744,8 @@ fn report(plan: &Path, scan: Option<&Path>, out: &Path, anonymise: bool) -> Resu
     let opened = plan_io::open_with_scan(plan, scan, &progress)?;
     let scene = PlanningScene::build(&opened.doc.segmentation, &progress)?;
     drop(shown);
-    let r = report::build(&opened, &scene, &bytes, anonymise).with_context(|| format!("{}", plan.display()))?;
+    let r = report::build(&report::Input::opened(&opened, &scene, &bytes), anonymise)
+        .with_context(|| format!("{}", plan.display()))?;
     report::write(&r, out)?;
     println!("wrote {} ({} trajectories{})", out.display(), r.paths.len(), if anonymise { ", anonymised" } else { "" });
     Ok(())

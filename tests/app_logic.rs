@@ -297,6 +297,24 @@ fn a_plan_whose_scan_moved_is_reopened_from_the_folder_the_user_points_to() {
 }
 
 #[test]
+fn the_report_is_written_from_the_workstation_in_the_background() {
+    let mut app = app();
+    open_phantom(&mut app);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.pdf");
+    app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| {
+        let (doc, study, meshes) = (w.resource::<Doc>(), w.resource::<Study>(), w.resource::<SegmentMeshes>());
+        jobs.start_report(&doc.doc, study.volume.clone().unwrap(), &meshes.pick, out.clone());
+    });
+    run_until(&mut app, "the report", |w| w.resource::<Jobs>().report.is_none());
+    let notice = app.world().resource::<Jobs>().notice.clone().unwrap_or_default();
+    assert!(notice.contains("Wrote the report"), "{notice}");
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert!(bytes.windows(20).any(|w| w == b"Biopsy, left frontal"));
+}
+
+#[test]
 fn a_saved_plan_reopens_as_it_was_left() {
     let mut app = app();
     open_phantom(&mut app);

@@ -121,6 +121,8 @@ pub struct Jobs {
     pub edit: Option<EditJob>,
     /// Saving the plan: where to, and the document as written.
     pub save: Option<Job<(PathBuf, PlanDocument)>>,
+    /// Writing the plan's report: where to.
+    pub report: Option<Job<PathBuf>>,
     /// A failed job's message, shown in a dialog until dismissed.
     pub error: Option<String>,
     /// A plan that could not open because its scan has moved, until the user points to it.
@@ -250,6 +252,29 @@ impl Jobs {
         }));
     }
 
+    /// Writes the plan's report (PDF or HTML by the name) in the background, checked against
+    /// the surfaces on screen.
+    pub fn start_report(
+        &mut self,
+        doc: &PlanDocument,
+        volume: Arc<Volume>,
+        surfaces: &std::collections::BTreeMap<u16, Arc<parry3d::shape::TriMesh>>,
+        path: PathBuf,
+    ) {
+        let doc = doc.clone();
+        let scene = crate::core::planning::PlanningScene::from_surfaces(&doc.segmentation, surfaces);
+        self.report = Some(Job::spawn(format!("Writing the report {}", path.display()), move |_| {
+            use crate::core::report;
+            let bytes = plan_io::to_json(&doc, &path).into_bytes();
+            let warnings = volume.warnings.clone();
+            let input =
+                report::Input { doc: &doc, volume: &volume, warnings: &warnings, scene: &scene, plan_bytes: &bytes };
+            let r = report::build(&input, false).map_err(|e| JobError::Failed(e.to_string()))?;
+            report::write(&r, &path).map_err(|e| JobError::Failed(e.to_string()))?;
+            Ok(path)
+        }));
+    }
+
     fn start_edit(&mut self, job: EditJob) {
         if let Some(old) = &self.edit {
             old.progress.cancel();
@@ -308,6 +333,14 @@ fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>, mut doc: ResMut<D
             }
             Err(JobError::Cancelled) => {}
             Err(e) => jobs.error = Some(format!("The plan was not saved: {e}")),
+        }
+    }
+    if let Some(result) = jobs.report.as_mut().and_then(Job::poll) {
+        jobs.report = None;
+        match result {
+            Ok(path) => jobs.notice = Some(format!("Wrote the report {}", path.display())),
+            Err(JobError::Cancelled) => {}
+            Err(e) => jobs.error = Some(format!("The report was not written: {e}")),
         }
     }
     if let Some(result) = jobs.edit.as_mut().and_then(Job::poll) {

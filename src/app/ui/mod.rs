@@ -64,6 +64,8 @@ pub enum DialogKind {
     SavePlan,
     /// The folder a plan's moved scan is in now.
     LocateScan,
+    /// Where to write the plan's report (PDF or HTML).
+    Report,
 }
 
 /// A native file dialog runs on its own thread so the window keeps drawing.
@@ -257,6 +259,9 @@ fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, requests: &mut Vec<Requ
                 requests.push(Request::Dialog(DialogKind::SavePlan));
             }
             ui.separator();
+            if ui.button("Save report (PDF or HTML)…").clicked() {
+                requests.push(Request::Dialog(DialogKind::Report));
+            }
             if ui.button("Save screenshot…").clicked() {
                 requests.push(Request::Dialog(DialogKind::Screenshot));
             }
@@ -364,6 +369,12 @@ fn file_dialog(kind: DialogKind) -> Job<Option<PathBuf>> {
         Ok(match kind {
             DialogKind::OpenFolder => d.set_title("Open a DICOM folder").pick_folder(),
             DialogKind::LocateScan => d.set_title("Locate the plan's scan folder").pick_folder(),
+            DialogKind::Report => d
+                .set_title("Save the plan's report")
+                .add_filter("PDF", &["pdf"])
+                .add_filter("HTML", &["html"])
+                .set_file_name("plan-report.pdf")
+                .save_file(),
             DialogKind::OpenFile => d
                 .set_title("Open a DICOM file or a plan")
                 .add_filter("DICOM or plan", &["dcm", "json", "DCM", "IMA"])
@@ -390,6 +401,7 @@ fn poll_dialog(
     mut jobs: ResMut<Jobs>,
     doc: Res<Doc>,
     study: Res<Study>,
+    meshes: Res<SegmentMeshes>,
 ) {
     let Some(result) = dialog.0.as_mut().and_then(|(_, j)| j.poll()) else {
         return;
@@ -399,6 +411,10 @@ fn poll_dialog(
     match kind {
         DialogKind::OpenFolder | DialogKind::OpenFile => jobs.open(path, None),
         DialogKind::LocateScan => jobs.relink_scan(path),
+        DialogKind::Report => match study.volume.clone() {
+            Some(v) => jobs.start_report(&doc.doc, v, &meshes.pick, path),
+            None => jobs.error = Some("Open a scan before writing a report.".into()),
+        },
         DialogKind::ImportLabels => match study.volume.clone() {
             Some(v) => jobs.import(&doc.doc, v, path),
             None => jobs.error = Some("Open a scan before importing a label map onto it.".into()),

@@ -11,7 +11,8 @@ pub fn status_ui(ui: &mut egui::Ui, jobs: &Jobs, study: &Study, meshing: usize, 
         let load = jobs.load.as_ref().map(|j| (&j.title, &j.progress));
         let running = load
             .or_else(|| jobs.edit.as_ref().map(|j| (&j.title, &j.progress)))
-            .or_else(|| jobs.save.as_ref().map(|j| (&j.title, &j.progress)));
+            .or_else(|| jobs.save.as_ref().map(|j| (&j.title, &j.progress)))
+            .or_else(|| jobs.report.as_ref().map(|j| (&j.title, &j.progress)));
         if let Some((title, progress)) = running {
             let (done, total) = progress.counts();
             ui.label(title);

@@ -14,9 +14,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use nalgebra::Point3;
 
+use crate::core::document::PlanDocument;
 use crate::core::document::io::OpenedPlan;
 use crate::core::planning::{PlanningError, PlanningScene, Trajectory, TrajectoryReport, Verdict, conflicts};
-use crate::core::volume::Plane;
+use crate::core::volume::{Plane, Volume};
 use raster::Rgb;
 
 /// Instruments closer than this (surface to surface) are listed as conflicts.
@@ -72,15 +73,26 @@ pub struct Report {
     pub footer: String,
 }
 
-/// Builds the report of an opened plan; `plan_bytes` are the plan file's (for its checksum).
-pub fn build(
-    opened: &OpenedPlan,
-    scene: &PlanningScene,
-    plan_bytes: &[u8],
-    anonymise: bool,
-) -> Result<Report, ReportError> {
-    let doc = &opened.doc;
-    let volume = &opened.loaded.volume;
+/// What a report is made from: the plan on its scan, and the warnings the user has seen.
+pub struct Input<'a> {
+    pub doc: &'a PlanDocument,
+    pub volume: &'a Volume,
+    pub warnings: &'a [String],
+    pub scene: &'a PlanningScene,
+    /// The plan file's bytes (or the document as it would be saved), for the checksum.
+    pub plan_bytes: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    /// A plan opened from its file.
+    pub fn opened(opened: &'a OpenedPlan, scene: &'a PlanningScene, plan_bytes: &'a [u8]) -> Input<'a> {
+        Input { doc: &opened.doc, volume: &opened.loaded.volume, warnings: &opened.warnings, scene, plan_bytes }
+    }
+}
+
+/// Builds the report.
+pub fn build(input: &Input, anonymise: bool) -> Result<Report, ReportError> {
+    let Input { doc, volume, scene, plan_bytes, .. } = *input;
     let meta = &volume.meta;
     let seg = &doc.segmentation;
     let grid = &volume.grid;
@@ -110,7 +122,7 @@ pub fn build(
     let mut paths = Vec::new();
     for t in &doc.trajectories {
         let report = scene.check(t, seg)?;
-        let figures = figures(opened, t, &report)?;
+        let figures = figures(doc, volume, t, &report)?;
         paths.push(PathSection { trajectory: t.clone(), report, figures });
     }
     let conflicts = conflicts(&doc.trajectories, CONFLICT_MM)
@@ -120,7 +132,7 @@ pub fn build(
         })
         .collect();
     let mut warnings = volume.warnings.clone();
-    warnings.extend(opened.warnings.iter().cloned());
+    warnings.extend(input.warnings.iter().cloned());
     warnings.extend(scene.warnings.iter().cloned());
     let mut crc = flate2::Crc::new();
     crc.update(plan_bytes);
@@ -136,8 +148,12 @@ pub fn build(
 
 /// The scan along the path (its plane holding the path and the direction nearest superior) and
 /// across it at the entry, half way and the target, with the path and the instrument drawn.
-fn figures(opened: &OpenedPlan, t: &Trajectory, r: &TrajectoryReport) -> Result<Vec<Figure>, ReportError> {
-    let (doc, volume) = (&opened.doc, &opened.loaded.volume);
+fn figures(
+    doc: &PlanDocument,
+    volume: &Volume,
+    t: &Trajectory,
+    r: &TrajectoryReport,
+) -> Result<Vec<Figure>, ReportError> {
     let dir = t.direction()?;
     let colour = match r.verdict {
         Verdict::Collision => [235, 60, 50],
