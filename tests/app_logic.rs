@@ -240,7 +240,10 @@ fn a_crashed_sessions_work_is_offered_and_recovered_into_its_own_plan_file() {
     let mut ended = std::process::Command::new("true").spawn().unwrap();
     let pid = ended.id();
     ended.wait().unwrap();
-    let folder = std::fs::read_dir(root.path()).unwrap().next().unwrap().unwrap().path();
+    // Its folder is named after it, as that session's own was.
+    let written = std::fs::read_dir(root.path()).unwrap().next().unwrap().unwrap().path();
+    let folder = root.path().join(format!("session-{pid}"));
+    std::fs::rename(&written, &folder).unwrap();
     let about = folder.join("about.json");
     let mut a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&about).unwrap()).unwrap();
     a["pid"] = pid.into();
