@@ -3,6 +3,8 @@
 
 #![cfg(feature = "gui")]
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -269,17 +271,7 @@ fn a_crashed_sessions_work_is_offered_and_recovered_into_its_own_plan_file() {
 #[test]
 fn a_plan_whose_scan_moved_is_reopened_from_the_folder_the_user_points_to() {
     let dir = tempfile::tempdir().unwrap();
-    let phantom = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom");
-    let moved = dir.path().join("elsewhere");
-    std::fs::create_dir(&moved).unwrap();
-    for f in std::fs::read_dir(phantom.join("dicom")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, moved.join(f.file_name().unwrap())).unwrap();
-    }
-    for name in ["phantom.twinplan.json", "truth_labels.nii.gz"] {
-        std::fs::copy(phantom.join(name), dir.path().join(name)).unwrap();
-    }
-    let plan = dir.path().join("phantom.twinplan.json");
+    let (plan, moved) = common::phantom_with_moved_scan(dir.path(), "elsewhere");
     let mut app = app();
     app.world_mut().resource_mut::<Jobs>().open(plan.clone(), None);
     let start = Instant::now();

@@ -450,17 +450,7 @@ fn export_writes_slicer_markups_that_validate_csv_meshes_and_labels() {
 #[test]
 fn a_plan_whose_scan_moved_says_so_and_opens_from_the_new_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let phantom = common::project("sample_scans/phantom");
-    let moved = dir.path().join("moved scan");
-    std::fs::create_dir(&moved).unwrap();
-    for f in std::fs::read_dir(phantom.join("dicom")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, moved.join(f.file_name().unwrap())).unwrap();
-    }
-    for name in ["phantom.twinplan.json", "truth_labels.nii.gz"] {
-        std::fs::copy(phantom.join(name), dir.path().join(name)).unwrap();
-    }
-    let plan = dir.path().join("phantom.twinplan.json");
+    let (plan, moved) = common::phantom_with_moved_scan(dir.path(), "moved scan");
     let plan = plan.to_str().unwrap();
     let (code, _, err) = twinplan(&["check", plan]);
     assert_eq!(code, 1);

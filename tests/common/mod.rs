@@ -59,3 +59,18 @@ pub fn validate(schema: &std::path::Path, file: &std::path::Path) -> Result<(), 
         _ => panic!("the validator did not run: {}", String::from_utf8_lossy(&out.stderr)),
     }
 }
+
+/// A copy of the bundled plan in `dir` whose scan has moved to `dir/name`: (plan, new folder).
+pub fn phantom_with_moved_scan(dir: &std::path::Path, name: &str) -> (PathBuf, PathBuf) {
+    let phantom = project("sample_scans/phantom");
+    let moved = dir.join(name);
+    std::fs::create_dir(&moved).unwrap();
+    for f in std::fs::read_dir(phantom.join("dicom")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, moved.join(f.file_name().unwrap())).unwrap();
+    }
+    for name in ["phantom.twinplan.json", "truth_labels.nii.gz"] {
+        std::fs::copy(phantom.join(name), dir.join(name)).unwrap();
+    }
+    (dir.join("phantom.twinplan.json"), moved)
+}

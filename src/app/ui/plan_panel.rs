@@ -273,12 +273,7 @@ fn report_ui(ui: &mut egui::Ui, r: &TrajectoryReport) {
         }
     });
     if !r.passes_through.is_empty() {
-        let names: Vec<String> = r
-            .passes_through
-            .iter()
-            .map(|p| format!("{} ({:.0}-{:.0} mm)", p.name, p.from_depth_mm, p.to_depth_mm))
-            .collect();
-        ui.label(format!("Passes through: {}", names.join(", ")));
+        ui.label(format!("Passes through: {}", r.passes_through_text()));
     }
     for w in &r.warnings {
         ui.label(RichText::new(w).color(Color32::from_rgb(245, 170, 40)));

@@ -11,6 +11,7 @@ use crate::app::scene::{Orbit, world_dir_from_patient, world_from_patient};
 use crate::app::study::Study;
 use crate::app::tools::Tools;
 use crate::core::planning::{Trajectory, TrajectoryReport, Verdict};
+use crate::core::report::raster::Rgb;
 use crate::core::volume::Plane;
 
 /// The reformatted view: pixels across, and the millimetres they span.
@@ -135,23 +136,8 @@ fn slice_texture(
     {
         return texture;
     }
-    let values = plane.sample(volume, PIXELS, SPAN_MM);
-    let labels = &doc.doc.segmentation.labels;
-    let cut = plane.sample_labels(&labels.grid, &labels.labels, PIXELS, SPAN_MM);
-    let low = view.window_center - view.window_width / 2.0;
-    let mut rgb = Vec::with_capacity(PIXELS * PIXELS * 3);
-    for (v, l) in values.iter().zip(&cut) {
-        let grey = if v.is_nan() { 0.0 } else { ((f64::from(*v) - low) / view.window_width).clamp(0.0, 1.0) * 255.0 };
-        let mut px = [grey; 3];
-        let display = doc.doc.display_of(*l);
-        if *l != 0 && display.visible {
-            for (c, s) in px.iter_mut().zip(display.color) {
-                *c = *c * 0.55 + f64::from(s) * 0.45;
-            }
-        }
-        rgb.extend(px.map(|c| c.round() as u8));
-    }
-    let image = egui::ColorImage::from_rgb([PIXELS, PIXELS], &rgb);
+    let rgb = Rgb::of_plane(volume, &doc.doc, plane, PIXELS, SPAN_MM);
+    let image = egui::ColorImage::from_rgb([PIXELS, PIXELS], rgb.pixels.as_flattened());
     let texture = ui.ctx().load_texture("rehearsal slice", image, egui::TextureOptions::LINEAR);
     ui.data_mut(|d| d.insert_temp(id, (key, texture.clone())));
     texture

@@ -175,6 +175,18 @@ pub struct Passage {
     pub to_depth_mm: f64,
 }
 
+impl TrajectoryReport {
+    /// The structures passed through, in order, with their depths: "Scalp (0-5 mm), ...".
+    pub fn passes_through_text(&self) -> String {
+        let parts: Vec<String> = self
+            .passes_through
+            .iter()
+            .map(|p| format!("{} ({:.0}-{:.0} mm)", p.name, p.from_depth_mm, p.to_depth_mm))
+            .collect();
+        parts.join(", ")
+    }
+}
+
 /// Clearance to the nearest critical structure at one depth.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProfileSample {

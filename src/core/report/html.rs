@@ -102,9 +102,8 @@ pub fn render(r: &Report) -> String {
             );
         }
         let _ = writeln!(h, "</table>");
-        let passes: Vec<String> = rep.passes_through.iter().map(|p| esc(&p.name)).collect();
-        if !passes.is_empty() {
-            let _ = writeln!(h, "<p>Passes through: {}</p>", passes.join(", "));
+        if !rep.passes_through.is_empty() {
+            let _ = writeln!(h, "<p>Passes through: {}</p>", esc(&rep.passes_through_text()));
         }
         // The profile as an inline SVG polyline.
         if rep.profile.len() > 1 {

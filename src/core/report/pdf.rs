@@ -152,12 +152,7 @@ fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
         l.line(MARGIN, 10.0, false, "No critical structures were checked.");
     }
     if !r.passes_through.is_empty() {
-        let names: Vec<String> = r
-            .passes_through
-            .iter()
-            .map(|p| format!("{} ({:.0}-{:.0} mm)", p.name, p.from_depth_mm, p.to_depth_mm))
-            .collect();
-        l.line(MARGIN, 9.0, false, &format!("Passes through: {}", names.join(", ")));
+        l.line(MARGIN, 9.0, false, &format!("Passes through: {}", r.passes_through_text()));
     }
     for w in &r.warnings {
         l.line(MARGIN, 9.0, false, &format!("Warning: {w}"));
