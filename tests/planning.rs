@@ -534,3 +534,36 @@ fn the_slice_perpendicular_to_a_path_cuts_the_tumour_as_the_sphere_predicts() {
     assert!(far.sample(volume, 8, 10.0).iter().all(|v| v.is_nan()));
     assert!(far.sample_labels(&labels.grid, &labels.labels, 8, 10.0).iter().all(|&l| l == 0));
 }
+
+/// A plan built on the phantom, saved and reopened, is the same document and gives exactly the
+/// same clearances (surfaces rebuilt from the reopened label map).
+#[test]
+fn a_saved_and_reopened_plan_gives_exactly_the_same_clearances() {
+    use twinplan::core::document::io::{open, save};
+    let mut doc = phantom().plan.doc.clone();
+    let seeg = Instrument::preset(InstrumentKind::SeegElectrode);
+    doc.trajectories.push(Trajectory::new("SEEG, deep", [-60.0, -10.0, 50.0], [30.0, -32.0, 44.0], seeg));
+    doc.display.get_mut(&2).unwrap().visible = false;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("round trip.twinplan.json");
+    save(&doc, &path).unwrap();
+    let back = open(&path, &Progress::new()).unwrap().doc;
+    assert_eq!(back.trajectories, doc.trajectories);
+    assert_eq!(back.segmentation.segments, doc.segmentation.segments);
+    assert_eq!(back.segmentation.labels, doc.segmentation.labels);
+    assert_eq!((back.display.clone(), back.view.clone()), (doc.display.clone(), doc.view.clone()));
+    let scene = PlanningScene::build(&back.segmentation, &Progress::new()).unwrap();
+    for t in &doc.trajectories {
+        let (a, b) = (phantom().scene.check(t, seg()).unwrap(), scene.check(t, &back.segmentation).unwrap());
+        assert_eq!(
+            (a.verdict, a.risk.to_bits(), a.length_mm.to_bits()),
+            (b.verdict, b.risk.to_bits(), b.length_mm.to_bits())
+        );
+        for (x, y) in a.structures.iter().zip(&b.structures) {
+            assert_eq!(x.name, y.name);
+            assert_eq!(x.min_clearance_mm.to_bits(), y.min_clearance_mm.to_bits(), "{}", x.name);
+            assert_eq!(x.depth_mm.to_bits(), y.depth_mm.to_bits());
+        }
+        assert_eq!(a.passes_through, b.passes_through);
+    }
+}
