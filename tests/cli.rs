@@ -531,7 +531,7 @@ fn report_pdf_has_the_plan_in_real_text_and_pictures_and_anonymises() {
         .filter(|p| p.extension().is_some_and(|e| e == "png"))
         .collect();
     pages.sort();
-    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert_eq!(pages.len(), 3, "{pages:?}");
     let tones = |p: &std::path::Path| {
         let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(p).unwrap()));
         let mut reader = decoder.read_info().unwrap();
@@ -544,6 +544,11 @@ fn report_pdf_has_the_plan_in_real_text_and_pictures_and_anonymises() {
     };
     let (dark, distinct) = tones(&pages[1]);
     assert!(dark > 0.03 && distinct > 500, "the trajectory page has no pictures: {dark:.3} dark, {distinct} colours");
+    // The 3D overview and the probe's-eye view, rendered without a window.
+    let (dark, distinct) = tones(&pages[2]);
+    assert!(dark > 0.03 && distinct > 500, "the 3D page has no pictures: {dark:.3} dark, {distinct} colours");
+    let (dark, _) = tones(&pages[0]);
+    assert!(dark < 0.03, "the first page is text: {dark:.3} dark");
 
     // Anonymised: no name or ID anywhere in the file (text streams are not compressed).
     let anon = dir.path().join("anon.pdf");

@@ -567,3 +567,28 @@ fn a_saved_and_reopened_plan_gives_exactly_the_same_clearances() {
         assert_eq!(a.passes_through, b.passes_through);
     }
 }
+
+/// The report's 3D pictures, drawn without a window: looking at the phantom from the front with
+/// the scalp and skull hidden, the pixel the tumour's centre projects to shows the tumour's
+/// colour, and a pixel beside the head shows the background.
+#[test]
+fn the_windowless_3d_view_shows_the_tumour_where_it_projects() {
+    use twinplan::core::report::raster::{Camera, Rgb};
+    let mut doc = phantom().plan.doc.clone();
+    for label in [1u16, 2] {
+        doc.display.get_mut(&label).unwrap().visible = false;
+    }
+    let tumour = P::new(30.0, -35.0, 60.0);
+    let camera = Camera { eye_mm: P::new(30.0, -400.0, 60.0), look_at_mm: tumour, up: Vector3::z(), fov_deg: 30.0 };
+    let n = 200;
+    let image = Rgb::render(&doc, &camera, n);
+    let (x, y) = camera.project(&tumour, n).unwrap();
+    assert!((x - 100.0).abs() < 1e-9 && (y - 100.0).abs() < 1e-9, "the look-at point is the centre");
+    let [r, g, b] = image.pixels[y as usize * n + x as usize];
+    let want = doc.display_of(5).color;
+    assert!(g > r && g > b && want[1] > want[0], "tumour pixel {:?}, tumour colour {want:?}", [r, g, b]);
+    // Far to the side of the head: nothing but the background.
+    let (x, y) = camera.project(&P::new(100.0, -35.0, 60.0), n).unwrap();
+    assert!((0.0..n as f64).contains(&x), "{x}");
+    assert_eq!(image.pixels[y as usize * n + x as usize], [24, 27, 34]);
+}

@@ -18,7 +18,7 @@ use crate::core::document::PlanDocument;
 use crate::core::document::io::OpenedPlan;
 use crate::core::planning::{PlanningError, PlanningScene, Trajectory, TrajectoryReport, Verdict, conflicts};
 use crate::core::volume::{Plane, Volume};
-use raster::Rgb;
+use raster::{Camera, Rgb};
 
 /// Instruments closer than this (surface to surface) are listed as conflicts.
 const CONFLICT_MM: f64 = 3.0;
@@ -26,6 +26,7 @@ const CONFLICT_MM: f64 = 3.0;
 const ACROSS_MM: f64 = 40.0;
 const ACROSS_PX: usize = 220;
 const ALONG_PX: usize = 420;
+const VIEW_PX: usize = 360;
 
 pub const NOTICE: &str = "Research software, not a medical device; not for clinical decisions.";
 
@@ -185,6 +186,30 @@ fn figures(
             caption: format!("Across, at the {what}: {depth:.1} mm deep, {ACROSS_MM:.0} mm square"),
             image,
         });
+    }
+    // The whole plan seen from the front, above and the path's side, and down the path from
+    // behind its entry, with the path drawn over the surfaces.
+    let side = if dir.x >= 0.0 { 1.0 } else { -1.0 };
+    let (lo, hi) = volume.grid.bounds_mm();
+    let head = nalgebra::center(&lo, &hi);
+    let overview = Camera {
+        eye_mm: head + nalgebra::Vector3::new(0.55 * side, -0.75, 0.45).normalize() * 420.0,
+        look_at_mm: head,
+        up: nalgebra::Vector3::z(),
+        fov_deg: 34.0,
+    };
+    let up = Plane::perpendicular(t.target(), &dir).map_or(nalgebra::Vector3::z(), |p| p.up);
+    let probe = Camera { eye_mm: t.entry() - dir * 90.0, look_at_mm: t.target(), up, fov_deg: 40.0 };
+    for (camera, caption) in [
+        (overview, "3D overview (segments as shown in the plan; the path in its verdict's colour)".to_owned()),
+        (probe, format!("Probe's-eye view: down the path from {:.0} mm behind the entry", 90.0)),
+    ] {
+        let mut image = Rgb::render(doc, &camera, VIEW_PX);
+        if let (Some(a), Some(b)) = (camera.project(&t.entry(), VIEW_PX), camera.project(&t.target(), VIEW_PX)) {
+            image.line(a, b, 3.0, colour);
+            image.disc(b, 4.0, [255, 60, 60]);
+        }
+        out.push(Figure { caption, image });
     }
     Ok(out)
 }

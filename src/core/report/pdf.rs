@@ -160,8 +160,9 @@ fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
     l.gap(8.0);
     profile(l, s);
     l.gap(10.0);
-    // The picture along the path, then the three across it side by side.
-    if let Some((along, across)) = s.figures.split_first() {
+    // The picture along the path, then the three across it side by side; the 3D views below.
+    let (slices, views) = s.figures.split_at(s.figures.len().min(4));
+    if let Some((along, across)) = slices.split_first() {
         l.need(230.0);
         l.line(MARGIN, 9.0, true, &along.caption);
         l.gap(4.0);
@@ -180,6 +181,20 @@ fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
             l.image(&f.image, fx, w);
         }
         l.y = y_top - h.max(2.0 * (w + 22.0));
+    }
+    if !views.is_empty() {
+        let w = (WIDTH - 2.0 * MARGIN - 14.0) / 2.0;
+        l.need(w + 30.0);
+        l.gap(6.0);
+        let y_top = l.y;
+        for (k, f) in views.iter().enumerate() {
+            let x = MARGIN + k as f32 * (w + 14.0);
+            l.y = y_top;
+            l.text_at(x, y_top - 8.0, 6.5, false, &f.caption);
+            l.y -= 12.0;
+            l.image(&f.image, x, w);
+        }
+        l.y = y_top - w - 14.0;
     }
 }
 

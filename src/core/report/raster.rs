@@ -104,3 +104,114 @@ impl Rgb {
         out
     }
 }
+
+/// A camera for [`Rgb::render`]: where it is, what it looks at, which way is up (LPS mm), and
+/// its vertical field of view.
+pub struct Camera {
+    pub eye_mm: Point3<f64>,
+    pub look_at_mm: Point3<f64>,
+    pub up: nalgebra::Vector3<f64>,
+    pub fov_deg: f64,
+}
+
+impl Camera {
+    /// The pixel a point projects to in an `n` x `n` picture; `None` behind the camera.
+    pub fn project(&self, p: &Point3<f64>, n: usize) -> Option<(f64, f64)> {
+        let (f, r, u) = self.frame();
+        let d = p - self.eye_mm;
+        let z = d.dot(&f);
+        if z <= 1e-6 {
+            return None;
+        }
+        let k = 1.0 / (self.fov_deg.to_radians() / 2.0).tan();
+        let (x, y) = (d.dot(&r) / z * k, d.dot(&u) / z * k);
+        Some(((x + 1.0) / 2.0 * n as f64, (1.0 - y) / 2.0 * n as f64))
+    }
+
+    /// Forward, right and up unit vectors.
+    fn frame(&self) -> (nalgebra::Vector3<f64>, nalgebra::Vector3<f64>, nalgebra::Vector3<f64>) {
+        let f = (self.look_at_mm - self.eye_mm).normalize();
+        let r = f.cross(&self.up).try_normalize(1e-9).unwrap_or_else(|| f.cross(&nalgebra::Vector3::x()).normalize());
+        (f, r, r.cross(&f))
+    }
+}
+
+impl Rgb {
+    /// The segmentation seen from a camera, as the workstation shows its surfaces: each visible
+    /// segment's surface in its colour and opacity (a translucent skin lets what is inside show),
+    /// lit from the eye. Rays march through the label map every half of its finest spacing.
+    pub fn render(doc: &PlanDocument, camera: &Camera, n: usize) -> Rgb {
+        use rayon::prelude::*;
+        let labels = &doc.segmentation.labels;
+        let grid = &labels.grid;
+        let Some(voxel_from_patient) = grid.voxel_from_patient() else {
+            return Rgb { width: n, height: n, pixels: vec![[0; 3]; n * n] };
+        };
+        let step = grid.spacing_mm().into_iter().fold(f64::INFINITY, f64::min) / 2.0;
+        let (corners_lo, corners_hi) = grid.bounds_mm();
+        let reach =
+            (corners_hi - corners_lo).norm() + (camera.eye_mm - nalgebra::center(&corners_lo, &corners_hi)).norm();
+        let (f, r, u) = camera.frame();
+        let k = (camera.fov_deg.to_radians() / 2.0).tan();
+        let label_at = |p: &Point3<f64>| -> u16 {
+            let v = voxel_from_patient.transform_point(p);
+            let inside = (0..3).all(|a| v[a] >= -0.5 && v[a] < grid.dims[a] as f64 - 0.5);
+            if inside {
+                labels.labels[grid.index(v.x.round() as usize, v.y.round() as usize, v.z.round() as usize)]
+            } else {
+                0
+            }
+        };
+        let pixels = (0..n * n)
+            .into_par_iter()
+            .map(|i| {
+                let (x, y) = ((i % n) as f64 + 0.5, (i / n) as f64 + 0.5);
+                let dir = (f + r * ((x / n as f64) * 2.0 - 1.0) * k + u * (1.0 - (y / n as f64) * 2.0) * k).normalize();
+                let (mut colour, mut alpha) = ([0.0f64; 3], 0.0f64);
+                let mut previous = 0u16;
+                // Only where the ray is inside the scan's box.
+                let (mut t, mut end) = (0.0f64, reach);
+                for a in 0..3 {
+                    let (lo, hi, o, d) = (corners_lo[a], corners_hi[a], camera.eye_mm[a], dir[a]);
+                    if d.abs() < 1e-12 {
+                        if o < lo || o > hi {
+                            end = -1.0;
+                        }
+                    } else {
+                        let (t0, t1) = ((lo - o) / d, (hi - o) / d);
+                        t = t.max(t0.min(t1));
+                        end = end.min(t0.max(t1));
+                    }
+                }
+                while t < end && alpha < 0.98 {
+                    let p = camera.eye_mm + dir * t;
+                    let l = label_at(&p);
+                    if l != previous && l != 0 {
+                        let d = doc.display_of(l);
+                        if d.visible && d.opacity > 0.0 {
+                            // The surface's normal from the label's neighbourhood, lit from the eye.
+                            let g = nalgebra::Vector3::from_fn(|a, _| {
+                                let mut e = nalgebra::Vector3::zeros();
+                                e[a] = step * 2.0;
+                                f64::from(u8::from(label_at(&(p - e)) == l))
+                                    - f64::from(u8::from(label_at(&(p + e)) == l))
+                            });
+                            let shade = g.try_normalize(1e-9).map_or(0.8, |n| 0.3 + 0.7 * n.dot(&-dir).abs());
+                            let a = f64::from(d.opacity) * (1.0 - alpha);
+                            for (c, s) in colour.iter_mut().zip(d.color) {
+                                *c += a * f64::from(s) * shade;
+                            }
+                            alpha += a;
+                        }
+                    }
+                    previous = l;
+                    t += step;
+                }
+                // What shows through is the background's dark blue-grey.
+                let bg = [24.0, 27.0, 34.0];
+                [0, 1, 2].map(|c| (colour[c] + (1.0 - alpha) * bg[c]).round().clamp(0.0, 255.0) as u8)
+            })
+            .collect();
+        Rgb { width: n, height: n, pixels }
+    }
+}
