@@ -370,10 +370,24 @@ fn plan_files_follow_their_published_schema() {
         h.execute(&mut doc, Command::AddTrajectory { index, trajectory: t }, None).unwrap();
     }
     doc.view.clip = Some(twinplan::core::document::ClipPlane::Oblique { normal: [0.0, 0.6, 0.8] });
+    let view = twinplan::core::document::SavedView {
+        name: "Approach".into(),
+        eye_mm: [200.0, -300.0, 100.0],
+        look_at_mm: [1.0, 2.0, 3.0],
+        crosshair_mm: [1.0, 2.0, 3.0],
+    };
+    h.execute(&mut doc, Command::AddSavedView { index: 0, view: view.clone() }, None).unwrap();
+    h.execute(&mut doc, Command::RemoveSavedView { index: 0 }, None).unwrap();
+    assert!(doc.saved_views.is_empty());
+    h.undo(&mut doc).unwrap();
+    assert_eq!(doc.saved_views, vec![view], "undo brings a forgotten view back");
+    assert!(h.execute(&mut doc, Command::RemoveSavedView { index: 3 }, None).is_err());
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("all.twinplan.json");
     std::fs::write(&plan, twinplan::core::document::io::to_json(&doc, &plan)).unwrap();
     assert_eq!(common::validate(&schema, &plan), Ok(()));
+    let back = twinplan::core::document::io::read(&plan).unwrap();
+    assert_eq!((&back.saved_views, &back.trajectories), (&doc.saved_views, &doc.trajectories));
 
     // What the schema must refuse: an unknown instrument, a plan without its scan.
     let text = std::fs::read_to_string(&plan).unwrap();

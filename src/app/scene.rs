@@ -109,6 +109,20 @@ impl Orbit {
         Transform { translation: self.target + r * Vec3::Z * self.distance, rotation: r, ..default() }
     }
 
+    /// Puts the camera at `eye`, looking at `target` (world space; the orbit has no roll).
+    pub fn look(&mut self, eye: Vec3, target: Vec3) {
+        let back = eye - target;
+        let distance = back.length();
+        if distance <= 1e-3 {
+            return;
+        }
+        let b = back / distance;
+        self.target = target;
+        self.pitch = -b.y.clamp(-1.0, 1.0).asin();
+        self.yaw = b.x.atan2(b.z);
+        self.distance = distance;
+    }
+
     pub fn set_view(&mut self, v: StandardView) {
         (self.yaw, self.pitch) = v.angles();
     }
@@ -290,4 +304,22 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Orbit>()
         .add_systems(Startup, setup)
         .add_systems(Update, (frame_study, place_camera, draw_extent, fit_viewport, no_msaa_in_software).chain());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looking_from_a_point_puts_the_camera_there_facing_the_target() {
+        let mut o = Orbit::default();
+        for (eye, target) in
+            [(Vec3::new(100.0, 50.0, -80.0), Vec3::new(1.0, 2.0, 3.0)), (Vec3::new(-5.0, -300.0, 10.0), Vec3::ZERO)]
+        {
+            o.look(eye, target);
+            let t = o.transform();
+            assert!((t.translation - eye).length() < 1e-3, "{:?} vs {eye:?}", t.translation);
+            assert!((t.forward().as_vec3() - (target - eye).normalize()).length() < 1e-4);
+        }
+    }
 }

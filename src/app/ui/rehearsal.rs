@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 use bevy_egui::egui::{self, Color32, RichText, Stroke};
 
 use crate::app::document::Doc;
-use crate::app::scene::{Orbit, world_dir_from_patient, world_from_patient};
+use crate::app::scene::{Orbit, world_from_patient};
 use crate::app::study::Study;
 use crate::app::tools::Tools;
 use crate::core::planning::{Trajectory, TrajectoryReport, Verdict};
@@ -146,9 +146,5 @@ fn slice_texture(
 /// Puts the 3D camera on the path's line behind the entry, looking down it at the target.
 fn probes_eye(orbit: &mut Orbit, t: &Trajectory) {
     let Ok(dir) = t.direction() else { return };
-    let back = -world_dir_from_patient(&dir);
-    orbit.target = world_from_patient(&t.target());
-    orbit.pitch = -back.y.clamp(-1.0, 1.0).asin();
-    orbit.yaw = back.x.atan2(back.z);
-    orbit.distance = (t.length_mm() + 120.0) as f32;
+    orbit.look(world_from_patient(&(t.entry() - dir * 120.0)), world_from_patient(&t.target()));
 }

@@ -4,9 +4,9 @@ use bevy_egui::egui;
 
 use super::Request;
 use crate::app::document::{Doc, Edit};
-use crate::app::scene::{Orbit, StandardView};
+use crate::app::scene::{Orbit, StandardView, patient_from_world, world_from_patient};
 use crate::app::tools::{Tool, Tools};
-use crate::core::document::{ClipPlane, Command, TransferPreset};
+use crate::core::document::{ClipPlane, Command, SavedView, TransferPreset};
 use crate::core::segmentation::{Connectivity, Preset, Step};
 
 /// Window/level presets (centre, width) in HU.
@@ -17,6 +17,33 @@ const WINDOWS: [(&str, f64, f64); 5] = [
     ("CTA", 200.0, 700.0),
     ("Lung", -600.0, 1500.0),
 ];
+
+/// Named views kept with the plan: save the current one, go back to one, forget one.
+fn saved_views_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec<Request>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Saved views");
+        for (i, v) in doc.doc.saved_views.iter().enumerate() {
+            let r = ui.button(&v.name).on_hover_text("Go to this view (right-click: forget it; undo brings it back)");
+            if r.clicked() {
+                orbit.look(world_from_patient(&v.eye_mm.into()), world_from_patient(&v.look_at_mm.into()));
+                out.push(Request::Edit(Edit::run(Command::SetCrosshair { mm: v.crosshair_mm })));
+            }
+            if r.secondary_clicked() {
+                out.push(Request::Edit(Edit::run(Command::RemoveSavedView { index: i })));
+            }
+        }
+        if ui.small_button("+ Save view").on_hover_text("Keep this 3D view and crosshair with the plan").clicked() {
+            let index = doc.doc.saved_views.len();
+            let view = SavedView {
+                name: format!("View {}", index + 1),
+                eye_mm: patient_from_world(orbit.transform().translation).into(),
+                look_at_mm: patient_from_world(orbit.target).into(),
+                crosshair_mm: doc.doc.view.crosshair_mm,
+            };
+            out.push(Request::Edit(Edit::run(Command::AddSavedView { index, view })));
+        }
+    });
+}
 
 pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec<Request>) {
     let view = &doc.doc.view;
@@ -44,6 +71,7 @@ pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
             orbit.reset();
         }
     });
+    saved_views_ui(ui, doc, orbit, out);
     ui.horizontal(|ui| {
         let mut show = view.show_meshes;
         if ui.checkbox(&mut show, "Surfaces").changed() {

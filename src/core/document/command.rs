@@ -1,6 +1,6 @@
 //! Commands: the only way a plan changes. Each returns its own inverse, which is how undo works.
 
-use super::{ClipPlane, PlanDocument, PlanError, SegmentDisplay, TransferPreset};
+use super::{ClipPlane, PlanDocument, PlanError, SavedView, SegmentDisplay, TransferPreset};
 use crate::core::planning::Trajectory;
 use crate::core::segmentation::{Category, LabelDiff, Segment, Step};
 
@@ -83,6 +83,14 @@ pub enum Command {
     SetTrajectory {
         index: usize,
         trajectory: Trajectory,
+    },
+    /// Keeps a named 3D view (camera and crosshair) with the plan.
+    AddSavedView {
+        index: usize,
+        view: SavedView,
+    },
+    RemoveSavedView {
+        index: usize,
     },
     /// Several commands as one undo step.
     Batch(Vec<Command>),
@@ -297,6 +305,19 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
                 .ok_or_else(|| PlanError::Invalid(format!("no trajectory number {}", index + 1)))?;
             ch.trajectories = true;
             Command::SetTrajectory { index, trajectory: std::mem::replace(slot, trajectory) }
+        }
+        Command::AddSavedView { index, view } => {
+            let index = index.min(doc.saved_views.len());
+            doc.saved_views.insert(index, view);
+            ch.view = true;
+            Command::RemoveSavedView { index }
+        }
+        Command::RemoveSavedView { index } => {
+            if index >= doc.saved_views.len() {
+                return Err(PlanError::Invalid(format!("no saved view number {}", index + 1)));
+            }
+            ch.view = true;
+            Command::AddSavedView { index, view: doc.saved_views.remove(index) }
         }
         Command::Batch(commands) => {
             let mut inverses = Vec::with_capacity(commands.len());

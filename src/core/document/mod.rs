@@ -141,6 +141,15 @@ impl Default for ViewState {
     }
 }
 
+/// A named 3D view kept with the plan, to come back to or show again (LPS mm).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedView {
+    pub name: String,
+    pub eye_mm: [f64; 3],
+    pub look_at_mm: [f64; 3],
+    pub crosshair_mm: [f64; 3],
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanDocument {
     pub version: u32,
@@ -154,6 +163,8 @@ pub struct PlanDocument {
     /// Planned instrument paths, in LPS mm.
     #[serde(default)]
     pub trajectories: Vec<Trajectory>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub saved_views: Vec<SavedView>,
     /// The label map side file (NIfTI on the scan's grid); without one, segments are re-created
     /// from their recipes.
     #[serde(default)]
@@ -172,6 +183,7 @@ impl Default for PlanDocument {
             display: BTreeMap::new(),
             view: ViewState::default(),
             trajectories: Vec::new(),
+            saved_views: Vec::new(),
             label_map: None,
             revision: 0,
         }
