@@ -197,6 +197,10 @@ impl<R: Read + Seek> Walker<'_, R> {
             let len = self.u32(e)?;
             match tag {
                 (0xFFFE, 0xE0DD) => return Ok(()),
+                // An item delimiter among pixel data fragments ends the pixel data for the
+                // parser (it closes the fragment sequence), which then reads on in the
+                // enclosing data set.
+                (0xFFFE, 0xE00D) if fragments => return Ok(()),
                 (0xFFFE, 0xE000) if len == UNDEFINED && !fragments => self.elements(e, depth, None)?,
                 (0xFFFE, 0xE000) if len != UNDEFINED => {
                     if fragments {
