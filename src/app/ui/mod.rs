@@ -109,8 +109,9 @@ fn panels(
     let mut tools = state.p0().clone();
     let mut orbit = state.p1().clone();
     egui::Panel::top("menu").show(ui, |ui| menu(ui, &doc, &mut tools, &mut requests));
-    egui::Panel::bottom("status")
-        .show(ui, |ui| status::status_ui(ui, &jobs, &study, mesh_state.pending(), &mut requests));
+    egui::Panel::bottom("status").show(ui, |ui| {
+        status::status_ui(ui, &jobs, &study, mesh_state.pending(), autosave.error.as_deref(), &mut requests)
+    });
     egui::Panel::left("side").default_size(380.0).resizable(true).show(ui, |ui| {
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::CollapsingHeader::new("Study").default_open(true).show(ui, |ui| {

@@ -6,7 +6,15 @@ use super::Request;
 use crate::app::study::Study;
 use crate::app::tasks::Jobs;
 
-pub fn status_ui(ui: &mut egui::Ui, jobs: &Jobs, study: &Study, meshing: usize, requests: &mut Vec<Request>) {
+/// `autosave_error`: why work is not being kept for crash recovery, which the user must see.
+pub fn status_ui(
+    ui: &mut egui::Ui,
+    jobs: &Jobs,
+    study: &Study,
+    meshing: usize,
+    autosave_error: Option<&str>,
+    requests: &mut Vec<Request>,
+) {
     ui.horizontal(|ui| {
         let load = jobs.load.as_ref().map(|j| (&j.title, &j.progress));
         let running = load
@@ -39,6 +47,9 @@ pub fn status_ui(ui: &mut egui::Ui, jobs: &Jobs, study: &Study, meshing: usize, 
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.label(egui::RichText::new("Research software, not a medical device").weak());
+            if let Some(e) = autosave_error {
+                ui.label(egui::RichText::new(e).color(egui::Color32::from_rgb(245, 170, 40)));
+            }
         });
     });
 }
