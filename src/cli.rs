@@ -613,9 +613,7 @@ fn segment(path: &Path, series: Option<&str>, out: &Path, a: &SegmentArgs) -> Re
 
 fn check(plan: &Path, scan: Option<&Path>, json: bool) -> Result<()> {
     use twinplan::core::document::io as plan_io;
-    use twinplan::core::planning::{PlanningScene, conflicts};
-    /// Instruments closer than this (surface to surface) are reported as a conflict.
-    const CONFLICT_MM: f64 = 3.0;
+    use twinplan::core::planning::{CONFLICT_MM, PlanningScene, conflicts};
     let progress = Progress::new();
     let shown = TerminalProgress::start(&progress);
     let opened = plan_io::open_with_scan(plan, scan, &progress)?;
@@ -705,7 +703,7 @@ fn export_plan(plan: &Path, scan: Option<&Path>, out: &Path, mesh_format: &str, 
     };
     let mut written = Vec::new();
     for t in &doc.trajectories {
-        let path = out.join(format!("{}.mrk.json", paths::file_stem(t)));
+        let path = out.join(format!("{}.mrk.json", paths::file_stem(&t.name, "trajectory")));
         write(&path, serde_json::to_string_pretty(&paths::slicer_line(t, frame))? + "\n")?;
         written.push(path);
     }
@@ -718,7 +716,7 @@ fn export_plan(plan: &Path, scan: Option<&Path>, out: &Path, mesh_format: &str, 
             eprintln!("warning: {} has no voxels: no mesh written", s.name);
             continue;
         }
-        let stem: String = s.name.chars().map(|c| if c.is_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let stem = paths::file_stem(&s.name, "segment");
         let path = meshes.join(format!("{}_{stem}.{mesh_format}", s.label));
         export::write(&mesh, &path, format, frame, &s.name)?;
         written.push(path);

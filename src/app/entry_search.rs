@@ -28,6 +28,8 @@ pub struct Shown {
     pub result: EntrySearch,
     /// Tells one search from the next.
     pub id: u64,
+    /// The risk that maps to full red (see [`risk_scale`]), worked out once per search.
+    pub risk_scale: f32,
 }
 
 impl Shown {
@@ -35,17 +37,17 @@ impl Shown {
     pub fn current(&self, doc: &PlanDocument) -> bool {
         doc.trajectories.get(self.trajectory).is_some_and(|t| t.target_mm == self.target_mm)
     }
+}
 
-    /// The risk that maps to full red: most of the skin's range, at least 1 mm.
-    pub fn risk_scale(&self) -> f32 {
-        let mut r: Vec<f32> = self.result.vertex_risk.iter().copied().filter(|r| r.is_finite()).collect();
-        if r.is_empty() {
-            return 1.0;
-        }
-        let k = (r.len() * 9 / 10).min(r.len() - 1);
-        r.select_nth_unstable_by(k, f32::total_cmp);
-        r[k].max(1.0)
+/// The risk that maps to full red: most of the skin's range (its 90th percentile), at least 1 mm.
+fn risk_scale(vertex_risk: &[f32]) -> f32 {
+    let mut r: Vec<f32> = vertex_risk.iter().copied().filter(|r| r.is_finite()).collect();
+    if r.is_empty() {
+        return 1.0;
     }
+    let k = (r.len() * 9 / 10).min(r.len() - 1);
+    r.select_nth_unstable_by(k, f32::total_cmp);
+    r[k].max(1.0)
 }
 
 struct Pending {
@@ -108,7 +110,9 @@ fn poll(mut searches: ResMut<EntrySearches>) {
         Ok(result) => {
             searches.next_id += 1;
             let id = searches.next_id;
-            searches.shown = Some(Shown { trajectory: p.trajectory, target_mm: p.target_mm, skin: p.skin, result, id });
+            let risk_scale = risk_scale(&result.vertex_risk);
+            searches.shown =
+                Some(Shown { trajectory: p.trajectory, target_mm: p.target_mm, skin: p.skin, result, id, risk_scale });
         }
         Err(JobError::Cancelled) => {}
         Err(e) => searches.error = Some(e.to_string()),
@@ -133,7 +137,7 @@ fn heat_map_mesh(shown: &Shown) -> Mesh {
     const LIFT_MM: f64 = 0.25;
     let surface = SurfaceMesh::from_trimesh(&shown.skin);
     let normals = surface.vertex_normals();
-    let scale = shown.risk_scale();
+    let scale = shown.risk_scale;
     let positions: Vec<[f32; 3]> = surface
         .positions
         .iter()

@@ -30,16 +30,7 @@ pub struct Planning {
 /// structure nearest there.
 pub fn sample_rgb(doc: &PlanDocument, s: &ProfileSample) -> [u8; 3] {
     let margin = doc.segmentation.segment(s.label).map_or(0.0, |seg| seg.margin_mm);
-    verdict_rgb(Verdict::for_clearance(s.clearance_mm, margin))
-}
-
-/// Traffic-light colours of verdicts, shared by the 3D view and the panels.
-pub fn verdict_rgb(v: Verdict) -> [u8; 3] {
-    match v {
-        Verdict::Collision => [235, 60, 50],
-        Verdict::Warning => [245, 170, 40],
-        Verdict::Clear => [70, 200, 90],
-    }
+    Verdict::for_clearance(s.clearance_mm, margin).rgb()
 }
 
 fn recheck(doc: Res<Doc>, meshes: Res<SegmentMeshes>, mut planning: ResMut<Planning>) {
@@ -171,7 +162,7 @@ fn draw_markers(doc: Res<Doc>, planning: Res<Planning>, mut gizmos: Gizmos) {
         gizmos.sphere(iso(&t.target()), 1.5, color);
         let Ok(report) = report else { continue };
         if let Some(s) = report.structures.first() {
-            let [r, g, b] = verdict_rgb(s.verdict);
+            let [r, g, b] = s.verdict.rgb();
             let on_path = Point3::from(s.closest_on_path_mm);
             let on_structure = Point3::from(s.closest_on_structure_mm);
             gizmos.line(world_from_patient(&on_path), world_from_patient(&on_structure), Color::srgb_u8(r, g, b));

@@ -7,7 +7,7 @@ use bevy_egui::egui::{self, Color32, RichText, Stroke};
 use super::Request;
 use crate::app::document::{Doc, Edit};
 use crate::app::entry_search::{EntrySearches, risk_rgb};
-use crate::app::planning::{Planning, verdict_rgb};
+use crate::app::planning::Planning;
 use crate::app::scene::Orbit;
 use crate::app::study::Study;
 use crate::app::tools::{Tool, Tools};
@@ -15,7 +15,7 @@ use crate::core::document::Command;
 use crate::core::planning::{EntryRegion, Instrument, InstrumentKind, Trajectory, TrajectoryReport, Verdict};
 
 fn verdict_color(v: Verdict) -> Color32 {
-    let [r, g, b] = verdict_rgb(v);
+    let [r, g, b] = v.rgb();
     Color32::from_rgb(r, g, b)
 }
 
@@ -175,7 +175,7 @@ fn search_ui(
     ui.horizontal(|ui| {
         ui.checkbox(&mut tools.risk_map, "Risk map on the skin");
         if tools.risk_map {
-            legend(ui, shown.risk_scale());
+            legend(ui, shown.risk_scale);
         }
     });
 }

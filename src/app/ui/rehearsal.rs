@@ -51,7 +51,7 @@ pub fn rehearsal_ui(
     let name = doc.doc.segmentation.segment(label).map_or("—", |s| s.name.as_str());
     let margin = doc.doc.segmentation.segment(label).map_or(0.0, |s| s.margin_mm);
     let verdict = Verdict::for_clearance(here, margin);
-    let [r, g, b] = crate::app::planning::verdict_rgb(verdict);
+    let [r, g, b] = verdict.rgb();
     ui.label(RichText::new(format!("At the tip: {here:.1} mm to {name}")).color(Color32::from_rgb(r, g, b)).strong());
     let inside = report
         .passes_through

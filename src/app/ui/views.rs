@@ -7,7 +7,7 @@ use nalgebra::{Point3, Vector3};
 
 use super::{Request, ViewRects};
 use crate::app::document::{Doc, Edit};
-use crate::app::planning::{Planning, sample_rgb, verdict_rgb};
+use crate::app::planning::{Planning, sample_rgb};
 use crate::app::scene::{AXIS_COLORS, Orbit, StandardView, world_dir_from_patient, world_from_patient};
 use crate::app::slices::{SliceAxis, SliceMapping, SliceViews, slice_step_mm};
 use crate::app::study::Study;
@@ -116,7 +116,7 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Request>)
     for report in v.planning.reports.iter().flatten() {
         let Some(s) = report.structures.first() else { continue };
         let Some(p) = (v.project)(world_from_patient(&Point3::from(s.closest_on_structure_mm))) else { continue };
-        let [r, g, b] = verdict_rgb(s.verdict);
+        let [r, g, b] = s.verdict.rgb();
         let label = format!("{}: {} {:.1} mm", report.name, s.name, s.min_clearance_mm);
         text(&painter, egui::pos2(p.x + 10.0, p.y), egui::Align2::LEFT_CENTER, &label, Color32::from_rgb(r, g, b));
     }

@@ -286,17 +286,13 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
             Command::SetShowMeshes { show: std::mem::replace(&mut doc.view.show_meshes, show) }
         }
         Command::AddTrajectory { index, trajectory } => {
-            let index = index.min(doc.trajectories.len());
-            doc.trajectories.insert(index, trajectory);
             ch.trajectories = true;
-            Command::RemoveTrajectory { index }
+            Command::RemoveTrajectory { index: insert(&mut doc.trajectories, index, trajectory) }
         }
         Command::RemoveTrajectory { index } => {
-            if index >= doc.trajectories.len() {
-                return Err(PlanError::Invalid(format!("no trajectory number {}", index + 1)));
-            }
+            let trajectory = remove(&mut doc.trajectories, index, "trajectory")?;
             ch.trajectories = true;
-            Command::AddTrajectory { index, trajectory: doc.trajectories.remove(index) }
+            Command::AddTrajectory { index, trajectory }
         }
         Command::SetTrajectory { index, trajectory } => {
             let slot = doc
@@ -307,17 +303,13 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
             Command::SetTrajectory { index, trajectory: std::mem::replace(slot, trajectory) }
         }
         Command::AddSavedView { index, view } => {
-            let index = index.min(doc.saved_views.len());
-            doc.saved_views.insert(index, view);
             ch.view = true;
-            Command::RemoveSavedView { index }
+            Command::RemoveSavedView { index: insert(&mut doc.saved_views, index, view) }
         }
         Command::RemoveSavedView { index } => {
-            if index >= doc.saved_views.len() {
-                return Err(PlanError::Invalid(format!("no saved view number {}", index + 1)));
-            }
+            let view = remove(&mut doc.saved_views, index, "saved view")?;
             ch.view = true;
-            Command::AddSavedView { index, view: doc.saved_views.remove(index) }
+            Command::AddSavedView { index, view }
         }
         Command::Batch(commands) => {
             let mut inverses = Vec::with_capacity(commands.len());
@@ -352,4 +344,19 @@ impl Command {
             other => other,
         }
     }
+}
+
+/// Inserts at `index`, or at the end when the list is shorter; returns where it went.
+fn insert<T>(list: &mut Vec<T>, index: usize, item: T) -> usize {
+    let index = index.min(list.len());
+    list.insert(index, item);
+    index
+}
+
+/// Removes item `index`; an error naming `what` when there is none.
+fn remove<T>(list: &mut Vec<T>, index: usize, what: &str) -> Result<T, PlanError> {
+    if index >= list.len() {
+        return Err(PlanError::Invalid(format!("no {what} number {}", index + 1)));
+    }
+    Ok(list.remove(index))
 }

@@ -142,6 +142,15 @@ impl Verdict {
         }
     }
 
+    /// Traffic-light colour (sRGB), the same on screen and in reports.
+    pub fn rgb(self) -> [u8; 3] {
+        match self {
+            Verdict::Collision => [235, 60, 50],
+            Verdict::Warning => [245, 170, 40],
+            Verdict::Clear => [70, 200, 90],
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Collision => "collision",
@@ -445,6 +454,9 @@ fn passage(seg: &Segmentation, label: u16, from: f64, to: f64) -> Passage {
     let name = seg.segment(label).map_or_else(|| format!("label {label}"), |s| s.name.clone());
     Passage { label, name, from_depth_mm: from, to_depth_mm: to }
 }
+
+/// Instruments closer than this (surface to surface) are a conflict, in `check` and in reports.
+pub const CONFLICT_MM: f64 = 3.0;
 
 /// Pairs of paths whose instruments come closer than `min_distance_mm` (surface to surface):
 /// (first index, second index, distance in mm).

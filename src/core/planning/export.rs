@@ -72,11 +72,11 @@ pub fn slicer_line(t: &Trajectory, frame: Frame) -> serde_json::Value {
     })
 }
 
-/// A file name for a trajectory: its name with anything but letters, digits, `-` and `_`
-/// replaced, so that every name gives a valid one.
-pub fn file_stem(t: &Trajectory) -> String {
-    let s: String = t.name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    if s.trim_matches('_').is_empty() { "trajectory".into() } else { s }
+/// A file name made from a name (a trajectory's, a segment's): anything but letters, digits,
+/// `-` and `_` replaced, so that every name gives a valid one; `fallback` when nothing is left.
+pub fn file_stem(name: &str, fallback: &str) -> String {
+    let s: String = name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    if s.trim_matches('_').is_empty() { fallback.into() } else { s }
 }
 
 /// All trajectories as CSV: name, instrument, diameter and length, then entry and target in LPS,
@@ -123,7 +123,8 @@ mod tests {
             [4.0, 6.0, 3.0],
             Instrument::preset(InstrumentKind::BiopsyNeedle),
         );
-        assert_eq!(file_stem(&t), "Biopsy__left__frontal__2");
+        assert_eq!(file_stem(&t.name, "trajectory"), "Biopsy__left__frontal__2");
+        assert_eq!(file_stem("//", "trajectory"), "trajectory");
         let text = csv(std::slice::from_ref(&t));
         let row = text.lines().nth(1).unwrap();
         assert!(row.starts_with("\"Biopsy, left \"\"frontal\"\"/2\",biopsy needle,1.8,5.0000,1.0000,2.0000,3.0000,4.0000,6.0000,3.0000,-1.0000,-2.0000,3.0000,-4.0000,-6.0000,3.0000"), "{row}");

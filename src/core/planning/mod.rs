@@ -11,7 +11,8 @@ use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
 
 pub use clearance::{
-    Obstacle, Passage, PlanningScene, ProfileSample, StructureClearance, TrajectoryReport, Verdict, conflicts,
+    CONFLICT_MM, Obstacle, Passage, PlanningScene, ProfileSample, StructureClearance, TrajectoryReport, Verdict,
+    conflicts,
 };
 pub use distance_field::DistanceField;
 pub use instrument::{Instrument, InstrumentKind};

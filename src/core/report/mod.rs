@@ -16,12 +16,10 @@ use nalgebra::Point3;
 
 use crate::core::document::PlanDocument;
 use crate::core::document::io::OpenedPlan;
-use crate::core::planning::{PlanningError, PlanningScene, Trajectory, TrajectoryReport, Verdict, conflicts};
+use crate::core::planning::{CONFLICT_MM, PlanningError, PlanningScene, Trajectory, TrajectoryReport, conflicts};
 use crate::core::volume::{Plane, Volume};
 use raster::{Camera, Rgb};
 
-/// Instruments closer than this (surface to surface) are listed as conflicts.
-const CONFLICT_MM: f64 = 3.0;
 /// The cross-sections: millimetres across and pixels a side.
 const ACROSS_MM: f64 = 40.0;
 const ACROSS_PX: usize = 220;
@@ -156,11 +154,7 @@ fn figures(
     r: &TrajectoryReport,
 ) -> Result<Vec<Figure>, ReportError> {
     let dir = t.direction()?;
-    let colour = match r.verdict {
-        Verdict::Collision => [235, 60, 50],
-        Verdict::Warning => [245, 170, 40],
-        Verdict::Clear => [70, 200, 90],
-    };
+    let colour = r.verdict.rgb();
     let length = t.length_mm();
     let mid = t.at_depth(length / 2.0);
     let mut out = Vec::new();

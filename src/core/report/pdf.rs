@@ -26,6 +26,15 @@ fn win_ansi(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// One run of text at (x, y) in Helvetica (bold: Helvetica-Bold).
+fn text(c: &mut Content, x: f32, y: f32, size: f32, bold: bool, s: &str) {
+    c.begin_text();
+    c.set_font(Name(if bold { b"F2" } else { b"F1" }), size);
+    c.next_line(x, y);
+    c.show(Str(&win_ansi(s)));
+    c.end_text();
+}
+
 struct Page {
     content: Content,
     /// Indices into the document's images, each drawn as /ImN.
@@ -59,12 +68,7 @@ impl<'a> Layout<'a> {
     }
 
     fn text_at(&mut self, x: f32, y: f32, size: f32, bold: bool, s: &str) {
-        let c = &mut self.page().content;
-        c.begin_text();
-        c.set_font(Name(if bold { b"F2" } else { b"F1" }), size);
-        c.next_line(x, y);
-        c.show(Str(&win_ansi(s)));
-        c.end_text();
+        text(&mut self.page().content, x, y, size, bold, s);
     }
 
     /// A line of text at the cursor, which moves down.
@@ -303,17 +307,8 @@ pub fn render(report: &Report) -> Vec<u8> {
     // Footer on every page: the software, the plan's checksum, the date and the notice.
     let pages = l.pages.len();
     for (i, page) in l.pages.iter_mut().enumerate() {
-        let c = &mut page.content;
-        c.begin_text();
-        c.set_font(Name(b"F1"), 7.0);
-        c.next_line(MARGIN, 36.0);
-        c.show(Str(&win_ansi(&report.footer)));
-        c.end_text();
-        c.begin_text();
-        c.set_font(Name(b"F1"), 7.0);
-        c.next_line(WIDTH - MARGIN - 40.0, 24.0);
-        c.show(Str(&win_ansi(&format!("page {} of {pages}", i + 1))));
-        c.end_text();
+        text(&mut page.content, MARGIN, 36.0, 7.0, false, &report.footer);
+        text(&mut page.content, WIDTH - MARGIN - 40.0, 24.0, 7.0, false, &format!("page {} of {pages}", i + 1));
     }
 
     let mut pdf = Pdf::new();
