@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use nalgebra::{Point3, Vector3};
 use parry3d::math::{Pose, Vector};
-use parry3d::query::{ClosestPoints, PointQuery, Ray, RayCast, closest_points};
+use parry3d::query::{PointQuery, Ray, RayCast};
 use parry3d::shape::{Segment, TriMesh};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::search::path_risk;
+use super::segment_mesh::{Approach, closest_approach};
 use super::{PlanningError, Trajectory};
 use crate::core::mesh::{Mesh, segment_surface};
 use crate::core::progress::{Cancelled, Progress};
@@ -68,42 +69,21 @@ impl Obstacle {
         let (entry, target) = (t.entry(), t.target());
         let length = t.length_mm();
         let dir = (target - entry) / length;
-        // The path in short pieces: a short piece's bounding box is tight, so the BVH prunes
-        // well, and each piece only looks for something closer than the best so far.
-        let pieces = (length / PIECE_MM).ceil().max(1.0) as usize;
-        let mut best: Option<(f64, Point3<f64>, Point3<f64>)> = None;
-        let mut crosses = false;
-        for i in 0..pieces {
-            let a = t.at_depth(length * i as f64 / pieces as f64);
-            let b = t.at_depth(length * (i + 1) as f64 / pieces as f64);
-            let margin = best.map_or(f32::MAX, |(d, _, _)| d as f32);
-            let piece = Segment::new(vec(&a), vec(&b));
-            match closest_points(&Pose::IDENTITY, &piece, &Pose::IDENTITY, self.surface.as_ref(), margin) {
-                Ok(ClosestPoints::Intersecting) => {
-                    crosses = true;
-                    break;
+        let (on_path, on_structure, axis_mm) =
+            match closest_approach(&self.surface, vec(&entry), vec(&target), f32::MAX) {
+                // A path that never crosses the surface is either all outside or all inside.
+                Some(Approach::Near { distance, on_segment, on_mesh }) => {
+                    let d = f64::from(distance);
+                    (point(on_segment), point(on_mesh), if self.contains(&entry) { -d } else { d })
                 }
-                Ok(ClosestPoints::WithinMargin(p, q)) => {
-                    let (p, q) = (point(p), point(q));
-                    let d = (q - p).norm();
-                    if best.is_none_or(|(b, _, _)| d < b) {
-                        best = Some((d, p, q));
-                    }
+                _ => {
+                    // The axis crosses the surface: report where it first does.
+                    let ray = Ray::new(vec(&entry), vec(&Point3::from(dir)));
+                    let toi = self.surface.cast_local_ray(&ray, length as f32, false).unwrap_or(0.0);
+                    let hit = entry + dir * f64::from(toi);
+                    (hit, hit, 0.0)
                 }
-                _ => {}
-            }
-        }
-        let (on_path, on_structure, axis_mm) = match best {
-            // A path that never crosses the surface is either all outside or all inside.
-            Some((d, p, q)) if !crosses => (p, q, if self.contains(&entry) { -d } else { d }),
-            _ => {
-                // The axis crosses the surface: report where it first does.
-                let ray = Ray::new(vec(&entry), vec(&Point3::from(dir)));
-                let toi = self.surface.cast_local_ray(&ray, length as f32, false).unwrap_or(0.0);
-                let hit = entry + dir * f64::from(toi);
-                (hit, hit, 0.0)
-            }
-        };
+            };
         let min_clearance_mm = axis_mm - radius_mm;
         let verdict = Verdict::for_clearance(min_clearance_mm, self.margin_mm);
         StructureClearance {
@@ -304,8 +284,8 @@ impl PlanningScene {
             });
         }
         let radius = t.instrument.radius_mm();
-        let mut structures: Vec<StructureClearance> =
-            self.obstacles.par_iter().map(|o| o.clearance(t, radius)).collect();
+        // A tenth of a millisecond per path on one thread: too little to share out.
+        let mut structures: Vec<StructureClearance> = self.obstacles.iter().map(|o| o.clearance(t, radius)).collect();
         structures.sort_by(|a, b| a.min_clearance_mm.total_cmp(&b.min_clearance_mm));
         let verdict = structures.iter().map(|s| s.verdict).min().unwrap_or(Verdict::Clear);
         let mut warnings = self.warnings.clone();
@@ -386,9 +366,6 @@ impl PlanningScene {
         best
     }
 }
-
-/// Length of the pieces a path is checked in (see [`Obstacle::clearance`]).
-const PIECE_MM: f64 = 10.0;
 
 /// The surface paths enter through: the first skin segment, else the first bone segment.
 fn entry_label(seg: &Segmentation) -> Option<u16> {

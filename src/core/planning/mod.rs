@@ -6,6 +6,7 @@ mod distance_field;
 pub mod export;
 mod instrument;
 mod search;
+mod segment_mesh;
 
 use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
