@@ -208,6 +208,31 @@ fn absurd_dimensions_are_refused_before_allocating() {
     assert!(e.contains("many.dcm") && e.contains("90000 frame(s) of 8192 x 8192"), "{e}");
 }
 
+/// Copies of a real file whose positions put one slice 200 m from three others 2 µm apart:
+/// filling the gap would mean 10^11 slices. The series is split at the gap, with the warning on
+/// both volumes, and nothing of that size is ever reserved.
+#[test]
+fn a_gap_far_wider_than_the_spacing_splits_the_series() {
+    use ::dicom::core::{DataElement, PrimitiveValue, VR};
+    use ::dicom::dictionary_std::tags;
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, z) in ["0", "0.002", "0.004", "200000"].iter().enumerate() {
+        let mut obj = ::dicom::object::open_file(data("pydicom/CT_small.dcm")).unwrap();
+        let position = format!("-158.135803\\-179.035797\\{z}");
+        obj.put(DataElement::new(tags::IMAGE_POSITION_PATIENT, VR::DS, PrimitiveValue::from(position)));
+        let uid = format!("1.2.826.0.1.3680043.8.498.{}", 100 + i);
+        obj.put(DataElement::new(tags::SOP_INSTANCE_UID, VR::UI, PrimitiveValue::from(uid)));
+        obj.write_to_file(tmp.path().join(format!("{i}.dcm"))).unwrap();
+    }
+    let scan = dicom::scan(tmp.path(), &Progress::new()).unwrap();
+    assert_eq!(scan.series.iter().map(|s| s.grid.dims[2]).collect::<Vec<_>>(), vec![3, 1]);
+    for s in &scan.series {
+        assert!(s.warnings.iter().any(|w| w.contains("split there into separate volumes")), "{:?}", s.warnings);
+        let loaded = dicom::load(s, &Progress::new()).unwrap();
+        assert_eq!(loaded.volume.grid.dims, [128, 128, s.grid.dims[2]]);
+    }
+}
+
 #[test]
 fn cancelling_stops_loading() {
     let p = Progress::new();

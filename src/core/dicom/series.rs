@@ -131,16 +131,18 @@ pub fn build_series(headers: Vec<SliceHeader>) -> Vec<Series> {
         } else {
             None
         };
-        let n = stacks.len();
+        let mut parts: Vec<(Vec<SliceHeader>, Vec<String>)> = Vec::new();
+        for stack in stacks {
+            let (pieces, gaps) = split_at_gaps(stack);
+            parts.extend(pieces.into_iter().map(|p| (p, gaps.clone())));
+        }
+        let n = parts.len();
         // Largest stack first: that is what a user opening "the series" expects.
-        let mut stacks = stacks;
-        stacks.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        for (i, stack) in stacks.into_iter().enumerate() {
+        parts.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+        for (i, (stack, gaps)) in parts.into_iter().enumerate() {
             let id = if n > 1 { format!("{uid}#{}", i + 1) } else { uid.clone() };
             let mut s = build_one(id, uid.clone(), stack);
-            if let Some(m) = &mixed {
-                s.warnings.insert(0, m.clone());
-            }
+            s.warnings.splice(0..0, mixed.iter().cloned().chain(gaps));
             out.push(s);
         }
     }
@@ -181,6 +183,53 @@ fn split_repeated_acquisitions(stack: Vec<SliceHeader>) -> Vec<Vec<SliceHeader>>
         }
     }
     vec![stack]
+}
+
+/// The most slices in a row a gap may be filled with by interpolation. A wider gap (two table
+/// positions under one UID, say) splits the stack into separate volumes instead: inventing
+/// anatomy across it would be a picture of nothing that was measured.
+const MAX_FILLED_SLICES: f64 = 4.0;
+
+/// Splits a stack at gaps wider than [`MAX_FILLED_SLICES`] missing slices, with a warning for
+/// each gap. Returns the stack unchanged when positions or orientation are unknown.
+fn split_at_gaps(mut stack: Vec<SliceHeader>) -> (Vec<Vec<SliceHeader>>, Vec<String>) {
+    let Some(normal) = stack_normal(&stack[0]) else {
+        return (vec![stack], Vec::new());
+    };
+    if stack.iter().any(|h| h.position_mm.is_none()) {
+        return (vec![stack], Vec::new());
+    }
+    stack.sort_by(|a, b| along(a, &normal).unwrap_or(0.0).total_cmp(&along(b, &normal).unwrap_or(0.0)));
+    let d: Vec<f64> = stack.iter().map(|h| along(h, &normal).unwrap_or(0.0)).collect();
+    // The usual step, measured between distinct positions (duplicates are dealt with later).
+    let mut steps: Vec<f64> = d.windows(2).map(|w| w[1] - w[0]).filter(|g| *g >= 1e-3).collect();
+    if steps.is_empty() {
+        return (vec![stack], Vec::new());
+    }
+    steps.sort_by(f64::total_cmp);
+    let median = steps[steps.len() / 2];
+    let cuts: Vec<usize> = (1..d.len()).filter(|&i| d[i] - d[i - 1] > (MAX_FILLED_SLICES + 1.5) * median).collect();
+    let warnings = cuts
+        .iter()
+        .map(|&i| {
+            let gap = d[i] - d[i - 1];
+            format!(
+                "a gap of {} between positions {} and {} along the normal (about {:.0} slices missing where the spacing is {}): the series was split there into separate volumes rather than filled",
+                fmt_mm(gap),
+                fmt_mm(d[i - 1]),
+                fmt_mm(d[i]),
+                (gap / median).round() - 1.0,
+                fmt_mm(median)
+            )
+        })
+        .collect();
+    let mut pieces = Vec::with_capacity(cuts.len() + 1);
+    for &i in cuts.iter().rev() {
+        pieces.push(stack.split_off(i));
+    }
+    pieces.push(stack);
+    pieces.reverse();
+    (pieces, warnings)
 }
 
 fn stack_normal(h: &SliceHeader) -> Option<Vector3<f64>> {
@@ -337,13 +386,12 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
                 let (lo_d, hi_d) = (sorted[0], sorted[sorted.len() - 1]);
                 let (wi, wdev) = worst.unwrap_or((0, 0.0));
                 warnings.push(format!(
-                    "uneven slice spacing: steps between {} and {} (median {}), the largest deviation from an even grid is {} at slice {wi} (position {}): resampled onto an even {} grid by linear interpolation",
+                    "uneven slice spacing: steps between {} and {} (median {}), the largest deviation from an even grid is {} at slice {wi} (position {}): resampled onto an even {out_step:.4} mm grid by linear interpolation",
                     fmt_mm(lo_d),
                     fmt_mm(hi_d),
                     fmt_mm(median),
                     fmt_mm(wdev),
                     fmt_mm(d[wi]),
-                    fmt_mm(median)
                 ));
             }
             resample = Some(plan);
@@ -476,6 +524,28 @@ mod tests {
         let plan = s.resample.as_ref().unwrap();
         assert_eq!(plan[3], SliceSource { lo: 2, hi: 3, t: 1.0 / 3.0 });
         assert_eq!(plan[6], SliceSource { lo: 3, hi: 4, t: 1.0 });
+    }
+
+    #[test]
+    fn a_wide_gap_splits_the_series_instead_of_being_filled() {
+        // Three slices 2 µm apart and one 20 m away: filling would invent ten million slices.
+        let z = [0.0, 0.002, 0.004, 20_000.0];
+        let hs: Vec<_> = z.iter().enumerate().map(|(i, &z)| slice(i, Vector3::new(0.0, 0.0, z))).collect();
+        let s = build_series(hs);
+        assert_eq!(s.iter().map(|s| s.grid.dims[2]).collect::<Vec<_>>(), vec![3, 1]);
+        assert_eq!(s[0].id, "1.2.3#1");
+        assert!(s.iter().all(|s| s.resample.is_none()));
+        for v in &s {
+            assert!(
+                v.warnings[0].contains("a gap of 20000.00 mm between positions 0.00 mm and 20000.00 mm"),
+                "{:?}",
+                v.warnings
+            );
+        }
+        // Four missing slices are still filled, five are not.
+        let at = |zs: &[f64]| zs.iter().enumerate().map(|(i, &z)| slice(i, Vector3::new(0.0, 0.0, z))).collect();
+        assert_eq!(build_series(at(&[0.0, 1.0, 2.0, 7.0, 8.0])).len(), 1);
+        assert_eq!(build_series(at(&[0.0, 1.0, 2.0, 8.0, 9.0])).len(), 2);
     }
 
     #[test]
