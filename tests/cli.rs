@@ -574,3 +574,20 @@ fn report_pdf_has_the_plan_in_real_text_and_pictures_and_anonymises() {
     assert_eq!(code, 1);
     assert!(err.contains("expected a report name ending in .pdf or .html"), "{err}");
 }
+
+/// One byte changed in the RLE test file (the last segment's data) makes dicom-rs's RLE codec
+/// index past its buffer and panic. That is the file's decode error: named, exit code 1, and no
+/// panic report on the terminal.
+#[test]
+fn a_codec_that_panics_fails_its_file_quietly() {
+    let mut bytes = std::fs::read(data("transfer-syntaxes/4.dcm")).unwrap();
+    assert_eq!(bytes[273_228], 0x7f, "the shared file is the one this test was made on");
+    bytes[273_228] = 0xfc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rle-panic.dcm");
+    std::fs::write(&path, &bytes).unwrap();
+    let (code, out, err) = twinplan(&["info", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains("rle-panic.dcm: pixel data cannot be decoded") && out.contains("the codec failed"), "{out}");
+    assert!(err.contains("rle-panic.dcm") && !err.contains("panicked"), "{err}");
+}

@@ -12,11 +12,8 @@ use twinplan::core::dicom::{build_series, decode_bytes, read_object, slice_heade
 const MAX_FUZZ_VOXELS: u64 = 1 << 22;
 
 fuzz_target!(|data: &[u8]| {
-    // libfuzzer-sys aborts on any panic, even one the reader catches (it turns a panicking
-    // third-party codec into a decode error); the default hook lets those through, and a panic
-    // that escapes is still caught and aborted on by libfuzzer-sys.
-    static DEFAULT_HOOK: std::sync::Once = std::sync::Once::new();
-    DEFAULT_HOOK.call_once(|| drop(std::panic::take_hook()));
+    // A panicking codec is caught by the reader and kept from the panic hook (it is that file's
+    // decode error); any other panic reaches libfuzzer-sys's hook, which aborts: a find.
     let name = Path::new("fuzz.dcm");
     let Ok(parsed) = read_object(data, name, false) else { return };
     let Ok(headers) = slice_headers(&parsed, name) else { return };

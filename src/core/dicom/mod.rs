@@ -87,7 +87,7 @@ fn decode_series(series: &Series, progress: &Progress) -> Result<Volume, DecodeF
     let first = series.first();
     let plane = first.rows as usize * first.cols as usize;
     let out_slices = series.grid.dims[2];
-    let voxels = plane.checked_mul(out_slices.max(series.slices.len())).unwrap_or(usize::MAX);
+    let voxels = plane.saturating_mul(out_slices.max(series.slices.len()));
     if voxels > MAX_VOXELS {
         return Err(DecodeFailure::Fatal(DicomError::invalid(
             &first.path,
@@ -95,11 +95,17 @@ fn decode_series(series: &Series, progress: &Progress) -> Result<Volume, DecodeF
         )));
     }
     let data = match choose_kind(&series.slices) {
-        SampleKind::I16 => match decode_into::<i16>(series, plane, progress)? {
-            (v, false) => VoxelData::I16(v),
-            // Values beyond i16 (a 16-bit unsigned MR, say): decode again as f32.
-            (_, true) => VoxelData::F32(decode_into::<f32>(series, plane, progress)?.0),
-        },
+        SampleKind::I16 => {
+            let (v, outside) = decode_into::<i16>(series, plane, progress)?;
+            if outside {
+                // Values beyond i16 (a 16-bit unsigned MR, say): decode again as f32, without
+                // holding the first attempt meanwhile.
+                drop(v);
+                VoxelData::F32(decode_into::<f32>(series, plane, progress)?.0)
+            } else {
+                VoxelData::I16(v)
+            }
+        }
         SampleKind::F32 => VoxelData::F32(decode_into::<f32>(series, plane, progress)?.0),
     };
     let ct = first.modality == "CT" && (first.rescale_type.is_empty() || first.rescale_type == "HU");

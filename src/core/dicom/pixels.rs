@@ -1,7 +1,9 @@
 //! Pixel data to voxel values: decode each file once, mask the stored bits, extend the sign,
 //! invert MONOCHROME1, apply the per-slice rescale, and write straight into the volume buffer.
 
+use std::cell::Cell;
 use std::path::Path;
+use std::sync::Once;
 
 use dicom::core::header::HasLength;
 use dicom::core::value::{PrimitiveValue, Value};
@@ -302,6 +304,27 @@ fn le_words(bytes: &[u8], bits: u16) -> Words<'_> {
 
 /// Bytes of native (uncompressed) pixel data present in the object, `None` when encapsulated or
 /// absent: lets a caller refuse a truncated image before allocating for it.
+/// Runs a third-party codec so that a panic in it is this file's error and nothing more. The
+/// codecs trust a stream's own header more than they check it, and one that disagrees with the
+/// image can make them panic. The panic is caught, and kept off the terminal (the error that
+/// names the file says it instead); panics anywhere else still reach the hook in place.
+fn contain_codec_panic<R>(codec: impl FnOnce() -> R) -> Option<R> {
+    thread_local!(static IN_CODEC: Cell<bool> = const { Cell::new(false) });
+    static QUIET_IN_CODEC: Once = Once::new();
+    QUIET_IN_CODEC.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_CODEC.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    IN_CODEC.with(|c| c.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(codec));
+    IN_CODEC.with(|c| c.set(false));
+    result.ok()
+}
+
 pub fn native_pixel_bytes(obj: &DefaultDicomObject) -> Option<u64> {
     let e = obj.get(tags::PIXEL_DATA)?;
     match e.value() {
@@ -389,13 +412,9 @@ pub fn decode_object<T: Sample>(
                     path: path.to_owned(),
                     detail: format!("{} frame {}: {detail}", h.transfer_syntax_name, h.frame),
                 };
-                // The codecs trust the stream's own header more than they check it: one that
-                // disagrees with the image's size can make them panic. That is this file's
-                // error, not the end of loading the folder.
-                let decoded =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| obj.decode_pixel_data_frame(h.frame)))
-                        .map_err(|_| decode_err("the codec failed on a malformed compressed stream".into()))?
-                        .map_err(|e| decode_err(e.to_string()))?;
+                let decoded = contain_codec_panic(|| obj.decode_pixel_data_frame(h.frame))
+                    .ok_or_else(|| decode_err("the codec failed on a malformed compressed stream".into()))?
+                    .map_err(|e| decode_err(e.to_string()))?;
                 let bytes = decoded.data();
                 let bits = decoded.bits_allocated();
                 let words = Words::LeBytes(bytes, bits);
