@@ -281,7 +281,8 @@ fn row_major<const R: usize, const C: usize>(m: &nalgebra::SMatrix<f64, R, C>) -
 }
 
 struct SeriesReport<'a> {
-    series: &'a Series,
+    /// As scanned, or as loaded when some of its files could not be decoded.
+    series: std::borrow::Cow<'a, Series>,
     volume: Option<Volume>,
     error: Option<String>,
 }
@@ -296,9 +297,13 @@ fn info(path: &Path, as_json: bool) -> Result<()> {
         match dicom::load(s, &progress) {
             Ok(loaded) => {
                 skipped.extend(loaded.failed);
-                reports.push(SeriesReport { series: s, volume: Some(loaded.volume), error: None });
+                let series = std::borrow::Cow::Owned(loaded.series);
+                reports.push(SeriesReport { series, volume: Some(loaded.volume), error: None });
             }
-            Err(e) => reports.push(SeriesReport { series: s, volume: None, error: Some(e.to_string()) }),
+            Err(e) => {
+                let series = std::borrow::Cow::Borrowed(s);
+                reports.push(SeriesReport { series, volume: None, error: Some(e.to_string()) })
+            }
         }
     }
     drop(_shown);
@@ -307,7 +312,7 @@ fn info(path: &Path, as_json: bool) -> Result<()> {
         let series: Vec<_> = reports
             .iter()
             .map(|r| {
-                let s = r.series;
+                let s = r.series.as_ref();
                 let h = s.first();
                 let (grid, warnings) = match &r.volume {
                     Some(v) => (&v.grid, v.warnings.clone()),
@@ -368,7 +373,7 @@ fn info(path: &Path, as_json: bool) -> Result<()> {
 }
 
 fn print_series(r: &SeriesReport) {
-    let s = r.series;
+    let s = r.series.as_ref();
     let h = s.first();
     let grid = r.volume.as_ref().map_or(&s.grid, |v| &v.grid);
     let [nx, ny, nz] = grid.dims;
@@ -423,7 +428,7 @@ fn export_volume(path: &Path, series: Option<&str>, out: &Path) -> Result<()> {
         bail!("{}: expected an output name ending in .nii or .nii.gz", out.display());
     }
     let desc = format!("{} {}", v.meta.modality, v.meta.description);
-    nifti::write_volume(out, &v.grid, &v.data, desc.trim()).with_context(|| format!("writing {}", out.display()))?;
+    nifti::write_volume(out, &v.grid, &v.data, desc.trim())?;
     let [nx, ny, nz] = v.grid.dims;
     println!(
         "wrote {} ({nx} x {ny} x {nz}, {}, {})",
@@ -576,9 +581,7 @@ fn segment(path: &Path, series: Option<&str>, out: &Path, a: &SegmentArgs) -> Re
         bail!("{}: the steps {} select no voxel", path.display(), a.steps.join(" "));
     }
     let islands = components::components(&mask, connectivity).count();
-    seg.labels
-        .write_nifti(out, &format!("twinplan {}", a.name))
-        .with_context(|| format!("{}: could not write the label map", out.display()))?;
+    seg.labels.write_nifti(out, &format!("twinplan {}", a.name))?;
     let segment = seg.segment(label).context("the segment just added")?;
     if a.json {
         let j = json!({

@@ -156,6 +156,9 @@ fn a_folder_mixing_broken_and_good_files_loads_the_good_ones() {
         if s.slices.iter().any(|h| h.path.ends_with("MR_truncated.dcm")) {
             assert_eq!(loaded.failed.len(), 1, "the truncated file is left out");
             assert!(loaded.volume.warnings[0].contains("MR_truncated.dcm"), "{:?}", loaded.volume.warnings);
+            assert_eq!(s.slices.len(), 2, "scanned: both files");
+            assert_eq!(loaded.series.slices.len(), 1, "loaded: the good one");
+            assert_eq!(loaded.volume.grid.dims[2], 1);
         }
     }
 }

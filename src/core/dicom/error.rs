@@ -6,12 +6,9 @@ use crate::core::progress::Cancelled;
 /// was expected, so the message alone tells the user what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum DicomError {
-    #[error("{path}: cannot read: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    // Not a `source`: the message already says it, and error chains would say it twice.
+    #[error("{path}: cannot read: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("{path}: not a DICOM file (no 'DICM' marker at byte 128 and no recognisable data set)")]
     NotDicom { path: PathBuf },
     #[error("{path}: not a readable DICOM file: {detail}")]

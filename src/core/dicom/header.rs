@@ -126,7 +126,7 @@ pub fn read_object(bytes: &[u8], path: &Path, header_only: bool) -> Result<Parse
 
 /// Reads a file's header (up to the pixel data), which is what scanning a folder needs.
 pub fn read_file_header(path: &Path) -> Result<ParsedFile> {
-    let io = |e| DicomError::Io { path: path.to_owned(), source: e };
+    let io = |e| DicomError::Io { path: path.to_owned(), error: e };
     let mut file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     let mut head = Vec::with_capacity(len.min(HEADER_PREFIX) as usize);
@@ -146,7 +146,7 @@ pub fn read_file_header(path: &Path) -> Result<ParsedFile> {
 /// style data sets) are read as little endian when they start like a data set.
 fn parse<R: Read>(src: R, path: &Path, header_only: bool) -> Result<ParsedFile> {
     let mut reader = BufReader::with_capacity(16 * 1024, src);
-    let head = reader.fill_buf().map_err(|e| DicomError::Io { path: path.to_owned(), source: e })?;
+    let head = reader.fill_buf().map_err(|e| DicomError::Io { path: path.to_owned(), error: e })?;
     let head: Vec<u8> = head[..head.len().min(132)].to_vec();
     let parse_err = |e: &dyn std::fmt::Display| {
         let detail = e.to_string();

@@ -34,6 +34,8 @@ pub struct Loaded {
     pub volume: Volume,
     /// Files of this series that could not be decoded (they are left out, with a warning).
     pub failed: Vec<Skipped>,
+    /// The series as loaded: without the failed files' images.
+    pub series: Series,
 }
 
 /// Loads one series. Files that fail to decode are left out (the stack is rebuilt without them,
@@ -52,7 +54,7 @@ pub fn load(series: &Series, progress: &Progress) -> Result<Loaded> {
                         format!("{} file(s) could not be decoded and were left out: {}", failed.len(), list.join("; ")),
                     );
                 }
-                return Ok(Loaded { volume, failed });
+                return Ok(Loaded { volume, failed, series: current });
             }
             Err(DecodeFailure::Fatal(e)) => return Err(e),
             Err(DecodeFailure::Files(mut errs)) => {

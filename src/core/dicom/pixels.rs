@@ -240,7 +240,7 @@ pub fn decode_file<T: Sample>(path: &Path, frames: &mut [(&SliceHeader, &mut [T]
         bytes.clear();
         std::fs::File::open(path)
             .and_then(|mut f| std::io::Read::read_to_end(&mut f, bytes))
-            .map_err(|e| DicomError::Io { path: path.to_owned(), source: e })?;
+            .map_err(|e| DicomError::Io { path: path.to_owned(), error: e })?;
         decode_bytes_into(bytes, path, frames)
     })
 }

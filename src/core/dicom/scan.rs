@@ -37,14 +37,14 @@ impl Scan {
 /// Every regular file under `root` (or `root` itself), in a stable order. Directory symlinks are
 /// not followed, so a link cycle cannot trap the walk.
 fn list_files(root: &Path) -> Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(root).map_err(|e| DicomError::Io { path: root.to_owned(), source: e })?;
+    let meta = std::fs::metadata(root).map_err(|e| DicomError::Io { path: root.to_owned(), error: e })?;
     if meta.is_file() {
         return Ok(vec![root.to_owned()]);
     }
     let mut out = Vec::new();
     let mut stack = vec![root.to_owned()];
     while let Some(dir) = stack.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| DicomError::Io { path: dir.clone(), source: e })?;
+        let entries = std::fs::read_dir(&dir).map_err(|e| DicomError::Io { path: dir.clone(), error: e })?;
         for entry in entries.flatten() {
             let Ok(ft) = entry.file_type() else { continue };
             let path = entry.path();

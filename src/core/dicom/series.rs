@@ -142,7 +142,10 @@ pub fn build_series(headers: Vec<SliceHeader>) -> Vec<Series> {
         for (i, (stack, gaps)) in parts.into_iter().enumerate() {
             let id = if n > 1 { format!("{uid}#{}", i + 1) } else { uid.clone() };
             let mut s = build_one(id, uid.clone(), stack);
-            s.warnings.splice(0..0, mixed.iter().cloned().chain(gaps));
+            let no_uid = uid.is_empty().then(|| {
+                "no SeriesInstanceUID: images without one are grouped by their geometry alone, so images of different series may be mixed in this volume".to_string()
+            });
+            s.warnings.splice(0..0, no_uid.into_iter().chain(mixed.iter().cloned()).chain(gaps));
             out.push(s);
         }
     }
@@ -546,6 +549,15 @@ mod tests {
         let at = |zs: &[f64]| zs.iter().enumerate().map(|(i, &z)| slice(i, Vector3::new(0.0, 0.0, z))).collect();
         assert_eq!(build_series(at(&[0.0, 1.0, 2.0, 7.0, 8.0])).len(), 1);
         assert_eq!(build_series(at(&[0.0, 1.0, 2.0, 8.0, 9.0])).len(), 2);
+    }
+
+    #[test]
+    fn images_without_a_series_uid_are_flagged() {
+        let hs: Vec<_> = (0..3)
+            .map(|i| SliceHeader { series_uid: String::new(), ..slice(i, Vector3::new(0.0, 0.0, i as f64)) })
+            .collect();
+        let s = &build_series(hs)[0];
+        assert!(s.warnings[0].starts_with("no SeriesInstanceUID"), "{:?}", s.warnings);
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
     let VoxelData::I16(data) = &volume.data else {
         return Err(DicomError::Unsupported { path: dir.to_owned(), what: "writing a float volume as DICOM".into() });
     };
-    std::fs::create_dir_all(dir).map_err(|e| DicomError::Io { path: dir.to_owned(), source: e })?;
+    std::fs::create_dir_all(dir).map_err(|e| DicomError::Io { path: dir.to_owned(), error: e })?;
     let g = &volume.grid;
     let [nx, ny, nz] = g.dims;
     let plane = nx * ny;
@@ -156,7 +156,7 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
             .map_err(|e| DicomError::invalid(path, e.to_string()))?;
         obj.with_exact_meta(meta)
             .write_to_file(path)
-            .map_err(|e| DicomError::Io { path: path.to_owned(), source: std::io::Error::other(e.to_string()) })
+            .map_err(|e| DicomError::Io { path: path.to_owned(), error: std::io::Error::other(e.to_string()) })
     };
 
     let mut written = Vec::new();

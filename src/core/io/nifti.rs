@@ -64,7 +64,10 @@ where
     // Our buffer is i-fastest: Fortran order for shape (nx, ny, nz).
     let view = ArrayView3::from_shape((nx, ny, nz).f(), data).map_err(|e| err(e.to_string()))?;
     let header = header_for(grid, description);
-    WriterOptions::new(path).reference_header(&header).write_nifti(&view).map_err(|e| err(e.to_string()))
+    WriterOptions::new(path).reference_header(&header).write_nifti(&view).map_err(|e| match e {
+        nifti::NiftiError::Io(io) => err(io.to_string()),
+        e => err(e.to_string()),
+    })
 }
 
 /// sform (exact, shear included) and qform (rotation part, when the grid is not sheared), both
@@ -93,9 +96,7 @@ fn header_for(grid: &Grid, description: &str) -> NiftiHeader {
         let q = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(dirs));
         let q = if q.w < 0.0 { UnitQuaternion::new_unchecked(-q.into_inner()) } else { q };
         h.pixdim[0] = qfac as f32;
-        h.quatern_b = q.i as f32;
-        h.quatern_c = q.j as f32;
-        h.quatern_d = q.k as f32;
+        [h.quatern_b, h.quatern_c, h.quatern_d] = quatern_bcd(&q);
         h.quatern_x = ras_from_voxel[(0, 3)] as f32;
         h.quatern_y = ras_from_voxel[(1, 3)] as f32;
         h.quatern_z = ras_from_voxel[(2, 3)] as f32;
@@ -106,6 +107,22 @@ fn header_for(grid: &Grid, description: &str) -> NiftiHeader {
     d.resize(80, 0);
     h.descrip = d;
     h
+}
+
+/// The stored quaternion parts b, c, d (readers derive a from them). Near a half turn a is
+/// about zero, and readers take it as zero only when b² + c² + d² is within 1e-7 of one; plain
+/// rounding to f32 can miss that, and the square root of the remainder would tilt the axes by up
+/// to a milliradian. So there the largest part is rounded away from zero until it fits.
+fn quatern_bcd(q: &UnitQuaternion<f64>) -> [f32; 3] {
+    let mut bcd = [q.i as f32, q.j as f32, q.k as f32];
+    if q.w < 3e-4 {
+        let rest = |v: &[f32; 3]| 1.0 - v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>();
+        let k = (0..3).max_by(|&a, &b| bcd[a].abs().total_cmp(&bcd[b].abs())).unwrap_or(0);
+        while rest(&bcd) >= 1e-7 {
+            bcd[k] = f32::from_bits(bcd[k].to_bits() + 1); // one step away from zero
+        }
+    }
+    bcd
 }
 
 /// The voxel-to-RAS affine the file declares: sform if set, else qform, else scaled identity.
@@ -124,7 +141,11 @@ fn ras_from_voxel(h: &NiftiHeader) -> Matrix4<f64> {
     let mut m = Matrix4::identity();
     if h.qform_code > 0 {
         let (b, c, d) = (h.quatern_b as f64, h.quatern_c as f64, h.quatern_d as f64);
-        let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
+        // As nifti1_io reads it: a rotation of about 180 degrees has a = 0, and b, c, d rounded
+        // to f32 may leave 1 - (b² + c² + d²) a little off zero; its square root would tilt
+        // the axes by up to a milliradian.
+        let rest = 1.0 - (b * b + c * c + d * d);
+        let a = if rest < 1e-7 { 0.0 } else { rest.sqrt() };
         let rot = UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(a, b, c, d)).to_rotation_matrix();
         let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
         let lin = rot.matrix() * Matrix3::from_diagonal(&Vector3::new(pix.x, pix.y, pix.z * qfac));
@@ -228,6 +249,22 @@ mod tests {
         let from_q = ras_from_lps() * ras_from_voxel(&q_only);
         assert!((from_s - m).amax() < 1e-5, "{from_s} vs {m}");
         assert!((from_q - m).amax() < 1e-5, "{from_q} vs {m}");
+    }
+
+    /// An axial-ish LPS grid is a half turn in RAS (a = 0): the qform must still give the
+    /// axes to f32 precision (the slight tilt is that of the transfer-syntax samples' MR).
+    #[test]
+    fn half_turn_qform_is_exact() {
+        for tilt in [0.0f64, 0.108, 0.3, -0.7] {
+            let c = (1.0 - tilt * tilt).sqrt();
+            let lin = Matrix3::new(1.0, 0.0, 0.0, 0.0, c, tilt, 0.0, -tilt, c) * Matrix3::from_diagonal_element(3.25);
+            let mut m = Matrix4::identity();
+            m.fixed_view_mut::<3, 3>(0, 0).copy_from(&lin);
+            let mut h = header_for(&Grid::new([2, 2, 2], m), "");
+            h.sform_code = 0;
+            let from_q = ras_from_lps() * ras_from_voxel(&h);
+            assert!((from_q - m).amax() < 1e-5, "tilt {tilt}: {from_q} vs {m}");
+        }
     }
 
     #[test]

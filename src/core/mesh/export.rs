@@ -50,11 +50,11 @@ impl Format {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: cannot write the mesh: {source}")]
+#[error("{path}: cannot write the mesh: {error}")]
 pub struct ExportError {
     pub path: PathBuf,
-    #[source]
-    pub source: std::io::Error,
+    /// Not a `source`: the message already says it, and error chains would say it twice.
+    pub error: std::io::Error,
 }
 
 /// Writes `mesh` (in LPS) to `path` in `format`, converted to `frame`.
@@ -63,7 +63,7 @@ pub fn write(mesh: &Mesh, path: &Path, format: Format, frame: Frame, name: &str)
         Frame::Lps => mesh.clone(),
         Frame::Ras => mesh.transformed(&ras_from_lps()),
     };
-    let err = |source| ExportError { path: path.to_owned(), source };
+    let err = |error| ExportError { path: path.to_owned(), error };
     let file = std::fs::File::create(path).map_err(err)?;
     let mut w = BufWriter::new(file);
     // The frame first: STL headers keep only 80 bytes.
