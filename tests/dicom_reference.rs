@@ -106,3 +106,19 @@ fn series_geometry_and_voxels_match_simpleitk() {
         );
     }
 }
+
+/// JPEG Lossless process 14 (.57) with the predictors the shared data lacks (it has only
+/// predictor 1, as .70): DCMTK's encoder made them from MR_small.dcm, whose own values are
+/// checked against pydicom above; being lossless, each must give exactly those values.
+#[test]
+fn jpeg_lossless_with_every_predictor_gives_back_the_source_pixels() {
+    let source = values(&load(&data("pydicom/MR_small.dcm")));
+    for sv in 2..=7 {
+        let path = common::project(&format!("tests/fixtures/jpeg_lossless/mr_small_sv{sv}.dcm"));
+        let (scan, loaded) = dicom::open_volume(&path, None, &Progress::new()).unwrap();
+        assert_eq!(scan.series[0].transfer_syntaxes(), ["JPEG Lossless, Non-Hierarchical (Process 14)"]);
+        let v = values(&loaded.volume);
+        let differing = v.iter().zip(&source).filter(|(a, b)| a != b).count();
+        assert_eq!((v.len(), differing), (64 * 64, 0), "predictor {sv}");
+    }
+}
