@@ -122,3 +122,30 @@ fn jpeg_lossless_with_every_predictor_gives_back_the_source_pixels() {
         assert_eq!((v.len(), differing), (64 * 64, 0), "predictor {sv}");
     }
 }
+
+/// An enhanced multi-frame MR written by another tool (highdicom's legacy conversion, per-frame
+/// functional groups) loads exactly like the single-frame files it was made from, and both sit
+/// where those twelve slices sit in the whole oblique series (checked against SimpleITK above).
+#[test]
+fn highdicom_enhanced_mr_loads_like_its_single_frames() {
+    let dir = common::project("tests/fixtures/enhanced");
+    let enhanced = load(&dir.join("enhanced.dcm"));
+    let single = load(&dir.join("single"));
+    assert_eq!(enhanced.grid.dims, [64, 64, 12]);
+    assert!(enhanced.warnings.is_empty(), "{:?}", enhanced.warnings);
+    assert_eq!(enhanced.grid.dims, single.grid.dims);
+    assert!((enhanced.grid.patient_from_voxel - single.grid.patient_from_voxel).amax() < 1e-6);
+    assert_eq!(values(&enhanced), values(&single));
+    assert_eq!(enhanced.meta.unit, "", "RescaleType US is 'unspecified'");
+
+    // The crop began at column 80, row 96 of file 91 of 192.
+    let whole = load(&data("mr-sagittal"));
+    let corner = whole.grid.patient_from_voxel * nalgebra::Vector4::new(80.0, 96.0, 90.0, 1.0);
+    let origin = enhanced.grid.patient_from_voxel.column(3);
+    assert!((corner - origin).amax() < 1e-3, "{corner} vs {origin}");
+    let axes = |m: &nalgebra::Matrix4<f64>| m.fixed_view::<3, 3>(0, 0).into_owned();
+    assert!((axes(&whole.grid.patient_from_voxel) - axes(&enhanced.grid.patient_from_voxel)).amax() < 1e-5);
+    for (k, j, i) in [(0, 0, 0), (5, 31, 17), (11, 63, 63)] {
+        assert_eq!(enhanced.at(i, j, k), whole.at(80 + i, 96 + j, 90 + k), "voxel {i} {j} {k}");
+    }
+}

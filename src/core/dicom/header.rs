@@ -335,7 +335,8 @@ impl PlaneAttrs {
             self.rescale = Some(Rescale { slope: slope.unwrap_or(1.0), intercept: intercept.unwrap_or(0.0) });
         }
         let rt = a.string(tags::RESCALE_TYPE);
-        if !rt.is_empty() {
+        // "US" is DICOM's "unspecified": no unit to show.
+        if !rt.is_empty() && rt != "US" {
             self.rescale_type = Some(rt);
         }
         // Window values are advisory: a malformed one is ignored rather than failing the image.
