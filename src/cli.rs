@@ -380,7 +380,7 @@ fn print_series(r: &SeriesReport) {
     let sp = grid.spacing_mm();
     let o = grid.origin_mm();
     let d = grid.directions();
-    println!("\nSeries {}", s.id);
+    println!("\nSeries {}", if s.id.is_empty() { "(no SeriesInstanceUID)" } else { &s.id });
     println!("  modality {}  \"{}\"", h.modality, h.series_description);
     println!(
         "  dims {nx} x {ny} x {nz}, spacing {:.4} x {:.4} x {:.4} mm, {} image(s) in {} file(s)",

@@ -208,4 +208,15 @@ fn uneven_spacing_is_resampled_onto_an_even_grid() {
     assert!(w.iter().any(|w| w.contains("uneven slice spacing") && w.contains("slice 10")), "{w:?}");
     assert_eq!(loaded.volume.grid.dims, v.grid.dims);
     assert!((loaded.volume.grid.spacing_mm()[2] - 3.0).abs() < 1e-9);
+    // Every other slice is its source, decoded in place; slice 10 (at 30 mm) lies between
+    // slice 9 (27 mm) and the moved one (31 mm), which is decoded beside: 1/4 and 3/4 of them.
+    let plane = 64 * 72;
+    let (VoxelData::I16(got), VoxelData::I16(orig)) = (&loaded.volume.data, &v.data) else { panic!() };
+    for k in (0..40).filter(|&k| k != 10) {
+        assert_eq!(got[k * plane..(k + 1) * plane], orig[k * plane..(k + 1) * plane], "slice {k}");
+    }
+    for i in 0..plane {
+        let expected = 0.25 * orig[9 * plane + i] as f64 + 0.75 * orig[10 * plane + i] as f64;
+        assert!((got[10 * plane + i] as f64 - expected).abs() <= 0.5, "voxel {i}");
+    }
 }

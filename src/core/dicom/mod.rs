@@ -130,59 +130,112 @@ fn decode_series(series: &Series, progress: &Progress) -> Result<Volume, DecodeF
     })
 }
 
-/// Decodes every source slice in parallel (one task per file) into one buffer, then resamples
-/// it when the stack is irregular. The flag says whether some value did not fit `T`.
+/// Decodes every source slice into the volume buffer; the flag says whether some value did not
+/// fit `T`. A regular stack is decoded straight into place. An irregular one is resampled: an
+/// output slice that is one source slice (beside a gap, say) is still decoded straight into
+/// place, and only the sources that feed interpolated slices alone are decoded beside it, so a
+/// few missing slices cost a few planes, not a second volume.
 fn decode_into<T: Sample>(series: &Series, plane: usize, progress: &Progress) -> Result<(Vec<T>, bool), DecodeFailure> {
-    let outside = std::sync::atomic::AtomicBool::new(false);
     let n_src = series.slices.len();
-    let mut buf = vec![T::default(); plane * n_src];
-    {
-        let mut planes: Vec<Option<&mut [T]>> = buf.chunks_mut(plane).map(Some).collect();
-        let mut by_file: BTreeMap<&Path, Vec<(&SliceHeader, &mut [T])>> = BTreeMap::new();
-        for (i, h) in series.slices.iter().enumerate() {
-            if let Some(p) = planes[i].take() {
-                by_file.entry(h.path.as_path()).or_default().push((h, p));
-            }
-        }
-        progress.begin(&format!("Decoding {n_src} images"), n_src as u64);
-        let errors: Vec<(PathBuf, DicomError)> = by_file
-            .into_par_iter()
-            .filter_map(|(path, mut frames)| {
-                if progress.is_cancelled() {
-                    return Some((path.to_owned(), DicomError::Cancelled(crate::core::progress::Cancelled)));
-                }
-                let n = frames.len() as u64;
-                let r = decode_file(path, &mut frames);
-                progress.advance(n);
-                match r {
-                    Ok(o) => {
-                        outside.fetch_or(o, std::sync::atomic::Ordering::Relaxed);
-                        None
-                    }
-                    Err(e) => Some((path.to_owned(), e)),
-                }
-            })
-            .collect();
-        if progress.is_cancelled() {
-            return Err(DecodeFailure::Fatal(DicomError::Cancelled(crate::core::progress::Cancelled)));
-        }
-        if !errors.is_empty() {
-            return Err(DecodeFailure::Files(errors));
-        }
-    }
-    let outside = outside.into_inner();
     let Some(plan) = &series.resample else {
+        let mut buf = vec![T::default(); plane * n_src];
+        let outside = decode_planes(series, buf.chunks_mut(plane).collect(), progress)?;
         return Ok((buf, outside));
     };
+    // Where each source slice is decoded to: the output slice it is, or a plane beside.
+    let mut home: Vec<Option<usize>> = vec![None; n_src];
+    for (k, s) in plan.iter().enumerate() {
+        if let Some(i) = s.exact() {
+            home[i].get_or_insert(k);
+        }
+    }
+    let is_home: Vec<bool> = {
+        let mut v = vec![false; plan.len()];
+        home.iter().flatten().for_each(|&k| v[k] = true);
+        v
+    };
+    let beside: Vec<usize> = (0..n_src).filter(|&i| home[i].is_none()).collect();
     let mut out = vec![T::default(); plane * plan.len()];
-    out.par_chunks_mut(plane).zip(plan.par_iter()).for_each(|(dst, s)| {
-        let a = &buf[s.lo * plane..(s.lo + 1) * plane];
-        let b = &buf[s.hi * plane..(s.hi + 1) * plane];
+    let mut side = vec![T::default(); plane * beside.len()];
+    let outside = {
+        let mut out_planes: Vec<Option<&mut [T]>> = out.chunks_mut(plane).map(Some).collect();
+        let mut side_planes = side.chunks_mut(plane);
+        let planes = home
+            .iter()
+            .map(|h| match h {
+                Some(k) => out_planes[*k].take().expect("one source per output slice"),
+                None => side_planes.next().expect("a plane beside for each source without one"),
+            })
+            .collect();
+        decode_planes(series, planes, progress)?
+    };
+    // The rest of the output slices, blended from their two sources wherever those were put.
+    let mut made: Vec<Option<&[T]>> = vec![None; plan.len()];
+    let mut todo: Vec<(usize, &mut [T])> = Vec::new();
+    for (k, p) in out.chunks_mut(plane).enumerate() {
+        if is_home[k] {
+            made[k] = Some(p);
+        } else {
+            todo.push((k, p));
+        }
+    }
+    let source = |i: usize| -> &[T] {
+        match home[i] {
+            Some(k) => made[k].expect("decoded in place"),
+            None => {
+                let j = beside.binary_search(&i).expect("decoded beside");
+                &side[j * plane..(j + 1) * plane]
+            }
+        }
+    };
+    todo.into_par_iter().for_each(|(k, dst)| {
+        let s = plan[k];
+        let (a, b) = (source(s.lo), source(s.hi));
         for ((o, &x), &y) in dst.iter_mut().zip(a).zip(b) {
             *o = T::from_f64((1.0 - s.t) * x.to_f64() + s.t * y.to_f64());
         }
     });
     Ok((out, outside))
+}
+
+/// Decodes source slice i of the series into `planes[i]`, in parallel, one task per file.
+fn decode_planes<T: Sample>(
+    series: &Series,
+    mut planes: Vec<&mut [T]>,
+    progress: &Progress,
+) -> Result<bool, DecodeFailure> {
+    let outside = std::sync::atomic::AtomicBool::new(false);
+    let n_src = series.slices.len();
+    let mut by_file: BTreeMap<&Path, Vec<(&SliceHeader, &mut [T])>> = BTreeMap::new();
+    for (h, p) in series.slices.iter().zip(planes.drain(..)) {
+        by_file.entry(h.path.as_path()).or_default().push((h, p));
+    }
+    progress.begin(&format!("Decoding {n_src} images"), n_src as u64);
+    let errors: Vec<(PathBuf, DicomError)> = by_file
+        .into_par_iter()
+        .filter_map(|(path, mut frames)| {
+            if progress.is_cancelled() {
+                return Some((path.to_owned(), DicomError::Cancelled(crate::core::progress::Cancelled)));
+            }
+            let n = frames.len() as u64;
+            let r = decode_file(path, &mut frames);
+            progress.advance(n);
+            match r {
+                Ok(o) => {
+                    outside.fetch_or(o, std::sync::atomic::Ordering::Relaxed);
+                    None
+                }
+                Err(e) => Some((path.to_owned(), e)),
+            }
+        })
+        .collect();
+    if progress.is_cancelled() {
+        return Err(DecodeFailure::Fatal(DicomError::Cancelled(crate::core::progress::Cancelled)));
+    }
+    if !errors.is_empty() {
+        return Err(DecodeFailure::Files(errors));
+    }
+    Ok(outside.into_inner())
 }
 
 /// Scans `path` and loads the series `id` (or the largest series when `id` is `None`).

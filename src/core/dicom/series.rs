@@ -17,6 +17,21 @@ pub struct SliceSource {
     pub t: f64,
 }
 
+impl SliceSource {
+    /// The source slice this output slice is, when it is one (to a millionth of a step: the grid
+    /// is measured from positions, so it lands on the slices only nearly).
+    pub fn exact(&self) -> Option<usize> {
+        const SNAP: f64 = 1e-6;
+        if self.t <= SNAP {
+            Some(self.lo)
+        } else if self.t >= 1.0 - SNAP {
+            Some(self.hi)
+        } else {
+            None
+        }
+    }
+}
+
 /// One volume's worth of slices and the geometry they form.
 #[derive(Debug, Clone)]
 pub struct Series {
