@@ -9,10 +9,7 @@ use std::time::Instant;
 
 use common::{Measurement, anchor, peak_rss_bytes, rss_bytes, run_self};
 use twinplan::core::dicom;
-use twinplan::core::dicom::write::{WriteOptions, write_ct_series};
-use twinplan::core::phantom::Anatomy;
 use twinplan::core::progress::Progress;
-use twinplan::core::volume::{Grid, Volume, VoxelData};
 
 const REPEATS: usize = 5;
 

@@ -441,7 +441,7 @@ fn export_writes_slicer_markups_that_validate_csv_meshes_and_labels() {
         let (_, vertices) = read_binary_stl(&stl);
         assert!(vertices.len() > 1000);
         let labels = twinplan::core::io::nifti::read(&dir.path().join("labels.nii.gz")).unwrap();
-        assert!(labels.values.iter().any(|&v| v == 6.0));
+        assert!(labels.values.contains(&6.0));
     }
 }
 

@@ -69,7 +69,7 @@ pub fn read(path: &Path) -> Result<PlanDocument, PlanIoError> {
 
 /// [`read`] on a plan's text (`path` names it in errors and anchors its relative paths).
 pub fn parse(text: &str, path: &Path) -> Result<PlanDocument, PlanIoError> {
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| PlanIoError::Syntax {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| PlanIoError::Syntax {
         path: path.to_owned(),
         line: e.line(),
         column: e.column(),

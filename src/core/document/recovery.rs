@@ -114,7 +114,7 @@ pub fn left_behind(root: &Path) -> Vec<Found> {
             })
         })
         .collect();
-    found.sort_by(|a, b| b.about.written_unix_s.cmp(&a.about.written_unix_s));
+    found.sort_by_key(|f| std::cmp::Reverse(f.about.written_unix_s));
     found
 }
 
