@@ -236,6 +236,53 @@ fn a_gap_far_wider_than_the_spacing_splits_the_series() {
     }
 }
 
+/// Twelve RLE slices 3.6 mm apart, of which the six in the middle hold streams the codec
+/// refuses (their segment count zeroed). The scan cannot tell; the load leaves them out, and the
+/// hole they leave splits the stack: the two images beyond it are left out too, each with its
+/// reason, and the four before it load.
+#[test]
+fn images_cut_off_by_undecodable_files_are_listed_not_dropped_unseen() {
+    use ::dicom::core::{DataElement, PrimitiveValue, VR};
+    use ::dicom::dictionary_std::tags;
+    let tmp = tempfile::tempdir().unwrap();
+    for k in 0..12 {
+        let mut obj = ::dicom::object::open_file(data("transfer-syntaxes/4.dcm")).unwrap();
+        // The series is nearly axial (normal 0, -0.108, 0.994): step along that normal.
+        let z = 3.6 * k as f64;
+        let position = format!("-624\\{:.4}\\{:.4}", -661.827 - 0.107999 * z, -6.526 + 0.994151 * z);
+        obj.put(DataElement::new(tags::IMAGE_POSITION_PATIENT, VR::DS, PrimitiveValue::from(position)));
+        let uid = format!("1.2.826.0.1.3680043.8.498.{}", 200 + k);
+        obj.put(DataElement::new(tags::SOP_INSTANCE_UID, VR::UI, PrimitiveValue::from(uid)));
+        let path = tmp.path().join(format!("{k:02}.dcm"));
+        obj.write_to_file(&path).unwrap();
+        if (4..10).contains(&k) {
+            // Pixel data (7FE0,0010) OB, undefined length; the offset table item; then the
+            // fragment, whose RLE header starts with the number of segments.
+            let mut b = std::fs::read(&path).unwrap();
+            let at = b.windows(4).rposition(|w| w == [0xe0, 0x7f, 0x10, 0x00]).unwrap() + 12;
+            let table = u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as usize;
+            let fragment = at + 8 + table + 8;
+            assert_eq!(b[fragment..fragment + 4], [2, 0, 0, 0], "two RLE segments");
+            b[fragment..fragment + 4].fill(0);
+            std::fs::write(&path, b).unwrap();
+        }
+    }
+    let scan = dicom::scan(tmp.path(), &Progress::new()).unwrap();
+    assert_eq!(scan.series.len(), 1);
+    assert_eq!(scan.series[0].slices.len(), 12, "the scan reads headers only");
+    let loaded = dicom::load(&scan.series[0], &Progress::new()).unwrap();
+    assert_eq!(loaded.volume.grid.dims, [384, 384, 4]);
+    let left_out: Vec<String> =
+        loaded.failed.iter().map(|f| f.path.file_name().unwrap().to_string_lossy().into()).collect();
+    assert_eq!(left_out, (4..12).map(|k| format!("{k:02}.dcm")).collect::<Vec<_>>());
+    assert!(loaded.failed[6].reason.contains("leave a gap that separates this image"), "{}", loaded.failed[6].reason);
+    assert!(
+        loaded.volume.warnings[0].starts_with("8 file(s) of this series were left out"),
+        "{:?}",
+        loaded.volume.warnings
+    );
+}
+
 #[test]
 fn cancelling_stops_loading() {
     let p = Progress::new();

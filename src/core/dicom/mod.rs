@@ -32,14 +32,16 @@ use pixels::{Sample, SampleKind, choose_kind, decode_file, decode_object, native
 #[derive(Debug)]
 pub struct Loaded {
     pub volume: Volume,
-    /// Files of this series that could not be decoded (they are left out, with a warning).
+    /// Files of this series that are left out, with a warning: they could not be decoded, or
+    /// lie beyond the gap those leave.
     pub failed: Vec<Skipped>,
     /// The series as loaded: without the failed files' images.
     pub series: Series,
 }
 
 /// Loads one series. Files that fail to decode are left out (the stack is rebuilt without them,
-/// so a hole becomes a "missing slices" warning) unless nothing is left.
+/// so a hole becomes a "missing slices" warning, or a split where it is wide) unless nothing is
+/// left.
 pub fn load(series: &Series, progress: &Progress) -> Result<Loaded> {
     let mut current = series.clone();
     let mut failed: Vec<Skipped> = Vec::new();
@@ -51,7 +53,7 @@ pub fn load(series: &Series, progress: &Progress) -> Result<Loaded> {
                         failed.iter().map(|f| format!("{}: {}", file_name(&f.path), f.reason)).collect();
                     volume.warnings.insert(
                         0,
-                        format!("{} file(s) could not be decoded and were left out: {}", failed.len(), list.join("; ")),
+                        format!("{} file(s) of this series were left out: {}", failed.len(), list.join("; ")),
                     );
                 }
                 return Ok(Loaded { volume, failed, series: current });
@@ -69,6 +71,18 @@ pub fn load(series: &Series, progress: &Progress) -> Result<Loaded> {
                 let mut rebuilt = build_series(rest);
                 rebuilt.sort_by_key(|s| std::cmp::Reverse(s.slices.len()));
                 let mut next = rebuilt.swap_remove(0);
+                // The hole the failed files leave may be wide enough to split the stack: what
+                // lies beyond it is left out too, and said so, never dropped unseen.
+                let mut beyond: Vec<PathBuf> =
+                    rebuilt.iter().flat_map(|s| s.slices.iter().map(|h| h.path.clone())).collect();
+                beyond.sort();
+                beyond.dedup();
+                failed.extend(beyond.into_iter().filter(|p| !next.slices.iter().any(|h| &h.path == p)).map(|path| {
+                    Skipped {
+                        reason: "the files that could not be decoded leave a gap that separates this image from the rest of its series".into(),
+                        path,
+                    }
+                }));
                 next.id = current.id.clone();
                 current = next;
             }

@@ -302,29 +302,41 @@ fn le_words(bytes: &[u8], bits: u16) -> Words<'_> {
     if bits == 8 { Words::U8(bytes) } else { Words::LeBytes(bytes, bits) }
 }
 
-/// Bytes of native (uncompressed) pixel data present in the object, `None` when encapsulated or
-/// absent: lets a caller refuse a truncated image before allocating for it.
 /// Runs a third-party codec so that a panic in it is this file's error and nothing more. The
 /// codecs trust a stream's own header more than they check it, and one that disagrees with the
 /// image can make them panic. The panic is caught, and kept off the terminal (the error that
-/// names the file says it instead); panics anywhere else still reach the hook in place.
+/// names the file says it instead); panics anywhere else still reach the hook in place. A codec
+/// may hand work to rayon's other threads, so a panic is known as the codec's either by the
+/// thread being inside this call or by where it happened.
 fn contain_codec_panic<R>(codec: impl FnOnce() -> R) -> Option<R> {
+    const CODEC_CRATES: [&str; 7] = [
+        "dicom-transfer-syntax-registry-",
+        "dicom-pixeldata-",
+        "jpeg-decoder-",
+        "jpeg2k-",
+        "openjp2-",
+        "charls-",
+        "zune-",
+    ];
     thread_local!(static IN_CODEC: Cell<bool> = const { Cell::new(false) });
     static QUIET_IN_CODEC: Once = Once::new();
     QUIET_IN_CODEC.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !IN_CODEC.with(Cell::get) {
+            let at_codec = info.location().is_some_and(|l| CODEC_CRATES.iter().any(|c| l.file().contains(c)));
+            if !(at_codec || IN_CODEC.with(Cell::get)) {
                 previous(info);
             }
         }));
     });
-    IN_CODEC.with(|c| c.set(true));
+    let was = IN_CODEC.with(|c| c.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(codec));
-    IN_CODEC.with(|c| c.set(false));
+    IN_CODEC.with(|c| c.set(was));
     result.ok()
 }
 
+/// Bytes of native (uncompressed) pixel data present in the object, `None` when encapsulated or
+/// absent: lets a caller refuse a truncated image before allocating for it.
 pub fn native_pixel_bytes(obj: &DefaultDicomObject) -> Option<u64> {
     let e = obj.get(tags::PIXEL_DATA)?;
     match e.value() {

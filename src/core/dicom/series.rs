@@ -146,11 +146,7 @@ pub fn build_series(headers: Vec<SliceHeader>) -> Vec<Series> {
         } else {
             None
         };
-        let mut parts: Vec<(Vec<SliceHeader>, Vec<String>)> = Vec::new();
-        for stack in stacks {
-            let (pieces, gaps) = split_at_gaps(stack);
-            parts.extend(pieces.into_iter().map(|p| (p, gaps.clone())));
-        }
+        let mut parts: Vec<(Vec<SliceHeader>, Vec<String>)> = stacks.into_iter().flat_map(split_at_gaps).collect();
         let n = parts.len();
         // Largest stack first: that is what a user opening "the series" expects.
         parts.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
@@ -208,46 +204,67 @@ fn split_repeated_acquisitions(stack: Vec<SliceHeader>) -> Vec<Vec<SliceHeader>>
 /// anatomy across it would be a picture of nothing that was measured.
 const MAX_FILLED_SLICES: f64 = 4.0;
 
-/// Splits a stack at gaps wider than [`MAX_FILLED_SLICES`] missing slices, with a warning for
-/// each gap. Returns the stack unchanged when positions or orientation are unknown.
-fn split_at_gaps(mut stack: Vec<SliceHeader>) -> (Vec<Vec<SliceHeader>>, Vec<String>) {
-    let Some(normal) = stack_normal(&stack[0]) else {
-        return (vec![stack], Vec::new());
-    };
+/// Splits a stack at gaps wider than [`MAX_FILLED_SLICES`] missing slices. Each piece comes
+/// with a warning for each cut at its ends. A piece's own spacing may be finer than the whole
+/// stack's, so pieces are split again until none has such a gap: that bounds every grid the
+/// pieces become at (`MAX_FILLED_SLICES` + 1.5) steps per image.
+fn split_at_gaps(stack: Vec<SliceHeader>) -> Vec<(Vec<SliceHeader>, Vec<String>)> {
+    let mut done = Vec::new();
+    let mut todo = vec![(stack, Vec::new())];
+    while let Some((mut stack, warnings)) = todo.pop() {
+        let Some((normal, median)) = usual_step(&mut stack) else {
+            done.push((stack, warnings));
+            continue;
+        };
+        let d: Vec<f64> = stack.iter().map(|h| along(h, &normal).unwrap_or(0.0)).collect();
+        let cuts: Vec<usize> = (1..d.len()).filter(|&i| d[i] - d[i - 1] > (MAX_FILLED_SLICES + 1.5) * median).collect();
+        if cuts.is_empty() {
+            done.push((stack, warnings));
+            continue;
+        }
+        let said: Vec<String> = cuts
+            .iter()
+            .map(|&i| {
+                let gap = d[i] - d[i - 1];
+                format!(
+                    "a gap of {} between positions {} and {} along the normal (about {:.0} slices missing where the spacing is {}): the series was split there into separate volumes rather than filled",
+                    fmt_mm(gap),
+                    fmt_mm(d[i - 1]),
+                    fmt_mm(d[i]),
+                    (gap / median).round() - 1.0,
+                    fmt_mm(median)
+                )
+            })
+            .collect();
+        // Piece p lies between cut p - 1 and cut p.
+        for (p, &at) in cuts.iter().enumerate().rev() {
+            let piece = stack.split_off(at);
+            let ends = said[p..].iter().take(if p + 1 < cuts.len() { 2 } else { 1 });
+            todo.push((piece, warnings.iter().chain(ends).cloned().collect()));
+        }
+        todo.push((stack, warnings.iter().chain(said.first()).cloned().collect()));
+    }
+    done
+}
+
+/// Sorts a stack along its normal and measures its usual step (the median between distinct
+/// positions; duplicates are dealt with later). `None` without orientation or positions.
+fn usual_step(stack: &mut [SliceHeader]) -> Option<(Vector3<f64>, f64)> {
+    let normal = stack_normal(&stack[0])?;
     if stack.iter().any(|h| h.position_mm.is_none()) {
-        return (vec![stack], Vec::new());
+        return None;
     }
     stack.sort_by(|a, b| along(a, &normal).unwrap_or(0.0).total_cmp(&along(b, &normal).unwrap_or(0.0)));
-    let d: Vec<f64> = stack.iter().map(|h| along(h, &normal).unwrap_or(0.0)).collect();
-    // The usual step, measured between distinct positions (duplicates are dealt with later).
-    let mut steps: Vec<f64> = d.windows(2).map(|w| w[1] - w[0]).filter(|g| *g >= 1e-3).collect();
+    let mut steps: Vec<f64> = stack
+        .windows(2)
+        .map(|w| along(&w[1], &normal).unwrap_or(0.0) - along(&w[0], &normal).unwrap_or(0.0))
+        .filter(|g| *g >= 1e-3)
+        .collect();
     if steps.is_empty() {
-        return (vec![stack], Vec::new());
+        return None;
     }
     steps.sort_by(f64::total_cmp);
-    let median = steps[steps.len() / 2];
-    let cuts: Vec<usize> = (1..d.len()).filter(|&i| d[i] - d[i - 1] > (MAX_FILLED_SLICES + 1.5) * median).collect();
-    let warnings = cuts
-        .iter()
-        .map(|&i| {
-            let gap = d[i] - d[i - 1];
-            format!(
-                "a gap of {} between positions {} and {} along the normal (about {:.0} slices missing where the spacing is {}): the series was split there into separate volumes rather than filled",
-                fmt_mm(gap),
-                fmt_mm(d[i - 1]),
-                fmt_mm(d[i]),
-                (gap / median).round() - 1.0,
-                fmt_mm(median)
-            )
-        })
-        .collect();
-    let mut pieces = Vec::with_capacity(cuts.len() + 1);
-    for &i in cuts.iter().rev() {
-        pieces.push(stack.split_off(i));
-    }
-    pieces.push(stack);
-    pieces.reverse();
-    (pieces, warnings)
+    Some((normal, steps[steps.len() / 2]))
 }
 
 fn stack_normal(h: &SliceHeader) -> Option<Vector3<f64>> {
@@ -564,6 +581,25 @@ mod tests {
         let at = |zs: &[f64]| zs.iter().enumerate().map(|(i, &z)| slice(i, Vector3::new(0.0, 0.0, z))).collect();
         assert_eq!(build_series(at(&[0.0, 1.0, 2.0, 7.0, 8.0])).len(), 1);
         assert_eq!(build_series(at(&[0.0, 1.0, 2.0, 8.0, 9.0])).len(), 2);
+    }
+
+    /// A piece cut from a coarse stack may itself be fine-spaced with wide gaps: it is cut again,
+    /// so no grid gets more than a few steps per image (here it would have been 10^9 slices).
+    #[test]
+    fn pieces_are_split_again_at_their_own_gaps() {
+        let mut z: Vec<f64> = (0..7).map(|i| 0.001 * i as f64).collect();
+        z.extend([500_000.006, 1_000_000.006]);
+        z.extend((0..21).map(|i| 2_000_000.006 + 100_000.0 * i as f64));
+        let hs: Vec<_> = z.iter().enumerate().map(|(i, &z)| slice(i, Vector3::new(0.0, 0.0, z))).collect();
+        let s = build_series(hs);
+        assert_eq!(s.iter().map(|s| s.slices.len()).collect::<Vec<_>>(), vec![21, 7, 1, 1]);
+        assert!(
+            s.iter().all(|s| s.grid.dims[2] <= 6 * s.slices.len()),
+            "{:?}",
+            s.iter().map(|s| s.grid.dims).collect::<Vec<_>>()
+        );
+        assert!(s[1].warnings.iter().any(|w| w.starts_with("a gap of 500000.00 mm")), "{:?}", s[1].warnings);
+        assert!(s.iter().all(|s| s.warnings.iter().any(|w| w.contains("split there"))));
     }
 
     #[test]
