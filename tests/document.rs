@@ -380,8 +380,14 @@ fn plan_files_follow_their_published_schema() {
     h.execute(&mut doc, Command::RemoveSavedView { index: 0 }, None).unwrap();
     assert!(doc.saved_views.is_empty());
     h.undo(&mut doc).unwrap();
-    assert_eq!(doc.saved_views, vec![view], "undo brings a forgotten view back");
+    assert_eq!(doc.saved_views, vec![view.clone()], "undo brings a forgotten view back");
     assert!(h.execute(&mut doc, Command::RemoveSavedView { index: 3 }, None).is_err());
+    h.execute(&mut doc, Command::RenameSavedView { index: 0, name: "Lateral approach".into() }, None).unwrap();
+    assert_eq!(doc.saved_views[0].name, "Lateral approach");
+    h.undo(&mut doc).unwrap();
+    assert_eq!(doc.saved_views, vec![view.clone()], "undo gives the old name back");
+    h.redo(&mut doc).unwrap();
+    assert!(h.execute(&mut doc, Command::RenameSavedView { index: 1, name: "x".into() }, None).is_err());
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("all.twinplan.json");
     std::fs::write(&plan, twinplan::core::document::io::to_json(&doc, &plan)).unwrap();

@@ -1,6 +1,7 @@
 //! The egui panels and the views' overlays. Each panel reads the state and returns what the user
 //! asked for as [`Request`]s; one system applies them after all panels have drawn.
 
+mod name_edit;
 mod plan_panel;
 mod rehearsal;
 

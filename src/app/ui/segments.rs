@@ -4,6 +4,7 @@
 use bevy_egui::egui;
 
 use super::Request;
+use super::name_edit::name_edit;
 use crate::app::document::{Doc, Edit};
 use crate::app::tools::Tools;
 use crate::core::document::{Command, SegmentDisplay};
@@ -84,6 +85,11 @@ pub fn segments_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Ve
     ui.label(egui::RichText::new(&s.name).strong());
     let label = s.label;
     egui::Grid::new("segment-props").num_columns(2).show(ui, |ui| {
+        ui.label("Name");
+        if let Some(name) = name_edit(ui, egui::Id::new(("segment name", label)), &s.name) {
+            out.push(Request::Edit(Edit::run(Command::RenameSegment { label, name })));
+        }
+        ui.end_row();
         ui.label("Category");
         let mut category = s.category;
         egui::ComboBox::from_id_salt("category").selected_text(category.name()).show_ui(ui, |ui| {

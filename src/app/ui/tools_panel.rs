@@ -3,6 +3,7 @@
 use bevy_egui::egui;
 
 use super::Request;
+use super::name_edit::name_edit;
 use crate::app::document::{Doc, Edit};
 use crate::app::scene::{Orbit, StandardView, patient_from_world, world_from_patient};
 use crate::app::tools::{Tool, Tools};
@@ -23,14 +24,22 @@ fn saved_views_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
     ui.horizontal_wrapped(|ui| {
         ui.label("Saved views");
         for (i, v) in doc.doc.saved_views.iter().enumerate() {
-            let r = ui.button(&v.name).on_hover_text("Go to this view (right-click: forget it; undo brings it back)");
+            let r = ui.button(&v.name).on_hover_text("Go to this view (right-click: rename or forget it)");
             if r.clicked() {
                 orbit.look(world_from_patient(&v.eye_mm.into()), world_from_patient(&v.look_at_mm.into()));
                 out.push(Request::Edit(Edit::run(Command::SetCrosshair { mm: v.crosshair_mm })));
             }
-            if r.secondary_clicked() {
-                out.push(Request::Edit(Edit::run(Command::RemoveSavedView { index: i })));
-            }
+            r.context_menu(|ui| {
+                ui.label("Name (Enter to keep)");
+                if let Some(name) = name_edit(ui, egui::Id::new(("saved view name", i)), &v.name) {
+                    out.push(Request::Edit(Edit::run(Command::RenameSavedView { index: i, name })));
+                    ui.close();
+                }
+                if ui.button("Forget this view").on_hover_text("Undo brings it back").clicked() {
+                    out.push(Request::Edit(Edit::run(Command::RemoveSavedView { index: i })));
+                    ui.close();
+                }
+            });
         }
         if ui.small_button("+ Save view").on_hover_text("Keep this 3D view and crosshair with the plan").clicked() {
             let index = doc.doc.saved_views.len();

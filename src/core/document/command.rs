@@ -92,6 +92,10 @@ pub enum Command {
     RemoveSavedView {
         index: usize,
     },
+    RenameSavedView {
+        index: usize,
+        name: String,
+    },
     /// Several commands as one undo step.
     Batch(Vec<Command>),
 }
@@ -310,6 +314,14 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
             let view = remove(&mut doc.saved_views, index, "saved view")?;
             ch.view = true;
             Command::AddSavedView { index, view }
+        }
+        Command::RenameSavedView { index, name } => {
+            let view = doc
+                .saved_views
+                .get_mut(index)
+                .ok_or_else(|| PlanError::Invalid(format!("no saved view number {}", index + 1)))?;
+            ch.view = true;
+            Command::RenameSavedView { index, name: std::mem::replace(&mut view.name, name) }
         }
         Command::Batch(commands) => {
             let mut inverses = Vec::with_capacity(commands.len());
