@@ -581,7 +581,7 @@ fn the_windowless_3d_view_shows_the_tumour_where_it_projects() {
     let tumour = P::new(30.0, -35.0, 60.0);
     let camera = Camera { eye_mm: P::new(30.0, -400.0, 60.0), look_at_mm: tumour, up: Vector3::z(), fov_deg: 30.0 };
     let n = 200;
-    let image = Rgb::render(&doc, &camera, n);
+    let image = Rgb::render(&twinplan::core::report::shown_surfaces(&doc, &phantom().scene), &camera, n);
     let (x, y) = camera.project(&tumour, n).unwrap();
     assert!((x - 100.0).abs() < 1e-9 && (y - 100.0).abs() < 1e-9, "the look-at point is the centre");
     let [r, g, b] = image.pixels[y as usize * n + x as usize];

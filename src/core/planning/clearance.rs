@@ -210,7 +210,7 @@ pub struct TrajectoryReport {
 pub struct PlanningScene {
     pub obstacles: Vec<Obstacle>,
     /// The outer surface paths enter through (skin, else bone), for entry angles.
-    entry_surface: Option<Arc<TriMesh>>,
+    entry_surface: Option<(u16, Arc<TriMesh>)>,
     /// Problems the user should see (a critical segment without voxels, none at all).
     pub warnings: Vec<String>,
 }
@@ -236,7 +236,7 @@ impl PlanningScene {
     pub fn from_surfaces(seg: &Segmentation, surfaces: &BTreeMap<u16, Arc<TriMesh>>) -> PlanningScene {
         let mut scene = PlanningScene {
             obstacles: Vec::new(),
-            entry_surface: entry_label(seg).and_then(|l| surfaces.get(&l).cloned()),
+            entry_surface: entry_label(seg).and_then(|l| Some((l, surfaces.get(&l)?.clone()))),
             warnings: Vec::new(),
         };
         for s in seg.segments.iter().filter(|s| s.critical) {
@@ -264,7 +264,13 @@ impl PlanningScene {
 
     /// The outer surface paths enter through (skin, else bone), where entries are searched.
     pub fn entry_surface(&self) -> Option<&Arc<TriMesh>> {
-        self.entry_surface.as_ref()
+        self.entry_surface.as_ref().map(|(_, s)| s)
+    }
+
+    /// The surface the scene holds for a segment (a critical one, or the entry surface).
+    pub fn surface(&self, label: u16) -> Option<&Arc<TriMesh>> {
+        let critical = self.obstacles.iter().find(|o| o.label == label).map(|o| &o.surface);
+        critical.or(self.entry_surface.as_ref().filter(|(l, _)| *l == label).map(|(_, s)| s))
     }
 
     /// Checks one path. The segmentation gives the structures passed through and the scan's
@@ -321,7 +327,7 @@ impl PlanningScene {
     /// the path, extended back from its entry, first meets it.
     fn entry_angle_deg(&self, t: &Trajectory, dir: &Vector3<f64>) -> Option<f64> {
         const BACK_MM: f64 = 300.0;
-        let surface = self.entry_surface.as_ref()?;
+        let surface = self.entry_surface()?;
         let start = t.entry() - dir * BACK_MM;
         let ray = Ray::new(vec(&start), vec(&Point3::from(*dir)));
         let toi = surface.cast_local_ray(&ray, (BACK_MM + t.length_mm()) as f32, false)?;

@@ -16,9 +16,11 @@ use nalgebra::Point3;
 
 use crate::core::document::PlanDocument;
 use crate::core::document::io::OpenedPlan;
+use crate::core::mesh::segment_surface;
 use crate::core::planning::{CONFLICT_MM, PlanningError, PlanningScene, Trajectory, TrajectoryReport, conflicts};
+use crate::core::progress::Progress;
 use crate::core::volume::{Plane, Volume};
-use raster::{Camera, Rgb};
+use raster::{Camera, Rgb, Shown};
 
 /// The cross-sections: millimetres across and pixels a side.
 const ACROSS_MM: f64 = 40.0;
@@ -119,9 +121,10 @@ pub fn build(input: &Input, anonymise: bool) -> Result<Report, ReportError> {
         })
         .collect();
     let mut paths = Vec::new();
+    let shown = if doc.trajectories.is_empty() { Vec::new() } else { shown_surfaces(doc, scene) };
     for t in &doc.trajectories {
         let report = scene.check(t, seg)?;
-        let figures = figures(doc, volume, t, &report)?;
+        let figures = figures(doc, volume, &shown, t, &report)?;
         paths.push(PathSection { trajectory: t.clone(), report, figures });
     }
     let conflicts = conflicts(&doc.trajectories, CONFLICT_MM)
@@ -147,9 +150,28 @@ pub fn build(input: &Input, anonymise: bool) -> Result<Report, ReportError> {
 
 /// The scan along the path (its plane holding the path and the direction nearest superior) and
 /// across it at the entry, half way and the target, with the path and the instrument drawn.
+/// The plan's visible segments as its 3D pictures draw them: the scene's surfaces where it
+/// holds them (critical structures, the skin), the others made by the same recipe.
+pub fn shown_surfaces(doc: &PlanDocument, scene: &PlanningScene) -> Vec<Shown> {
+    let seg = &doc.segmentation;
+    let mut shown = Vec::new();
+    for s in &seg.segments {
+        let d = doc.display_of(s.label);
+        if !d.visible || d.opacity <= 0.0 {
+            continue;
+        }
+        let made = || segment_surface(&seg.mask(s.label), &Progress::new()).ok()?.trimesh().map(std::sync::Arc::new);
+        if let Some(mesh) = scene.surface(s.label).cloned().or_else(made) {
+            shown.push(Shown::new(mesh, d.color, d.opacity));
+        }
+    }
+    shown
+}
+
 fn figures(
     doc: &PlanDocument,
     volume: &Volume,
+    shown: &[Shown],
     t: &Trajectory,
     r: &TrajectoryReport,
 ) -> Result<Vec<Figure>, ReportError> {
@@ -198,7 +220,7 @@ fn figures(
         (overview, "3D overview (segments as shown in the plan; the path in its verdict's colour)".to_owned()),
         (probe, format!("Probe's-eye view: down the path from {:.0} mm behind the entry", 90.0)),
     ] {
-        let mut image = Rgb::render(doc, &camera, VIEW_PX);
+        let mut image = Rgb::render(shown, &camera, VIEW_PX);
         if let (Some(a), Some(b)) = (camera.project(&t.entry(), VIEW_PX), camera.project(&t.target(), VIEW_PX)) {
             image.line(a, b, 3.0, colour);
             image.disc(b, 4.0, [255, 60, 60]);

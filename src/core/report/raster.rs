@@ -2,7 +2,12 @@
 //! visible segment tinted in its colour, with paths and marks drawn on top. The workstation's
 //! rehearsal view and the report use the same pictures.
 
+use std::sync::Arc;
+
 use nalgebra::Point3;
+use parry3d::math::Vector;
+use parry3d::query::Ray;
+use parry3d::shape::TriMesh;
 
 use crate::core::document::PlanDocument;
 use crate::core::volume::{Plane, Volume};
@@ -136,76 +141,99 @@ impl Camera {
     }
 }
 
+/// A surface as the 3D pictures draw it: the segment's mesh (the one the workstation shows and
+/// clearances are measured to), its smooth vertex normals, its colour and opacity.
+pub struct Shown {
+    mesh: Arc<TriMesh>,
+    normals: Vec<Vector>,
+    colour: [u8; 3],
+    opacity: f32,
+}
+
+impl Shown {
+    pub fn new(mesh: Arc<TriMesh>, colour: [u8; 3], opacity: f32) -> Shown {
+        // Area-weighted face normals summed at each corner.
+        let mut normals = vec![Vector::ZERO; mesh.vertices().len()];
+        for t in mesh.indices() {
+            let [a, b, c] = t.map(|i| mesh.vertices()[i as usize]);
+            let n = (b - a).cross(c - a);
+            for i in t {
+                normals[*i as usize] += n;
+            }
+        }
+        normals.iter_mut().for_each(|n| *n = n.normalize_or_zero());
+        Shown { mesh, normals, colour, opacity }
+    }
+
+    /// Where the ray enters the structure (its surface faces out): distance along the ray and
+    /// smooth normal. Leaving it again is not drawn, as a shell such as the skull is one layer
+    /// to look through, not two.
+    fn entries(&self, eye: Vector, dir: Vector, out: &mut Vec<(f32, Vector, [u8; 3], f32)>) {
+        let ray = Ray::new(eye, dir);
+        let (vertices, indices) = (self.mesh.vertices(), self.mesh.indices());
+        for leaf in self.mesh.bvh().leaves(|node| node.cast_ray(&ray, f32::MAX) < f32::MAX) {
+            let t = indices[leaf as usize];
+            let [a, b, c] = t.map(|i| vertices[i as usize]);
+            if (b - a).cross(c - a).dot(dir) >= 0.0 {
+                continue;
+            }
+            if let Some((at, u, v)) = ray_triangle(eye, dir, a, b, c) {
+                let [na, nb, nc] = t.map(|i| self.normals[i as usize]);
+                let n = (na * (1.0 - u - v) + nb * u + nc * v).normalize_or_zero();
+                out.push((at, n, self.colour, self.opacity));
+            }
+        }
+    }
+}
+
+/// Where a ray meets a triangle (either side): distance along it and the barycentric u, v of
+/// the second and third corners (Möller-Trumbore).
+fn ray_triangle(eye: Vector, dir: Vector, a: Vector, b: Vector, c: Vector) -> Option<(f32, f32, f32)> {
+    let (e1, e2) = (b - a, c - a);
+    let h = dir.cross(e2);
+    let det = e1.dot(h);
+    if det.abs() < 1e-12 {
+        return None;
+    }
+    let s = eye - a;
+    let u = s.dot(h) / det;
+    let q = s.cross(e1);
+    let v = dir.dot(q) / det;
+    let t = e2.dot(q) / det;
+    ((0.0..=1.0).contains(&u) && v >= 0.0 && u + v <= 1.0 && t > 0.0).then_some((t, u, v))
+}
+
 impl Rgb {
-    /// The segmentation seen from a camera, as the workstation shows its surfaces: each visible
-    /// segment's surface in its colour and opacity (a translucent skin lets what is inside show),
-    /// lit from the eye. Rays march through the label map every half of its finest spacing.
-    pub fn render(doc: &PlanDocument, camera: &Camera, n: usize) -> Rgb {
+    /// Surfaces seen from a camera, as the workstation shows them: each in its colour and
+    /// opacity (a translucent skin lets what is inside show), smooth-shaded, lit from the eye.
+    pub fn render(surfaces: &[Shown], camera: &Camera, n: usize) -> Rgb {
         use rayon::prelude::*;
-        let labels = &doc.segmentation.labels;
-        let grid = &labels.grid;
-        let Some(voxel_from_patient) = grid.voxel_from_patient() else {
-            return Rgb { width: n, height: n, pixels: vec![[0; 3]; n * n] };
-        };
-        let step = grid.spacing_mm().into_iter().fold(f64::INFINITY, f64::min) / 2.0;
-        let (corners_lo, corners_hi) = grid.bounds_mm();
-        let reach =
-            (corners_hi - corners_lo).norm() + (camera.eye_mm - nalgebra::center(&corners_lo, &corners_hi)).norm();
         let (f, r, u) = camera.frame();
         let k = (camera.fov_deg.to_radians() / 2.0).tan();
-        let label_at = |p: &Point3<f64>| -> u16 {
-            let v = voxel_from_patient.transform_point(p);
-            let inside = (0..3).all(|a| v[a] >= -0.5 && v[a] < grid.dims[a] as f64 - 0.5);
-            if inside {
-                labels.labels[grid.index(v.x.round() as usize, v.y.round() as usize, v.z.round() as usize)]
-            } else {
-                0
-            }
-        };
+        let f32v = |v: nalgebra::Vector3<f64>| Vector::new(v.x as f32, v.y as f32, v.z as f32);
+        let eye = f32v(camera.eye_mm.coords);
         let pixels = (0..n * n)
             .into_par_iter()
-            .map(|i| {
+            .map_init(Vec::new, |hits, i| {
                 let (x, y) = ((i % n) as f64 + 0.5, (i / n) as f64 + 0.5);
                 let dir = (f + r * ((x / n as f64) * 2.0 - 1.0) * k + u * (1.0 - (y / n as f64) * 2.0) * k).normalize();
-                let (mut colour, mut alpha) = ([0.0f64; 3], 0.0f64);
-                let mut previous = 0u16;
-                // Only where the ray is inside the scan's box.
-                let (mut t, mut end) = (0.0f64, reach);
-                for a in 0..3 {
-                    let (lo, hi, o, d) = (corners_lo[a], corners_hi[a], camera.eye_mm[a], dir[a]);
-                    if d.abs() < 1e-12 {
-                        if o < lo || o > hi {
-                            end = -1.0;
-                        }
-                    } else {
-                        let (t0, t1) = ((lo - o) / d, (hi - o) / d);
-                        t = t.max(t0.min(t1));
-                        end = end.min(t0.max(t1));
-                    }
+                let dir = f32v(dir);
+                hits.clear();
+                for s in surfaces {
+                    s.entries(eye, dir, hits);
                 }
-                while t < end && alpha < 0.98 {
-                    let p = camera.eye_mm + dir * t;
-                    let l = label_at(&p);
-                    if l != previous && l != 0 {
-                        let d = doc.display_of(l);
-                        if d.visible && d.opacity > 0.0 {
-                            // The surface's normal from the label's neighbourhood, lit from the eye.
-                            let g = nalgebra::Vector3::from_fn(|a, _| {
-                                let mut e = nalgebra::Vector3::zeros();
-                                e[a] = step * 2.0;
-                                f64::from(u8::from(label_at(&(p - e)) == l))
-                                    - f64::from(u8::from(label_at(&(p + e)) == l))
-                            });
-                            let shade = g.try_normalize(1e-9).map_or(0.8, |n| 0.3 + 0.7 * n.dot(&-dir).abs());
-                            let a = f64::from(d.opacity) * (1.0 - alpha);
-                            for (c, s) in colour.iter_mut().zip(d.color) {
-                                *c += a * f64::from(s) * shade;
-                            }
-                            alpha += a;
-                        }
+                hits.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let (mut colour, mut alpha) = ([0.0f32; 3], 0.0f32);
+                for &(_, normal, c, opacity) in hits.iter() {
+                    if alpha >= 0.98 {
+                        break;
                     }
-                    previous = l;
-                    t += step;
+                    let shade = 0.3 + 0.7 * normal.dot(-dir).abs();
+                    let a = opacity * (1.0 - alpha);
+                    for (o, s) in colour.iter_mut().zip(c) {
+                        *o += a * f32::from(s) * shade;
+                    }
+                    alpha += a;
                 }
                 // What shows through is the background's dark blue-grey.
                 let bg = [24.0, 27.0, 34.0];
