@@ -256,11 +256,9 @@ mod tests {
     /// axes to f32 precision, whichever axis it turns about.
     #[test]
     fn half_turn_qforms_are_exact() {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut state = 1u64;
         let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            state = crate::core::phantom::splitmix(state);
             (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
         };
         for _ in 0..20_000 {

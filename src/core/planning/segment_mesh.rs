@@ -168,11 +168,9 @@ mod tests {
 
     /// Deterministic pseudo-random points in a 60 mm box.
     fn points(n: usize) -> Vec<Vector> {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut state = 2u64;
         let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            state = crate::core::phantom::splitmix(state);
             (state >> 40) as f32 / (1u64 << 24) as f32 * 60.0 - 30.0
         };
         (0..n).map(|_| Vector::new(next(), next(), next())).collect()
