@@ -20,42 +20,73 @@ fn is_dct_jpeg(ts_uid: &str) -> bool {
     matches!(ts_uid, "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51")
 }
 
-fn is_jpeg2000(ts_uid: &str) -> bool {
-    matches!(
-        ts_uid,
+/// The codecs that size their work by the stream's own header, and what they are called.
+fn self_sized_codec(ts_uid: &str) -> Option<&'static str> {
+    match ts_uid {
         "1.2.840.10008.1.2.4.90"
-            | "1.2.840.10008.1.2.4.91"
-            | "1.2.840.10008.1.2.4.201"
-            | "1.2.840.10008.1.2.4.202"
-            | "1.2.840.10008.1.2.4.203"
-    )
+        | "1.2.840.10008.1.2.4.91"
+        | "1.2.840.10008.1.2.4.201"
+        | "1.2.840.10008.1.2.4.202"
+        | "1.2.840.10008.1.2.4.203" => Some("JPEG 2000"),
+        "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" => Some("JPEG-LS"),
+        _ => None,
+    }
 }
 
-/// The image size a JPEG 2000 codestream declares in its SIZ marker (width, height,
-/// components), if the fragment holds the start of one (raw, or inside a JP2 wrapper).
-fn j2k_size(fragment: &[u8]) -> Option<(u64, u64, u16)> {
+/// The image size a compressed stream declares: width, height (`None` where the stream leaves
+/// it to a later marker, as JPEG-LS may) and components, if the fragment holds the start of
+/// one.
+type DeclaredSize = (u64, Option<u64>, u16);
+
+/// A JPEG 2000 codestream's SIZ marker (raw, or inside a JP2 wrapper).
+fn j2k_size(fragment: &[u8]) -> Option<DeclaredSize> {
     let head = &fragment[..fragment.len().min(4096)];
     let at = head.windows(4).position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])? + 4;
     let siz = fragment.get(at..at + 38)?;
     let u32_at = |i: usize| u64::from(u32::from_be_bytes([siz[i], siz[i + 1], siz[i + 2], siz[i + 3]]));
     let (x, y, x0, y0) = (u32_at(4), u32_at(8), u32_at(12), u32_at(16));
-    Some((x.checked_sub(x0)?, y.checked_sub(y0)?, u16::from_be_bytes([siz[36], siz[37]])))
+    Some((x.checked_sub(x0)?, Some(y.checked_sub(y0)?), u16::from_be_bytes([siz[36], siz[37]])))
 }
 
-/// The JPEG 2000 codecs size their buffers by the codestream's own header: one that claims a
-/// bigger image than the DICOM header costs gigabytes before it fails. Every codestream must
-/// declare the image the header describes.
-fn check_j2k_sizes(fragments: &[Vec<u8>], h: &SliceHeader, path: &Path) -> Result<()> {
+/// A JPEG-LS stream's frame header (SOF55), found by walking the marker segments after SOI.
+fn jpegls_size(fragment: &[u8]) -> Option<DeclaredSize> {
+    let head = &fragment[..fragment.len().min(4096)];
+    let mut at = head.windows(2).position(|w| w == [0xFF, 0xD8])? + 2;
+    loop {
+        while head.get(at..at + 2)? == [0xFF, 0xFF] {
+            at += 1; // fill bytes
+        }
+        let [0xFF, marker, hi, lo] = *head.get(at..at + 4)? else { return None };
+        let length = usize::from(u16::from_be_bytes([hi, lo]));
+        if marker == 0xF7 {
+            let [_, yh, yl, xh, xl, components] = *head.get(at + 4..at + 10)? else { return None };
+            let height = u64::from(u16::from_be_bytes([yh, yl]));
+            return Some((u64::from(u16::from_be_bytes([xh, xl])), (height > 0).then_some(height), components.into()));
+        }
+        if marker == 0xDA || length < 2 {
+            return None; // a scan before any frame header, or a broken segment
+        }
+        at += 2 + length;
+    }
+}
+
+/// JPEG 2000 and JPEG-LS codecs size their work by the stream's own header: one that claims
+/// another image than the DICOM header has cost gigabytes (OpenJPEG) or seconds per kilobyte
+/// (CharLS) before failing. Every stream must declare the image the header describes.
+fn check_stream_sizes(fragments: &[Vec<u8>], h: &SliceHeader, codec: &str, path: &Path) -> Result<()> {
+    let size = if codec == "JPEG-LS" { jpegls_size } else { j2k_size };
     let mut found = false;
     for f in fragments {
-        let Some((w, ht, c)) = j2k_size(f) else { continue };
+        let Some((w, ht, c)) = size(f) else { continue };
         found = true;
-        if (w, ht, c) != (u64::from(h.cols), u64::from(h.rows), h.format.samples_per_pixel) {
+        let (cols, rows) = (u64::from(h.cols), u64::from(h.rows));
+        if w != cols || ht.is_some_and(|ht| ht != rows) || c != h.format.samples_per_pixel {
+            let ht = ht.map_or("?".into(), |ht| ht.to_string());
             return Err(DicomError::Decode {
                 path: path.to_owned(),
                 detail: format!(
-                    "the JPEG 2000 stream declares a {w} x {ht} image with {c} component(s), the header {} x {} with {}",
-                    h.cols, h.rows, h.format.samples_per_pixel
+                    "the {codec} stream declares a {w} x {ht} image with {c} component(s), the header {cols} x {rows} with {}",
+                    h.format.samples_per_pixel
                 ),
             });
         }
@@ -63,7 +94,7 @@ fn check_j2k_sizes(fragments: &[Vec<u8>], h: &SliceHeader, path: &Path) -> Resul
     if found {
         Ok(())
     } else {
-        Err(DicomError::Decode { path: path.to_owned(), detail: "no JPEG 2000 codestream in the pixel data".into() })
+        Err(DicomError::Decode { path: path.to_owned(), detail: format!("no {codec} stream in the pixel data") })
     }
 }
 
@@ -416,8 +447,8 @@ pub fn decode_object<T: Sample>(
             }
         }
         Value::PixelSequence(seq) => {
-            if is_jpeg2000(&h0.transfer_syntax_uid) {
-                check_j2k_sizes(seq.fragments(), h0, path)?;
+            if let Some(codec) = self_sized_codec(&h0.transfer_syntax_uid) {
+                check_stream_sizes(seq.fragments(), h0, codec, path)?;
             }
             for (h, out) in frames.iter_mut() {
                 let decode_err = |detail: String| DicomError::Decode {
