@@ -299,10 +299,7 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
             Command::AddTrajectory { index, trajectory }
         }
         Command::SetTrajectory { index, trajectory } => {
-            let slot = doc
-                .trajectories
-                .get_mut(index)
-                .ok_or_else(|| PlanError::Invalid(format!("no trajectory number {}", index + 1)))?;
+            let slot = item(&mut doc.trajectories, index, "trajectory")?;
             ch.trajectories = true;
             Command::SetTrajectory { index, trajectory: std::mem::replace(slot, trajectory) }
         }
@@ -316,10 +313,7 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
             Command::AddSavedView { index, view }
         }
         Command::RenameSavedView { index, name } => {
-            let view = doc
-                .saved_views
-                .get_mut(index)
-                .ok_or_else(|| PlanError::Invalid(format!("no saved view number {}", index + 1)))?;
+            let view = item(&mut doc.saved_views, index, "saved view")?;
             ch.view = true;
             Command::RenameSavedView { index, name: std::mem::replace(&mut view.name, name) }
         }
@@ -365,10 +359,13 @@ fn insert<T>(list: &mut Vec<T>, index: usize, item: T) -> usize {
     index
 }
 
+/// Item `index`; an error naming `what` when there is none.
+fn item<'a, T>(list: &'a mut [T], index: usize, what: &str) -> Result<&'a mut T, PlanError> {
+    list.get_mut(index).ok_or_else(|| PlanError::Invalid(format!("no {what} number {}", index + 1)))
+}
+
 /// Removes item `index`; an error naming `what` when there is none.
 fn remove<T>(list: &mut Vec<T>, index: usize, what: &str) -> Result<T, PlanError> {
-    if index >= list.len() {
-        return Err(PlanError::Invalid(format!("no {what} number {}", index + 1)));
-    }
+    item(list, index, what)?;
     Ok(list.remove(index))
 }
