@@ -13,6 +13,8 @@ use crate::core::planning::Verdict;
 const WIDTH: f32 = 595.0;
 const HEIGHT: f32 = 842.0;
 const MARGIN: f32 = 48.0;
+/// Where the columns of the report's tables start.
+const TABLE_X: [f32; 5] = [MARGIN, MARGIN + 190.0, MARGIN + 290.0, MARGIN + 370.0, MARGIN + 440.0];
 const BOTTOM: f32 = 64.0;
 
 /// Text for a standard font: WinAnsi bytes (Latin-1 for the accented letters), '?' for the rest.
@@ -89,6 +91,11 @@ impl<'a> Layout<'a> {
         }
     }
 
+    /// One row of a five-column table (structures, clearances), at [`TABLE_X`].
+    fn table_row(&mut self, cells: [String; 5], bold: bool) {
+        self.row(&TABLE_X.into_iter().zip(cells).collect::<Vec<_>>(), 10.0, bold);
+    }
+
     fn gap(&mut self, points: f32) {
         self.y -= points;
     }
@@ -139,9 +146,8 @@ fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
     l.line(MARGIN, 10.0, false, &format!("Entry  LPS {} mm   RAS {} mm", mm3(t.entry_mm), mm3(ras(t.entry_mm))));
     l.line(MARGIN, 10.0, false, &format!("Target LPS {} mm   RAS {} mm", mm3(t.target_mm), mm3(ras(t.target_mm))));
     l.gap(6.0);
-    let cols = [MARGIN, MARGIN + 190.0, MARGIN + 290.0, MARGIN + 370.0, MARGIN + 440.0];
     let head = ["Critical structure", "Min. clearance", "At depth", "Margin", "Verdict"];
-    l.row(&cols.iter().zip(head).map(|(x, h)| (*x, h.to_owned())).collect::<Vec<_>>(), 10.0, true);
+    l.table_row(head.map(str::to_owned), true);
     for c in &r.structures {
         let cells = [
             c.name.clone(),
@@ -150,7 +156,7 @@ fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
             format!("{:.1} mm", c.margin_mm),
             c.verdict.name().to_owned(),
         ];
-        l.row(&cols.iter().copied().zip(cells).collect::<Vec<_>>(), 10.0, false);
+        l.table_row(cells, false);
     }
     if r.structures.is_empty() {
         l.line(MARGIN, 10.0, false, "No critical structures were checked.");
@@ -258,9 +264,8 @@ pub fn render(report: &Report) -> Vec<u8> {
     }
     l.gap(8.0);
     l.line(MARGIN, 12.0, true, "Structures");
-    let cols = [MARGIN, MARGIN + 190.0, MARGIN + 290.0, MARGIN + 370.0, MARGIN + 440.0];
     let head = ["Name", "Category", "Volume", "Critical", "Margin"];
-    l.row(&cols.iter().zip(head).map(|(x, h)| (*x, h.to_owned())).collect::<Vec<_>>(), 10.0, true);
+    l.table_row(head.map(str::to_owned), true);
     for s in &report.structures {
         let cells = [
             s.name.clone(),
@@ -269,7 +274,7 @@ pub fn render(report: &Report) -> Vec<u8> {
             if s.critical { "yes".into() } else { "no".into() },
             if s.critical { format!("{:.1} mm", s.margin_mm) } else { String::new() },
         ];
-        l.row(&cols.iter().copied().zip(cells).collect::<Vec<_>>(), 10.0, false);
+        l.table_row(cells, false);
     }
     l.gap(8.0);
     l.line(MARGIN, 12.0, true, "Trajectories");
