@@ -209,8 +209,11 @@ pub struct TrajectoryReport {
 /// What paths are checked against: the critical surfaces, the entry surface and the labels.
 pub struct PlanningScene {
     pub obstacles: Vec<Obstacle>,
-    /// The outer surface paths enter through (skin, else bone), for entry angles.
-    entry_surface: Option<(u16, Arc<TriMesh>)>,
+    /// Every surface the scene was given (label -> LPS mm): the critical ones and the entry
+    /// surface at least, all the workstation holds when it gives them.
+    surfaces: BTreeMap<u16, Arc<TriMesh>>,
+    /// The segment paths enter through (skin, else bone), for entry angles.
+    entry_label: Option<u16>,
     /// Problems the user should see (a critical segment without voxels, none at all).
     pub warnings: Vec<String>,
 }
@@ -236,7 +239,8 @@ impl PlanningScene {
     pub fn from_surfaces(seg: &Segmentation, surfaces: &BTreeMap<u16, Arc<TriMesh>>) -> PlanningScene {
         let mut scene = PlanningScene {
             obstacles: Vec::new(),
-            entry_surface: entry_label(seg).and_then(|l| Some((l, surfaces.get(&l)?.clone()))),
+            surfaces: surfaces.clone(),
+            entry_label: entry_label(seg),
             warnings: Vec::new(),
         };
         for s in seg.segments.iter().filter(|s| s.critical) {
@@ -264,13 +268,12 @@ impl PlanningScene {
 
     /// The outer surface paths enter through (skin, else bone), where entries are searched.
     pub fn entry_surface(&self) -> Option<&Arc<TriMesh>> {
-        self.entry_surface.as_ref().map(|(_, s)| s)
+        self.surfaces.get(&self.entry_label?)
     }
 
-    /// The surface the scene holds for a segment (a critical one, or the entry surface).
+    /// The surface the scene holds for a segment, if it was given or made one.
     pub fn surface(&self, label: u16) -> Option<&Arc<TriMesh>> {
-        let critical = self.obstacles.iter().find(|o| o.label == label).map(|o| &o.surface);
-        critical.or(self.entry_surface.as_ref().filter(|(l, _)| *l == label).map(|(_, s)| s))
+        self.surfaces.get(&label)
     }
 
     /// Checks one path. The segmentation gives the structures passed through and the scan's
@@ -305,7 +308,7 @@ impl PlanningScene {
         }
         let entry_angle_deg = self.entry_angle_deg(t, &dir);
         let profile = self.profile(t, PROFILE_STEP_MM);
-        if entry_angle_deg.is_none() && self.entry_surface.is_some() {
+        if entry_angle_deg.is_none() && self.entry_surface().is_some() {
             warnings.push("the path does not cross the skin: no entry angle".into());
         }
         Ok(TrajectoryReport {

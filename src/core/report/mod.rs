@@ -151,7 +151,8 @@ pub fn build(input: &Input, anonymise: bool) -> Result<Report, ReportError> {
 /// The scan along the path (its plane holding the path and the direction nearest superior) and
 /// across it at the entry, half way and the target, with the path and the instrument drawn.
 /// The plan's visible segments as its 3D pictures draw them: the scene's surfaces where it
-/// holds them (critical structures, the skin), the others made by the same recipe.
+/// holds them (every one the workstation has; the critical ones and the skin from the command
+/// line), the others made by the same recipe.
 pub fn shown_surfaces(doc: &PlanDocument, scene: &PlanningScene) -> Vec<Shown> {
     let seg = &doc.segmentation;
     let mut shown = Vec::new();
