@@ -663,9 +663,9 @@ fn check(plan: &Path, scan: Option<&Path>, json: bool) -> Result<()> {
         );
         for s in &r.structures {
             println!(
-                "  {:<28} {:>8.2} mm at depth {:>6.1} mm (margin {:.1} mm)  {}",
+                "  {:<28} {:>22} at depth {:>6.1} mm (margin {:.1} mm)  {}",
                 s.name,
-                s.min_clearance_mm,
+                s.clearance_text(),
                 s.depth_mm,
                 s.margin_mm,
                 s.verdict.name()

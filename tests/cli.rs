@@ -355,7 +355,15 @@ fn check_reports_every_trajectory_of_the_bundled_plan() {
         assert!(names.contains(&want), "{names:?}");
     }
     for s in t["structures"].as_array().unwrap() {
-        assert!(s["min_clearance_mm"].as_f64().unwrap() > 2.0, "{s}");
+        let figure = s["min_clearance_mm"].as_f64().unwrap();
+        assert!(figure > 2.0, "{s}");
+        // The band above the figure: at least half the phantom's largest step (1.25 mm), and the
+        // figure is at most the clearances to the surface shown and to the labelled cells.
+        assert!(s["uncertainty_mm"].as_f64().unwrap() >= 0.625, "{s}");
+        assert!(
+            figure <= s["surface_clearance_mm"].as_f64().unwrap()
+                && figure <= s["cells_clearance_mm"].as_f64().unwrap()
+        );
         assert!(s["depth_mm"].as_f64().is_some());
         assert_eq!(s["verdict"], "clear");
     }
@@ -504,7 +512,7 @@ fn report_pdf_has_the_plan_in_real_text_and_pictures_and_anonymises() {
         "LPS (30.0, -35.0, 60.0) mm",
         "RAS (-30.0, 35.0, 60.0) mm",
         "Arteries",
-        "18.62 mm",
+        "17.49 mm, -0/+1.52 mm",
         "clear",
         "Research software, not a medical device; not for clinical decisions.",
     ] {
@@ -568,7 +576,9 @@ fn report_pdf_has_the_plan_in_real_text_and_pictures_and_anonymises() {
     assert_eq!(code, 0, "{err}");
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(
-        page.contains("Biopsy, left frontal") && page.contains("18.62 mm") && page.contains("data:image/png;base64,")
+        page.contains("Biopsy, left frontal")
+            && page.contains("17.49 mm, -0/+1.52 mm")
+            && page.contains("data:image/png;base64,")
     );
     let (code, _, err) = twinplan(&["report", plan.to_str().unwrap(), "--out", "/tmp/x.docx"]);
     assert_eq!(code, 1);

@@ -7,13 +7,12 @@ use std::sync::OnceLock;
 
 use nalgebra::{Point3, Vector3};
 use twinplan::core::document::io::{OpenedPlan, open};
-use twinplan::core::mesh::segment_surface;
 use twinplan::core::planning::{
     DistanceField, EntryRegion, Instrument, InstrumentKind, Obstacle, PlanningError, PlanningScene, SearchSettings,
-    Trajectory, Verdict, conflicts,
+    SegmentShape, Trajectory, Verdict, conflicts,
 };
 use twinplan::core::progress::Progress;
-use twinplan::core::segmentation::{Category, Segmentation};
+use twinplan::core::segmentation::{Category, Mask, Segmentation};
 
 type P = Point3<f64>;
 
@@ -90,10 +89,10 @@ fn report_for<'a>(
     r.structures.iter().find(|s| s.name == name).unwrap()
 }
 
+/// On the safe side of the analytic tubes, within the uncertainty each figure states.
 #[test]
 fn clearances_to_the_phantoms_tubes_match_the_analytic_distance() {
     let needle = Instrument::preset(InstrumentKind::BiopsyNeedle);
-    let voxel_mm = seg().labels.grid.spacing_mm().into_iter().fold(0.0, f64::max);
     let mut worst: f64 = 0.0;
     for (name, tube_index, side) in [
         ("Arteries", 0, Vector3::new(1.0, 0.0, 0.0)),
@@ -108,16 +107,21 @@ fn clearances_to_the_phantoms_tubes_match_the_analytic_distance() {
             let report = phantom().scene.check(&t, seg()).unwrap();
             let s = report_for(&report, name);
             eprintln!("{name} #{tube_index}, {clearance} mm: reported {:.3}, analytic {truth:.3}", s.min_clearance_mm);
-            worst = worst.max((s.min_clearance_mm - truth).abs());
-            assert!((s.min_clearance_mm - truth).abs() <= voxel_mm, "{name}: {} vs {truth}", s.min_clearance_mm);
+            worst = worst.max(truth - s.min_clearance_mm);
+            assert!(s.min_clearance_mm <= truth, "{name}: {} overstates {truth}", s.min_clearance_mm);
+            assert!(s.min_clearance_mm >= truth - s.uncertainty_mm, "{name}: {} vs {truth}: {s:?}", s.min_clearance_mm);
             // The closest approach is at the target, the end of the path.
             assert!((s.depth_mm - t.length_mm()).abs() < 1.5, "depth {} of {}", s.depth_mm, t.length_mm());
-            // Verdicts against the 2 mm safety margin: clear well outside it, a warning inside it.
-            let expected = if truth >= 2.5 { Verdict::Clear } else { Verdict::Warning };
-            assert_eq!(s.verdict, expected, "{name} at {truth:.2} mm");
+            // Verdicts against the 2 mm safety margin: a warning inside it, and clear wherever the
+            // figure's uncertainty cannot reach into it.
+            if truth < 2.0 {
+                assert_ne!(s.verdict, Verdict::Clear, "{name} at {truth:.2} mm");
+            } else if truth >= 2.0 + s.uncertainty_mm {
+                assert_eq!(s.verdict, Verdict::Clear, "{name} at {truth:.2} mm");
+            }
         }
     }
-    eprintln!("largest difference from the analytic clearance: {worst:.3} mm (voxel {voxel_mm} mm)");
+    eprintln!("largest understatement of the analytic clearance: {worst:.3} mm");
 }
 
 #[test]
@@ -285,19 +289,28 @@ fn probe_paths(mesh: &twinplan::core::mesh::Mesh) -> Vec<Trajectory> {
     out
 }
 
-fn agrees_with_brute_force(name: &str, mesh: &twinplan::core::mesh::Mesh) {
-    let obstacle = Obstacle::new(1, name, Category::Vessel, 2.0, mesh).unwrap();
+/// The clearance to the surface shown equals an exhaustive search over its triangles; the figure
+/// reported is never larger, and point distances lie between the cells' reach and the surface.
+fn agrees_with_brute_force(name: &str, mask: &Mask) {
+    let (mesh, shape) = SegmentShape::from_mask(mask, &Progress::new()).unwrap().unwrap();
+    let reach = shape.cells.half_diagonal_mm();
+    let obstacle = Obstacle::new(1, name, Category::Vessel, 2.0, shape);
     let mut worst: f64 = 0.0;
-    for t in probe_paths(mesh) {
-        let fast = obstacle.clearance(&t, 0.0).min_clearance_mm.max(0.0);
-        let slow = brute_force_distance(mesh, &t.entry(), &t.target());
+    for t in probe_paths(&mesh) {
+        let c = obstacle.clearance(&t, 0.0);
+        let fast = c.surface_clearance_mm.max(0.0);
+        let slow = brute_force_distance(&mesh, &t.entry(), &t.target());
         worst = worst.max((fast - slow).abs());
         assert!((fast - slow).abs() < 1e-3, "{name}: BVH {fast:.5} vs brute force {slow:.5} mm");
+        assert!(c.min_clearance_mm <= c.surface_clearance_mm, "{name}: {c:?}");
         // The profile's point distances too (outside the surface they are unsigned).
         let p = t.entry();
-        let slow_point = brute_force_distance(mesh, &p, &p);
+        let slow_point = brute_force_distance(&mesh, &p, &p);
         let fast_point = obstacle.signed_distance_mm(&p);
-        assert!((fast_point - slow_point).abs() < 1e-3, "{name}: point {fast_point:.5} vs {slow_point:.5}");
+        assert!(
+            fast_point <= slow_point + 1e-3 && fast_point >= slow_point - 2.0 * reach,
+            "{name}: point {fast_point:.5} vs {slow_point:.5}"
+        );
     }
     eprintln!("{name}: {} triangles, largest difference {worst:.2e} mm", mesh.triangles.len());
 }
@@ -305,16 +318,14 @@ fn agrees_with_brute_force(name: &str, mesh: &twinplan::core::mesh::Mesh) {
 #[test]
 fn the_bvh_distance_equals_brute_force_on_real_meshes() {
     let arteries = seg().segments.iter().find(|s| s.name == "Arteries").unwrap().label;
-    let mesh = segment_surface(&seg().mask(arteries), &Progress::new()).unwrap();
-    agrees_with_brute_force("phantom arteries", &mesh);
+    agrees_with_brute_force("phantom arteries", &seg().mask(arteries));
 
     let (_, loaded) =
         twinplan::core::dicom::open_volume(&common::data("ct-body-j2k/dicom"), None, &Progress::new()).unwrap();
     let (labels, _) =
         twinplan::core::segmentation::import_labels(&common::data("ct-body-j2k/labels.nii.gz"), &loaded.volume.grid)
             .unwrap();
-    let aorta = segment_surface(&labels.mask(52), &Progress::new()).unwrap();
-    agrees_with_brute_force("ct-body-j2k aorta", &aorta);
+    agrees_with_brute_force("ct-body-j2k aorta", &labels.mask(52));
 }
 
 #[test]
@@ -358,7 +369,7 @@ fn degenerate_paths_and_scenes_say_what_is_wrong() {
         "{:?}",
         scene.warnings
     );
-    assert!(Obstacle::new(9, "nothing", Category::Nerve, 2.0, &Default::default()).is_none());
+    assert!(SegmentShape::from_mask(&Mask::empty(&seg().labels.grid), &Progress::new()).unwrap().is_none());
 }
 
 /// Where a ray from the target leaves the phantom's head: the outer skin ellipsoid of the

@@ -84,7 +84,7 @@ impl EntrySearches {
         self.error = None;
         let Some(template) = doc.trajectories.get(index).cloned() else { return };
         let seg = doc.segmentation.clone();
-        let scene = PlanningScene::from_surfaces(&seg, &meshes.pick);
+        let scene = PlanningScene::from_shapes(&seg, &meshes.shapes);
         let Some(skin) = scene.entry_surface().cloned() else {
             self.error = Some(
                 "No skin or bone surface to search on: segment the skin (or the skull) first, or wait for its surface to be built."

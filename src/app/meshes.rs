@@ -3,7 +3,6 @@
 //! (colour, opacity, visibility) and the clipping plane only touch materials.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use bevy::asset::RenderAssetUsages;
 use bevy::mesh::{Indices, PrimitiveTopology};
@@ -18,7 +17,7 @@ use super::scene::{world_dir_from_patient, world_from_patient};
 use super::study::Study;
 use super::tasks::{Job, JobError};
 use crate::core::document::PlanDocument;
-use crate::core::mesh::segment_surface;
+use crate::core::planning::SegmentShape;
 use crate::core::segmentation::Mask;
 
 /// Meshes in the 3D view: standard lighting, cut by the clipping plane.
@@ -64,11 +63,12 @@ pub struct SegmentMesh {
     pub triangles: usize,
 }
 
-/// A finished extraction: the Bevy mesh (world space) and the surface for picking (LPS mm).
+/// A finished extraction: the Bevy mesh (world space) and the shape for picking and clearances
+/// (LPS mm).
 pub struct Built {
     mesh: Mesh,
     triangles: usize,
-    pick: Option<parry3d::shape::TriMesh>,
+    shape: Option<SegmentShape>,
 }
 
 /// Extractions in flight and the surfaces that can be picked.
@@ -79,9 +79,9 @@ pub struct SegmentMeshes {
     /// label -> revision shown.
     built: BTreeMap<u16, u64>,
     generation: u64,
-    /// Surfaces in LPS mm, for hover, picking and clearances.
-    pub pick: BTreeMap<u16, Arc<parry3d::shape::TriMesh>>,
-    /// Bumped whenever `pick` changes.
+    /// Shapes in LPS mm, for hover, picking and clearances.
+    pub shapes: BTreeMap<u16, SegmentShape>,
+    /// Bumped whenever `shapes` changes.
     pub version: u64,
 }
 
@@ -99,8 +99,10 @@ impl SegmentMeshes {
 }
 
 fn build(mask: Mask, progress: &crate::core::progress::Progress) -> Result<Built, JobError> {
-    let mesh = segment_surface(&mask, progress).map_err(|_| JobError::Cancelled)?;
+    let made = SegmentShape::from_mask(&mask, progress).map_err(|_| JobError::Cancelled)?;
     drop(mask);
+    // A segment without voxels has an empty mesh and no shape.
+    let (mesh, shape) = made.map_or_else(|| (Default::default(), None), |(m, s)| (m, Some(s)));
     let normals: Vec<[f32; 3]> = mesh
         .vertex_normals()
         .iter()
@@ -117,7 +119,7 @@ fn build(mask: Mask, progress: &crate::core::progress::Progress) -> Result<Built
     out.insert_attribute(Mesh::ATTRIBUTE_POSITION, positions);
     out.insert_attribute(Mesh::ATTRIBUTE_NORMAL, normals);
     out.insert_indices(Indices::U32(indices));
-    Ok(Built { mesh: out, triangles, pick: mesh.trimesh() })
+    Ok(Built { mesh: out, triangles, shape })
 }
 
 /// Starts an extraction for every segment whose voxels changed since its mesh was built.
@@ -130,7 +132,7 @@ fn start_builds(doc: Res<Doc>, study: Res<Study>, mut meshes: ResMut<SegmentMesh
             job.progress.cancel();
         }
         meshes.built.clear();
-        meshes.pick.clear();
+        meshes.shapes.clear();
         meshes.version += 1;
         meshes.generation = doc.generation;
     }
@@ -193,9 +195,9 @@ fn finish_builds(
             continue;
         }
         state.built.insert(label, rev);
-        match built.pick {
-            Some(p) => state.pick.insert(label, Arc::new(p)),
-            None => state.pick.remove(&label),
+        match built.shape {
+            Some(p) => state.shapes.insert(label, p),
+            None => state.shapes.remove(&label),
         };
         state.version += 1;
         let handle = mesh_assets.add(built.mesh);
@@ -217,7 +219,7 @@ fn finish_builds(
         if doc.doc.segmentation.segment(seg.label).is_none() {
             commands.entity(e).despawn();
             state.built.remove(&seg.label);
-            state.pick.remove(&seg.label);
+            state.shapes.remove(&seg.label);
             state.version += 1;
         }
     }

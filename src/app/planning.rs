@@ -40,7 +40,7 @@ fn recheck(doc: Res<Doc>, meshes: Res<SegmentMeshes>, mut planning: ResMut<Plann
     }
     planning.seen = key;
     let seg = &doc.doc.segmentation;
-    let scene = PlanningScene::from_surfaces(seg, &meshes.pick);
+    let scene = PlanningScene::from_shapes(seg, &meshes.shapes);
     planning.reports = doc.doc.trajectories.iter().map(|t| scene.check(t, seg).map_err(|e| e.to_string())).collect();
     planning.warnings = if meshes.settled(&doc) {
         scene.warnings

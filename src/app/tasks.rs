@@ -258,11 +258,11 @@ impl Jobs {
         &mut self,
         doc: &PlanDocument,
         volume: Arc<Volume>,
-        surfaces: &std::collections::BTreeMap<u16, Arc<parry3d::shape::TriMesh>>,
+        shapes: &std::collections::BTreeMap<u16, crate::core::planning::SegmentShape>,
         path: PathBuf,
     ) {
         let doc = doc.clone();
-        let scene = crate::core::planning::PlanningScene::from_surfaces(&doc.segmentation, surfaces);
+        let scene = crate::core::planning::PlanningScene::from_shapes(&doc.segmentation, shapes);
         self.report = Some(Job::spawn(format!("Writing the report {}", path.display()), move |_| {
             use crate::core::report;
             let bytes = plan_io::to_json(&doc, &path).into_bytes();

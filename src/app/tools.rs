@@ -122,10 +122,10 @@ fn pick(
     let origin = patient_from_world(ray.origin);
     let dir = patient_from_world(*ray.direction) - patient_from_world(Vec3::ZERO);
     let shown: Vec<(u16, &parry3d::shape::TriMesh)> = meshes
-        .pick
+        .shapes
         .iter()
         .filter(|(l, _)| doc.doc.view.show_meshes && doc.doc.display_of(**l).visible)
-        .map(|(l, m)| (*l, m.as_ref()))
+        .map(|(l, m)| (*l, m.surface.as_ref()))
         .collect();
     // A surface cut away by the clipping plane is not under the pointer: step past it.
     let mut start = origin;

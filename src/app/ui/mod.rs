@@ -414,7 +414,7 @@ fn poll_dialog(
         DialogKind::OpenFolder | DialogKind::OpenFile => jobs.open(path, None),
         DialogKind::LocateScan => jobs.relink_scan(path),
         DialogKind::Report => match study.volume.clone() {
-            Some(v) => jobs.start_report(&doc.doc, v, &meshes.pick, path),
+            Some(v) => jobs.start_report(&doc.doc, v, &meshes.shapes, path),
             None => jobs.error = Some("Open a scan before writing a report.".into()),
         },
         DialogKind::ImportLabels => match study.volume.clone() {

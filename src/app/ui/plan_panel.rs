@@ -12,7 +12,9 @@ use crate::app::scene::Orbit;
 use crate::app::study::Study;
 use crate::app::tools::{Tool, Tools};
 use crate::core::document::Command;
-use crate::core::planning::{EntryRegion, Instrument, InstrumentKind, Trajectory, TrajectoryReport, Verdict};
+use crate::core::planning::{
+    CLEARANCE_NOTE, EntryRegion, Instrument, InstrumentKind, Trajectory, TrajectoryReport, Verdict,
+};
 
 fn verdict_color(v: Verdict) -> Color32 {
     let [r, g, b] = v.rgb();
@@ -265,7 +267,7 @@ fn report_ui(ui: &mut egui::Ui, r: &TrajectoryReport) {
         ui.end_row();
         for s in &r.structures {
             ui.label(&s.name);
-            ui.label(format!("{:.2} mm", s.min_clearance_mm));
+            ui.label(s.clearance_text()).on_hover_text(CLEARANCE_NOTE);
             ui.label(format!("{:.1} mm", s.depth_mm));
             ui.label(RichText::new(s.verdict.name()).color(verdict_color(s.verdict)))
                 .on_hover_text(format!("safety margin {:.1} mm", s.margin_mm));

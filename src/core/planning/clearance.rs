@@ -12,12 +12,13 @@ use parry3d::shape::{Segment, TriMesh};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::cells::{Cells, ROUNDING_MM};
 use super::search::path_risk;
 use super::segment_mesh::{Approach, closest_approach};
 use super::{PlanningError, Trajectory};
 use crate::core::mesh::{Mesh, segment_surface};
 use crate::core::progress::{Cancelled, Progress};
-use crate::core::segmentation::{Category, Segmentation};
+use crate::core::segmentation::{Category, Mask, Segmentation};
 
 pub(super) fn vec(p: &Point3<f64>) -> Vector {
     Vector::new(p.x as f32, p.y as f32, p.z as f32)
@@ -27,75 +28,150 @@ pub(super) fn point(v: Vector) -> Point3<f64> {
     Point3::new(f64::from(v.x), f64::from(v.y), f64::from(v.z))
 }
 
-/// A structure paths must keep clear of: its closed surface, with inside/outside known.
+/// What a segment is to the planner: the smoothed surface the user sees (picking, pictures, entry
+/// angles) and the labelled cells it was made from (see [`Cells`]).
+#[derive(Clone)]
+pub struct SegmentShape {
+    pub surface: Arc<TriMesh>,
+    pub cells: Arc<Cells>,
+}
+
+impl SegmentShape {
+    /// A segment's shape from its mask, with the display mesh it was made of; `None` for a mask
+    /// without voxels.
+    pub fn from_mask(mask: &Mask, progress: &Progress) -> Result<Option<(Mesh, SegmentShape)>, Cancelled> {
+        let mesh = segment_surface(mask, progress)?;
+        let (Some(surface), Some(cells)) = (mesh.trimesh(), Cells::new(mask)) else { return Ok(None) };
+        Ok(Some((mesh, SegmentShape { surface: Arc::new(surface), cells: Arc::new(cells) })))
+    }
+}
+
+/// A structure paths must keep clear of: its smoothed surface (inside and outside known) and its
+/// labelled cells. Every figure is the smaller of the two distances less the sampling allowance
+/// (see [`Cells`]), so it never exceeds the distance to the cells the label map claims, nor to the
+/// surface on screen.
 pub struct Obstacle {
     pub label: u16,
     pub name: String,
     pub category: Category,
     pub margin_mm: f64,
-    surface: Arc<TriMesh>,
+    shape: SegmentShape,
+}
+
+/// The nearer of the two distances, and where it is reached.
+struct Nearest {
+    /// Axis of the path to the structure; zero where the axis crosses it, negative where the
+    /// whole path lies inside.
+    axis_mm: f64,
+    on_path: Point3<f64>,
+    on_structure: Point3<f64>,
 }
 
 impl Obstacle {
-    /// `None` for a mesh without triangles.
-    pub fn new(label: u16, name: &str, category: Category, margin_mm: f64, mesh: &Mesh) -> Option<Obstacle> {
-        Some(Obstacle { label, name: name.to_owned(), category, margin_mm, surface: Arc::new(mesh.trimesh()?) })
+    pub fn new(label: u16, name: &str, category: Category, margin_mm: f64, shape: SegmentShape) -> Obstacle {
+        Obstacle { label, name: name.to_owned(), category, margin_mm, shape }
     }
 
+    /// Triangles searched per query: the surface's and the cells' boundary.
     pub fn triangles(&self) -> usize {
-        self.surface.indices().len()
+        self.shape.surface.indices().len() + self.shape.cells.boundary().indices().len()
+    }
+
+    /// Whether the point lies within the bounding box of the surface or of the cells.
+    fn may_contain(&self, p: &Point3<f64>) -> bool {
+        let v = vec(p);
+        self.shape.surface.local_aabb().contains_local_point(v)
+            || self.shape.cells.boundary().local_aabb().contains_local_point(v)
     }
 
     pub fn contains(&self, p: &Point3<f64>) -> bool {
-        self.surface.contains_local_point(vec(p))
+        self.shape.cells.contains(p) || self.shape.surface.contains_local_point(vec(p))
     }
 
-    /// Distance from a point to the surface, negative inside (one BVH query: the pseudo-normal
-    /// at the nearest feature says which side the point is on).
+    /// Distance from a point to the structure, negative inside (the smaller of the distances to
+    /// the surface and to the cells, less the sampling allowance).
     pub fn signed_distance_mm(&self, p: &Point3<f64>) -> f64 {
         self.signed_distance_within(p, f32::MAX).unwrap_or(f64::INFINITY)
     }
 
-    /// As [`Obstacle::signed_distance_mm`], if the surface lies within `max_mm` of the point.
+    /// As [`Obstacle::signed_distance_mm`], if the structure lies within `max_mm` of the point.
     fn signed_distance_within(&self, p: &Point3<f64>, max_mm: f32) -> Option<f64> {
-        let proj = self.surface.project_local_point_with_max_dist(vec(p), false, max_mm)?;
+        let surface = self.surface_signed_distance(p, max_mm);
+        let cells = self.shape.cells.boundary().project_local_point_with_max_dist(vec(p), false, max_mm).map(|proj| {
+            let d = f64::from((proj.point - vec(p)).length());
+            if self.shape.cells.contains(p) { -d } else { d - ROUNDING_MM }
+        });
+        let nearer = match (surface, cells) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some(nearer - self.shape.cells.sampling_allowance_mm())
+    }
+
+    /// Signed distance to the smoothed surface alone (the pseudo-normal at the nearest feature
+    /// says which side the point is on).
+    fn surface_signed_distance(&self, p: &Point3<f64>, max_mm: f32) -> Option<f64> {
+        let proj = self.shape.surface.project_local_point_with_max_dist(vec(p), false, max_mm)?;
         let d = f64::from((proj.point - vec(p)).length());
         Some(if proj.is_inside { -d } else { d })
     }
 
-    /// The clearance of one path: closest approach of an instrument of `radius_mm` to this
-    /// surface. The path must have distinct ends (see [`Trajectory::direction`]).
-    pub fn clearance(&self, t: &Trajectory, radius_mm: f64) -> StructureClearance {
+    /// Closest approach of the path's axis to one mesh; `inside` says whether the entry lies
+    /// inside what the mesh bounds.
+    fn nearest_on(mesh: &TriMesh, t: &Trajectory, inside: bool) -> Nearest {
         let (entry, target) = (t.entry(), t.target());
+        match closest_approach(mesh, vec(&entry), vec(&target), f32::MAX) {
+            // A path that never crosses the surface is either all outside or all inside.
+            Some(Approach::Near { distance, on_segment, on_mesh }) => {
+                let d = f64::from(distance);
+                Nearest {
+                    axis_mm: if inside { -d } else { d },
+                    on_path: point(on_segment),
+                    on_structure: point(on_mesh),
+                }
+            }
+            _ => {
+                // The axis crosses the surface: report where it first does.
+                let length = t.length_mm();
+                let dir = (target - entry) / length;
+                let ray = Ray::new(vec(&entry), vec(&Point3::from(dir)));
+                let toi = mesh.cast_local_ray(&ray, length as f32, false).unwrap_or(0.0);
+                let hit = entry + dir * f64::from(toi);
+                Nearest { axis_mm: 0.0, on_path: hit, on_structure: hit }
+            }
+        }
+    }
+
+    /// The clearance of one path: closest approach of an instrument of `radius_mm` to this
+    /// structure. The path must have distinct ends (see [`Trajectory::direction`]).
+    pub fn clearance(&self, t: &Trajectory, radius_mm: f64) -> StructureClearance {
+        let entry = t.entry();
+        let surface = Self::nearest_on(&self.shape.surface, t, self.shape.surface.contains_local_point(vec(&entry)));
+        let mut cells = Self::nearest_on(self.shape.cells.boundary(), t, self.shape.cells.contains(&entry));
+        if cells.axis_mm > 0.0 {
+            cells.axis_mm = (cells.axis_mm - ROUNDING_MM).max(0.0);
+        }
+        let surface_clearance_mm = surface.axis_mm - radius_mm;
+        let cells_clearance_mm = cells.axis_mm - radius_mm;
+        let nearest = if surface.axis_mm < cells.axis_mm { surface } else { cells };
+        let allowance = self.shape.cells.sampling_allowance_mm();
+        let min_clearance_mm = nearest.axis_mm - radius_mm - allowance;
         let length = t.length_mm();
-        let dir = (target - entry) / length;
-        let (on_path, on_structure, axis_mm) =
-            match closest_approach(&self.surface, vec(&entry), vec(&target), f32::MAX) {
-                // A path that never crosses the surface is either all outside or all inside.
-                Some(Approach::Near { distance, on_segment, on_mesh }) => {
-                    let d = f64::from(distance);
-                    (point(on_segment), point(on_mesh), if self.contains(&entry) { -d } else { d })
-                }
-                _ => {
-                    // The axis crosses the surface: report where it first does.
-                    let ray = Ray::new(vec(&entry), vec(&Point3::from(dir)));
-                    let toi = self.surface.cast_local_ray(&ray, length as f32, false).unwrap_or(0.0);
-                    let hit = entry + dir * f64::from(toi);
-                    (hit, hit, 0.0)
-                }
-            };
-        let min_clearance_mm = axis_mm - radius_mm;
-        let verdict = Verdict::for_clearance(min_clearance_mm, self.margin_mm);
+        let dir = (t.target() - entry) / length;
         StructureClearance {
             label: self.label,
             name: self.name.clone(),
             category: self.category.name(),
             margin_mm: self.margin_mm,
             min_clearance_mm,
-            depth_mm: (on_path - entry).dot(&dir).clamp(0.0, length),
-            closest_on_path_mm: on_path.into(),
-            closest_on_structure_mm: on_structure.into(),
-            verdict,
+            // The labelled voxel centres lie within half a cell diagonal of the cells' faces.
+            uncertainty_mm: (cells_clearance_mm - min_clearance_mm) + self.shape.cells.half_diagonal_mm(),
+            cells_clearance_mm,
+            surface_clearance_mm,
+            depth_mm: (nearest.on_path - entry).dot(&dir).clamp(0.0, length),
+            closest_on_path_mm: nearest.on_path.into(),
+            closest_on_structure_mm: nearest.on_structure.into(),
+            verdict: Verdict::for_clearance(min_clearance_mm, self.margin_mm),
         }
     }
 }
@@ -146,14 +222,35 @@ pub struct StructureClearance {
     pub name: String,
     pub category: &'static str,
     pub margin_mm: f64,
-    /// Instrument surface to structure surface; zero or negative is a collision.
+    /// Instrument surface to the structure; zero or negative is a collision. The smaller of the
+    /// clearances to the surface shown and to the labelled cells, less the sampling allowance:
+    /// never more than either (see [`Cells`]).
     pub min_clearance_mm: f64,
+    /// How much `min_clearance_mm` may understate the clearance to the structure the label map
+    /// samples: the allowance, half a cell diagonal for the cells' reach beyond the voxel centres,
+    /// and any lead the surface has over the cells. The band lies above the figure.
+    pub uncertainty_mm: f64,
+    /// To the smoothed surface shown, and to the labelled cells, for comparison.
+    pub surface_clearance_mm: f64,
+    pub cells_clearance_mm: f64,
     /// Where along the path (from the entry) the closest approach is.
     pub depth_mm: f64,
     pub closest_on_path_mm: [f64; 3],
     pub closest_on_structure_mm: [f64; 3],
     pub verdict: Verdict,
 }
+
+impl StructureClearance {
+    /// The figure with its band, as every view shows it: "1.70 mm, -0/+1.35 mm".
+    pub fn clearance_text(&self) -> String {
+        format!("{:.2} mm, -0/+{:.2} mm", self.min_clearance_mm, self.uncertainty_mm)
+    }
+}
+
+/// What the band beside a clearance means, for reports and hover texts.
+pub const CLEARANCE_NOTE: &str = "Clearances are measured to the labelled voxels taken as whole cells and to the \
+    surface shown, whichever is nearer, less half the largest voxel step (where a structure may reach beyond the \
+    voxels that record it). The true clearance may be larger by up to the + figure; it is not expected to be smaller.";
 
 /// A stretch of the path inside one labelled structure.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -209,9 +306,9 @@ pub struct TrajectoryReport {
 /// What paths are checked against: the critical surfaces, the entry surface and the labels.
 pub struct PlanningScene {
     pub obstacles: Vec<Obstacle>,
-    /// Every surface the scene was given (label -> LPS mm): the critical ones and the entry
+    /// Every shape the scene was given (label -> LPS mm): the critical ones and the entry
     /// surface at least, all the workstation holds when it gives them.
-    surfaces: BTreeMap<u16, Arc<TriMesh>>,
+    shapes: BTreeMap<u16, SegmentShape>,
     /// The segment paths enter through (skin, else bone), for entry angles.
     entry_label: Option<u16>,
     /// Problems the user should see (a critical segment without voxels, none at all).
@@ -219,39 +316,35 @@ pub struct PlanningScene {
 }
 
 impl PlanningScene {
-    /// Surfaces of the segmentation's critical segments (and of its skin) from its label map,
+    /// Shapes of the segmentation's critical segments (and of its skin) from its label map,
     /// made as the workstation shows them.
     pub fn build(seg: &Segmentation, progress: &Progress) -> Result<PlanningScene, Cancelled> {
         let wanted: Vec<u16> =
             seg.segments.iter().filter(|s| s.critical).map(|s| s.label).chain(entry_label(seg)).collect();
-        let mut surfaces = BTreeMap::new();
+        let mut shapes = BTreeMap::new();
         // One at a time: each extraction is parallel already and reports its own progress.
         for label in wanted {
-            if let Some(m) = segment_surface(&seg.mask(label), progress)?.trimesh() {
-                surfaces.insert(label, Arc::new(m));
+            if let Some((_, shape)) = SegmentShape::from_mask(&seg.mask(label), progress)? {
+                shapes.insert(label, shape);
             }
         }
-        Ok(PlanningScene::from_surfaces(seg, &surfaces))
+        Ok(PlanningScene::from_shapes(seg, &shapes))
     }
 
-    /// A scene from surfaces already made (label -> surface in LPS mm, as the workstation holds
-    /// them). Critical segments without a surface are reported as not checked.
-    pub fn from_surfaces(seg: &Segmentation, surfaces: &BTreeMap<u16, Arc<TriMesh>>) -> PlanningScene {
+    /// A scene from shapes already made (label -> shape in LPS mm, as the workstation holds
+    /// them). Critical segments without a shape are reported as not checked.
+    pub fn from_shapes(seg: &Segmentation, shapes: &BTreeMap<u16, SegmentShape>) -> PlanningScene {
         let mut scene = PlanningScene {
             obstacles: Vec::new(),
-            surfaces: surfaces.clone(),
+            shapes: shapes.clone(),
             entry_label: entry_label(seg),
             warnings: Vec::new(),
         };
         for s in seg.segments.iter().filter(|s| s.critical) {
-            match surfaces.get(&s.label) {
-                Some(surface) => scene.obstacles.push(Obstacle {
-                    label: s.label,
-                    name: s.name.clone(),
-                    category: s.category,
-                    margin_mm: s.margin_mm,
-                    surface: surface.clone(),
-                }),
+            match shapes.get(&s.label) {
+                Some(shape) => {
+                    scene.obstacles.push(Obstacle::new(s.label, &s.name, s.category, s.margin_mm, shape.clone()))
+                }
                 None => scene
                     .warnings
                     .push(format!("{} is marked critical but has no surface (no voxels): not checked", s.name)),
@@ -268,12 +361,12 @@ impl PlanningScene {
 
     /// The outer surface paths enter through (skin, else bone), where entries are searched.
     pub fn entry_surface(&self) -> Option<&Arc<TriMesh>> {
-        self.surfaces.get(&self.entry_label?)
+        self.surface(self.entry_label?)
     }
 
     /// The surface the scene holds for a segment, if it was given or made one.
     pub fn surface(&self, label: u16) -> Option<&Arc<TriMesh>> {
-        self.surfaces.get(&label)
+        self.shapes.get(&label).map(|s| &s.surface)
     }
 
     /// Checks one path. The segmentation gives the structures passed through and the scan's
@@ -360,12 +453,10 @@ impl PlanningScene {
         for o in &self.obstacles {
             let d = match best {
                 // Outside everything so far: only a closer surface, or being inside, matters.
-                Some((b, _)) if b > 0.0 && !o.surface.local_aabb().contains_local_point(vec(p)) => {
-                    match o.signed_distance_within(p, b as f32) {
-                        Some(d) => d,
-                        None => continue,
-                    }
-                }
+                Some((b, _)) if b > 0.0 && !o.may_contain(p) => match o.signed_distance_within(p, b as f32) {
+                    Some(d) => d,
+                    None => continue,
+                },
                 _ => o.signed_distance_mm(p),
             };
             if best.is_none_or(|(b, _)| d < b) {

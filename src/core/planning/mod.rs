@@ -1,6 +1,7 @@
 //! Trajectory planning: straight instrument paths from an entry to a target (LPS mm), checked
 //! for clearance against the critical structures of a segmentation.
 
+mod cells;
 mod clearance;
 mod distance_field;
 pub mod export;
@@ -11,9 +12,10 @@ mod segment_mesh;
 use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
 
+pub use cells::Cells;
 pub use clearance::{
-    CONFLICT_MM, Obstacle, Passage, PlanningScene, ProfileSample, StructureClearance, TrajectoryReport, Verdict,
-    conflicts,
+    CLEARANCE_NOTE, CONFLICT_MM, Obstacle, Passage, PlanningScene, ProfileSample, SegmentShape, StructureClearance,
+    TrajectoryReport, Verdict, conflicts,
 };
 pub use distance_field::DistanceField;
 pub use instrument::{Instrument, InstrumentKind};

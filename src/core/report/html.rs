@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::{Report, ras};
+use crate::core::planning::CLEARANCE_NOTE;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -93,15 +94,18 @@ pub fn render(r: &Report) -> String {
         for c in &rep.structures {
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{:.2} mm</td><td>{:.1} mm</td><td>{:.1} mm</td><td class=\"{v}\">{v}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{:.1} mm</td><td>{:.1} mm</td><td class=\"{v}\">{v}</td></tr>",
                 esc(&c.name),
-                c.min_clearance_mm,
+                c.clearance_text(),
                 c.depth_mm,
                 c.margin_mm,
                 v = c.verdict.name()
             );
         }
         let _ = writeln!(h, "</table>");
+        if !rep.structures.is_empty() {
+            let _ = writeln!(h, "<p><small>{}</small></p>", esc(CLEARANCE_NOTE));
+        }
         if !rep.passes_through.is_empty() {
             let _ = writeln!(h, "<p>Passes through: {}</p>", esc(&rep.passes_through_text()));
         }

@@ -8,13 +8,13 @@ use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
 use super::raster::Rgb;
 use super::{PathSection, Report, ras};
-use crate::core::planning::Verdict;
+use crate::core::planning::{CLEARANCE_NOTE, Verdict};
 
 const WIDTH: f32 = 595.0;
 const HEIGHT: f32 = 842.0;
 const MARGIN: f32 = 48.0;
 /// Where the columns of the report's tables start.
-const TABLE_X: [f32; 5] = [MARGIN, MARGIN + 190.0, MARGIN + 290.0, MARGIN + 370.0, MARGIN + 440.0];
+const TABLE_X: [f32; 5] = [MARGIN, MARGIN + 165.0, MARGIN + 295.0, MARGIN + 370.0, MARGIN + 440.0];
 const BOTTOM: f32 = 64.0;
 
 /// Text for a standard font: WinAnsi bytes (Latin-1 for the accented letters), '?' for the rest.
@@ -79,6 +79,26 @@ impl<'a> Layout<'a> {
         self.y -= size * 1.4;
         let y = self.y;
         self.text_at(x, y, size, bold, s);
+    }
+
+    /// Text over as many lines as it needs between the margins, broken between words (by
+    /// Helvetica's mean letter width, about half its size: long warnings used to run off the page).
+    fn wrapped(&mut self, size: f32, bold: bool, s: &str) {
+        let fits = ((WIDTH - 2.0 * MARGIN) / (size * 0.5)) as usize;
+        let mut current = String::new();
+        for word in s.split_whitespace() {
+            if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > fits {
+                self.line(MARGIN, size, bold, &current);
+                current.clear();
+            }
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+        if !current.is_empty() {
+            self.line(MARGIN, size, bold, &current);
+        }
     }
 
     /// One row of a table: cells at the given x positions.
@@ -151,7 +171,7 @@ fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
     for c in &r.structures {
         let cells = [
             c.name.clone(),
-            format!("{:.2} mm", c.min_clearance_mm),
+            c.clearance_text(),
             format!("{:.1} mm", c.depth_mm),
             format!("{:.1} mm", c.margin_mm),
             c.verdict.name().to_owned(),
@@ -160,12 +180,14 @@ fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
     }
     if r.structures.is_empty() {
         l.line(MARGIN, 10.0, false, "No critical structures were checked.");
+    } else {
+        l.wrapped(8.0, false, CLEARANCE_NOTE);
     }
     if !r.passes_through.is_empty() {
-        l.line(MARGIN, 9.0, false, &format!("Passes through: {}", r.passes_through_text()));
+        l.wrapped(9.0, false, &format!("Passes through: {}", r.passes_through_text()));
     }
     for w in &r.warnings {
-        l.line(MARGIN, 9.0, false, &format!("Warning: {w}"));
+        l.wrapped(9.0, false, &format!("Warning: {w}"));
     }
     l.gap(8.0);
     profile(l, s);
@@ -303,7 +325,7 @@ pub fn render(report: &Report) -> Vec<u8> {
         l.line(MARGIN, 10.0, false, &format!("Conflict: {c}"));
     }
     for w in &report.warnings {
-        l.line(MARGIN, 9.0, false, &format!("Warning: {w}"));
+        l.wrapped(9.0, false, &format!("Warning: {w}"));
     }
     for s in &report.paths {
         path_section(&mut l, s);
