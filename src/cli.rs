@@ -44,6 +44,9 @@ pub enum Command {
         series: Option<String>,
         #[arg(long)]
         out: PathBuf,
+        /// Leave the series description out of the file's header (the modality alone).
+        #[arg(long)]
+        anonymise: bool,
     },
     /// Extract a surface mesh (LPS mm unless --ras) from a scan at an iso value, or from one
     /// label of a NIfTI label map aligned to the scan.
@@ -163,6 +166,10 @@ pub enum Command {
         /// Meshes and markups in RAS (3D Slicer's world) instead of LPS (DICOM).
         #[arg(long)]
         ras: bool,
+        /// Remove the scan's identifying values (the patient's name, ID, file names...) from
+        /// the names of trajectories and segments, in the files and in their names.
+        #[arg(long)]
+        anonymise: bool,
     },
     /// The plan's report, PDF or HTML by the file name: scan, structures with volumes, per
     /// trajectory its coordinates (LPS and RAS), clearances, profile and pictures.
@@ -170,7 +177,8 @@ pub enum Command {
         plan: PathBuf,
         #[arg(long)]
         out: PathBuf,
-        /// Leave out everything that identifies the patient (name, ID, dates, UIDs).
+        /// Leave out everything that identifies the patient, the study or the place (name, ID,
+        /// dates, UIDs, descriptions, file names), also where a warning or a name carries it.
         #[arg(long)]
         anonymise: bool,
         /// The folder the plan's scan is in now, when it has moved.
@@ -188,7 +196,9 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Some(Command::Info { path, json }) => info(&path, json),
-        Some(Command::ExportVolume { path, series, out }) => export_volume(&path, series.as_deref(), &out),
+        Some(Command::ExportVolume { path, series, out, anonymise }) => {
+            export_volume(&path, series.as_deref(), &out, anonymise)
+        }
         Some(Command::Phantom { out }) => write_phantom(&out),
         Some(Command::Mesh {
             path,
@@ -215,8 +225,8 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Check { plan, scan, json }) => check(&plan, scan.as_deref(), json),
         Some(Command::Report { plan, out, anonymise, scan }) => report(&plan, scan.as_deref(), &out, anonymise),
-        Some(Command::Export { plan, scan, out, mesh_format, ras }) => {
-            export_plan(&plan, scan.as_deref(), &out, &mesh_format, ras)
+        Some(Command::Export { plan, scan, out, mesh_format, ras, anonymise }) => {
+            export_plan(&plan, scan.as_deref(), &out, &mesh_format, ras, anonymise)
         }
         Some(Command::Search { plan, scan, trajectory, max_angle, max_length, region, count, json }) => {
             region.as_deref().map(parse_region).transpose().and_then(|region| {
@@ -414,7 +424,7 @@ fn print_series(r: &SeriesReport) {
     }
 }
 
-fn export_volume(path: &Path, series: Option<&str>, out: &Path) -> Result<()> {
+fn export_volume(path: &Path, series: Option<&str>, out: &Path, anonymise: bool) -> Result<()> {
     let progress = Progress::new();
     let shown = TerminalProgress::start(&progress);
     let (_, loaded) = dicom::open_volume(path, series, &progress)?;
@@ -427,7 +437,7 @@ fn export_volume(path: &Path, series: Option<&str>, out: &Path) -> Result<()> {
     if !(name.ends_with(".nii") || name.ends_with(".nii.gz")) {
         bail!("{}: expected an output name ending in .nii or .nii.gz", out.display());
     }
-    let desc = format!("{} {}", v.meta.modality, v.meta.description);
+    let desc = if anonymise { v.meta.modality.clone() } else { format!("{} {}", v.meta.modality, v.meta.description) };
     nifti::write_volume(out, &v.grid, &v.data, desc.trim())?;
     let [nx, ny, nz] = v.grid.dims;
     println!(
@@ -688,7 +698,14 @@ fn check(plan: &Path, scan: Option<&Path>, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn export_plan(plan: &Path, scan: Option<&Path>, out: &Path, mesh_format: &str, ras: bool) -> Result<()> {
+fn export_plan(
+    plan: &Path,
+    scan: Option<&Path>,
+    out: &Path,
+    mesh_format: &str,
+    ras: bool,
+    anonymise: bool,
+) -> Result<()> {
     use twinplan::core::document::io as plan_io;
     use twinplan::core::mesh::{export, segment_surface};
     use twinplan::core::planning::export as paths;
@@ -699,19 +716,26 @@ fn export_plan(plan: &Path, scan: Option<&Path>, out: &Path, mesh_format: &str, 
     let shown = TerminalProgress::start(&progress);
     let opened = plan_io::open_with_scan(plan, scan, &progress)?;
     let doc = &opened.doc;
+    let scrubber = twinplan::core::report::Scrubber::new(&opened.loaded.volume.meta);
+    let name = |s: &str| if anonymise { scrubber.text(s) } else { s.to_owned() };
     let meshes = out.join("meshes");
     std::fs::create_dir_all(&meshes).with_context(|| format!("{}: cannot create the folder", meshes.display()))?;
     let write = |path: &Path, text: String| {
         std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
     };
     let mut written = Vec::new();
-    for t in &doc.trajectories {
+    let trajectories: Vec<_> = doc
+        .trajectories
+        .iter()
+        .map(|t| twinplan::core::planning::Trajectory { name: name(&t.name), ..t.clone() })
+        .collect();
+    for t in &trajectories {
         let path = out.join(format!("{}.mrk.json", paths::file_stem(&t.name, "trajectory")));
         write(&path, serde_json::to_string_pretty(&paths::slicer_line(t, frame))? + "\n")?;
         written.push(path);
     }
     let csv = out.join("trajectories.csv");
-    write(&csv, paths::csv(&doc.trajectories))?;
+    write(&csv, paths::csv(&trajectories))?;
     written.push(csv);
     for s in &doc.segmentation.segments {
         let mesh = segment_surface(&doc.segmentation.mask(s.label), &progress)?;
@@ -719,9 +743,10 @@ fn export_plan(plan: &Path, scan: Option<&Path>, out: &Path, mesh_format: &str, 
             eprintln!("warning: {} has no voxels: no mesh written", s.name);
             continue;
         }
-        let stem = paths::file_stem(&s.name, "segment");
+        let segment = name(&s.name);
+        let stem = paths::file_stem(&segment, "segment");
         let path = meshes.join(format!("{}_{stem}.{mesh_format}", s.label));
-        export::write(&mesh, &path, format, frame, &s.name)?;
+        export::write(&mesh, &path, format, frame, &segment)?;
         written.push(path);
     }
     let labels = out.join("labels.nii.gz");

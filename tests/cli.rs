@@ -2,18 +2,8 @@
 
 mod common;
 
-use std::process::Command;
 
-use common::{data, reference};
-
-fn twinplan(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_twinplan")).args(args).output().expect("run twinplan");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{data, pdf_text, reference, twinplan};
 
 #[test]
 fn info_json_lists_series_geometry_warnings_and_skipped_files() {
@@ -475,17 +465,6 @@ fn a_plan_whose_scan_moved_says_so_and_opens_from_the_new_folder() {
     let (code, _, err) = twinplan(&["check", plan, "--scan", other.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("not the plan's series 2.25.148885601513398175299803906516818148049"), "{err}");
-}
-
-fn pdf_text(pdf: &std::path::Path) -> String {
-    let out = std::process::Command::new("pdftotext")
-        .args(["-layout"])
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils: run .ci/install-deps)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The report of the bundled plan as PDF: its text (read back by poppler's pdftotext) has the

@@ -260,16 +260,16 @@ impl Jobs {
         volume: Arc<Volume>,
         shapes: &std::collections::BTreeMap<u16, crate::core::planning::SegmentShape>,
         path: PathBuf,
+        anonymise: bool,
     ) {
         let doc = doc.clone();
         let scene = crate::core::planning::PlanningScene::from_shapes(&doc.segmentation, shapes);
         self.report = Some(Job::spawn(format!("Writing the report {}", path.display()), move |_| {
             use crate::core::report;
             let bytes = plan_io::to_json(&doc, &path).into_bytes();
-            let warnings = volume.warnings.clone();
-            let input =
-                report::Input { doc: &doc, volume: &volume, warnings: &warnings, scene: &scene, plan_bytes: &bytes };
-            let r = report::build(&input, false).map_err(|e| JobError::Failed(e.to_string()))?;
+            // The volume's own warnings are in the report already.
+            let input = report::Input { doc: &doc, volume: &volume, warnings: &[], scene: &scene, plan_bytes: &bytes };
+            let r = report::build(&input, anonymise).map_err(|e| JobError::Failed(e.to_string()))?;
             report::write(&r, &path).map_err(|e| JobError::Failed(e.to_string()))?;
             Ok(path)
         }));

@@ -74,3 +74,25 @@ pub fn phantom_with_moved_scan(dir: &std::path::Path, name: &str) -> (PathBuf, P
     }
     (dir.join("phantom.twinplan.json"), moved)
 }
+
+/// Runs the twinplan binary: (exit code, stdout, stderr).
+pub fn twinplan(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_twinplan")).args(args).output().expect("run twinplan");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A PDF's text as poppler's pdftotext reads it (an independent reader).
+pub fn pdf_text(pdf: &std::path::Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils: run .ci/install-deps)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

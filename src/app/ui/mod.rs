@@ -65,8 +65,10 @@ pub enum DialogKind {
     SavePlan,
     /// The folder a plan's moved scan is in now.
     LocateScan,
-    /// Where to write the plan's report (PDF or HTML).
-    Report,
+    /// Where to write the plan's report (PDF or HTML); anonymised or not.
+    Report {
+        anonymise: bool,
+    },
 }
 
 /// A native file dialog runs on its own thread so the window keeps drawing.
@@ -262,7 +264,14 @@ fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, requests: &mut Vec<Requ
             }
             ui.separator();
             if ui.button("Save report (PDF or HTML)…").clicked() {
-                requests.push(Request::Dialog(DialogKind::Report));
+                requests.push(Request::Dialog(DialogKind::Report { anonymise: false }));
+            }
+            if ui
+                .button("Save anonymised report…")
+                .on_hover_text("Without the patient's name, ID, dates, UIDs, descriptions or file names")
+                .clicked()
+            {
+                requests.push(Request::Dialog(DialogKind::Report { anonymise: true }));
             }
             if ui.button("Save screenshot…").clicked() {
                 requests.push(Request::Dialog(DialogKind::Screenshot));
@@ -371,11 +380,11 @@ fn file_dialog(kind: DialogKind) -> Job<Option<PathBuf>> {
         Ok(match kind {
             DialogKind::OpenFolder => d.set_title("Open a DICOM folder").pick_folder(),
             DialogKind::LocateScan => d.set_title("Locate the plan's scan folder").pick_folder(),
-            DialogKind::Report => d
-                .set_title("Save the plan's report")
+            DialogKind::Report { anonymise } => d
+                .set_title(if anonymise { "Save the plan's anonymised report" } else { "Save the plan's report" })
                 .add_filter("PDF", &["pdf"])
                 .add_filter("HTML", &["html"])
-                .set_file_name("plan-report.pdf")
+                .set_file_name(if anonymise { "plan-report-anonymised.pdf" } else { "plan-report.pdf" })
                 .save_file(),
             DialogKind::OpenFile => d
                 .set_title("Open a DICOM file or a plan")
@@ -413,8 +422,8 @@ fn poll_dialog(
     match kind {
         DialogKind::OpenFolder | DialogKind::OpenFile => jobs.open(path, None),
         DialogKind::LocateScan => jobs.relink_scan(path),
-        DialogKind::Report => match study.volume.clone() {
-            Some(v) => jobs.start_report(&doc.doc, v, &meshes.shapes, path),
+        DialogKind::Report { anonymise } => match study.volume.clone() {
+            Some(v) => jobs.start_report(&doc.doc, v, &meshes.shapes, path, anonymise),
             None => jobs.error = Some("Open a scan before writing a report.".into()),
         },
         DialogKind::ImportLabels => match study.volume.clone() {

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use dicom::core::Tag;
 use dicom::core::dictionary::UidDictionary;
@@ -99,6 +100,9 @@ pub struct SliceHeader {
     pub slice_thickness_mm: Option<f64>,
     pub spacing_between_slices_mm: Option<f64>,
     pub gantry_tilt_deg: Option<f64>,
+    /// Values that identify the patient, the study or the place (names, IDs, dates, UIDs,
+    /// descriptions, institution, physicians): what anonymised output must not contain.
+    pub identifying: Arc<Vec<String>>,
     pub format: PixelFormat,
     pub rescale: Rescale,
     pub rescale_type: String,
@@ -292,6 +296,73 @@ fn vec3(v: &[f64]) -> Vector3<f64> {
 /// Human-readable name of a SOP class, for messages.
 pub fn sop_class_name(uid: &str) -> String {
     StandardSopClassDictionary.by_uid(uid).map(|e| e.name.to_owned()).unwrap_or_else(|| format!("SOP class {uid}"))
+}
+
+/// Attributes whose values identify a patient, a study or a place (PS3.15's basic profile, the
+/// ones twinplan could ever echo): collected so that anonymised output can leave them out.
+const IDENTIFYING: [Tag; 42] = [
+    tags::PATIENT_NAME,
+    tags::PATIENT_ID,
+    tags::ISSUER_OF_PATIENT_ID,
+    Tag(0x0010, 0x1000), // OtherPatientIDs (retired, still written)
+    tags::OTHER_PATIENT_NAMES,
+    tags::PATIENT_BIRTH_NAME,
+    tags::PATIENT_MOTHER_BIRTH_NAME,
+    tags::PATIENT_BIRTH_DATE,
+    tags::PATIENT_BIRTH_TIME,
+    tags::PATIENT_ADDRESS,
+    tags::PATIENT_TELEPHONE_NUMBERS,
+    Tag(0x0010, 0x1090), // MedicalRecordLocator (retired, still written)
+    tags::ACCESSION_NUMBER,
+    tags::STUDY_ID,
+    tags::STUDY_INSTANCE_UID,
+    tags::SERIES_INSTANCE_UID,
+    tags::SOP_INSTANCE_UID,
+    tags::FRAME_OF_REFERENCE_UID,
+    tags::STUDY_DATE,
+    tags::SERIES_DATE,
+    tags::ACQUISITION_DATE,
+    tags::CONTENT_DATE,
+    tags::STUDY_TIME,
+    tags::SERIES_TIME,
+    tags::ACQUISITION_TIME,
+    tags::CONTENT_TIME,
+    tags::STUDY_DESCRIPTION,
+    tags::SERIES_DESCRIPTION,
+    tags::PROTOCOL_NAME,
+    tags::PERFORMED_PROCEDURE_STEP_DESCRIPTION,
+    tags::REQUESTED_PROCEDURE_DESCRIPTION,
+    tags::INSTITUTION_NAME,
+    tags::INSTITUTION_ADDRESS,
+    tags::INSTITUTIONAL_DEPARTMENT_NAME,
+    tags::STATION_NAME,
+    tags::DEVICE_SERIAL_NUMBER,
+    tags::REFERRING_PHYSICIAN_NAME,
+    tags::PERFORMING_PHYSICIAN_NAME,
+    tags::NAME_OF_PHYSICIANS_READING_STUDY,
+    tags::OPERATORS_NAME,
+    tags::IMAGE_COMMENTS,
+    tags::PATIENT_COMMENTS,
+];
+
+/// The identifying values of an object: each attribute's value, and for person names each part
+/// of the name as well.
+fn identifying(obj: &InMemDicomObject) -> Vec<String> {
+    let mut out = Vec::new();
+    for tag in IDENTIFYING {
+        let value = string_of(obj, tag);
+        if value.is_empty() {
+            continue;
+        }
+        let is_name = obj.get(tag).is_some_and(|e| e.vr() == dicom::core::VR::PN);
+        if is_name {
+            out.extend(value.split(['^', '=', ' ', ',']).map(str::trim).filter(|p| p.len() >= 2).map(str::to_owned));
+        }
+        out.extend(value.split('\\').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()));
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Geometry and value mapping found in functional-group sequences (enhanced multi-frame objects)
@@ -523,6 +594,7 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         slice_thickness_mm: None,
         spacing_between_slices_mm: a.float(tags::SPACING_BETWEEN_SLICES).ok().flatten(),
         gantry_tilt_deg: a.float(tags::GANTRY_DETECTOR_TILT).ok().flatten(),
+        identifying: Arc::new(identifying(obj)),
         format,
         rescale: Rescale::default(),
         rescale_type: String::new(),

@@ -48,6 +48,11 @@ pub fn load(series: &Series, progress: &Progress) -> Result<Loaded> {
     loop {
         match decode_series(&current, progress) {
             Ok(mut volume) => {
+                // The files' names too: a PACS export names them after the patient.
+                let names = current.slices.iter().map(|s| &s.path).chain(failed.iter().map(|f| &f.path));
+                volume.meta.identifying.extend(names.map(|p| file_name(p)));
+                volume.meta.identifying.sort();
+                volume.meta.identifying.dedup();
                 if !failed.is_empty() {
                     let list: Vec<String> =
                         failed.iter().map(|f| format!("{}: {}", file_name(&f.path), f.reason)).collect();
@@ -135,6 +140,7 @@ fn decode_series(series: &Series, progress: &Progress) -> Result<Volume, DecodeF
         study_date: first.study_date.clone(),
         unit: if ct { "HU".into() } else { first.rescale_type.clone() },
         window: first.window,
+        identifying: first.identifying.to_vec(),
     };
     Ok(Volume {
         grid: Grid::new(series.grid.dims, series.grid.patient_from_voxel),

@@ -392,13 +392,21 @@ pub fn decode_object<T: Sample>(
 
     match pixel.value() {
         Value::Primitive(p) => {
+            let bits = h0.format.bits_allocated;
+            // Words of another width than BitsAllocated (OW holding 8- or 32-bit samples) are
+            // read as the little-endian bytes they are, so that their count is checked in samples.
+            let bytes: Vec<u8>;
             let words = match p {
-                PrimitiveValue::U16(v) => Words::U16(v),
-                PrimitiveValue::I16(v) => Words::I16(v),
-                PrimitiveValue::U32(v) => Words::U32(v),
-                PrimitiveValue::I32(v) => Words::I32(v),
-                PrimitiveValue::U8(v) if h0.format.bits_allocated == 8 => Words::U8(v),
-                PrimitiveValue::U8(v) => Words::LeBytes(v, h0.format.bits_allocated),
+                PrimitiveValue::U16(v) if bits == 16 => Words::U16(v),
+                PrimitiveValue::I16(v) if bits == 16 => Words::I16(v),
+                PrimitiveValue::U32(v) if bits == 32 => Words::U32(v),
+                PrimitiveValue::I32(v) if bits == 32 => Words::I32(v),
+                PrimitiveValue::U16(v) => {
+                    bytes = v.iter().flat_map(|w| w.to_le_bytes()).collect();
+                    Words::LeBytes(&bytes, bits)
+                }
+                PrimitiveValue::U8(v) if bits == 8 => Words::U8(v),
+                PrimitiveValue::U8(v) => Words::LeBytes(v, bits),
                 _ => {
                     return Err(DicomError::Decode {
                         path: path.to_owned(),

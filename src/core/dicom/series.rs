@@ -519,6 +519,7 @@ pub(crate) mod tests_support {
             slice_thickness_mm: Some(5.0),
             spacing_between_slices_mm: None,
             gantry_tilt_deg: None,
+            identifying: Default::default(),
             format: PixelFormat {
                 bits_allocated: 16,
                 bits_stored: 12,

@@ -164,7 +164,7 @@ pub fn generate() -> Phantom {
 
 /// The phantom's identity: synthetic patient, study date, default brain window.
 pub fn meta() -> VolumeMeta {
-    VolumeMeta {
+    let mut meta = VolumeMeta {
         series_uid: crate::core::dicom::write::uid_from_name("twinplan phantom v1/series"),
         study_uid: String::new(),
         modality: "CT".into(),
@@ -174,7 +174,12 @@ pub fn meta() -> VolumeMeta {
         study_date: "20260101".into(),
         unit: "HU".into(),
         window: Some((40.0, 80.0)),
-    }
+        identifying: Vec::new(),
+    };
+    meta.identifying = [&meta.series_uid, &meta.description, &meta.patient_name, &meta.patient_id, &meta.study_date]
+        .map(|s| s.clone())
+        .to_vec();
+    meta
 }
 
 fn truth_of(a: &Anatomy, grid: &Grid) -> Truth {

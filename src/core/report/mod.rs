@@ -5,9 +5,12 @@
 //! Written as PDF (real, searchable text) or HTML. With `anonymise`, nothing that identifies
 //! the patient (name, ID, dates, UIDs, file names) is written.
 
+mod anonymise;
 mod html;
 mod pdf;
 pub mod raster;
+
+pub use anonymise::Scrubber;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -145,7 +148,33 @@ pub fn build(input: &Input, anonymise: bool) -> Result<Report, ReportError> {
         utc_now()
     );
     let patient = (!anonymise).then(|| (meta.patient_name.clone(), meta.patient_id.clone()));
-    Ok(Report { patient, scan, structures, paths, conflicts, warnings, footer })
+    let mut report = Report { patient, scan, structures, paths, conflicts, warnings, footer };
+    if anonymise {
+        report.scrub(&Scrubber::new(meta));
+    }
+    Ok(report)
+}
+
+impl Report {
+    /// Passes every text that can carry something of the scan or the user through the scrubber.
+    fn scrub(&mut self, s: &Scrubber) {
+        let mut all: Vec<&mut String> = Vec::new();
+        all.extend(self.scan.iter_mut().flat_map(|(k, v)| [k, v]));
+        all.extend(self.structures.iter_mut().map(|r| &mut r.name));
+        all.extend(self.conflicts.iter_mut().chain(self.warnings.iter_mut()));
+        for p in &mut self.paths {
+            all.push(&mut p.trajectory.name);
+            let r = &mut p.report;
+            all.push(&mut r.name);
+            all.extend(r.structures.iter_mut().map(|c| &mut c.name));
+            all.extend(r.passes_through.iter_mut().map(|c| &mut c.name));
+            all.extend(r.warnings.iter_mut());
+            all.extend(p.figures.iter_mut().map(|f| &mut f.caption));
+        }
+        for text in all {
+            *text = s.text(text);
+        }
+    }
 }
 
 /// The scan along the path (its plane holding the path and the direction nearest superior) and

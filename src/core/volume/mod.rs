@@ -91,6 +91,10 @@ pub struct VolumeMeta {
     pub unit: String,
     /// Default window (centre, width) from the file, if any.
     pub window: Option<(f64, f64)>,
+    /// What anonymised output must not contain: the identifying values of the headers and the
+    /// names of the files read (see [`crate::core::report::Scrubber`]).
+    #[serde(skip)]
+    pub identifying: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
