@@ -1,6 +1,7 @@
 //! Reading one DICOM file: the object itself (with or without a Part 10 header) and the per-frame
 //! image headers the series builder needs. Pixel data is decoded elsewhere (`pixels.rs`).
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -45,8 +46,10 @@ impl PixelFormat {
         if self.signed { (-(2f64.powi(b - 1)), 2f64.powi(b - 1) - 1.0) } else { (0.0, 2f64.powi(b) - 1.0) }
     }
 
-    pub fn bytes_per_frame(&self, rows: u32, cols: u32) -> u64 {
-        rows as u64 * cols as u64 * self.samples_per_pixel as u64 * (self.bits_allocated as u64).div_ceil(8)
+    /// Bytes of `frames` frames (1-bit frames follow each other without padding).
+    pub fn bytes_for(&self, rows: u32, cols: u32, frames: u32) -> u64 {
+        (rows as u64 * cols as u64 * self.samples_per_pixel as u64 * frames as u64 * self.bits_allocated as u64)
+            .div_ceil(8)
     }
 }
 
@@ -86,6 +89,9 @@ pub struct SliceHeader {
     pub temporal_position: Option<i32>,
     /// Enhanced multi-frame: the stack the frame belongs to.
     pub stack_id: Option<String>,
+    /// Enhanced multi-frame: what tells this frame's volume apart from the file's others along
+    /// its dimensions other than space ("Private ImageTypeMR B0"); `None` where nothing does.
+    pub dimension: Option<String>,
     pub rows: u32,
     pub cols: u32,
     /// ImagePositionPatient: centre of the first transmitted pixel, LPS mm.
@@ -103,6 +109,8 @@ pub struct SliceHeader {
     /// Values that identify the patient, the study or the place (names, IDs, dates, UIDs,
     /// descriptions, institution, physicians): what anonymised output must not contain.
     pub identifying: Arc<Vec<String>>,
+    /// What had to be mended to read the file (empty for a conformant one).
+    pub repairs: Vec<String>,
     pub format: PixelFormat,
     pub rescale: Rescale,
     pub rescale_type: String,
@@ -112,8 +120,8 @@ pub struct SliceHeader {
 /// A parsed DICOM file with what it is.
 pub struct ParsedFile {
     pub object: DefaultDicomObject,
-    /// Set when the file had no Part 10 header and was read as implicit VR little endian.
-    pub headerless: bool,
+    /// What had to be mended for the file to be read (see [`repair_meta`]).
+    pub repairs: Vec<String>,
 }
 
 /// How much of a file the header scan reads before parsing (headers are rarely over 10 KB).
@@ -167,8 +175,17 @@ fn parse<R: Read>(src: R, path: &Path, header_only: bool) -> Result<ParsedFile> 
         if header_only {
             opts = opts.read_until(tags::PIXEL_DATA);
         }
-        let object = opts.from_reader(reader).map_err(|e| parse_err(&error_chain(&e)))?;
-        return Ok(ParsedFile { object, headerless: false });
+        // A mended meta group stands in for the file's own, and the rest follows unchanged.
+        let (prefix, repairs) = match repair_meta(reader.fill_buf().unwrap_or_default()) {
+            Some((mended, end, repairs)) => {
+                reader.consume(end);
+                (mended, repairs)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let source = std::io::Cursor::new(prefix).chain(reader);
+        let object = opts.from_reader(source).map_err(|e| parse_err(&error_chain(&e)))?;
+        return Ok(ParsedFile { object, repairs });
     }
     if let Some(ts_uid) = raw_dataset_syntax(&head) {
         let ts = TransferSyntaxRegistry.get(ts_uid).ok_or_else(|| parse_err(&"little endian codec missing"))?;
@@ -181,9 +198,84 @@ fn parse<R: Read>(src: R, path: &Path, header_only: bool) -> Result<ParsedFile> 
             .media_storage_sop_instance_uid(if sop_instance.is_empty() { "2.25.0" } else { &sop_instance })
             .build()
             .map_err(|e| parse_err(&e))?;
-        return Ok(ParsedFile { object: dataset.with_exact_meta(meta), headerless: true });
+        let repairs = vec!["no Part 10 header: read as a bare little-endian data set".to_owned()];
+        return Ok(ParsedFile { object: dataset.with_exact_meta(meta), repairs });
     }
     Err(DicomError::NotDicom { path: path.to_owned() })
+}
+
+/// The file meta group mended where dicom-rs would refuse it but other readers (pydicom, GDCM,
+/// DCMTK) read it: values longer than the standard allows (an 18-byte AE title, a 22-byte
+/// implementation version name: older toolkits wrote them) are cut to the allowed length, a
+/// version of another length is set to 00 01, and the group length is recomputed. Returns the
+/// bytes to read instead of the file's own up to the end of its meta group, where that ends, and
+/// what was changed; `None` when nothing needs mending (or the group cannot be walked here).
+fn repair_meta(buf: &[u8]) -> Option<(Vec<u8>, usize, Vec<String>)> {
+    let start = if buf.len() >= 132 && &buf[128..132] == b"DICM" {
+        132
+    } else if buf.starts_with(b"DICM") {
+        4
+    } else {
+        return None;
+    };
+    let u16_at = |p: usize| u16::from_le_bytes([buf[p], buf[p + 1]]);
+    let mut elements: Vec<(u16, [u8; 2], Vec<u8>)> = Vec::new();
+    let mut pos = start;
+    while pos + 8 <= buf.len() && u16_at(pos) == 0x0002 {
+        let elem = u16_at(pos + 2);
+        let vr = [buf[pos + 4], buf[pos + 5]];
+        let long = matches!(&vr, b"OB" | b"OW" | b"OF" | b"OD" | b"OL" | b"OV" | b"SQ" | b"UT" | b"UN" | b"UC" | b"UR");
+        let (len, head) = if long {
+            if pos + 12 > buf.len() {
+                return None;
+            }
+            (u32::from_le_bytes([buf[pos + 8], buf[pos + 9], buf[pos + 10], buf[pos + 11]]) as usize, 12)
+        } else {
+            (u16_at(pos + 6) as usize, 8)
+        };
+        let end = pos.checked_add(head)?.checked_add(len)?;
+        if end > buf.len() {
+            return None;
+        }
+        elements.push((elem, vr, buf[pos + head..end].to_vec()));
+        pos = end;
+    }
+    let mut repairs = Vec::new();
+    for (elem, _, value) in &mut elements {
+        // Implementation Version Name (SH) and the AE titles: 16 bytes at most.
+        if matches!(*elem, 0x0013 | 0x0016 | 0x0017 | 0x0018) && value.len() > 16 {
+            repairs.push(format!(
+                "the file meta element (0002,{elem:04X}) holds {} bytes where 16 are allowed: read as its first 16",
+                value.len()
+            ));
+            value.truncate(16);
+        }
+        if *elem == 0x0001 && value.len() != 2 {
+            repairs.push(format!("FileMetaInformationVersion (0002,0001) holds {} bytes: read as 00 01", value.len()));
+            *value = vec![0, 1];
+        }
+    }
+    if repairs.is_empty() {
+        return None;
+    }
+    let mut body = Vec::new();
+    for (elem, vr, value) in elements.iter().filter(|(e, _, _)| *e != 0x0000) {
+        body.extend(0x0002u16.to_le_bytes());
+        body.extend(elem.to_le_bytes());
+        body.extend(vr);
+        if matches!(vr, b"OB" | b"OW" | b"OF" | b"OD" | b"OL" | b"OV" | b"SQ" | b"UT" | b"UN" | b"UC" | b"UR") {
+            body.extend([0, 0]);
+            body.extend((value.len() as u32).to_le_bytes());
+        } else {
+            body.extend((value.len() as u16).to_le_bytes());
+        }
+        body.extend(value);
+    }
+    let mut out = buf[..start].to_vec();
+    out.extend([0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
+    out.extend((body.len() as u32).to_le_bytes());
+    out.extend(body);
+    Some((out, pos, repairs))
 }
 
 /// A data set without preamble starts with a group 0008 (or 0002) tag in little endian, then
@@ -219,9 +311,63 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+type ElementValue = dicom::core::value::Value<InMemDicomObject, dicom::object::mem::InMemFragment>;
+
+/// An attribute's value as the dictionary types it, also where a file wrote it as UN (tools that
+/// did not know the attribute, or converted implicit to explicit VR): text VRs are read as text,
+/// binary ones as the little-endian numbers they are.
+fn value_of(obj: &InMemDicomObject, tag: Tag) -> Option<Cow<'_, ElementValue>> {
+    use dicom::core::VR;
+    use dicom::core::dictionary::{DataDictionary, VirtualVr};
+    use dicom::core::value::PrimitiveValue;
+    let e = obj.get(tag)?;
+    let value = e.value();
+    let (VR::UN, ElementValue::Primitive(PrimitiveValue::U8(bytes))) = (e.vr(), value) else {
+        return Some(Cow::Borrowed(value));
+    };
+    let vr = match dicom::dictionary_std::StandardDataDictionary.by_tag(tag).map(|d| d.vr) {
+        Some(VirtualVr::Exact(vr)) => vr,
+        Some(VirtualVr::Xs) => VR::US,
+        _ => return Some(Cow::Borrowed(value)),
+    };
+    fn words<const N: usize, T>(bytes: &[u8], f: fn([u8; N]) -> T) -> dicom::core::value::C<T> {
+        bytes.chunks_exact(N).map(|c| f(c.try_into().expect("chunks of N"))).collect()
+    }
+    let typed = match vr {
+        VR::US => PrimitiveValue::U16(words(bytes, u16::from_le_bytes)),
+        VR::SS => PrimitiveValue::I16(words(bytes, i16::from_le_bytes)),
+        VR::UL => PrimitiveValue::U32(words(bytes, u32::from_le_bytes)),
+        VR::SL => PrimitiveValue::I32(words(bytes, i32::from_le_bytes)),
+        VR::FL => PrimitiveValue::F32(words(bytes, f32::from_le_bytes)),
+        VR::FD => PrimitiveValue::F64(words(bytes, f64::from_le_bytes)),
+        VR::AE
+        | VR::AS
+        | VR::CS
+        | VR::DA
+        | VR::DS
+        | VR::DT
+        | VR::IS
+        | VR::LO
+        | VR::LT
+        | VR::PN
+        | VR::SH
+        | VR::ST
+        | VR::TM
+        | VR::UC
+        | VR::UI
+        | VR::UR
+        | VR::UT => {
+            let text = String::from_utf8_lossy(bytes);
+            PrimitiveValue::Strs(text.split('\\').map(|s| s.trim_end_matches(['\0', ' ']).to_owned()).collect())
+        }
+        _ => return Some(Cow::Borrowed(value)),
+    };
+    Some(Cow::Owned(ElementValue::Primitive(typed)))
+}
+
 fn string_of(obj: &InMemDicomObject, tag: Tag) -> String {
-    obj.get(tag)
-        .and_then(|e| e.to_str().ok())
+    value_of(obj, tag)
+        .and_then(|v| v.to_str().ok().map(|s| s.into_owned()))
         .map(|s| s.trim_matches(|c: char| c.is_whitespace() || c == '\0').to_owned())
         .unwrap_or_default()
 }
@@ -239,7 +385,7 @@ impl<'a> Attrs<'a> {
     }
 
     fn raw(&self, tag: Tag) -> Option<String> {
-        self.obj.get(tag).map(|e| e.to_str().map(|s| s.into_owned()).unwrap_or_default())
+        value_of(self.obj, tag).map(|v| v.to_str().map(|s| s.into_owned()).unwrap_or_default())
     }
 
     fn string(&self, tag: Tag) -> String {
@@ -247,8 +393,8 @@ impl<'a> Attrs<'a> {
     }
 
     fn int(&self, tag: Tag) -> Result<Option<i64>> {
-        let Some(e) = self.obj.get(tag) else { return Ok(None) };
-        if e.is_empty() {
+        let Some(e) = value_of(self.obj, tag) else { return Ok(None) };
+        if e.primitive().is_none_or(|p| p.is_empty()) {
             return Ok(None);
         }
         e.to_int::<i64>().map(Some).map_err(|_| self.bad(tag, "an integer", &self.raw(tag).unwrap_or_default()))
@@ -263,8 +409,8 @@ impl<'a> Attrs<'a> {
     }
 
     fn floats(&self, tag: Tag, n: usize) -> Result<Option<Vec<f64>>> {
-        let Some(e) = self.obj.get(tag) else { return Ok(None) };
-        if e.is_empty() {
+        let Some(e) = value_of(self.obj, tag) else { return Ok(None) };
+        if e.primitive().is_none_or(|p| p.is_empty()) {
             return Ok(None);
         }
         match e.to_multi_float64() {
@@ -291,6 +437,70 @@ fn tag_name(tag: Tag) -> &'static str {
 
 fn vec3(v: &[f64]) -> Vector3<f64> {
     Vector3::new(v[0], v[1], v[2])
+}
+
+/// Dimensions that place a frame in space (or in a stack): frames that differ only in these
+/// belong to one volume.
+const SPATIAL_DIMENSIONS: [Tag; 4] =
+    [tags::STACK_ID, tags::IN_STACK_POSITION_NUMBER, tags::IMAGE_POSITION_PATIENT, tags::SLICE_LOCATION];
+
+/// Per frame of an enhanced object, what sets it apart along the dimensions of its
+/// DimensionIndexSequence other than space (echo, b-value, phase, a private image type...):
+/// "label value, ..." over the dimensions whose values differ between frames; `None` for every
+/// frame where none do. A value is read where the dimension points (the frame's functional group,
+/// private ones included), else its index is given.
+fn frame_dimensions(obj: &InMemDicomObject, per_frame: &[&InMemDicomObject]) -> Vec<Option<String>> {
+    let Some(dims) = obj.get(tags::DIMENSION_INDEX_SEQUENCE).and_then(|e| e.items()) else { return Vec::new() };
+    let tag_of = |item: &InMemDicomObject, t: Tag| item.get(t).and_then(|e| e.value().to_tag().ok());
+    // (position in DimensionIndexValues, pointer, functional group, label) of non-spatial ones.
+    let wanted: Vec<(usize, Tag, Option<Tag>, String)> = dims
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| {
+            let pointer = tag_of(d, tags::DIMENSION_INDEX_POINTER)?;
+            let label = string_of(d, tags::DIMENSION_DESCRIPTION_LABEL);
+            let label = if label.is_empty() { tag_name(pointer).to_owned() } else { label };
+            (!SPATIAL_DIMENSIONS.contains(&pointer))
+                .then(|| (i, pointer, tag_of(d, tags::FUNCTIONAL_GROUP_POINTER), label))
+        })
+        .collect();
+    let shared = obj.get(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE).and_then(|e| e.items()).and_then(|i| i.first());
+    let keys: Vec<Vec<String>> = per_frame
+        .iter()
+        .map(|item| {
+            let indices = item
+                .get(tags::FRAME_CONTENT_SEQUENCE)
+                .and_then(|e| e.items())
+                .and_then(|i| i.first())
+                .and_then(|fc| value_of(fc, tags::DIMENSION_INDEX_VALUES))
+                .and_then(|v| v.to_multi_int::<i64>().ok())
+                .unwrap_or_default();
+            wanted
+                .iter()
+                .map(|(i, pointer, group, _)| {
+                    let value = group
+                        .and_then(|g| {
+                            [Some(*item), shared]
+                                .into_iter()
+                                .flatten()
+                                .find_map(|o| o.get(g).and_then(|e| e.items()).and_then(|i| i.first()))
+                        })
+                        .map(|g| string_of(g, *pointer))
+                        .filter(|v| !v.is_empty());
+                    value.unwrap_or_else(|| indices.get(*i).map_or_else(String::new, |x| format!("index {x}")))
+                })
+                .collect()
+        })
+        .collect();
+    let varies: Vec<bool> =
+        (0..wanted.len()).map(|d| keys.iter().any(|k| keys.first().is_some_and(|first| first[d] != k[d]))).collect();
+    keys.iter()
+        .map(|k| {
+            let parts: Vec<String> =
+                (0..wanted.len()).filter(|&d| varies[d]).map(|d| format!("{} {}", wanted[d].3, k[d])).collect();
+            (!parts.is_empty()).then(|| parts.join(", "))
+        })
+        .collect()
 }
 
 /// Human-readable name of a SOP class, for messages.
@@ -502,10 +712,10 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
             what: format!("a colour image ({photometric}, {samples_per_pixel} samples per pixel) as a scalar volume"),
         });
     }
-    if ![8, 16, 32].contains(&bits_allocated) {
+    if ![1, 8, 16, 32].contains(&bits_allocated) {
         return Err(DicomError::Unsupported {
             path: path.to_owned(),
-            what: format!("BitsAllocated {bits_allocated} (expected 8, 16 or 32)"),
+            what: format!("BitsAllocated {bits_allocated} (expected 1, 8, 16 or 32)"),
         });
     }
     if bits_stored == 0 || bits_stored > bits_allocated || high_bit >= bits_allocated || high_bit + 1 < bits_stored {
@@ -542,11 +752,20 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
     if let Some(shared) = a.item(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE) {
         base.merge_groups(&shared)?;
     }
-    let per_frame: Vec<&InMemDicomObject> = obj
+    let mut per_frame: Vec<&InMemDicomObject> = obj
         .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
         .and_then(|e| e.items())
         .map(|i| i.iter().collect())
         .unwrap_or_default();
+    let mut repairs = parsed.repairs.clone();
+    if per_frame.len() > frames as usize {
+        // Frames cut from a file without cutting its per-frame groups: the first ones are theirs.
+        repairs.push(format!(
+            "PerFrameFunctionalGroupsSequence has {} items for {frames} frame(s): the first {frames} are used",
+            per_frame.len()
+        ));
+        per_frame.truncate(frames as usize);
+    }
     if !per_frame.is_empty() && per_frame.len() != frames as usize {
         return Err(DicomError::invalid(
             path,
@@ -556,14 +775,12 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
             ),
         ));
     }
+    let dimensions = frame_dimensions(obj, &per_frame);
+    // RT Dose and other multi-frame images without per-frame positions: frame offsets along the
+    // normal from ImagePositionPatient.
+    let offsets = a.floats(tags::GRID_FRAME_OFFSET_VECTOR, frames as usize)?.filter(|_| per_frame.is_empty());
 
-    let (pixel_spacing_source, fallback_spacing) = match base.spacing {
-        Some(_) => ("PixelSpacing", None),
-        None => match a.floats(tags::IMAGER_PIXEL_SPACING, 2)? {
-            Some(v) => ("ImagerPixelSpacing", Some([v[0], v[1]])),
-            None => ("none", None),
-        },
-    };
+    let fallback_spacing = a.floats(tags::IMAGER_PIXEL_SPACING, 2)?.map(|v| [v[0], v[1]]);
 
     let common = SliceHeader {
         path: path.to_owned(),
@@ -584,17 +801,19 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         echo_number: a.int(tags::ECHO_NUMBERS).ok().flatten().map(|v| v as i32),
         temporal_position: a.int(tags::TEMPORAL_POSITION_IDENTIFIER).ok().flatten().map(|v| v as i32),
         stack_id: None,
+        dimension: None,
         rows,
         cols,
         position_mm: None,
         row_dir: None,
         col_dir: None,
         pixel_spacing_mm: None,
-        pixel_spacing_source,
+        pixel_spacing_source: "none",
         slice_thickness_mm: None,
         spacing_between_slices_mm: a.float(tags::SPACING_BETWEEN_SLICES).ok().flatten(),
         gantry_tilt_deg: a.float(tags::GANTRY_DETECTOR_TILT).ok().flatten(),
         identifying: Arc::new(identifying(obj)),
+        repairs,
         format,
         rescale: Rescale::default(),
         rescale_type: String::new(),
@@ -612,7 +831,18 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         h.position_mm = p.position;
         h.row_dir = p.orientation.map(|o| o.0);
         h.col_dir = p.orientation.map(|o| o.1);
-        h.pixel_spacing_mm = p.spacing.or(fallback_spacing);
+        if let (Some(offsets), Some(origin), Some((r, c))) = (&offsets, p.position, p.orientation) {
+            // Relative to the position when the first offset is 0; else positions along the
+            // normal themselves (PS3.3 C.8.8.3.2), so relative to the first.
+            let n = r.cross(&c).normalize();
+            h.position_mm = Some(origin + n * (offsets[f as usize] - offsets[0]));
+        }
+        (h.pixel_spacing_mm, h.pixel_spacing_source) = match (p.spacing, fallback_spacing) {
+            (Some(s), _) => (Some(s), "PixelSpacing"),
+            (None, Some(s)) => (Some(s), "ImagerPixelSpacing"),
+            (None, None) => (None, "none"),
+        };
+        h.dimension = dimensions.get(f as usize).cloned().flatten();
         h.slice_thickness_mm = p.thickness;
         h.rescale = p.rescale.unwrap_or_default();
         h.rescale_type = p.rescale_type.unwrap_or_default();
@@ -652,6 +882,8 @@ mod tests {
         assert_eq!(f.stored_range(), (-2048.0, 2047.0));
         let u = PixelFormat { signed: false, ..f };
         assert_eq!(u.stored_range(), (0.0, 4095.0));
-        assert_eq!(u.bytes_per_frame(512, 512), 512 * 512 * 2);
+        assert_eq!(u.bytes_for(512, 512, 2), 512 * 512 * 4);
+        let bits = PixelFormat { bits_allocated: 1, bits_stored: 1, high_bit: 0, ..f };
+        assert_eq!(bits.bytes_for(3, 5, 3), 6, "45 bits, not 2 bytes a frame");
     }
 }

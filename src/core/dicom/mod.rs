@@ -10,6 +10,7 @@ mod guard;
 pub mod header;
 mod jpeg12;
 mod pixels;
+mod rle;
 mod scan;
 pub mod series;
 pub mod write;
@@ -290,7 +291,7 @@ pub fn decode_bytes(bytes: &[u8], name: &Path) -> Result<Vec<(SliceHeader, Vec<f
     let Some(h) = headers.first() else {
         return Ok(Vec::new());
     };
-    let needed = h.format.bytes_per_frame(h.rows, h.cols) * h.frames_in_file as u64;
+    let needed = h.format.bytes_for(h.rows, h.cols, h.frames_in_file);
     if let Some(have) = native_pixel_bytes(&parsed.object)
         && have < needed
     {

@@ -13,7 +13,7 @@ use dicom::pixeldata::PixelDecoder;
 
 use super::error::{DicomError, Result};
 use super::header::{PixelFormat, Rescale, SliceHeader, read_object};
-use super::jpeg12;
+use super::{jpeg12, rle};
 
 /// JPEG baseline (process 1) and extended (processes 2 & 4).
 fn is_dct_jpeg(ts_uid: &str) -> bool {
@@ -98,13 +98,50 @@ fn check_stream_sizes(fragments: &[Vec<u8>], h: &SliceHeader, codec: &str, path:
     }
 }
 
-/// The compressed bytes of one frame: all fragments for a single-frame image, else one fragment
-/// per frame (the usual encoding).
-fn frame_stream(fragments: &[Vec<u8>], frame: u32, frames: u32) -> Option<Vec<u8>> {
+/// The compressed bytes of each frame. A single frame is all fragments, and one fragment a frame
+/// is the usual encoding. Otherwise the Basic Offset Table says where frames begin; without one,
+/// a fragment that begins a codestream (JPEG's SOI, JPEG 2000's SOC or JP2 signature) begins a
+/// frame, as pydicom and GDCM split them. `None` when the fragments cannot be told apart.
+fn frame_streams(fragments: &[Vec<u8>], offsets: &[u32], frames: usize) -> Option<Vec<Vec<u8>>> {
     if frames == 1 {
-        return Some(fragments.concat());
+        return Some(vec![fragments.concat()]);
     }
-    (fragments.len() == frames as usize).then(|| fragments.get(frame as usize).cloned()).flatten()
+    if fragments.len() == frames {
+        return Some(fragments.to_vec());
+    }
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(frames);
+    if offsets.len() == frames && offsets[0] == 0 && offsets.windows(2).all(|w| w[0] < w[1]) {
+        // Offsets count from the first fragment's item header; each item adds 8 bytes.
+        let mut at = 0u64;
+        for f in fragments {
+            let frame = offsets.iter().rposition(|&o| u64::from(o) <= at)?;
+            out.resize_with(out.len().max(frame + 1), Vec::new);
+            out[frame].extend_from_slice(f);
+            at += 8 + f.len() as u64;
+        }
+    } else {
+        let begins = |f: &[u8]| {
+            f.starts_with(&[0xFF, 0xD8])
+                || f.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
+                || f.starts_with(&[0, 0, 0, 0x0C, 0x6A, 0x50])
+        };
+        for f in fragments {
+            match out.last_mut() {
+                Some(last) if !begins(f) => last.extend_from_slice(f),
+                _ => out.push(f.clone()),
+            }
+        }
+    }
+    (out.len() == frames).then_some(out)
+}
+
+fn unsplittable(path: &Path, fragments: usize, frames: u32) -> DicomError {
+    DicomError::Decode {
+        path: path.to_owned(),
+        detail: format!(
+            "{fragments} fragment(s) for {frames} frame(s), and neither an offset table nor the codestreams' own markers say which belong to which frame"
+        ),
+    }
 }
 
 /// The voxel type chosen for a series before decoding, so the buffer is allocated once.
@@ -167,6 +204,9 @@ enum Words<'a> {
     I32(&'a [i32]),
     /// Little-endian bytes of `bits_allocated` words (decoder output, OB values).
     LeBytes(&'a [u8], u16),
+    /// One bit a sample, least significant first, from the given bit on (frames of 1-bit
+    /// images follow each other without padding).
+    Bits(&'a [u8], usize),
 }
 
 impl Words<'_> {
@@ -178,6 +218,7 @@ impl Words<'_> {
             Words::U32(v) => v.len(),
             Words::I32(v) => v.len(),
             Words::LeBytes(v, bits) => v.len() / (*bits as usize / 8).max(1),
+            Words::Bits(v, from) => (v.len() * 8).saturating_sub(*from),
         }
     }
 
@@ -192,6 +233,7 @@ impl Words<'_> {
             Words::LeBytes(v, 8) => v[i] as u32,
             Words::LeBytes(v, 16) => u16::from_le_bytes([v[2 * i], v[2 * i + 1]]) as u32,
             Words::LeBytes(v, _) => u32::from_le_bytes([v[4 * i], v[4 * i + 1], v[4 * i + 2], v[4 * i + 3]]),
+            Words::Bits(v, from) => u32::from(v[(from + i) / 8] >> ((from + i) % 8) & 1),
         }
     }
 
@@ -206,6 +248,7 @@ impl Words<'_> {
                 let b = *bits as usize / 8;
                 Words::LeBytes(&v[start * b..(start + len) * b], *bits)
             }
+            Words::Bits(v, from) => Words::Bits(v, from + start),
         }
     }
 }
@@ -302,7 +345,7 @@ fn native_tail<'a>(bytes: &'a [u8], h: &SliceHeader) -> Option<&'a [u8]> {
         "1.2.840.10008.1.2" => false,
         _ => return None,
     };
-    let len = usize::try_from(h.format.bytes_per_frame(h.rows, h.cols) * h.frames_in_file as u64).ok()?;
+    let len = usize::try_from(h.format.bytes_for(h.rows, h.cols, h.frames_in_file)).ok()?;
     let padded = len + (len & 1);
     let start = bytes.len().checked_sub(padded)?;
     let header_len = if explicit { 12 } else { 8 };
@@ -330,7 +373,11 @@ fn le_words(bytes: &[u8], bits: u16) -> Words<'_> {
     {
         return Words::U16(w);
     }
-    if bits == 8 { Words::U8(bytes) } else { Words::LeBytes(bytes, bits) }
+    match bits {
+        1 => Words::Bits(bytes, 0),
+        8 => Words::U8(bytes),
+        _ => Words::LeBytes(bytes, bits),
+    }
 }
 
 /// Runs a third-party codec so that a panic in it is this file's error and nothing more. The
@@ -403,10 +450,10 @@ pub fn decode_object<T: Sample>(
                 PrimitiveValue::I32(v) if bits == 32 => Words::I32(v),
                 PrimitiveValue::U16(v) => {
                     bytes = v.iter().flat_map(|w| w.to_le_bytes()).collect();
-                    Words::LeBytes(&bytes, bits)
+                    le_words(&bytes, bits)
                 }
                 PrimitiveValue::U8(v) if bits == 8 => Words::U8(v),
-                PrimitiveValue::U8(v) => Words::LeBytes(v, bits),
+                PrimitiveValue::U8(v) => le_words(v, bits),
                 _ => {
                     return Err(DicomError::Decode {
                         path: path.to_owned(),
@@ -435,17 +482,14 @@ pub fn decode_object<T: Sample>(
         }
         Value::PixelSequence(seq) if is_dct_jpeg(&h0.transfer_syntax_uid) && h0.format.bits_allocated > 8 => {
             // 12-bit extended JPEG: our own decoder (the bundled one handles 8-bit only).
-            let fragments = seq.fragments();
+            let streams = frame_streams(seq.fragments(), seq.offset_table(), h0.frames_in_file as usize)
+                .ok_or_else(|| unsplittable(path, seq.fragments().len(), h0.frames_in_file))?;
             for (h, out) in frames.iter_mut() {
-                let stream = frame_stream(fragments, h.frame, h.frames_in_file).ok_or_else(|| DicomError::Decode {
+                let stream = streams.get(h.frame as usize).ok_or_else(|| unsplittable(path, streams.len(), h.frame))?;
+                let img = jpeg12::decode(stream, h.cols as usize, h.rows as usize).map_err(|e| DicomError::Decode {
                     path: path.to_owned(),
-                    detail: format!("no JPEG data for frame {}", h.frame),
+                    detail: format!("{} frame {}: {e}", h.transfer_syntax_name, h.frame),
                 })?;
-                let img =
-                    jpeg12::decode(&stream, h.cols as usize, h.rows as usize).map_err(|e| DicomError::Decode {
-                        path: path.to_owned(),
-                        detail: format!("{} frame {}: {e}", h.transfer_syntax_name, h.frame),
-                    })?;
                 let fmt = PixelFormat {
                     high_bit: h.format.bits_stored.min(img.precision as u16) - 1,
                     bits_stored: h.format.bits_stored.min(img.precision as u16),
@@ -454,9 +498,39 @@ pub fn decode_object<T: Sample>(
                 outside |= convert_frame(&Words::U16(&img.samples), &fmt, h.rescale, out);
             }
         }
+        Value::PixelSequence(seq) if h0.transfer_syntax_uid == "1.2.840.10008.1.2.5" => {
+            let streams = frame_streams(seq.fragments(), seq.offset_table(), h0.frames_in_file as usize)
+                .ok_or_else(|| unsplittable(path, seq.fragments().len(), h0.frames_in_file))?;
+            for (h, out) in frames.iter_mut() {
+                let stream = streams.get(h.frame as usize).ok_or_else(|| unsplittable(path, streams.len(), h.frame))?;
+                let bytes = rle::decode(stream, plane, h.format.bits_allocated).map_err(|e| DicomError::Decode {
+                    path: path.to_owned(),
+                    detail: format!("RLE Lossless frame {}: {e}", h.frame),
+                })?;
+                outside |= convert_frame(&le_words(&bytes, h.format.bits_allocated), &h.format, h.rescale, out);
+            }
+        }
         Value::PixelSequence(seq) => {
+            // Frames over several fragments each: regrouped one fragment a frame, the layout the
+            // codecs expect.
+            let frames_in_file = h0.frames_in_file as usize;
+            let regrouped = (frames_in_file > 1 && seq.fragments().len() != frames_in_file)
+                .then(|| {
+                    let streams = frame_streams(seq.fragments(), seq.offset_table(), frames_in_file)
+                        .ok_or_else(|| unsplittable(path, seq.fragments().len(), h0.frames_in_file))?;
+                    let mut copy = obj.clone();
+                    let value = Value::PixelSequence(dicom::core::value::PixelFragmentSequence::new(
+                        dicom::core::value::C::<u32>::new(),
+                        streams,
+                    ));
+                    copy.put(dicom::core::DataElement::new(tags::PIXEL_DATA, dicom::core::VR::OB, value));
+                    Ok::<_, DicomError>(copy)
+                })
+                .transpose()?;
+            let obj = regrouped.as_ref().unwrap_or(obj);
+            let fragments = obj.get(tags::PIXEL_DATA).and_then(|e| e.value().fragments()).unwrap_or_default();
             if let Some(codec) = self_sized_codec(&h0.transfer_syntax_uid) {
-                check_stream_sizes(seq.fragments(), h0, codec, path)?;
+                check_stream_sizes(fragments, h0, codec, path)?;
             }
             for (h, out) in frames.iter_mut() {
                 let decode_err = |detail: String| DicomError::Decode {
@@ -468,8 +542,8 @@ pub fn decode_object<T: Sample>(
                     .map_err(|e| decode_err(e.to_string()))?;
                 let bytes = decoded.data();
                 let bits = decoded.bits_allocated();
-                let words = Words::LeBytes(bytes, bits);
-                if words.len() < plane || ![8, 16, 32].contains(&bits) {
+                let words = le_words(bytes, bits);
+                if words.len() < plane || ![1, 8, 16, 32].contains(&bits) {
                     return Err(DicomError::Decode {
                         path: path.to_owned(),
                         detail: format!(

@@ -91,6 +91,7 @@ fn same_stack(a: &SliceHeader, b: &SliceHeader) -> bool {
     };
     a.series_uid == b.series_uid
         && a.stack_id == b.stack_id
+        && a.dimension == b.dimension
         && a.rows == b.rows
         && a.cols == b.cols
         && orient
@@ -102,7 +103,10 @@ fn describe(h: &SliceHeader) -> String {
         (Some(r), Some(c)) => plane_name(&r.cross(&c)),
         _ => "unknown orientation",
     };
-    format!("{} x {} {}", h.cols, h.rows, plane)
+    match &h.dimension {
+        Some(d) => format!("{} x {} {plane}, {d}", h.cols, h.rows),
+        None => format!("{} x {} {}", h.cols, h.rows, plane),
+    }
 }
 
 /// The anatomical plane a slice normal is closest to.
@@ -156,7 +160,8 @@ pub fn build_series(headers: Vec<SliceHeader>) -> Vec<Series> {
             let no_uid = uid.is_empty().then(|| {
                 "no SeriesInstanceUID: images without one are grouped by their geometry alone, so images of different series may be mixed in this volume".to_string()
             });
-            s.warnings.splice(0..0, no_uid.into_iter().chain(mixed.iter().cloned()).chain(gaps));
+            let which = s.first().dimension.as_ref().map(|d| format!("this volume holds the images with {d}"));
+            s.warnings.splice(0..0, no_uid.into_iter().chain(mixed.iter().cloned()).chain(which).chain(gaps));
             out.push(s);
         }
     }
@@ -350,7 +355,10 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
             let names: Vec<String> = dropped
                 .iter()
                 .take(5)
-                .map(|d| d.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default())
+                .map(|d| {
+                    let file = d.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                    if d.frames_in_file > 1 { format!("{file} frame {}", d.frame + 1) } else { file }
+                })
                 .collect();
             warnings.push(format!(
                 "{} image(s) repeat a slice position already present and were left out (first kept by InstanceNumber): {}{}",
@@ -475,6 +483,16 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
     if slices.iter().any(|s| s.format.monochrome1) {
         warnings.push("MONOCHROME1 images: stored values were inverted so that higher values are brighter".into());
     }
+    // Files read only after mending: said once per kind of repair, with how many files needed it.
+    let mut repairs: BTreeMap<&str, std::collections::BTreeSet<&std::path::Path>> = BTreeMap::new();
+    for s in &slices {
+        for r in &s.repairs {
+            repairs.entry(r).or_default().insert(&s.path);
+        }
+    }
+    for (what, files) in repairs {
+        warnings.push(format!("{} file(s) not conformant, read as other readers read them: {what}", files.len()));
+    }
     Series { id, series_uid, slices, grid, resample, warnings }
 }
 
@@ -509,6 +527,7 @@ pub(crate) mod tests_support {
             echo_number: None,
             temporal_position: None,
             stack_id: None,
+            dimension: None,
             rows: 4,
             cols: 4,
             position_mm: Some(pos),
@@ -520,6 +539,7 @@ pub(crate) mod tests_support {
             spacing_between_slices_mm: None,
             gantry_tilt_deg: None,
             identifying: Default::default(),
+            repairs: Vec::new(),
             format: PixelFormat {
                 bits_allocated: 16,
                 bits_stored: 12,
