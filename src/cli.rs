@@ -340,7 +340,7 @@ fn info(path: &Path, as_json: bool) -> Result<()> {
                     "origin_mm": grid.origin_mm().coords.as_slice(),
                     "direction": row_major(&grid.directions()),
                     "patient_from_voxel": row_major(&grid.patient_from_voxel),
-                    "slice_count": s.slices.len(),
+                    "slice_count": s.image_count(),
                     "file_count": s.file_count(),
                     "transfer_syntaxes": s.transfer_syntaxes(),
                     "voxel_type": r.volume.as_ref().map(|v| v.data.type_name()),
@@ -397,7 +397,7 @@ fn print_series(r: &SeriesReport) {
         sp[0],
         sp[1],
         sp[2],
-        s.slices.len(),
+        s.image_count(),
         s.file_count()
     );
     println!("  origin (LPS) {:.3}, {:.3}, {:.3} mm   (RAS {:.3}, {:.3}, {:.3})", o.x, o.y, o.z, -o.x, -o.y, o.z);

@@ -387,8 +387,8 @@ fn file_dialog(kind: DialogKind) -> Job<Option<PathBuf>> {
                 .set_file_name(if anonymise { "plan-report-anonymised.pdf" } else { "plan-report.pdf" })
                 .save_file(),
             DialogKind::OpenFile => d
-                .set_title("Open a DICOM file or a plan")
-                .add_filter("DICOM or plan", &["dcm", "json", "DCM", "IMA"])
+                .set_title("Open a DICOM file, a NIfTI or NRRD volume, or a plan")
+                .add_filter("DICOM, NIfTI, NRRD or plan", &["dcm", "json", "DCM", "IMA", "nii", "gz", "nrrd", "nhdr"])
                 .add_filter("Any file", &["*"])
                 .pick_file(),
             DialogKind::ImportLabels => {

@@ -26,6 +26,8 @@ pub enum DicomError {
     #[error("{path}: no series '{id}' here; found: {found}")]
     NoSuchSeries { path: PathBuf, id: String, found: String },
     #[error(transparent)]
+    VolumeFile(#[from] crate::core::io::volume_file::VolumeFileError),
+    #[error(transparent)]
     Cancelled(#[from] Cancelled),
 }
 

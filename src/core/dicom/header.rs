@@ -28,7 +28,7 @@ pub const MAX_FRAMES: u32 = 100_000;
 pub const MAX_VOXELS: usize = 1 << 31;
 
 /// How stored pixel values are laid out and must be interpreted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct PixelFormat {
     pub bits_allocated: u16,
     pub bits_stored: u16,
@@ -67,7 +67,7 @@ impl Default for Rescale {
 }
 
 /// Everything the series builder needs about one image plane (one frame of one file).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SliceHeader {
     pub path: PathBuf,
     /// Frame index inside the file (0 for single-frame images).

@@ -44,6 +44,10 @@ pub struct Loaded {
 /// so a hole becomes a "missing slices" warning, or a split where it is wide) unless nothing is
 /// left.
 pub fn load(series: &Series, progress: &Progress) -> Result<Loaded> {
+    if series.volume_file {
+        let volume = crate::core::io::volume_file::read(&series.first().path)?;
+        return Ok(Loaded { volume, failed: Vec::new(), series: series.clone() });
+    }
     let mut current = series.clone();
     let mut failed: Vec<Skipped> = Vec::new();
     loop {

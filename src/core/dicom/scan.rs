@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::error::{DicomError, Result};
 use super::header::{SliceHeader, read_file_header, slice_headers};
 use super::series::{Series, build_series};
+use crate::core::io::volume_file;
 use crate::core::progress::Progress;
 
 /// A file that was looked at and not used, and why.
@@ -68,6 +69,9 @@ pub fn read_headers(path: &Path) -> Result<Vec<SliceHeader>> {
 /// Scans a file or folder (recursively). A DICOMDIR path scans the folder it indexes.
 /// Fails only when nothing usable is found; unusable files are listed in `skipped`.
 pub fn scan(path: &Path, progress: &Progress) -> Result<Scan> {
+    if path.is_file() && volume_file::kind(path).is_some() {
+        return scan_volume_file(path);
+    }
     let root = if path.file_name().is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR")) && path.is_file() {
         path.parent().map(Path::to_owned).unwrap_or_else(|| path.to_owned())
     } else {
@@ -111,6 +115,36 @@ pub fn scan(path: &Path, progress: &Progress) -> Result<Scan> {
         });
     }
     Ok(Scan { root, series: build_series(headers), skipped, files_seen: files.len() })
+}
+
+/// A NIfTI or NRRD file as a scan of one series, from its header.
+fn scan_volume_file(path: &Path) -> Result<Scan> {
+    let head = volume_file::header(path)?;
+    let g = &head.grid;
+    let d = g.directions();
+    let first = SliceHeader {
+        path: path.to_owned(),
+        frames_in_file: g.dims[2] as u32,
+        series_uid: head.id.clone(),
+        series_description: head.description.clone(),
+        transfer_syntax_name: head.kind.name().to_owned(),
+        rows: g.dims[1] as u32,
+        cols: g.dims[0] as u32,
+        position_mm: Some(g.origin_mm().coords),
+        row_dir: Some(d.column(0).into_owned()),
+        col_dir: Some(d.column(1).into_owned()),
+        ..Default::default()
+    };
+    let series = Series {
+        id: head.id.clone(),
+        series_uid: head.id,
+        slices: vec![first],
+        grid: head.grid,
+        resample: None,
+        warnings: head.warnings,
+        volume_file: true,
+    };
+    Ok(Scan { root: path.to_owned(), series: vec![series], skipped: Vec::new(), files_seen: 1 })
 }
 
 /// The error message without the leading path (the skip list shows the path beside it).

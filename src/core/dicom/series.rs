@@ -45,11 +45,19 @@ pub struct Series {
     /// interpolated (missing or unevenly spaced slices).
     pub resample: Option<Vec<SliceSource>>,
     pub warnings: Vec<String>,
+    /// A NIfTI or NRRD file standing as a series (its one "slice" names the file): loading
+    /// reads the file whole instead of decoding DICOM images.
+    pub volume_file: bool,
 }
 
 impl Series {
     pub fn first(&self) -> &SliceHeader {
         &self.slices[0]
+    }
+
+    /// Images (slices or frames) the series holds: a volume file's slices too.
+    pub fn image_count(&self) -> usize {
+        if self.volume_file { self.grid.dims[2] } else { self.slices.len() }
     }
 
     /// Distinct files the series reads.
@@ -493,7 +501,7 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
     for (what, files) in repairs {
         warnings.push(format!("{} file(s) not conformant, read as other readers read them: {what}", files.len()));
     }
-    Series { id, series_uid, slices, grid, resample, warnings }
+    Series { id, series_uid, slices, grid, resample, warnings, volume_file: false }
 }
 
 /// Synthetic headers for unit tests elsewhere in the module.

@@ -1,3 +1,5 @@
 //! File formats other than DICOM.
 
 pub mod nifti;
+pub mod nrrd;
+pub mod volume_file;

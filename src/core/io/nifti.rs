@@ -29,6 +29,70 @@ pub struct NiftiVolume {
     /// The file stores integers and no scaling was applied (a label map).
     pub integer: bool,
     pub description: String,
+    /// What the reader had to choose or assume, for the user.
+    pub warnings: Vec<String>,
+}
+
+/// A NIfTI file's geometry and description, from its header alone.
+#[derive(Debug, Clone)]
+pub struct NiftiGeometry {
+    pub grid: Grid,
+    pub description: String,
+    pub warnings: Vec<String>,
+}
+
+/// Reads a NIfTI-1 file's header (the data stays on disk).
+pub fn read_header(path: &Path) -> Result<NiftiGeometry, NiftiError> {
+    let h = NiftiHeader::from_file(path).map_err(|e| read_error(path, &e))?;
+    let (grid, warnings) = geometry(&h, path)?;
+    Ok(NiftiGeometry { grid, description: description(&h), warnings })
+}
+
+fn read_error(path: &Path, e: &nifti::NiftiError) -> NiftiError {
+    let detail = match e {
+        nifti::NiftiError::InvalidFormat => "not a NIfTI-1 file (NIfTI-2 and Analyze are not read)".to_owned(),
+        other => other.to_string(),
+    };
+    NiftiError::Read { path: path.to_owned(), detail }
+}
+
+fn description(h: &NiftiHeader) -> String {
+    String::from_utf8_lossy(&h.descrip).trim_end_matches('\0').trim().to_owned()
+}
+
+/// Dimensions and `patient_from_voxel` (LPS) of a header, with what was chosen: the sform where
+/// it is set, as the NIfTI standard, nibabel and FSL read it, said so where the qform disagrees.
+fn geometry(h: &NiftiHeader, path: &Path) -> Result<(Grid, Vec<String>), NiftiError> {
+    let bad = |d: String| NiftiError::Invalid { path: path.to_owned(), detail: d };
+    let dim = h.dim;
+    let rank = dim[0] as usize;
+    if !(1..=7).contains(&rank) || (rank > 3 && dim[4..=rank].iter().any(|&d| d > 1)) {
+        return Err(bad(format!("{rank}-dimensional image {:?}, expected a single 3D volume", &dim[1..=rank.min(7)])));
+    }
+    let dims =
+        [dim[1] as usize, if rank >= 2 { dim[2] as usize } else { 1 }, if rank >= 3 { dim[3] as usize } else { 1 }];
+    if dims.contains(&0) {
+        return Err(bad(format!("empty dimensions {:?}", &dim[1..=rank.min(3)])));
+    }
+    let patient_from_voxel = ras_from_lps() * ras_from_voxel(h);
+    if patient_from_voxel.fixed_view::<3, 3>(0, 0).determinant().abs() < 1e-12 {
+        return Err(bad("the voxel-to-world transform is degenerate".into()));
+    }
+    let grid = Grid::new(dims, patient_from_voxel);
+    let mut warnings = Vec::new();
+    if h.sform_code > 0 && h.qform_code > 0 {
+        let qform = Grid::new(dims, ras_from_lps() * ras_from_qform(h));
+        let apart = grid.corners_mm().iter().zip(qform.corners_mm()).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max);
+        if apart > 1e-3 {
+            warnings.push(format!(
+                "the sform and the qform place the volume up to {apart:.2} mm apart: the sform was used, as the NIfTI \
+                 standard and nibabel read it (ITK and SimpleITK take the qform when sform_code is not 1)"
+            ));
+        }
+    } else if h.sform_code <= 0 && h.qform_code <= 0 {
+        warnings.push("neither sform nor qform: voxels placed by pixdim at the origin; orientation unknown".into());
+    }
+    Ok((grid, warnings))
 }
 
 /// Writes a scalar volume (i16 as INT16, f32 as FLOAT32).
@@ -137,6 +201,11 @@ fn ras_from_voxel(h: &NiftiHeader) -> Matrix4<f64> {
         }
         return m;
     }
+    ras_from_qform(h)
+}
+
+/// The qform's affine (or scaled identity without one).
+fn ras_from_qform(h: &NiftiHeader) -> Matrix4<f64> {
     let pix =
         Vector3::new(h.pixdim[1] as f64, h.pixdim[2] as f64, h.pixdim[3] as f64).map(|p| if p > 0.0 { p } else { 1.0 });
     let mut m = Matrix4::identity();
@@ -165,20 +234,10 @@ fn ras_from_voxel(h: &NiftiHeader) -> Matrix4<f64> {
 /// Reads a 3D NIfTI-1 file (.nii or .nii.gz). A 4D file with one volume is accepted.
 pub fn read(path: &Path) -> Result<NiftiVolume, NiftiError> {
     let bad = |d: String| NiftiError::Invalid { path: path.to_owned(), detail: d };
-    let obj: InMemNiftiObject = ReaderOptions::new()
-        .read_file(path)
-        .map_err(|e| NiftiError::Read { path: path.to_owned(), detail: e.to_string() })?;
+    let obj: InMemNiftiObject = ReaderOptions::new().read_file(path).map_err(|e| read_error(path, &e))?;
     let h = obj.header().clone();
-    let dim = h.dim;
-    let rank = dim[0] as usize;
-    if !(1..=7).contains(&rank) || (rank > 3 && dim[4..=rank].iter().any(|&d| d > 1)) {
-        return Err(bad(format!("{rank}-dimensional image {:?}, expected a single 3D volume", &dim[1..=rank.min(7)])));
-    }
-    let dims =
-        [dim[1] as usize, if rank >= 2 { dim[2] as usize } else { 1 }, if rank >= 3 { dim[3] as usize } else { 1 }];
-    if dims.contains(&0) {
-        return Err(bad(format!("empty dimensions {dims:?}")));
-    }
+    let (grid, warnings) = geometry(&h, path)?;
+    let dims = grid.dims;
     let datatype = h.data_type().map_err(|e| bad(e.to_string()))?;
     let vol = obj.into_volume();
     let read_err = |e: nifti::NiftiError| NiftiError::Read { path: path.to_owned(), detail: e.to_string() };
@@ -221,12 +280,7 @@ pub fn read(path: &Path) -> Result<NiftiVolume, NiftiError> {
         let (s, i) = (h.scl_slope, h.scl_inter);
         values.iter_mut().for_each(|v| *v = *v * s + i);
     }
-    let patient_from_voxel = ras_from_lps() * ras_from_voxel(&h);
-    if patient_from_voxel.fixed_view::<3, 3>(0, 0).determinant().abs() < 1e-12 {
-        return Err(bad("the voxel-to-world transform is degenerate".into()));
-    }
-    let description = String::from_utf8_lossy(&h.descrip).trim_end_matches('\0').trim().to_owned();
-    Ok(NiftiVolume { grid: Grid::new(dims, patient_from_voxel), values, integer: integer && !scaled, description })
+    Ok(NiftiVolume { grid, values, integer: integer && !scaled, description: description(&h), warnings })
 }
 
 #[cfg(test)]
