@@ -223,7 +223,8 @@ fn changes_are_autosaved_for_recovery_and_a_clean_exit_removes_them() {
     run_until(&mut app, "the autosave", |_| {
         twinplan::core::document::io::read(&plan).is_ok_and(|d| d.trajectories.first() == Some(&t))
     });
-    assert!(session.join("recovery.labels.nii.gz").is_file());
+    let labels = twinplan::core::document::io::read(&plan).unwrap().label_map.unwrap();
+    assert!(labels.is_file() && labels.starts_with(&session), "{}", labels.display());
     app.world_mut().write_message(AppExit::Success);
     app.update();
     assert!(!session.exists(), "a clean exit leaves nothing to recover");
@@ -326,7 +327,8 @@ fn a_saved_plan_reopens_as_it_was_left() {
     app.world_mut().resource_mut::<Jobs>().start_save(&before, plan.clone());
     run_until(&mut app, "the save", |w| w.resource::<Jobs>().save.is_none());
     assert_eq!(app.world().resource::<Doc>().path.as_deref(), Some(plan.as_path()));
-    assert!(dir.path().join("saved.labels.nii.gz").is_file());
+    let labels = twinplan::core::document::io::read(&plan).unwrap().label_map.unwrap();
+    assert!(labels.is_file() && labels.starts_with(dir.path()), "{}", labels.display());
 
     let mut again = self::app();
     again.world_mut().resource_mut::<Jobs>().open(plan, None);

@@ -229,7 +229,7 @@ fn trajectories_are_added_dragged_removed_and_undone_and_survive_a_save() {
 
 #[test]
 fn a_saved_plan_reopens_with_its_segments_voxels_and_paths() {
-    use twinplan::core::document::io::{labels_path, load_labels, read, save};
+    use twinplan::core::document::io::{load_labels, read, save};
     use twinplan::core::planning::{Instrument, InstrumentKind, Trajectory};
     let v = volume();
     let mut doc = document(&v);
@@ -247,12 +247,21 @@ fn a_saved_plan_reopens_with_its_segments_voxels_and_paths() {
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("case.twinplan.json");
     let saved = save(&doc, &plan).unwrap();
-    assert_eq!(saved.label_map.as_deref(), Some(labels_path(&plan).as_path()));
-    // Nothing is left under a temporary name.
+    // Nothing is left under a temporary name; the label map is named for its content.
     let mut names: Vec<String> =
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["case.labels.nii.gz", "case.twinplan.json"]);
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].starts_with("case.labels-") && names[0].ends_with(".nii.gz"), "{names:?}");
+    assert_eq!(names[1], "case.twinplan.json");
+    assert_eq!(saved.label_map.as_deref(), Some(dir.path().join(&names[0]).as_path()));
+    // Saved again after a change: one label map, the new one.
+    let mut changed = saved.clone();
+    changed.segmentation.labels.labels[0] = label;
+    let again = save(&changed, &plan).unwrap();
+    assert_ne!(again.label_map, saved.label_map);
+    assert!(again.label_map.as_ref().unwrap().is_file() && !saved.label_map.as_ref().unwrap().exists());
+    save(&doc, &plan).unwrap();
 
     let mut back = read(&plan).unwrap();
     let warnings = load_labels(&mut back, &v, &Progress::new()).unwrap();
@@ -283,15 +292,9 @@ fn an_interrupted_save_keeps_the_old_plan_and_a_crashed_sessions_work_is_offered
     save(&doc, &plan).unwrap();
     let before = std::fs::read(&plan).unwrap();
 
-    // The next save is killed half way through writing: its temporary file is all there is.
+    // A save that cannot complete (its temporary name is taken by a folder) changes nothing.
     let second = Trajectory::new("second", [2.0, 2.0, 2.0], [8.0, 8.0, 8.0], needle);
     h.execute(&mut doc, Command::AddTrajectory { index: 1, trajectory: second }, None).unwrap();
-    let full = twinplan::core::document::io::to_json(&doc, &plan);
-    std::fs::write(dir.path().join(".case.twinplan.json.saving"), &full.as_bytes()[..full.len() / 2]).unwrap();
-    assert_eq!(std::fs::read(&plan).unwrap(), before, "the previous plan is untouched");
-    assert_eq!(read(&plan).unwrap().trajectories.len(), 1);
-    // A save that cannot complete (its temporary name is taken by a folder) changes nothing.
-    std::fs::remove_file(dir.path().join(".case.twinplan.json.saving")).unwrap();
     std::fs::create_dir(dir.path().join(".case.twinplan.json.saving")).unwrap();
     assert!(save(&doc, &plan).unwrap_err().to_string().contains("case.twinplan.json"));
     assert_eq!(std::fs::read(&plan).unwrap(), before);
@@ -430,4 +433,74 @@ fn corrupt_or_hand_edited_plans_are_refused_with_line_and_column() {
     assert!(e.contains("line 3, column"), "{e}");
     let e = parse("{\"version\": 7, \"scan\": {}}", p).unwrap_err().to_string();
     assert!(e.contains("newer twinplan (plan version 7; this build reads up to 1)"), "{e}");
+}
+
+/// The plan a saving process writes as its `k`th version: a trajectory named for `k` and a label
+/// map whose every voxel follows from `k`, so that what is on disk can be checked to the voxel.
+fn version(k: u64) -> PlanDocument {
+    use twinplan::core::planning::{Instrument, InstrumentKind, Trajectory};
+    let grid = Grid::axis_aligned([48, 40, 24], [0.0; 3], [1.0, 1.0, 2.0]);
+    let mut doc = PlanDocument::new(ScanRef::default(), LabelMap::empty(&grid));
+    for (i, l) in doc.segmentation.labels.labels.iter_mut().enumerate() {
+        *l = ((i as u64 / 7 + k) % 5) as u16;
+    }
+    let t = Trajectory::new(
+        &format!("v{k}"),
+        [1.0, 2.0, 3.0],
+        [9.0, 9.0, 9.0],
+        Instrument::preset(InstrumentKind::DbsLead),
+    );
+    doc.trajectories.push(t);
+    doc
+}
+
+/// A real process saving a plan over and over is killed (SIGKILL) at 50 random moments; every
+/// time, the plan on disk reads back whole: a document that parses, and the label map it points
+/// at holding exactly the voxels of that same version.
+#[test]
+fn a_saving_process_killed_at_random_moments_leaves_a_whole_plan_every_time() {
+    use twinplan::core::document::io::{read, save};
+    const CHILD: &str = "TWINPLAN_SAVE_FOREVER";
+    let name = "a_saving_process_killed_at_random_moments_leaves_a_whole_plan_every_time";
+    if let Some(dir) = std::env::var_os(CHILD) {
+        // The child: saves versions 1, 2, 3... until it is killed.
+        let plan = std::path::Path::new(&dir).join("case.twinplan.json");
+        std::fs::write(std::path::Path::new(&dir).join("started"), b"").unwrap();
+        for k in 1.. {
+            save(&version(k), &plan).unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("case.twinplan.json");
+    save(&version(0), &plan).unwrap();
+    let mut state = 29u64;
+    let mut seen = std::collections::BTreeSet::new();
+    for round in 0..50 {
+        let _ = std::fs::remove_file(dir.path().join("started"));
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--test-threads", "1"])
+            .env(CHILD, dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        while !dir.path().join("started").exists() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        state = twinplan::core::phantom::splitmix(state);
+        std::thread::sleep(std::time::Duration::from_micros(state % 40_000));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        let doc = read(&plan).unwrap_or_else(|e| panic!("round {round}: the plan does not read: {e}"));
+        let k: u64 = doc.trajectories[0].name.trim_start_matches('v').parse().unwrap();
+        let labels = doc.label_map.as_ref().expect("a label map");
+        let stored = twinplan::core::io::nifti::read(labels)
+            .unwrap_or_else(|e| panic!("round {round}, version {k}: its label map does not read: {e}"));
+        let expected: Vec<f32> = version(k).segmentation.labels.labels.iter().map(|&l| f32::from(l)).collect();
+        assert!(stored.values == expected, "round {round}: the label map is not version {k}'s");
+        seen.insert(k);
+    }
+    // The kills fell at different points of the saving: many versions were found on disk.
+    assert!(seen.len() > 10, "versions found: {seen:?}");
 }

@@ -35,11 +35,26 @@ pub enum PlanIoError {
     Scan(#[from] crate::core::dicom::DicomError),
 }
 
-/// The label map side file of a plan: `name.twinplan.json` -> `name.labels.nii.gz`.
-pub fn labels_path(plan: &Path) -> PathBuf {
+/// The label map side file of a plan holding labels whose CRC-32 is `crc`:
+/// `name.twinplan.json` -> `name.labels-0123abcd.nii.gz`. Each content has its own name, so a
+/// save never overwrites the label map the plan on disk points at (see [`save_with`]).
+pub fn labels_path(plan: &Path, crc: u32) -> PathBuf {
+    plan.with_file_name(format!("{}.labels-{crc:08x}.nii.gz", plan_stem(plan)))
+}
+
+fn plan_stem(plan: &Path) -> String {
     let name = file_name(plan);
-    let stem = name.strip_suffix(".twinplan.json").or_else(|| name.strip_suffix(".json")).unwrap_or(&name);
-    plan.with_file_name(format!("{stem}.labels.nii.gz"))
+    name.strip_suffix(".twinplan.json").or_else(|| name.strip_suffix(".json")).unwrap_or(&name).to_owned()
+}
+
+/// The CRC-32 of a label map's values (little-endian u16).
+fn labels_crc(labels: &[u16]) -> u32 {
+    let mut crc = flate2::Crc::new();
+    for chunk in labels.chunks(1 << 16) {
+        let bytes: Vec<u8> = chunk.iter().flat_map(|l| l.to_le_bytes()).collect();
+        crc.update(&bytes);
+    }
+    crc.sum()
 }
 
 fn relative_to(base: &Path, p: &Path) -> PathBuf {
@@ -101,10 +116,13 @@ pub fn to_json(doc: &PlanDocument, plan: &Path) -> String {
     serde_json::to_string_pretty(&copy).unwrap_or_default() + "\n"
 }
 
-/// Saves a plan: its label map to the side file beside it (see [`labels_path`]), then the
-/// document pointing at it. Each file is written under a temporary name, flushed to the disk and
-/// renamed over the old one, so a crash, a power cut or a full disk leaves the previous plan
-/// whole. Returns the document as saved (with its label map path).
+/// Saves a plan: its label map to a side file named for its content (see [`labels_path`]), then
+/// the document pointing at it, then removes the side files of earlier saves. Each file is
+/// written under a temporary name, flushed to the disk and renamed; the rename of the document is
+/// the one moment the new plan replaces the old, and until then the old document and the label
+/// map it points at are untouched. So a crash, a power cut or a full disk at any point leaves the
+/// previous plan whole (tests/document.rs kills a saving process at random points to check).
+/// Returns the document as saved (with its label map path).
 pub fn save(doc: &PlanDocument, path: &Path) -> Result<PlanDocument, PlanIoError> {
     save_with(doc, path, true)
 }
@@ -112,18 +130,46 @@ pub fn save(doc: &PlanDocument, path: &Path) -> Result<PlanDocument, PlanIoError
 /// As [`save`]; without `write_labels` the label map side file already there is kept (the
 /// labels have not changed since it was written).
 pub fn save_with(doc: &PlanDocument, path: &Path, write_labels: bool) -> Result<PlanDocument, PlanIoError> {
-    let labels = labels_path(path);
-    if write_labels || !labels.is_file() {
-        // The label map's temporary name keeps `.nii.gz`: the writer compresses by the name.
-        let labels_tmp = beside(&labels, ".saving.nii.gz");
-        doc.segmentation.labels.write_nifti(&labels_tmp, "twinplan label map")?;
-        sync(&labels_tmp, &labels)?;
-        rename(&labels_tmp, &labels)?;
-    }
+    let kept = doc.label_map.clone().filter(|l| !write_labels && l.parent() == path.parent() && l.is_file());
+    let labels = match kept {
+        Some(l) => l,
+        None => {
+            let labels = labels_path(path, labels_crc(&doc.segmentation.labels.labels));
+            if !labels.is_file() {
+                // The temporary name keeps `.nii.gz`: the writer compresses by the name.
+                let labels_tmp = beside(&labels, ".saving.nii.gz");
+                doc.segmentation.labels.write_nifti(&labels_tmp, "twinplan label map")?;
+                sync(&labels_tmp, &labels)?;
+                rename(&labels_tmp, &labels)?;
+            }
+            labels
+        }
+    };
     let mut saved = doc.clone();
-    saved.label_map = Some(labels);
+    saved.label_map = Some(labels.clone());
     write_atomically(path, to_json(&saved, path).as_bytes())?;
+    remove_stale_labels(path, &labels);
     Ok(saved)
+}
+
+/// Removes the label maps earlier saves of this plan left beside it (`name.labels.nii.gz`, the
+/// name before, and `name.labels-XXXXXXXX.nii.gz`), except the one it points at now.
+fn remove_stale_labels(plan: &Path, current: &Path) {
+    let Some(dir) = plan.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let stem = plan_stem(plan);
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&format!("{stem}.labels")) else { continue };
+        let ours = rest == ".nii.gz"
+            || rest
+                .strip_prefix('-')
+                .and_then(|r| r.strip_suffix(".nii.gz"))
+                .is_some_and(|h| h.len() == 8 && h.chars().all(|c| c.is_ascii_hexdigit()));
+        if ours && e.path().file_name() != current.file_name() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Writes a file under a temporary name beside it, flushes it to the disk, then renames it over
