@@ -519,8 +519,9 @@ fn mesh(path: &Path, series: Option<&str>, out: &Path, a: &MeshArgs) -> Result<(
         bail!("{}: {what} gives no surface", path.display());
     }
     let frame = if a.ras { export::Frame::Ras } else { export::Frame::Lps };
-    export::write(&m, out, format, frame, &what)?;
-    let stats = m.stats();
+    // The file is written while the statistics are counted.
+    let (written, stats) = rayon::join(|| export::write(&m, out, format, frame, &what), || m.stats());
+    written?;
     if a.json {
         let mut j = serde_json::to_value(&stats)?;
         j["file"] = json!(out);

@@ -123,15 +123,17 @@ pub fn report(name: &str, rows: &[Row]) {
         "{:<32} {:>12} {:>12} {:>9} {:>12} {:>12}",
         "input", "twinplan s", "anchor s", "speedup", "mem/buffer", "anchor mem"
     );
+    // A measurement without a voxel buffer (a whole command) has no memory ratio.
+    let mem = |m: &Measurement| if m.voxel_bytes > 1 { format!("{:.2}", m.memory_ratio()) } else { "-".into() };
     for r in rows {
         println!(
-            "{:<32} {:>12.4} {:>12.4} {:>8.2}x {:>12.2} {:>12.2}   ({})",
+            "{:<32} {:>12.4} {:>12.4} {:>8.2}x {:>12} {:>12}   ({})",
             r.input,
             r.ours.seconds,
             r.anchor.seconds,
             r.speedup,
-            r.ours.memory_ratio(),
-            r.anchor.memory_ratio(),
+            mem(&r.ours),
+            mem(&r.anchor),
             r.anchor.who
         );
     }

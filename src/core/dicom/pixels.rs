@@ -168,7 +168,12 @@ pub trait Sample: Copy + Send + Sync + Default + 'static {
     /// The representable range; values outside are clamped and reported.
     const RANGE: (f64, f64);
     fn from_f64(v: f64) -> Self;
+    /// A whole number, clamped to the range.
+    fn from_i64(v: i64) -> Self;
     fn to_f64(self) -> f64;
+    /// The buffer as 16-bit words, where samples are 16 bits wide: raw pixels can then be read
+    /// straight into place and converted there.
+    fn as_words(out: &mut [Self]) -> Option<&mut [u16]>;
 }
 
 impl Sample for i16 {
@@ -176,6 +181,13 @@ impl Sample for i16 {
     #[inline]
     fn from_f64(v: f64) -> Self {
         v.round().clamp(i16::MIN as f64, i16::MAX as f64) as i16
+    }
+    #[inline]
+    fn from_i64(v: i64) -> Self {
+        v.clamp(i16::MIN as i64, i16::MAX as i64) as i16
+    }
+    fn as_words(out: &mut [Self]) -> Option<&mut [u16]> {
+        Some(bytemuck::cast_slice_mut(out))
     }
     #[inline]
     fn to_f64(self) -> f64 {
@@ -188,6 +200,13 @@ impl Sample for f32 {
     #[inline]
     fn from_f64(v: f64) -> Self {
         v as f32
+    }
+    #[inline]
+    fn from_i64(v: i64) -> Self {
+        v as f32
+    }
+    fn as_words(_: &mut [Self]) -> Option<&mut [u16]> {
+        None
     }
     #[inline]
     fn to_f64(self) -> f64 {
@@ -273,26 +292,24 @@ fn convert_frame<T: Sample>(words: &Words, f: &PixelFormat, r: Rescale, out: &mu
     let n = out.len();
     let (lo, hi) = T::RANGE;
     let mut outside = false;
-    // The common case (slope 1, whole intercept, 16-bit words, no inversion) is a tight integer loop.
-    if let (Words::U16(w), true, true) = (words, r.slope == 1.0 && integral(r.intercept), !f.monochrome1) {
-        let shift = f.high_bit + 1 - f.bits_stored;
-        let bits = f.bits_stored as u32;
-        let mask = if bits >= 16 { u16::MAX } else { (1u16 << bits) - 1 };
-        let intercept = r.intercept as i64;
+    // The common case (slope 1, whole intercept, 16-bit words, no inversion) is a tight integer
+    // loop without branches, which the compiler vectorises.
+    let small = r.intercept.abs() < f64::from(1 << 20);
+    if let (Words::U16(w), true, true) = (words, r.slope == 1.0 && integral(r.intercept) && small, !f.monochrome1) {
+        let shift = u32::from(f.high_bit + 1 - f.bits_stored);
+        let bits = u32::from(f.bits_stored.min(16));
+        let mask = if bits >= 16 { u32::from(u16::MAX) } else { (1u32 << bits) - 1 };
+        // Sign extension by shifting the stored bits to the top and back, in 32 bits.
+        let extend = if f.signed { 32 - bits } else { 0 };
+        let intercept = r.intercept as i32;
+        let (lo, hi) = (lo.max(f64::from(i32::MIN)) as i32, hi.min(f64::from(i32::MAX)) as i32);
+        let mut out_of_range = 0u32;
         for (o, &x) in out.iter_mut().zip(&w[..n]) {
-            let v = (x >> shift) & mask;
-            let s = if f.signed && bits < 16 && (v >> (bits - 1)) & 1 == 1 {
-                v as i64 - (1i64 << bits)
-            } else if f.signed && bits == 16 {
-                v as i16 as i64
-            } else {
-                v as i64
-            };
-            let v = (s + intercept) as f64;
-            outside |= v < lo || v > hi;
-            *o = T::from_f64(v);
+            let v = ((((u32::from(x) >> shift) & mask) << extend) as i32 >> extend) + intercept;
+            out_of_range |= u32::from(v < lo) | u32::from(v > hi);
+            *o = T::from_i64(i64::from(v));
         }
-        return outside;
+        return out_of_range != 0;
     }
     for (i, o) in out.iter_mut().enumerate() {
         let v = r.slope * stored_value(words.word(i), f) as f64 + r.intercept;
@@ -310,6 +327,11 @@ pub fn decode_file<T: Sample>(path: &Path, frames: &mut [(&SliceHeader, &mut [T]
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    if let [(h, out)] = frames
+        && let Some(outside) = read_in_place(path, h, out)?
+    {
+        return Ok(outside);
+    }
     BUFFER.with_borrow_mut(|bytes| {
         bytes.clear();
         std::fs::File::open(path)
@@ -317,6 +339,56 @@ pub fn decode_file<T: Sample>(path: &Path, frames: &mut [(&SliceHeader, &mut [T]
             .map_err(|e| DicomError::Io { path: path.to_owned(), error: e })?;
         decode_bytes_into(bytes, path, frames)
     })
+}
+
+/// The common case read with one copy less: a single-frame file of 16-bit little-endian samples
+/// at its end (see [`native_tail`]), rescaled by whole numbers, into 16-bit output. The samples
+/// are read from the file straight into the output plane and converted there. `None` when the
+/// file is not such a case (the general path then reads it).
+fn read_in_place<T: Sample>(path: &Path, h: &SliceHeader, out: &mut [T]) -> Result<Option<bool>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let explicit = match h.transfer_syntax_uid.as_str() {
+        "1.2.840.10008.1.2.1" => true,
+        "1.2.840.10008.1.2" => false,
+        _ => return Ok(None),
+    };
+    let simple = cfg!(target_endian = "little")
+        && h.frames_in_file == 1
+        && h.format.bits_allocated == 16
+        && !h.format.monochrome1
+        && h.rescale.slope == 1.0
+        && integral(h.rescale.intercept)
+        && h.rescale.intercept.abs() < f64::from(1 << 20);
+    let Some(words) = T::as_words(out).filter(|_| simple) else { return Ok(None) };
+    let io = |e| DicomError::Io { path: path.to_owned(), error: e };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len() as usize;
+    let data = 2 * words.len();
+    let padded = data + (data & 1);
+    let mut head = [0u8; 12];
+    let head = &mut head[..if explicit { 12 } else { 8 }];
+    let Some(start) = len.checked_sub(padded + head.len()) else { return Ok(None) };
+    file.seek(SeekFrom::Start(start as u64)).and_then(|_| file.read_exact(head)).map_err(io)?;
+    if !pixel_header_matches(head, explicit, padded) {
+        return Ok(None);
+    }
+    file.read_exact(bytemuck::cast_slice_mut(words)).map_err(io)?;
+    // Stored words to values, each in its own place (the output is i16 stored as u16), in 32-bit
+    // arithmetic with the same shifts for every word, so that the loop vectorises.
+    let f = &h.format;
+    let shift = u32::from(f.high_bit + 1 - f.bits_stored);
+    let bits = u32::from(f.bits_stored.min(16));
+    let mask = if bits >= 16 { u32::from(u16::MAX) } else { (1u32 << bits) - 1 };
+    let extend = if f.signed { 32 - bits } else { 0 };
+    let intercept = h.rescale.intercept as i32;
+    let (lo, hi) = (i32::from(i16::MIN), i32::from(i16::MAX));
+    let mut out_of_range = 0u32;
+    for w in words.iter_mut() {
+        let v = ((((u32::from(*w) >> shift) & mask) << extend) as i32 >> extend) + intercept;
+        out_of_range |= u32::from(v < lo) | u32::from(v > hi);
+        *w = v.clamp(lo, hi) as i16 as u16;
+    }
+    Ok(Some(out_of_range != 0))
 }
 
 fn decode_bytes_into<T: Sample>(bytes: &[u8], path: &Path, frames: &mut [(&SliceHeader, &mut [T])]) -> Result<bool> {
@@ -350,18 +422,23 @@ fn native_tail<'a>(bytes: &'a [u8], h: &SliceHeader) -> Option<&'a [u8]> {
     let start = bytes.len().checked_sub(padded)?;
     let header_len = if explicit { 12 } else { 8 };
     let head = bytes.get(start.checked_sub(header_len)?..start)?;
-    if head[0..4] != [0xE0, 0x7F, 0x10, 0x00] {
-        return None;
+    pixel_header_matches(head, explicit, padded).then(|| &bytes[start..start + len])
+}
+
+/// Whether `head` is a PixelData element header (OW or OB when explicit) declaring `padded` bytes.
+fn pixel_header_matches(head: &[u8], explicit: bool, padded: usize) -> bool {
+    if head.len() < 8 || head[0..4] != [0xE0, 0x7F, 0x10, 0x00] {
+        return false;
     }
     let value_len = if explicit {
-        if &head[4..6] != b"OW" && &head[4..6] != b"OB" {
-            return None;
+        if head.len() < 12 || (&head[4..6] != b"OW" && &head[4..6] != b"OB") {
+            return false;
         }
         u32::from_le_bytes([head[8], head[9], head[10], head[11]])
     } else {
         u32::from_le_bytes([head[4], head[5], head[6], head[7]])
     };
-    (value_len as usize == padded).then(|| &bytes[start..start + len])
+    value_len as usize == padded
 }
 
 /// Little-endian samples as words, reinterpreted in place when the host is little endian and the

@@ -7,8 +7,6 @@ pub mod export;
 pub mod extract;
 pub mod smooth;
 
-use std::collections::HashMap;
-
 use nalgebra::{Matrix4, Point3, Vector3};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -98,21 +96,46 @@ impl Mesh {
     }
 
     /// Every edge shared by exactly two triangles that traverse it in opposite directions: a
-    /// closed, orientable surface with no cracks.
+    /// closed, orientable surface with no cracks. Linear in the mesh: each edge is filed under its
+    /// lower vertex (counting, then placing, as a counting sort does), and each vertex's few edges
+    /// are then checked on their own.
     pub fn is_watertight(&self) -> bool {
         if self.triangles.is_empty() {
             return false;
         }
-        let mut directed: HashMap<(u32, u32), u32> = HashMap::with_capacity(self.triangles.len() * 3);
+        let n = self.positions.len();
+        let mut start = vec![0u32; n + 1];
         for t in &self.triangles {
-            for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
-                *directed.entry((a, b)).or_insert(0) += 1;
+            for k in 0..3 {
+                start[t[k].min(t[(k + 1) % 3]) as usize + 1] += 1;
             }
         }
-        directed.iter().all(|(&(a, b), &n)| n == 1 && directed.get(&(b, a)) == Some(&1))
+        for v in 0..n {
+            start[v + 1] += start[v];
+        }
+        // Per edge: the higher vertex, with the lowest bit saying which way the edge runs.
+        let mut filed = vec![0u64; self.triangles.len() * 3];
+        let mut next = start.clone();
+        for t in &self.triangles {
+            for k in 0..3 {
+                let (a, b) = (t[k], t[(k + 1) % 3]);
+                let slot = &mut next[a.min(b) as usize];
+                filed[*slot as usize] = (u64::from(a.max(b)) << 1) | u64::from(a < b);
+                *slot += 1;
+            }
+        }
+        (0..n).all(|v| {
+            let edges = &mut filed[start[v] as usize..start[v + 1] as usize];
+            edges.sort_unstable();
+            // Sorted, each other vertex must appear exactly twice: once each way.
+            edges
+                .chunks(2)
+                .all(|pair| pair.len() == 2 && pair[0] >> 1 == pair[1] >> 1 && pair[0] & 1 == 0 && pair[1] & 1 == 1)
+        })
     }
 
-    /// Connected components (triangles sharing a vertex): a component id per triangle, and the count.
+    /// Connected components (triangles sharing a vertex): a component id per triangle, and the
+    /// count. Union-find over the vertices, then one pass numbering the roots.
     pub fn components(&self) -> (Vec<u32>, usize) {
         let mut parent: Vec<u32> = (0..self.positions.len() as u32).collect();
         fn find(p: &mut [u32], mut a: u32) -> u32 {
@@ -131,32 +154,41 @@ impl Mesh {
                 }
             }
         }
-        let mut ids = HashMap::new();
+        let mut ids = vec![u32::MAX; self.positions.len()];
+        let mut count = 0u32;
         let per_triangle = self
             .triangles
             .iter()
             .map(|t| {
-                let root = find(&mut parent, t[0]);
-                let n = ids.len() as u32;
-                *ids.entry(root).or_insert(n)
+                let root = find(&mut parent, t[0]) as usize;
+                if ids[root] == u32::MAX {
+                    ids[root] = count;
+                    count += 1;
+                }
+                ids[root]
             })
             .collect();
-        (per_triangle, ids.len())
+        (per_triangle, count as usize)
     }
 
+    /// Every statistic in time linear in the mesh; the two sequential passes (components and the
+    /// watertight check) run beside each other and beside the parallel sums.
     pub fn stats(&self) -> MeshStats {
-        let (lo, hi) = self.bounds().unwrap_or(([0.0; 3], [0.0; 3]));
-        let volume_mm3 = self.volume_mm3();
+        let ((components, watertight), (area_mm2, volume_mm3, bounds)) = rayon::join(
+            || rayon::join(|| self.components().1, || self.is_watertight()),
+            || (self.area_mm2(), self.volume_mm3(), self.bounds()),
+        );
+        let (lo, hi) = bounds.unwrap_or(([0.0; 3], [0.0; 3]));
         MeshStats {
             triangles: self.triangles.len(),
             vertices: self.positions.len(),
-            area_mm2: self.area_mm2(),
+            area_mm2,
             volume_mm3,
             volume_ml: volume_mm3 / 1000.0,
             bounds_min_mm: lo.map(f64::from),
             bounds_max_mm: hi.map(f64::from),
-            components: self.components().1,
-            watertight: self.is_watertight(),
+            components,
+            watertight,
         }
     }
 
@@ -301,6 +333,20 @@ mod tests {
         let mut open = t.clone();
         open.triangles.pop();
         assert!(!open.is_watertight());
+        // One face turned over: its edges now run the same way as its neighbours'.
+        let mut flipped = t.clone();
+        flipped.triangles[3] = [1, 3, 2];
+        assert!(!flipped.is_watertight());
+        // A face twice over: three triangles on its edges.
+        let mut doubled = t.clone();
+        doubled.triangles.push([1, 2, 3]);
+        assert!(!doubled.is_watertight());
+        // Two closed pieces sharing no edge are still watertight.
+        let mut two = t.clone();
+        two.positions.extend(t.positions.iter().map(|p| [p[0] + 5.0, p[1], p[2]]));
+        two.triangles.extend(t.triangles.iter().map(|tri| tri.map(|v| v + 4)));
+        assert!(two.is_watertight());
+        assert_eq!(two.components().1, 2);
     }
 
     #[test]

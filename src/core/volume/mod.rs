@@ -71,7 +71,15 @@ impl VoxelData {
                 )
         }
         match self {
-            VoxelData::I16(v) => fold(v, |x| x as f32),
+            VoxelData::I16(v) if v.is_empty() => None,
+            // Integers are all finite: plain min and max, which vectorise.
+            VoxelData::I16(v) => {
+                let (lo, hi) = v
+                    .par_chunks(1 << 16)
+                    .map(|c| (c.iter().copied().min().unwrap_or(i16::MAX), c.iter().copied().max().unwrap_or(i16::MIN)))
+                    .reduce(|| (i16::MAX, i16::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+                Some((f32::from(lo), f32::from(hi)))
+            }
             VoxelData::F32(v) => fold(v, |x| x),
         }
     }
