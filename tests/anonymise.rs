@@ -144,6 +144,8 @@ fn anonymised_reports_and_exports_hold_nothing_that_identifies_the_patient() {
             assert!(!name.contains(s.as_str()), "the file name {name} holds '{s}'");
         }
     }
+    let volume = twinplan::core::io::nifti::read(&out.join("volume.nii.gz")).unwrap();
+    assert_eq!(volume.description, "CT", "the modality alone in the NIfTI header");
     // What the anonymised report still says: the plan, with the removed parts marked.
     let text = pdf_text(&out.join("report.pdf"));
     for s in &secrets {

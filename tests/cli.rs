@@ -359,6 +359,20 @@ fn check_reports_every_trajectory_of_the_bundled_plan() {
     let (code, text, err) = twinplan(&["check", plan.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(text.contains("Biopsy, left frontal") && text.contains("CLEAR") && text.contains("Optic nerves"), "{text}");
+    // A path into an artery is a finding, not an input problem: exit code 0.
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(common::project("sample_scans/phantom/truth.json")).unwrap())
+            .unwrap();
+    let artery = truth["structures"].as_array().unwrap().iter().find(|s| s["name"] == "Arteries").unwrap();
+    let inside = &artery["geometry"]["segments"][0]["from"];
+    let dir = tempfile::tempdir().unwrap();
+    let (moved, _) = common::phantom_with_moved_scan(dir.path(), "dicom");
+    let mut j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&moved).unwrap()).unwrap();
+    j["trajectories"][0]["target_mm"] = inside.clone();
+    std::fs::write(&moved, j.to_string()).unwrap();
+    let (code, text, err) = twinplan(&["check", moved.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("COLLISION"), "{text}");
     let (code, _, err) = twinplan(&["check", "/nonexistent/plan.twinplan.json"]);
     assert_eq!(code, 1);
     assert!(err.contains("/nonexistent/plan.twinplan.json"), "{err}");
