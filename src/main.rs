@@ -1,5 +1,5 @@
 //! `twinplan` with no subcommand (or `open PATH`) starts the workstation; other subcommands run
-//! headless (see `cli.rs`).
+//! headless (see `cli/`).
 
 mod cli;
 

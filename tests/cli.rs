@@ -330,6 +330,25 @@ fn segment_mistakes_are_explained_before_loading() {
 }
 
 #[test]
+fn segment_takes_a_nifti_name_in_any_case_as_export_volume_does() {
+    let dicom = common::project("sample_scans/phantom/dicom");
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |out: &std::path::Path| {
+        twinplan(&["segment", dicom.to_str().unwrap(), "--step", "threshold:bone", "--out", out.to_str().unwrap()])
+    };
+    let upper = tmp.path().join("OUT.NII.GZ");
+    let (code, _, err) = run(&upper);
+    assert_eq!(code, 0, "{err}");
+    let written: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(upper.is_file(), "{} not written; the folder has {written:?}", upper.display());
+    let other = tmp.path().join("OUT.NRRD");
+    let (code, _, err) = run(&other);
+    assert_eq!(code, 1);
+    assert!(err.contains("OUT.NRRD") && err.contains(".nii or .nii.gz"), "{err}");
+    assert!(!other.exists());
+}
+
+#[test]
 fn check_reports_every_trajectory_of_the_bundled_plan() {
     let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
     let (code, out, err) = twinplan(&["check", plan.to_str().unwrap(), "--json"]);

@@ -128,9 +128,22 @@ where
     // Our buffer is i-fastest: Fortran order for shape (nx, ny, nz).
     let view = ArrayView3::from_shape((nx, ny, nz).f(), data).map_err(|e| err(e.to_string()))?;
     let header = header_for(grid, description);
-    WriterOptions::new(path).reference_header(&header).write_nifti(&view).map_err(|e| match e {
-        nifti::NiftiError::Io(io) => err(io.to_string()),
-        e => err(e.to_string()),
+    // The writer compresses by a lower-case `.gz` and renames anything else to a lower-case
+    // `.nii`: it writes under a lower-case name beside the file, which is then renamed to the one
+    // asked for (`OUT.NII.GZ` stays compressed and keeps its name).
+    let gz = path.to_string_lossy().to_lowercase().ends_with(".gz");
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let staging = path.with_file_name(format!(".{name}.writing{}", if gz { ".nii.gz" } else { ".nii" }));
+    WriterOptions::new(&staging).reference_header(&header).write_nifti(&view).map_err(|e| {
+        let _ = std::fs::remove_file(&staging);
+        match e {
+            nifti::NiftiError::Io(io) => err(io.to_string()),
+            e => err(e.to_string()),
+        }
+    })?;
+    std::fs::rename(&staging, path).map_err(|e| {
+        let _ = std::fs::remove_file(&staging);
+        err(e.to_string())
     })
 }
 

@@ -1,0 +1,86 @@
+//! `twinplan export`: a plan's parts for other tools (markups, CSV, meshes, label map).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use twinplan::core::progress::Progress;
+
+use super::common::{ScanArg, TerminalProgress};
+
+#[derive(Args)]
+pub struct ExportArgs {
+    plan: PathBuf,
+    #[command(flatten)]
+    scan: ScanArg,
+    #[arg(long)]
+    out: PathBuf,
+    /// stl, obj or ply.
+    #[arg(long, default_value = "stl", value_parser = ["stl", "obj", "ply"])]
+    mesh_format: String,
+    /// Meshes and markups in RAS (3D Slicer's world) instead of LPS (DICOM).
+    #[arg(long)]
+    ras: bool,
+    /// Remove the scan's identifying values (the patient's name, ID, file names...) from
+    /// the names of trajectories and segments, in the files and in their names.
+    #[arg(long)]
+    anonymise: bool,
+}
+
+pub fn run(args: &ExportArgs) -> Result<()> {
+    use twinplan::core::document::io as plan_io;
+    use twinplan::core::mesh::{export, segment_surface};
+    use twinplan::core::planning::export as paths;
+    let (plan, scan, out) = (args.plan.as_path(), args.scan.folder(), args.out.as_path());
+    let (mesh_format, ras, anonymise) = (args.mesh_format.as_str(), args.ras, args.anonymise);
+    let frame = if ras { export::Frame::Ras } else { export::Frame::Lps };
+    let format = export::Format::from_path(Path::new(&format!("x.{mesh_format}")), false)
+        .with_context(|| format!("--mesh-format {mesh_format}: expected stl, obj or ply"))?;
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let opened = plan_io::open_with_scan(plan, scan, &progress)?;
+    let doc = &opened.doc;
+    let scrubber = twinplan::core::report::Scrubber::new(&opened.loaded.volume.meta);
+    let name = |s: &str| if anonymise { scrubber.text(s) } else { s.to_owned() };
+    let meshes = out.join("meshes");
+    std::fs::create_dir_all(&meshes).with_context(|| format!("{}: cannot create the folder", meshes.display()))?;
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
+    };
+    let mut written = Vec::new();
+    let trajectories: Vec<_> = doc
+        .trajectories
+        .iter()
+        .map(|t| twinplan::core::planning::Trajectory { name: name(&t.name), ..t.clone() })
+        .collect();
+    for t in &trajectories {
+        let path = out.join(format!("{}.mrk.json", paths::file_stem(&t.name, "trajectory")));
+        write(&path, serde_json::to_string_pretty(&paths::slicer_line(t, frame))? + "\n")?;
+        written.push(path);
+    }
+    let csv = out.join("trajectories.csv");
+    write(&csv, paths::csv(&trajectories))?;
+    written.push(csv);
+    for s in &doc.segmentation.segments {
+        let mesh = segment_surface(&doc.segmentation.mask(s.label), &progress)?;
+        if mesh.triangles.is_empty() {
+            eprintln!("warning: {} has no voxels: no mesh written", s.name);
+            continue;
+        }
+        let segment = name(&s.name);
+        let stem = paths::file_stem(&segment, "segment");
+        let path = meshes.join(format!("{}_{stem}.{mesh_format}", s.label));
+        export::write(&mesh, &path, format, frame, &segment)?;
+        written.push(path);
+    }
+    let labels = out.join("labels.nii.gz");
+    doc.segmentation.labels.write_nifti(&labels, "twinplan label map")?;
+    written.push(labels);
+    drop(shown);
+    for p in &written {
+        println!("wrote {}", p.display());
+    }
+    println!("{} files ({}; meshes and markups in {})", written.len(), out.display(), frame.name());
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The headless command line. Exit codes: 0 success, 1 input problem, 2 usage.
+
+mod check;
+mod common;
+mod export;
+mod export_volume;
+mod info;
+mod mesh;
+mod phantom;
+mod report;
+mod search;
+mod segment;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "twinplan", version, about = "3D surgical planning on a digital twin of the patient's anatomy")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Open the workstation on a DICOM folder or file, a NIfTI or NRRD volume, or a plan.
+    Open { path: PathBuf },
+    /// List the series found under PATH: geometry, values, warnings, skipped files.
+    Info(info::InfoArgs),
+    /// Write a loaded series as NIfTI (RAS affine), to open aligned in 3D Slicer or ITK-SNAP.
+    ExportVolume(export_volume::ExportVolumeArgs),
+    /// Extract a surface mesh (LPS mm unless --ras) from a scan at an iso value, or from one
+    /// label of a NIfTI label map aligned to the scan.
+    Mesh(mesh::MeshArgs),
+    /// Build one segment from tools applied in order and write it as a NIfTI label map on the
+    /// scan's grid (RAS affine, label 1), with the recipe that made it.
+    Segment(segment::SegmentArgs),
+    /// Clearance analysis of every trajectory in a plan against its critical structures.
+    Check(check::CheckArgs),
+    /// Propose entries for a trajectory's target: every skin point the instrument can reach is
+    /// scored by its risk, the best places are checked exactly, the safest come first.
+    Search(search::SearchArgs),
+    /// Write a plan's parts for other tools into a folder: each trajectory as a 3D Slicer line
+    /// markup (NAME.mrk.json), all of them as trajectories.csv (LPS and RAS), each segment's
+    /// surface (meshes/LABEL_NAME.stl|obj|ply, closed, for printing) and the label map
+    /// (labels.nii.gz).
+    Export(export::ExportArgs),
+    /// The plan's report, PDF or HTML by the file name: scan, structures with volumes, per
+    /// trajectory its coordinates (LPS and RAS), clearances, profile and pictures.
+    Report(report::ReportArgs),
+    /// Write the synthetic head phantom: DICOM series, truth label map, truth JSON.
+    Phantom(phantom::PhantomArgs),
+}
+
+/// An input problem: exit code 1 with the message.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match &cli.command {
+        Some(Command::Info(args)) => info::run(args),
+        Some(Command::ExportVolume(args)) => export_volume::run(args),
+        Some(Command::Phantom(args)) => phantom::run(args),
+        Some(Command::Mesh(args)) => mesh::run(args),
+        Some(Command::Segment(args)) => segment::run(args),
+        Some(Command::Check(args)) => check::run(args),
+        Some(Command::Report(args)) => report::run(args),
+        Some(Command::Export(args)) => export::run(args),
+        Some(Command::Search(args)) => search::run(args),
+        Some(Command::Open { .. }) | None => unreachable!("the GUI commands are handled in main"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
