@@ -11,8 +11,7 @@ use super::document::Doc;
 use super::meshes::SegmentMeshes;
 use super::scene::{world_dir_from_patient, world_from_patient};
 use super::tools::Tools;
-use crate::core::document::PlanDocument;
-use crate::core::planning::{PlanningScene, ProfileSample, TrajectoryReport, Verdict};
+use crate::core::planning::{PlanningScene, TrajectoryReport};
 use crate::core::volume::Plane;
 
 /// The latest check of every trajectory in the plan (same order).
@@ -24,13 +23,6 @@ pub struct Planning {
     /// Bumped when the reports change.
     pub revision: u64,
     seen: (u64, u64, u64, u64),
-}
-
-/// The colour of the path at one profile sample: its verdict against the margin of the
-/// structure nearest there.
-pub fn sample_rgb(doc: &PlanDocument, s: &ProfileSample) -> [u8; 3] {
-    let margin = doc.segmentation.segment(s.label).map_or(0.0, |seg| seg.margin_mm);
-    Verdict::for_clearance(s.clearance_mm, margin).rgb()
 }
 
 fn recheck(doc: Res<Doc>, meshes: Res<SegmentMeshes>, mut planning: ResMut<Planning>) {
@@ -82,13 +74,14 @@ fn draw_instruments(
             materials.add(StandardMaterial { base_color: Color::WHITE, perceptual_roughness: 0.4, ..default() })
         })
         .clone();
+    let seg = &doc.doc.segmentation;
     for (i, (t, report)) in doc.doc.trajectories.iter().zip(&planning.reports).enumerate() {
         let Ok(report) = report else { continue };
         let tip = rehearsal.filter(|(r, _)| *r == i).map_or(f64::INFINITY, |(_, d)| d);
         let mut colors: Vec<(f64, [u8; 3])> =
-            report.profile.iter().filter(|p| p.depth_mm < tip).map(|p| (p.depth_mm, sample_rgb(&doc.doc, p))).collect();
+            report.profile.iter().filter(|p| p.depth_mm < tip).map(|p| (p.depth_mm, p.verdict(seg).rgb())).collect();
         if let Some(last) = report.profile.iter().find(|p| p.depth_mm >= tip) {
-            colors.push((tip, sample_rgb(&doc.doc, last)));
+            colors.push((tip, last.verdict(seg).rgb()));
         }
         let Some(mesh) = instrument_mesh(t.entry(), t.target(), t.instrument.radius_mm(), &colors) else { continue };
         commands.spawn((

@@ -12,9 +12,9 @@ use super::document::{Doc, Edit};
 use super::study::Study;
 use crate::core::dicom::{self, Scan, Skipped};
 use crate::core::document::io::{self as plan_io, PlanIoError};
-use crate::core::document::{Command, PlanDocument, ScanRef, StepChange};
+use crate::core::document::{Command, PlanDocument, ScanRef, StepChange, import_label_map};
 use crate::core::progress::Progress;
-use crate::core::segmentation::{Category, LabelMap, SegmentationError, Step, import_labels};
+use crate::core::segmentation::{SegmentationError, Step};
 use crate::core::volume::Volume;
 
 /// A finished load: the volume, the plan on it, and what else the folder held.
@@ -174,18 +174,9 @@ impl Jobs {
             }
             let (scan, loaded) = dicom::open_volume(&path, series.as_deref(), progress)?;
             let v = &loaded.volume;
-            let series_id = series.or_else(|| dicom::largest(&scan).map(|s| s.id.clone())).unwrap_or_default();
+            let series_id = loaded.series.id.clone();
             let scan_ref = ScanRef { path: path.clone(), series_uid: v.meta.series_uid.clone(), series_id };
-            let mut doc = PlanDocument::new(scan_ref, LabelMap::empty(&v.grid));
-            let (lo, hi) = v.grid.bounds_mm();
-            let c = nalgebra::center(&lo, &hi);
-            doc.view.crosshair_mm = [c.x, c.y, c.z];
-            if v.meta.modality != "CT"
-                && let Some((lo, hi)) = v.data.range()
-            {
-                doc.view.window_center = f64::from(lo + hi) / 2.0;
-                doc.view.window_width = f64::from(hi - lo).max(1.0);
-            }
+            let doc = PlanDocument::for_volume(scan_ref, v);
             Ok(LoadResult {
                 path,
                 scan,
@@ -210,36 +201,9 @@ impl Jobs {
 
     /// Imports every label of a NIfTI label map as a new segment, in one undoable step.
     pub fn import(&mut self, doc: &PlanDocument, volume: Arc<Volume>, path: PathBuf) {
-        let mut segmentation = doc.segmentation.clone();
-        let probe = doc.clone();
+        let doc = doc.clone();
         self.start_edit(Job::spawn(format!("Importing {}", path.display()), move |progress| {
-            let (labels, _) = import_labels(&path, &volume.grid)?;
-            let present: Vec<u16> = labels.histogram().into_keys().filter(|&l| l != 0).collect();
-            if present.is_empty() {
-                return Err(JobError::Failed(format!(
-                    "{}: the label map has no labelled voxel on this scan",
-                    path.display()
-                )));
-            }
-            let mut commands = Vec::new();
-            let mut next = probe;
-            for (n, file_label) in present.into_iter().enumerate() {
-                progress.check().map_err(|_| JobError::Cancelled)?;
-                let name =
-                    format!("{} label {file_label}", path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default());
-                let add = Command::add_segment(&next, &name, Category::Other);
-                let Command::AddSegment { segment, mut display } = add else { continue };
-                display.color = PALETTE[n % PALETTE.len()];
-                let label = segment.label;
-                next.segmentation.segments.push(segment.clone());
-                segmentation.segments.push(segment.clone());
-                let step = Step::Import { file: path.clone(), label: u32::from(file_label) };
-                let diff = segmentation.edit(label, &step, &volume, progress)?;
-                diff.apply(&mut segmentation.labels)?;
-                commands.push(Command::AddSegment { segment, display });
-                commands.push(Command::EditLabels { label, step: StepChange::Push(step), diff });
-            }
-            Ok(Command::Batch(commands))
+            Ok(import_label_map(&doc, &volume, &path, progress)?)
         }));
     }
 
@@ -282,18 +246,6 @@ impl Jobs {
         self.edit = Some(job);
     }
 }
-
-/// Distinct colours for imported labels.
-const PALETTE: [[u8; 3]; 8] = [
-    [230, 120, 60],
-    [80, 170, 230],
-    [150, 210, 90],
-    [200, 100, 200],
-    [240, 200, 70],
-    [90, 200, 180],
-    [220, 80, 110],
-    [170, 140, 240],
-];
 
 /// A tool's name as the user knows it.
 pub fn step_name(step: &Step) -> &'static str {

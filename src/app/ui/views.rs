@@ -7,7 +7,7 @@ use nalgebra::{Point3, Vector3};
 
 use super::{Request, ViewRects};
 use crate::app::document::{Doc, Edit};
-use crate::app::planning::{Planning, sample_rgb};
+use crate::app::planning::Planning;
 use crate::app::scene::{AXIS_COLORS, Orbit, StandardView, world_dir_from_patient, world_from_patient};
 use crate::app::slices::{SliceAxis, SliceMapping, SliceViews, slice_step_mm};
 use crate::app::study::Study;
@@ -336,7 +336,7 @@ fn trajectories_in_slice(painter: &egui::Painter, map: &SliceMapping, v: &Views)
             r.profile.iter().min_by(|a, b| (a.depth_mm - depth).abs().total_cmp(&(b.depth_mm - depth).abs()))
         });
         let ring = clearance.map_or(color, |c| {
-            let [r, g, b] = sample_rgb(&v.doc.doc, c);
+            let [r, g, b] = c.verdict(&v.doc.doc.segmentation).rgb();
             Color32::from_rgb(r, g, b)
         });
         let radius = (t.instrument.radius_mm() / map.mm_per_px).max(3.0) as f32;

@@ -251,19 +251,24 @@ pub fn open(path: &Path, progress: &Progress) -> Result<OpenedPlan, PlanIoError>
 /// As [`open`], with the scan looked for in `scan_folder` instead (the plan's scan has moved):
 /// the series there must be the plan's, by its UID. The plan keeps the new place once saved.
 pub fn open_with_scan(path: &Path, scan_folder: Option<&Path>, progress: &Progress) -> Result<OpenedPlan, PlanIoError> {
-    use crate::core::dicom::{DicomError, open_volume};
+    use crate::core::dicom::{self, DicomError};
     let mut doc = read(path)?;
     if let Some(folder) = scan_folder {
         doc.scan.path = folder.to_owned();
     }
     let by_uid = |e: &DicomError| matches!(e, DicomError::NoSuchSeries { .. });
-    let found = open_volume(&doc.scan.path, Some(&doc.scan.series_id), progress).or_else(|e| {
-        // A series split on loading may be numbered differently elsewhere: its UID decides.
-        if by_uid(&e) && doc.scan.series_id != doc.scan.series_uid {
-            open_volume(&doc.scan.path, Some(&doc.scan.series_uid), progress)
-        } else {
-            Err(e)
-        }
+    // The folder is scanned once; the plan's series is picked by its id, else by its UID (a
+    // series split on loading may be numbered differently elsewhere).
+    let found = dicom::scan(&doc.scan.path, progress).and_then(|scan| {
+        let series = scan.find(&doc.scan.series_id).or_else(|| scan.find(&doc.scan.series_uid)).ok_or_else(|| {
+            DicomError::NoSuchSeries {
+                path: doc.scan.path.clone(),
+                id: doc.scan.series_id.clone(),
+                found: scan.series.iter().map(|s| s.id.clone()).collect::<Vec<_>>().join(", "),
+            }
+        })?;
+        let loaded = dicom::load(series, progress)?;
+        Ok((scan, loaded))
     });
     let (scan, loaded) = match found {
         Ok(f) => f,

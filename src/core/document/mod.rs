@@ -5,6 +5,7 @@
 
 mod command;
 mod history;
+mod import;
 pub mod io;
 pub mod recovery;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use command::{Changes, Command, StepChange};
 pub use history::History;
+pub use import::import_label_map;
 
 use crate::core::planning::Trajectory;
 use crate::core::segmentation::{Category, Segmentation, SegmentationError};
@@ -195,6 +197,22 @@ impl PlanDocument {
     pub fn new(scan: ScanRef, labels: crate::core::segmentation::LabelMap) -> PlanDocument {
         let mut doc = PlanDocument { scan, ..Default::default() };
         doc.segmentation.labels = labels;
+        doc
+    }
+
+    /// A new plan on a loaded scan: the crosshair at the scan's centre, and for scans without a
+    /// calibrated unit (MR and others; CT keeps the brain window) a window over the values.
+    pub fn for_volume(scan: ScanRef, volume: &crate::core::volume::Volume) -> PlanDocument {
+        let mut doc = PlanDocument::new(scan, crate::core::segmentation::LabelMap::empty(&volume.grid));
+        let (lo, hi) = volume.grid.bounds_mm();
+        let c = nalgebra::center(&lo, &hi);
+        doc.view.crosshair_mm = [c.x, c.y, c.z];
+        if volume.meta.modality != "CT"
+            && let Some((lo, hi)) = volume.data.range()
+        {
+            doc.view.window_center = f64::from(lo + hi) / 2.0;
+            doc.view.window_width = f64::from(hi - lo).max(1.0);
+        }
         doc
     }
 

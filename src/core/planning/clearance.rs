@@ -198,12 +198,21 @@ impl Verdict {
         }
     }
 
-    /// Traffic-light colour (sRGB), the same on screen and in reports.
+    /// Traffic-light colour (sRGB) on screen and in the report's pictures.
     pub fn rgb(self) -> [u8; 3] {
         match self {
             Verdict::Collision => [235, 60, 50],
             Verdict::Warning => [245, 170, 40],
             Verdict::Clear => [70, 200, 90],
+        }
+    }
+
+    /// The same colours darkened for text on white paper (the report's verdicts).
+    pub fn print_rgb(self) -> [u8; 3] {
+        match self {
+            Verdict::Collision => [192, 38, 28],
+            Verdict::Warning => [176, 109, 0],
+            Verdict::Clear => [40, 122, 60],
         }
     }
 
@@ -280,6 +289,14 @@ pub struct ProfileSample {
     pub clearance_mm: f64,
     /// The structure that is nearest there.
     pub label: u16,
+}
+
+impl ProfileSample {
+    /// The verdict at this depth, against the margin of the structure nearest there: how the
+    /// path is coloured along its length.
+    pub fn verdict(&self, seg: &Segmentation) -> Verdict {
+        Verdict::for_clearance(self.clearance_mm, seg.segment(self.label).map_or(0.0, |s| s.margin_mm))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::{Report, ras};
-use crate::core::planning::CLEARANCE_NOTE;
+use crate::core::planning::{CLEARANCE_NOTE, Verdict};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -34,10 +34,15 @@ pub fn render(r: &Report) -> String {
     let mut h = String::from(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Surgical plan report</title><style>\
          body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}table{border-collapse:collapse}\
-         td,th{padding:2px 10px;text-align:left}th{border-bottom:1px solid #888}.clear{color:#287a3c}\
-         .warning{color:#b06d00}.collision{color:#c0261c}figure{display:inline-block;margin:4px}\
-         figcaption{font-size:80%}footer{margin-top:3em;font-size:80%;color:#555}</style></head><body>\n",
+         td,th{padding:2px 10px;text-align:left}th{border-bottom:1px solid #888}figure{display:inline-block;margin:4px}\
+         figcaption{font-size:80%}footer{margin-top:3em;font-size:80%;color:#555}",
     );
+    // The verdicts' classes, in the colours the PDF prints them in.
+    for v in [Verdict::Clear, Verdict::Warning, Verdict::Collision] {
+        let [r, g, b] = v.print_rgb();
+        let _ = write!(h, ".{}{{color:#{r:02x}{g:02x}{b:02x}}}", v.name());
+    }
+    h.push_str("</style></head><body>\n");
     let _ = writeln!(h, "<h1>Surgical plan report</h1>");
     let _ = match &r.patient {
         Some((name, id)) => writeln!(h, "<p>Patient: {} &nbsp; ID: {}</p>", esc(name), esc(id)),

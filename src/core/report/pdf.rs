@@ -138,11 +138,8 @@ impl<'a> Layout<'a> {
 }
 
 fn verdict_rgb(v: Verdict) -> (f32, f32, f32) {
-    match v {
-        Verdict::Collision => (0.80, 0.15, 0.12),
-        Verdict::Warning => (0.85, 0.55, 0.05),
-        Verdict::Clear => (0.15, 0.55, 0.25),
-    }
+    let [r, g, b] = v.print_rgb().map(|c| f32::from(c) / 255.0);
+    (r, g, b)
 }
 
 fn mm3(p: [f64; 3]) -> String {
