@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
-use twinplan::app::{ClipMaterial, Doc, Edit, Jobs, SegmentMesh, SegmentMeshes, Study};
+use twinplan::app::{ClipMaterial, Doc, Edit, Jobs, Notices, SegmentMesh, SegmentMeshes, Study};
 use twinplan::core::document::{Command, SegmentDisplay};
 use twinplan::core::phantom::LABELS;
 use twinplan::core::segmentation::{Category, Preset, Step};
@@ -28,7 +28,7 @@ fn run_until(app: &mut App, what: &str, done: impl Fn(&mut World) -> bool) {
     let start = Instant::now();
     while !done(app.world_mut()) {
         assert!(start.elapsed() < Duration::from_secs(300), "timed out waiting for {what}");
-        if let Some(e) = &app.world().resource::<Jobs>().error {
+        if let Some(e) = &app.world().resource::<Notices>().error {
             panic!("while waiting for {what}: {e}");
         }
         app.update();
@@ -175,12 +175,13 @@ fn an_entry_search_runs_in_the_background_and_its_best_entry_can_be_adopted() {
     let w = app.world_mut();
     w.resource_scope(|w, mut searches: Mut<EntrySearches>| {
         let (doc, meshes) = (w.resource::<Doc>(), w.resource::<SegmentMeshes>());
-        searches.start(&doc.doc, meshes, 0, SearchSettings::default());
+        searches.start(&doc.doc, meshes, 0, SearchSettings::default()).unwrap();
     });
     assert!(app.world().resource::<EntrySearches>().running().is_some(), "the search runs off the UI thread");
     run_until(&mut app, "the entry search", |w| w.resource::<EntrySearches>().shown.is_some());
     let searches = app.world().resource::<EntrySearches>();
-    assert!(searches.error.is_none(), "{:?}", searches.error);
+    let search_error = &app.world().resource::<Notices>().search;
+    assert!(search_error.is_none(), "{search_error:?}");
     let shown = searches.shown.as_ref().unwrap();
     assert!(shown.current(&app.world().resource::<Doc>().doc));
     assert_eq!(shown.result.vertex_risk.len(), shown.skin.vertices().len(), "a risk per skin vertex");
@@ -276,15 +277,16 @@ fn a_plan_whose_scan_moved_is_reopened_from_the_folder_the_user_points_to() {
     let mut app = app();
     app.world_mut().resource_mut::<Jobs>().open(plan.clone(), None);
     let start = Instant::now();
-    while app.world().resource::<Jobs>().error.is_none() {
+    while app.world().resource::<Notices>().error.is_none() {
         assert!(start.elapsed() < Duration::from_secs(60), "no error for the missing scan");
         app.update();
         std::thread::sleep(Duration::from_millis(5));
     }
+    let error = &app.world().resource::<Notices>().error;
+    assert!(error.as_ref().unwrap().contains("is not at"), "{error:?}");
     let jobs = app.world().resource::<Jobs>();
-    assert!(jobs.error.as_ref().unwrap().contains("is not at"), "{:?}", jobs.error);
     assert_eq!(jobs.relink.as_deref(), Some(plan.as_path()));
-    app.world_mut().resource_mut::<Jobs>().relink_scan(moved.clone());
+    app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| jobs.relink_scan(moved.clone(), &mut w.resource_mut()));
     run_until(&mut app, "the plan from the new folder", settled);
     let doc = app.world().resource::<Doc>();
     assert_eq!(doc.doc.scan.path, moved, "saving keeps the new place");
@@ -303,7 +305,7 @@ fn the_report_is_written_from_the_workstation_in_the_background() {
         jobs.start_report(&doc.doc, study.volume.clone().unwrap(), &meshes.shapes, out.clone(), false);
     });
     run_until(&mut app, "the report", |w| w.resource::<Jobs>().report.is_none());
-    let notice = app.world().resource::<Jobs>().notice.clone().unwrap_or_default();
+    let notice = app.world().resource::<Notices>().done.clone().unwrap_or_default();
     assert!(notice.contains("Wrote the report"), "{notice}");
     let bytes = std::fs::read(&out).unwrap();
     assert!(bytes.starts_with(b"%PDF-"));

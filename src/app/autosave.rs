@@ -10,7 +10,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bevy::prelude::*;
 
 use super::document::Doc;
-use super::tasks::{Job, JobError, Jobs};
+use super::job::{Job, JobError};
+use super::notices::Notices;
+use super::sets::Stage;
+use super::tasks::Jobs;
 use crate::core::document::recovery::{self, Found, Session};
 
 /// A change is written once no other has followed for this long...
@@ -32,8 +35,6 @@ pub struct Autosave {
     pub left_behind: Vec<Found>,
     /// The recovery being opened: once it is loaded, the plan belongs to its original file.
     recovering: Option<Found>,
-    /// Why autosave is not working, for the user.
-    pub error: Option<String>,
 }
 
 impl Autosave {
@@ -63,9 +64,9 @@ impl Autosave {
 #[derive(Resource, Clone)]
 pub struct RecoveryRoot(pub PathBuf);
 
-fn start(mut autosave: ResMut<Autosave>, root: Option<Res<RecoveryRoot>>) {
+fn start(mut autosave: ResMut<Autosave>, mut notices: ResMut<Notices>, root: Option<Res<RecoveryRoot>>) {
     let Some(root) = root.map(|r| r.0.clone()).or_else(recovery::default_root) else {
-        autosave.error = Some("No home folder: work cannot be autosaved for crash recovery.".into());
+        notices.autosave = Some("No home folder: work cannot be autosaved for crash recovery.".into());
         return;
     };
     autosave.left_behind = recovery::left_behind(&root);
@@ -83,11 +84,11 @@ pub fn age(found: &Found) -> String {
     }
 }
 
-fn autosave(mut autosave: ResMut<Autosave>, mut doc: ResMut<Doc>, jobs: Res<Jobs>) {
+fn autosave(mut autosave: ResMut<Autosave>, mut notices: ResMut<Notices>, mut doc: ResMut<Doc>, jobs: Res<Jobs>) {
     let now = Instant::now();
     if let Some(result) = autosave.job.as_mut().and_then(Job::poll) {
         autosave.job = None;
-        autosave.error = match result {
+        notices.autosave = match result {
             Err(JobError::Cancelled) | Ok(()) => None,
             Err(e) => Some(format!("Autosave failed: {e}")),
         };
@@ -155,6 +156,6 @@ fn on_exit(mut exits: MessageReader<AppExit>, mut autosave: ResMut<Autosave>) {
 pub fn plugin(app: &mut App) {
     app.init_resource::<Autosave>()
         .add_systems(Startup, start)
-        .add_systems(Update, autosave.after(super::document::apply_edits))
+        .add_systems(Update, autosave.in_set(Stage::Rebuild))
         .add_systems(Last, on_exit);
 }

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use bevy::prelude::*;
 
-use super::tasks::Jobs;
+use super::notices::Notices;
+use super::sets::Stage;
 use crate::core::document::{Changes, Command, History, PlanDocument};
 
 #[derive(Resource, Default)]
@@ -89,7 +90,7 @@ impl Edit {
     }
 }
 
-pub(super) fn apply_edits(mut edits: MessageReader<Edit>, mut doc: ResMut<Doc>, mut jobs: ResMut<Jobs>) {
+pub(super) fn apply_edits(mut edits: MessageReader<Edit>, mut doc: ResMut<Doc>, mut notices: ResMut<Notices>) {
     for edit in edits.read() {
         let d = &mut *doc;
         let result = match edit.clone() {
@@ -104,11 +105,11 @@ pub(super) fn apply_edits(mut edits: MessageReader<Edit>, mut doc: ResMut<Doc>, 
         match result {
             Ok(Some(changes)) => d.note(&changes),
             Ok(None) => {}
-            Err(e) => jobs.error = Some(format!("The change was not made: {e}")),
+            Err(e) => notices.error = Some(format!("The change was not made: {e}")),
         }
     }
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Doc>().add_message::<Edit>().add_systems(Update, apply_edits);
+    app.init_resource::<Doc>().add_message::<Edit>().add_systems(Update, apply_edits.in_set(Stage::Edit));
 }

@@ -11,9 +11,11 @@ use nalgebra::{Point3, Vector3};
 use parry3d::shape::TriMesh;
 
 use super::document::Doc;
+use super::frames::{world_dir_from_patient, world_from_patient};
+use super::job::{Job, JobError};
 use super::meshes::{ClipExt, ClipMaterial, SegmentMeshes, clip_uniform};
-use super::scene::{world_dir_from_patient, world_from_patient};
-use super::tasks::{Job, JobError};
+use super::notices::Notices;
+use super::sets::Stage;
 use super::tools::Tools;
 use crate::core::document::PlanDocument;
 use crate::core::mesh::Mesh as SurfaceMesh;
@@ -61,8 +63,6 @@ struct Pending {
 pub struct EntrySearches {
     pending: Option<Pending>,
     pub shown: Option<Shown>,
-    /// Why the last search could not run or failed.
-    pub error: Option<String>,
     next_id: u64,
 }
 
@@ -78,19 +78,24 @@ impl EntrySearches {
         }
     }
 
-    /// Starts a search for trajectory `index`'s target on the surfaces shown now.
-    pub fn start(&mut self, doc: &PlanDocument, meshes: &SegmentMeshes, index: usize, settings: SearchSettings) {
+    /// Starts a search for trajectory `index`'s target on the surfaces shown now; why it cannot
+    /// when it cannot.
+    pub fn start(
+        &mut self,
+        doc: &PlanDocument,
+        meshes: &SegmentMeshes,
+        index: usize,
+        settings: SearchSettings,
+    ) -> Result<(), String> {
         self.cancel();
-        self.error = None;
-        let Some(template) = doc.trajectories.get(index).cloned() else { return };
+        let Some(template) = doc.trajectories.get(index).cloned() else { return Ok(()) };
         let seg = doc.segmentation.clone();
         let scene = PlanningScene::from_shapes(&seg, &meshes.shapes);
         let Some(skin) = scene.entry_surface().cloned() else {
-            self.error = Some(
+            return Err(
                 "No skin or bone surface to search on: segment the skin (or the skull) first, or wait for its surface to be built."
                     .into(),
             );
-            return;
         };
         let job = Job::spawn(format!("Searching entries for {}", template.name), move |p| {
             let field = DistanceField::build(&seg, p).map_err(|_| JobError::Cancelled)?;
@@ -100,10 +105,11 @@ impl EntrySearches {
             })
         });
         self.pending = Some(Pending { trajectory: index, target_mm: doc.trajectories[index].target_mm, skin, job });
+        Ok(())
     }
 }
 
-fn poll(mut searches: ResMut<EntrySearches>) {
+fn poll(mut searches: ResMut<EntrySearches>, mut notices: ResMut<Notices>) {
     let Some(result) = searches.pending.as_mut().and_then(|p| p.job.poll()) else { return };
     let Some(p) = searches.pending.take() else { return };
     match result {
@@ -115,7 +121,7 @@ fn poll(mut searches: ResMut<EntrySearches>) {
                 Some(Shown { trajectory: p.trajectory, target_mm: p.target_mm, skin: p.skin, result, id, risk_scale });
         }
         Err(JobError::Cancelled) => {}
-        Err(e) => searches.error = Some(e.to_string()),
+        Err(e) => notices.search = Some(e.to_string()),
     }
 }
 
@@ -232,10 +238,10 @@ fn draw_suggestions(doc: Res<Doc>, searches: Res<EntrySearches>, mut gizmos: Giz
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<EntrySearches>().add_systems(Update, poll);
+    app.init_resource::<EntrySearches>().add_systems(Update, poll.in_set(Stage::Jobs));
 }
 
 /// The drawing half, only where there is a renderer.
 pub(super) fn render_plugin(app: &mut App) {
-    app.add_systems(Update, (heat_map, draw_suggestions).after(poll));
+    app.add_systems(Update, (heat_map, draw_suggestions).in_set(Stage::Draw));
 }

@@ -9,6 +9,7 @@ use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use rayon::prelude::*;
 
 use super::document::Doc;
+use super::sets::GpuResources;
 use super::study::Study;
 use crate::core::volume::{Grid, Volume, VoxelData};
 
@@ -140,5 +141,5 @@ fn upload(
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Startup, setup).add_systems(Update, upload);
+    app.add_systems(Startup, setup.in_set(GpuResources)).add_systems(Update, upload);
 }

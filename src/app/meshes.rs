@@ -13,9 +13,10 @@ use bevy::shader::ShaderRef;
 use nalgebra::{Point3, Vector3};
 
 use super::document::Doc;
-use super::scene::{world_dir_from_patient, world_from_patient};
+use super::frames::{world_dir_from_patient, world_from_patient};
+use super::job::{Job, JobError};
+use super::sets::Stage;
 use super::study::Study;
-use super::tasks::{Job, JobError};
 use crate::core::document::PlanDocument;
 use crate::core::planning::SegmentShape;
 use crate::core::segmentation::Mask;
@@ -262,5 +263,5 @@ pub fn unclipped(doc: &PlanDocument, p_mm: [f64; 3]) -> bool {
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<SegmentMeshes>()
-        .add_systems(Update, (start_builds, finish_builds, sync_display).chain().after(super::document::apply_edits));
+        .add_systems(Update, (start_builds, finish_builds, sync_display).chain().in_set(Stage::Rebuild));
 }

@@ -4,11 +4,17 @@
 pub mod autosave;
 pub mod document;
 pub mod entry_search;
+mod frames;
 mod gpu;
+mod intent;
+mod job;
+mod layout;
 pub mod meshes;
+mod notices;
 pub mod planning;
 mod scene;
 mod screenshot;
+mod sets;
 mod slices;
 mod study;
 mod tasks;
@@ -25,13 +31,10 @@ use bevy_egui::EguiPlugin;
 
 pub use document::{Doc, Edit};
 pub use meshes::{ClipMaterial, SegmentMesh, SegmentMeshes};
+pub use notices::Notices;
 pub use planning::Planning;
 pub use study::Study;
-pub use tasks::Jobs;
-
-/// What to open first: a path given on the command line, else the bundled phantom.
-#[derive(Resource, Clone, Debug)]
-pub struct StartupPath(pub PathBuf);
+pub use tasks::{Jobs, StartupPath};
 
 /// The bundled sample plan (the phantom with its structures segmented): next to the sources when
 /// run with cargo, else beside the working directory.
@@ -52,6 +55,8 @@ pub fn plugin(app: &mut App) {
         tools::plugin,
         planning::plugin,
         entry_search::plugin,
+        notices::plugin,
+        sets::plugin,
     ));
 }
 
@@ -86,7 +91,7 @@ pub fn run(path: Option<PathBuf>) -> ExitCode {
         MaterialPlugin::<volume_render::VolumeMaterial>::default(),
     ))
     .add_plugins((plugin, shaders, gpu::plugin, scene::plugin, slices::plugin, volume_render::plugin))
-    .add_plugins((ui::plugin, screenshot::plugin, planning::render_plugin, entry_search::render_plugin))
+    .add_plugins((ui::plugin, intent::plugin, screenshot::plugin, planning::render_plugin, entry_search::render_plugin))
     .add_plugins(autosave::plugin)
     .insert_resource(StartupPath(path));
     match app.run() {

@@ -8,8 +8,9 @@ use bevy::prelude::*;
 use nalgebra::{Point3, Vector3};
 
 use super::document::Doc;
+use super::frames::{world_dir_from_patient, world_from_patient};
 use super::meshes::SegmentMeshes;
-use super::scene::{world_dir_from_patient, world_from_patient};
+use super::sets::Stage;
 use super::tools::Tools;
 use crate::core::planning::{PlanningScene, TrajectoryReport};
 use crate::core::volume::Plane;
@@ -136,7 +137,7 @@ fn draw_rehearsal(doc: Res<Doc>, tools: Res<Tools>, mut gizmos: Gizmos) {
     };
     let Ok(dir) = t.direction() else { return };
     let Some(plane) = Plane::perpendicular(t.at_depth(depth), &dir) else { return };
-    let half = super::ui::REHEARSAL_SPAN_MM / 2.0;
+    let half = super::layout::REHEARSAL_SPAN_MM / 2.0;
     let corner = |x: f64, y: f64| world_from_patient(&(plane.centre_mm + plane.right * x + plane.up * y));
     let square =
         [corner(-half, -half), corner(half, -half), corner(half, half), corner(-half, half), corner(-half, -half)];
@@ -165,10 +166,10 @@ fn draw_markers(doc: Res<Doc>, planning: Res<Planning>, mut gizmos: Gizmos) {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Planning>().add_systems(Update, recheck.after(super::document::apply_edits));
+    app.init_resource::<Planning>().add_systems(Update, recheck.in_set(Stage::Rebuild));
 }
 
 /// The drawing half, only where there is a renderer.
 pub(super) fn render_plugin(app: &mut App) {
-    app.add_systems(Update, (draw_instruments, draw_markers, draw_rehearsal).after(recheck));
+    app.add_systems(Update, (draw_instruments, draw_markers, draw_rehearsal).in_set(Stage::Draw));
 }

@@ -3,33 +3,19 @@
 
 use std::f32::consts::{FRAC_PI_2, PI};
 
+use bevy::camera::CameraOutputMode;
 use bevy::camera::visibility::RenderLayers;
-use bevy::camera::{CameraOutputMode, Viewport};
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
 use bevy::render::render_resource::BlendState;
 use bevy::window::PrimaryWindow;
 use bevy_egui::{EguiGlobalSettings, PrimaryEguiContext, egui};
-use nalgebra::{Point3, Vector3};
+use nalgebra::Point3;
 
 use super::document::Doc;
-use super::slices::SliceAxis;
+use super::frames::world_from_patient;
+use super::layout::{SliceAxis, ViewRects, set_viewport, viewport_for};
 use super::study::Study;
-use super::ui::ViewRects;
-
-/// Bevy's world is Y-up and right-handed; patient space is LPS. World X = left, Y = superior,
-/// Z = anterior (a proper rotation, so handedness and the sides are kept).
-pub fn world_from_patient(p: &Point3<f64>) -> Vec3 {
-    Vec3::new(p.x as f32, p.z as f32, -p.y as f32)
-}
-
-pub fn world_dir_from_patient(v: &Vector3<f64>) -> Vec3 {
-    Vec3::new(v.x as f32, v.z as f32, -v.y as f32)
-}
-
-pub fn patient_from_world(w: Vec3) -> Point3<f64> {
-    Point3::new(w.x as f64, -w.z as f64, w.y as f64)
-}
 
 #[derive(Component)]
 pub struct MainCamera;
@@ -265,26 +251,6 @@ fn no_msaa_in_software(
         for mut m in &mut cameras {
             *m = Msaa::Off;
         }
-    }
-}
-
-/// Converts a rectangle of the window (logical pixels) to a camera viewport.
-pub fn viewport_for(rect: egui::Rect, window: &Window) -> Viewport {
-    let scale = window.scale_factor();
-    let (w, h) = (window.physical_width(), window.physical_height());
-    let x0 = ((rect.min.x * scale).max(0.0) as u32).min(w.saturating_sub(1));
-    let y0 = ((rect.min.y * scale).max(0.0) as u32).min(h.saturating_sub(1));
-    let x1 = ((rect.max.x * scale) as u32).clamp(x0 + 1, w.max(x0 + 1));
-    let y1 = ((rect.max.y * scale) as u32).clamp(y0 + 1, h.max(y0 + 1));
-    Viewport { physical_position: UVec2::new(x0, y0), physical_size: UVec2::new(x1 - x0, y1 - y0), ..default() }
-}
-
-/// Sets a camera's viewport only when it moved (a change re-creates render targets).
-pub fn set_viewport(cam: &mut Camera, viewport: Viewport) {
-    if cam.viewport.as_ref().map(|v| (v.physical_position, v.physical_size))
-        != Some((viewport.physical_position, viewport.physical_size))
-    {
-        cam.viewport = Some(viewport);
     }
 }
 

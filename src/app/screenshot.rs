@@ -36,6 +36,7 @@ fn take(
     target: Option<ResMut<Target>>,
     study: Res<Study>,
     jobs: Res<Jobs>,
+    notices: Res<super::notices::Notices>,
     meshes: Res<SegmentMeshes>,
     doc: Res<Doc>,
     surfaces: Query<(&super::meshes::SegmentMesh, &InheritedVisibility)>,
@@ -48,7 +49,7 @@ fn take(
         info!("timing: launch to first frame {:.2} s", (now - t.launched).as_secs_f64());
     }
     // A failed load is also something to capture: the error dialog is on screen.
-    let ready = (study.volume.is_some() || jobs.error.is_some()) && jobs.load.is_none() && meshes.settled(&doc);
+    let ready = (study.volume.is_some() || notices.error.is_some()) && jobs.load.is_none() && meshes.settled(&doc);
     if !ready {
         return;
     }

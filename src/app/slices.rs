@@ -15,83 +15,11 @@ use nalgebra::{Point3, Vector3};
 
 use super::document::Doc;
 use super::gpu::VolumeTextures;
-use super::scene::{set_viewport, viewport_for};
+use super::layout::{SliceAxis, SliceFrame, ViewRects, set_viewport, viewport_for};
+use super::sets::GpuResources;
 use super::study::Study;
 use super::tools::{Tool, Tools};
-use super::ui::ViewRects;
 use crate::core::volume::Grid;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SliceAxis {
-    Axial = 0,
-    Coronal = 1,
-    Sagittal = 2,
-}
-
-impl SliceAxis {
-    pub const ALL: [SliceAxis; 3] = [SliceAxis::Axial, SliceAxis::Coronal, SliceAxis::Sagittal];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SliceAxis::Axial => "Axial",
-            SliceAxis::Coronal => "Coronal",
-            SliceAxis::Sagittal => "Sagittal",
-        }
-    }
-
-    /// The LPS axis the view looks along.
-    pub fn normal_index(self) -> usize {
-        match self {
-            SliceAxis::Axial => 2,
-            SliceAxis::Coronal => 1,
-            SliceAxis::Sagittal => 0,
-        }
-    }
-
-    /// Letters at the screen's left, right, top and bottom edges.
-    pub fn edge_letters(self) -> [&'static str; 4] {
-        match self {
-            SliceAxis::Axial => ["R", "L", "A", "P"],
-            SliceAxis::Coronal => ["R", "L", "S", "I"],
-            SliceAxis::Sagittal => ["A", "P", "S", "I"],
-        }
-    }
-
-    /// The plane through `crosshair` covering the scan's bounding box: patient point of the
-    /// quad's top-left corner, the unit directions of screen right and down, and the size in mm.
-    pub fn frame(self, lo: &Point3<f64>, hi: &Point3<f64>, crosshair: [f64; 3]) -> SliceFrame {
-        let (x, y, z) = (Vector3::x(), Vector3::y(), Vector3::z());
-        let c = crosshair;
-        match self {
-            SliceAxis::Axial => SliceFrame {
-                origin: Point3::new(lo.x, lo.y, c[2]),
-                right: x,
-                down: y,
-                size_mm: [hi.x - lo.x, hi.y - lo.y],
-            },
-            SliceAxis::Coronal => SliceFrame {
-                origin: Point3::new(lo.x, c[1], hi.z),
-                right: x,
-                down: -z,
-                size_mm: [hi.x - lo.x, hi.z - lo.z],
-            },
-            SliceAxis::Sagittal => SliceFrame {
-                origin: Point3::new(c[0], lo.y, hi.z),
-                right: y,
-                down: -z,
-                size_mm: [hi.y - lo.y, hi.z - lo.z],
-            },
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct SliceFrame {
-    pub origin: Point3<f64>,
-    pub right: Vector3<f64>,
-    pub down: Vector3<f64>,
-    pub size_mm: [f64; 2],
-}
 
 /// Zoom and pan of one slice view.
 #[derive(Debug, Clone, Copy)]
@@ -308,5 +236,5 @@ fn sync(
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<SliceViews>().add_systems(Startup, setup.after(super::gpu::setup)).add_systems(Update, sync);
+    app.init_resource::<SliceViews>().add_systems(Startup, setup.after(GpuResources)).add_systems(Update, sync);
 }

@@ -1,21 +1,25 @@
-//! Long work off the UI thread: a job runs on its own thread with a shared [`Progress`]; a system
-//! polls it every frame and hands the result to the study. Cancel flips the progress flag.
+//! The workstation's own long work (see [`Job`]): opening a scan or plan, segmenting, importing,
+//! saving and writing reports; a system polls them every frame and hands each result on.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use bevy::prelude::*;
 
-use super::StartupPath;
 use super::document::{Doc, Edit};
+use super::job::{Job, JobError};
+use super::notices::Notices;
+use super::sets::Stage;
 use super::study::Study;
 use crate::core::dicom::{self, Scan, Skipped};
-use crate::core::document::io::{self as plan_io, PlanIoError};
+use crate::core::document::io as plan_io;
 use crate::core::document::{Command, PlanDocument, ScanRef, StepChange, import_label_map};
-use crate::core::progress::Progress;
-use crate::core::segmentation::{SegmentationError, Step};
+use crate::core::segmentation::Step;
 use crate::core::volume::Volume;
+
+/// What to open first: a path given on the command line, else the bundled phantom.
+#[derive(Resource, Clone, Debug)]
+pub struct StartupPath(pub PathBuf);
 
 /// A finished load: the volume, the plan on it, and what else the folder held.
 pub struct LoadResult {
@@ -30,91 +34,10 @@ pub struct LoadResult {
     pub warnings: Vec<String>,
 }
 
-/// Why a job produced nothing.
-#[derive(Debug)]
-pub enum JobError {
-    Cancelled,
-    Failed(String),
-    /// A plan whose scan is not where it says: the user can point to its folder.
-    ScanMissing {
-        plan: PathBuf,
-        message: String,
-    },
-}
-
-impl std::fmt::Display for JobError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            JobError::Cancelled => write!(f, "cancelled"),
-            JobError::Failed(m) | JobError::ScanMissing { message: m, .. } => write!(f, "{m}"),
-        }
-    }
-}
-
-impl From<PlanIoError> for JobError {
-    fn from(e: PlanIoError) -> Self {
-        match e {
-            PlanIoError::Segmentation(SegmentationError::Cancelled(_)) => JobError::Cancelled,
-            PlanIoError::ScanMissing { ref plan, .. } => {
-                JobError::ScanMissing { plan: plan.clone(), message: e.to_string() }
-            }
-            other => JobError::Failed(other.to_string()),
-        }
-    }
-}
-
-impl From<SegmentationError> for JobError {
-    fn from(e: SegmentationError) -> Self {
-        match e {
-            SegmentationError::Cancelled(_) => JobError::Cancelled,
-            other => JobError::Failed(other.to_string()),
-        }
-    }
-}
-
-impl From<dicom::DicomError> for JobError {
-    fn from(e: dicom::DicomError) -> Self {
-        match e {
-            dicom::DicomError::Cancelled(_) => JobError::Cancelled,
-            other => JobError::Failed(other.to_string()),
-        }
-    }
-}
-
-pub struct Job<T> {
-    pub title: String,
-    pub progress: Progress,
-    handle: Option<JoinHandle<Result<T, JobError>>>,
-}
-
-impl<T: Send + 'static> Job<T> {
-    pub fn spawn(title: String, work: impl FnOnce(&Progress) -> Result<T, JobError> + Send + 'static) -> Self {
-        let progress = Progress::new();
-        let p = progress.clone();
-        let handle = std::thread::spawn(move || work(&p));
-        Job { title, progress, handle: Some(handle) }
-    }
-
-    pub fn is_finished(&self) -> bool {
-        self.handle.as_ref().is_none_or(JoinHandle::is_finished)
-    }
-
-    /// `Some` once the job has ended: its result, or why it failed (a panic included).
-    pub fn poll(&mut self) -> Option<Result<T, JobError>> {
-        if !self.handle.as_ref()?.is_finished() {
-            return None;
-        }
-        let handle = self.handle.take()?;
-        Some(handle.join().unwrap_or_else(|_| {
-            Err(JobError::Failed(format!("{}: the job failed unexpectedly (a bug: please report it)", self.title)))
-        }))
-    }
-}
-
 /// Segmentation work whose result is a command (an edit of the label map, or new segments).
 pub type EditJob = Job<Command>;
 
-/// Jobs in flight and the last failure to show.
+/// Jobs in flight.
 #[derive(Resource, Default)]
 pub struct Jobs {
     pub load: Option<Job<LoadResult>>,
@@ -123,12 +46,8 @@ pub struct Jobs {
     pub save: Option<Job<(PathBuf, PlanDocument)>>,
     /// Writing the plan's report: where to.
     pub report: Option<Job<PathBuf>>,
-    /// A failed job's message, shown in a dialog until dismissed.
-    pub error: Option<String>,
     /// A plan that could not open because its scan has moved, until the user points to it.
     pub relink: Option<PathBuf>,
-    /// The last thing done that the user should know of (shown in the status bar).
-    pub notice: Option<String>,
 }
 
 /// Plans are JSON files; anything else is DICOM.
@@ -143,10 +62,11 @@ impl Jobs {
         self.open_with_scan(path, series, None);
     }
 
-    /// Opens the plan whose scan had moved, from the folder the user points to.
-    pub fn relink_scan(&mut self, folder: PathBuf) {
+    /// Opens the plan whose scan had moved, from the folder the user points to (which answers the
+    /// error that asked for it).
+    pub fn relink_scan(&mut self, folder: PathBuf, notices: &mut Notices) {
         if let Some(plan) = self.relink.take() {
-            self.error = None;
+            notices.error = None;
             self.open_with_scan(plan, None, Some(folder));
         }
     }
@@ -155,7 +75,6 @@ impl Jobs {
         if let Some(old) = &self.load {
             old.progress.cancel();
         }
-        self.notice = None;
         let title = format!("Opening {}", path.display());
         self.load = Some(Job::spawn(title, move |progress| {
             if is_plan(&path) {
@@ -273,26 +192,32 @@ fn start_with_startup_path(mut jobs: ResMut<Jobs>, path: Option<Res<StartupPath>
     }
 }
 
-fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>, mut doc: ResMut<Doc>, mut edits: MessageWriter<Edit>) {
+fn poll_jobs(
+    mut jobs: ResMut<Jobs>,
+    mut study: ResMut<Study>,
+    mut doc: ResMut<Doc>,
+    mut notices: ResMut<Notices>,
+    mut edits: MessageWriter<Edit>,
+) {
     if let Some(result) = jobs.save.as_mut().and_then(Job::poll) {
         jobs.save = None;
         match result {
             Ok((path, saved)) => {
                 // The plan now lives there, with its label map beside it.
                 doc.doc.label_map = saved.label_map;
-                jobs.notice = Some(format!("Saved {}", path.display()));
+                notices.done = Some(format!("Saved {}", path.display()));
                 doc.path = Some(path);
             }
             Err(JobError::Cancelled) => {}
-            Err(e) => jobs.error = Some(format!("The plan was not saved: {e}")),
+            Err(e) => notices.error = Some(format!("The plan was not saved: {e}")),
         }
     }
     if let Some(result) = jobs.report.as_mut().and_then(Job::poll) {
         jobs.report = None;
         match result {
-            Ok(path) => jobs.notice = Some(format!("Wrote the report {}", path.display())),
+            Ok(path) => notices.done = Some(format!("Wrote the report {}", path.display())),
             Err(JobError::Cancelled) => {}
-            Err(e) => jobs.error = Some(format!("The report was not written: {e}")),
+            Err(e) => notices.error = Some(format!("The report was not written: {e}")),
         }
     }
     if let Some(result) = jobs.edit.as_mut().and_then(Job::poll) {
@@ -302,7 +227,7 @@ fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>, mut doc: ResMut<D
                 edits.write(Edit::run(command));
             }
             Err(JobError::Cancelled) => {}
-            Err(e) => jobs.error = Some(e.to_string()),
+            Err(e) => notices.error = Some(e.to_string()),
         }
     }
     let Some(result) = jobs.load.as_mut().and_then(Job::poll) else {
@@ -329,20 +254,21 @@ fn poll_jobs(mut jobs: ResMut<Jobs>, mut study: ResMut<Study>, mut doc: ResMut<D
             volume.warnings.extend(r.warnings);
             study.volume = Some(Arc::new(volume));
             study.revision += 1;
+            notices.done = None;
             doc.replace(r.doc, r.plan_path);
         }
         // Either way the current study stays as it was.
         Err(JobError::Cancelled) => {}
         Err(JobError::ScanMissing { plan, message }) => {
-            jobs.error = Some(message);
+            notices.error = Some(message);
             jobs.relink = Some(plan);
         }
-        Err(JobError::Failed(e)) => jobs.error = Some(e),
+        Err(JobError::Failed(e)) => notices.error = Some(e),
     }
 }
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Jobs>()
         .add_systems(Startup, start_with_startup_path)
-        .add_systems(Update, poll_jobs.before(super::document::apply_edits));
+        .add_systems(Update, poll_jobs.in_set(Stage::Jobs));
 }

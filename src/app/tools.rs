@@ -5,8 +5,11 @@ use bevy::prelude::*;
 use nalgebra::Point3;
 
 use super::document::{Doc, Edit};
+use super::frames::patient_from_world;
 use super::meshes::{SegmentMeshes, unclipped};
-use super::scene::{MainCamera, patient_from_world};
+use super::notices::Notices;
+use super::scene::MainCamera;
+use super::sets::Stage;
 use super::study::Study;
 use super::tasks::Jobs;
 use crate::core::document::{Command, StepChange};
@@ -154,6 +157,7 @@ pub(super) fn on_click(
     doc: Res<Doc>,
     study: Res<Study>,
     mut jobs: ResMut<Jobs>,
+    mut notices: ResMut<Notices>,
     mut edits: MessageWriter<Edit>,
 ) {
     for click in clicks.read() {
@@ -174,7 +178,7 @@ pub(super) fn on_click(
                 let entry = tools.tool == Tool::PlaceEntry;
                 let Some((index, t)) = tools.trajectory.and_then(|i| Some((i, doc.doc.trajectories.get(i)?))) else {
                     if !click.dragging {
-                        jobs.error = Some("Choose or add a trajectory in the Plan panel first.".into());
+                        notices.error = Some("Choose or add a trajectory in the Plan panel first.".into());
                     }
                     continue;
                 };
@@ -206,12 +210,12 @@ pub(super) fn on_click(
                         ));
                     }
                     Ok(_) => {}
-                    Err(e) => jobs.error = Some(e.to_string()),
+                    Err(e) => notices.error = Some(e.to_string()),
                 }
             }
             _ => {
                 if !click.dragging {
-                    jobs.error = Some(format!("{}: choose or add a segment to edit first.", tools.tool.name()));
+                    notices.error = Some(format!("{}: choose or add a segment to edit first.", tools.tool.name()));
                 }
             }
         }
@@ -222,5 +226,5 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Tools>()
         .init_resource::<Hover>()
         .add_message::<ClickAt>()
-        .add_systems(Update, (pick, on_click.before(super::document::apply_edits)));
+        .add_systems(Update, (pick, on_click).in_set(Stage::Input));
 }

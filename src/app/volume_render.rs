@@ -13,9 +13,10 @@ use bevy::render::render_resource::{
 use bevy::shader::ShaderRef;
 
 use super::document::Doc;
+use super::frames::{patient_from_world, world_from_patient};
 use super::gpu::VolumeTextures;
 use super::meshes::clip_uniform;
-use super::scene::{patient_from_world, world_from_patient};
+use super::sets::GpuResources;
 use super::study::Study;
 use crate::core::document::TransferPreset;
 
@@ -210,5 +211,5 @@ fn sync(
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(Startup, setup.after(super::gpu::setup)).add_systems(Update, sync);
+    app.add_systems(Startup, setup.after(GpuResources)).add_systems(Update, sync);
 }

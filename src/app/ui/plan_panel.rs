@@ -4,9 +4,9 @@
 
 use bevy_egui::egui::{self, Color32, RichText, Stroke};
 
-use super::Request;
 use crate::app::document::{Doc, Edit};
 use crate::app::entry_search::{EntrySearches, risk_rgb};
+use crate::app::intent::Intent;
 use crate::app::planning::Planning;
 use crate::app::scene::Orbit;
 use crate::app::study::Study;
@@ -27,12 +27,14 @@ pub struct PlanPanel<'a> {
     pub study: &'a Study,
     pub planning: &'a Planning,
     pub searches: &'a EntrySearches,
+    /// Why the last search could not run.
+    pub search_error: Option<&'a str>,
 }
 
 impl PlanPanel<'_> {
     /// The trajectory list; the chosen one's fields, report, rehearsal and entry search.
-    pub fn show(&self, ui: &mut egui::Ui, tools: &mut Tools, orbit: &mut Orbit, out: &mut Vec<Request>) {
-        let PlanPanel { doc, study, planning, searches } = *self;
+    pub fn show(&self, ui: &mut egui::Ui, tools: &mut Tools, orbit: &mut Orbit, out: &mut Vec<Intent>) {
+        let PlanPanel { doc, study, planning, searches, search_error } = *self;
         let paths = &doc.doc.trajectories;
         // Always one chosen while there are any, so its clearances are on screen.
         if tools.trajectory.is_none_or(|i| i >= paths.len()) {
@@ -56,14 +58,14 @@ impl PlanPanel<'_> {
                 let entry = [target[0], target[1], target[2] + 50.0];
                 let name = format!("Trajectory {}", paths.len() + 1);
                 let t = Trajectory::new(&name, entry, target, Instrument::preset(InstrumentKind::BiopsyNeedle));
-                out.push(Request::Edit(Edit::run(Command::AddTrajectory { index: paths.len(), trajectory: t })));
+                out.push(Intent::Edit(Edit::run(Command::AddTrajectory { index: paths.len(), trajectory: t })));
                 tools.trajectory = Some(paths.len());
                 tools.tool = Tool::PlaceEntry;
             }
             if let Some(i) = tools.trajectory
                 && ui.button("Remove").on_hover_text("Undo brings it back").clicked()
             {
-                out.push(Request::Edit(Edit::run(Command::RemoveTrajectory { index: i })));
+                out.push(Intent::Edit(Edit::run(Command::RemoveTrajectory { index: i })));
             }
         });
         for w in &planning.warnings {
@@ -92,7 +94,7 @@ impl PlanPanel<'_> {
         }
         ui.separator();
         egui::CollapsingHeader::new("Entry search").default_open(true).show(ui, |ui| {
-            search_ui(ui, doc, index, t, searches, tools, out);
+            search_ui(ui, doc, index, t, (searches, search_error), tools, out);
         });
     }
 }
@@ -104,9 +106,9 @@ fn search_ui(
     doc: &Doc,
     index: usize,
     t: &Trajectory,
-    searches: &EntrySearches,
+    (searches, search_error): (&EntrySearches, Option<&str>),
     tools: &mut Tools,
-    out: &mut Vec<Request>,
+    out: &mut Vec<Intent>,
 ) {
     let settings = &mut tools.search;
     ui.horizontal(|ui| {
@@ -127,7 +129,7 @@ fn search_ui(
         ui.horizontal(|ui| {
             ui.add(egui::ProgressBar::new(progress.fraction()).desired_width(200.0).text(progress.stage()));
             if ui.button("Cancel").on_hover_text(title).clicked() {
-                out.push(Request::CancelSearch);
+                out.push(Intent::CancelSearch);
             }
         });
         ui.ctx().request_repaint();
@@ -136,9 +138,9 @@ fn search_ui(
         .on_hover_text("Scores every point of the skin the instrument can reach from, checks the best exactly")
         .clicked()
     {
-        out.push(Request::SearchEntries(index, tools.search.clone()));
+        out.push(Intent::SearchEntries(index, tools.search.clone()));
     }
-    if let Some(e) = &searches.error {
+    if let Some(e) = search_error {
         ui.label(RichText::new(e).color(verdict_color(Verdict::Warning)));
     }
     let Some(shown) = searches.shown.as_ref().filter(|s| s.trajectory == index) else { return };
@@ -169,7 +171,7 @@ fn search_ui(
             let adopted = s.entry_mm == t.entry_mm;
             if ui.add_enabled(!adopted, egui::Button::new(if adopted { "In use" } else { "Adopt" })).clicked() {
                 let trajectory = Trajectory { entry_mm: s.entry_mm, ..t.clone() };
-                out.push(Request::Edit(Edit::run(Command::SetTrajectory { index, trajectory })));
+                out.push(Intent::Edit(Edit::run(Command::SetTrajectory { index, trajectory })));
             }
             ui.end_row();
         }
@@ -204,7 +206,7 @@ fn legend(ui: &mut egui::Ui, scale: f32) {
 }
 
 /// Name, instrument and end points; every change is a command (a dragged value is one step).
-fn edit_ui(ui: &mut egui::Ui, index: usize, t: &Trajectory, tools: &mut Tools, out: &mut Vec<Request>) {
+fn edit_ui(ui: &mut egui::Ui, index: usize, t: &Trajectory, tools: &mut Tools, out: &mut Vec<Intent>) {
     let mut next = t.clone();
     let mut dragging = false;
     ui.horizontal(|ui| {
@@ -246,13 +248,13 @@ fn edit_ui(ui: &mut egui::Ui, index: usize, t: &Trajectory, tools: &mut Tools, o
         let command = Command::SetTrajectory { index, trajectory: next };
         // A dragged value and a typed name are one undo step each, not one per frame or key.
         let key = if dragging { Some("trajectory field") } else { (next_name_changed).then_some("trajectory name") };
-        out.push(Request::Edit(match key {
+        out.push(Intent::Edit(match key {
             Some(k) => Edit::drag(command, k),
             None => Edit::run(command),
         }));
     }
     if ui.input(|i| i.pointer.any_released()) {
-        out.push(Request::Edit(Edit::Seal));
+        out.push(Intent::Edit(Edit::Seal));
     }
 }
 

@@ -7,7 +7,9 @@ use std::hash::{Hash, Hasher};
 use bevy_egui::egui::{self, Color32, RichText, Stroke};
 
 use crate::app::document::Doc;
-use crate::app::scene::{Orbit, world_from_patient};
+use crate::app::frames::world_from_patient;
+use crate::app::layout::REHEARSAL_SPAN_MM;
+use crate::app::scene::Orbit;
 use crate::app::study::Study;
 use crate::app::tools::Tools;
 use crate::core::planning::{Trajectory, TrajectoryReport, Verdict};
@@ -16,7 +18,6 @@ use crate::core::volume::Plane;
 
 /// The reformatted view: pixels across, and the millimetres they span.
 const PIXELS: usize = 200;
-pub const SPAN_MM: f64 = 40.0;
 
 pub fn rehearsal_ui(
     ui: &mut egui::Ui,
@@ -75,7 +76,7 @@ pub fn rehearsal_ui(
         Color32::WHITE,
     );
     // The instrument's cross-section at its real size, and a 10 mm scale bar.
-    let px_per_mm = side / SPAN_MM as f32;
+    let px_per_mm = side / REHEARSAL_SPAN_MM as f32;
     painter.circle_stroke(rect.center(), t.instrument.radius_mm() as f32 * px_per_mm, Stroke::new(1.5, Color32::WHITE));
     let bar = egui::pos2(rect.left() + 8.0, rect.bottom() - 10.0);
     painter.line_segment([bar, bar + egui::vec2(10.0 * px_per_mm, 0.0)], Stroke::new(2.0, Color32::WHITE));
@@ -136,7 +137,7 @@ fn slice_texture(
     {
         return texture;
     }
-    let rgb = Rgb::of_plane(volume, &doc.doc, plane, PIXELS, SPAN_MM);
+    let rgb = Rgb::of_plane(volume, &doc.doc, plane, PIXELS, REHEARSAL_SPAN_MM);
     let image = egui::ColorImage::from_rgb([PIXELS, PIXELS], rgb.pixels.as_flattened());
     let texture = ui.ctx().load_texture("rehearsal slice", image, egui::TextureOptions::LINEAR);
     ui.data_mut(|d| d.insert_temp(id, (key, texture.clone())));

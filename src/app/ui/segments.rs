@@ -3,14 +3,14 @@
 
 use bevy_egui::egui;
 
-use super::Request;
 use super::name_edit::name_edit;
 use crate::app::document::{Doc, Edit};
+use crate::app::intent::Intent;
 use crate::app::tools::Tools;
 use crate::core::document::{Command, SegmentDisplay};
 use crate::core::segmentation::Category;
 
-pub fn segments_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Vec<Request>) {
+pub fn segments_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Vec<Intent>) {
     let d = &doc.doc;
     if d.segmentation.segments.is_empty() {
         ui.label("No segments yet: add one, then use a tool below.");
@@ -21,7 +21,7 @@ pub fn segments_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Ve
             let display = d.display_of(label);
             let mut set_display = |display: SegmentDisplay, key: Option<String>| {
                 let command = Command::SetDisplay { label, display };
-                out.push(Request::Edit(match key {
+                out.push(Intent::Edit(match key {
                     Some(k) => Edit::drag(command, k),
                     None => Edit::run(command),
                 }));
@@ -50,12 +50,12 @@ pub fn segments_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Ve
                 set_display(SegmentDisplay { opacity, ..display }, Some(format!("opacity{label}")));
             }
             if r.drag_stopped() {
-                out.push(Request::Edit(Edit::Seal));
+                out.push(Intent::Edit(Edit::Seal));
             }
             if ui.small_button("🗑").on_hover_text("Remove the segment (undo brings it back)").clicked()
                 && let Ok(c) = Command::remove_segment(d, label)
             {
-                out.push(Request::Edit(Edit::run(c)));
+                out.push(Intent::Edit(Edit::run(c)));
             }
             ui.end_row();
         }
@@ -76,7 +76,7 @@ pub fn segments_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Ve
             if let Command::AddSegment { segment, .. } = &command {
                 tools.active = Some(segment.label);
             }
-            out.push(Request::Edit(Edit::run(command)));
+            out.push(Intent::Edit(Edit::run(command)));
         }
     });
     // The active segment's properties.
@@ -87,7 +87,7 @@ pub fn segments_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Ve
     egui::Grid::new("segment-props").num_columns(2).show(ui, |ui| {
         ui.label("Name");
         if let Some(name) = name_edit(ui, egui::Id::new(("segment name", label)), &s.name) {
-            out.push(Request::Edit(Edit::run(Command::RenameSegment { label, name })));
+            out.push(Intent::Edit(Edit::run(Command::RenameSegment { label, name })));
         }
         ui.end_row();
         ui.label("Category");
@@ -98,26 +98,26 @@ pub fn segments_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Ve
             }
         });
         if category != s.category {
-            out.push(Request::Edit(Edit::run(Command::SetCategory { label, category })));
+            out.push(Intent::Edit(Edit::run(Command::SetCategory { label, category })));
         }
         ui.end_row();
         ui.label("Safety margin");
         let mut margin = s.margin_mm;
         let r = ui.add(egui::DragValue::new(&mut margin).range(0.0..=50.0).speed(0.1).suffix(" mm"));
         if r.changed() {
-            out.push(Request::Edit(Edit::drag(
+            out.push(Intent::Edit(Edit::drag(
                 Command::SetMargin { label, margin_mm: margin },
                 format!("margin{label}"),
             )));
         }
         if r.drag_stopped() || r.lost_focus() {
-            out.push(Request::Edit(Edit::Seal));
+            out.push(Intent::Edit(Edit::Seal));
         }
         ui.end_row();
         ui.label("Critical");
         let mut critical = s.critical;
         if ui.checkbox(&mut critical, "checked for clearance").changed() {
-            out.push(Request::Edit(Edit::run(Command::SetCritical { label, critical })));
+            out.push(Intent::Edit(Edit::run(Command::SetCritical { label, critical })));
         }
         ui.end_row();
         ui.label("Recipe");

@@ -2,18 +2,20 @@
 
 use bevy_egui::egui;
 
-use super::Request;
+use crate::app::intent::Intent;
+use crate::app::notices::Notices;
 use crate::app::study::Study;
 use crate::app::tasks::Jobs;
 
-/// `autosave_error`: why work is not being kept for crash recovery, which the user must see.
+/// The notices' autosave trouble stays visible: work that is not kept for crash recovery is
+/// something the user must know.
 pub fn status_ui(
     ui: &mut egui::Ui,
     jobs: &Jobs,
+    notices: &Notices,
     study: &Study,
     meshing: usize,
-    autosave_error: Option<&str>,
-    requests: &mut Vec<Request>,
+    requests: &mut Vec<Intent>,
 ) {
     ui.horizontal(|ui| {
         let load = jobs.load.as_ref().map(|j| (&j.title, &j.progress));
@@ -30,10 +32,10 @@ pub fn status_ui(
                     .text(format!("{} {done}/{total}", progress.stage())),
             );
             if ui.button("Cancel").clicked() {
-                requests.push(Request::CancelJobs);
+                requests.push(Intent::CancelJobs);
             }
             ui.ctx().request_repaint();
-        } else if let Some(notice) = &jobs.notice {
+        } else if let Some(notice) = &notices.done {
             ui.label(notice);
         } else if let Some(src) = &study.source {
             ui.label(format!("Scan: {}", src.display()));
@@ -47,7 +49,7 @@ pub fn status_ui(
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.label(egui::RichText::new("Research software, not a medical device").weak());
-            if let Some(e) = autosave_error {
+            if let Some(e) = &notices.autosave {
                 ui.label(egui::RichText::new(e).color(egui::Color32::from_rgb(245, 170, 40)));
             }
         });

@@ -2,12 +2,12 @@
 
 use bevy_egui::egui;
 
-use super::Request;
+use crate::app::intent::Intent;
 use crate::app::study::Study;
 
 const WARN: egui::Color32 = egui::Color32::from_rgb(240, 180, 60);
 
-pub fn study_ui(ui: &mut egui::Ui, study: &Study, requests: &mut Vec<Request>) {
+pub fn study_ui(ui: &mut egui::Ui, study: &Study, requests: &mut Vec<Intent>) {
     let Some(v) = &study.volume else {
         ui.label("No scan loaded.");
         return;
@@ -48,7 +48,7 @@ pub fn study_ui(ui: &mut egui::Ui, study: &Study, requests: &mut Vec<Request>) {
             if ui.link(desc).on_hover_text(id).clicked()
                 && let Some(src) = &study.source
             {
-                requests.push(Request::Open(src.clone(), Some(id.clone())));
+                requests.push(Intent::Open(src.clone(), Some(id.clone())));
             }
         }
     }

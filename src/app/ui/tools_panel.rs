@@ -2,10 +2,11 @@
 
 use bevy_egui::egui;
 
-use super::Request;
 use super::name_edit::name_edit;
 use crate::app::document::{Doc, Edit};
-use crate::app::scene::{Orbit, StandardView, patient_from_world, world_from_patient};
+use crate::app::frames::{patient_from_world, world_from_patient};
+use crate::app::intent::Intent;
+use crate::app::scene::{Orbit, StandardView};
 use crate::app::tools::{Tool, Tools};
 use crate::core::document::{ClipPlane, Command, SavedView, TransferPreset};
 use crate::core::segmentation::{Connectivity, Preset, Step};
@@ -20,23 +21,23 @@ const WINDOWS: [(&str, f64, f64); 5] = [
 ];
 
 /// Named views kept with the plan: save the current one, go back to one, forget one.
-fn saved_views_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec<Request>) {
+fn saved_views_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec<Intent>) {
     ui.horizontal_wrapped(|ui| {
         ui.label("Saved views");
         for (i, v) in doc.doc.saved_views.iter().enumerate() {
             let r = ui.button(&v.name).on_hover_text("Go to this view (right-click: rename or forget it)");
             if r.clicked() {
                 orbit.look(world_from_patient(&v.eye_mm.into()), world_from_patient(&v.look_at_mm.into()));
-                out.push(Request::Edit(Edit::run(Command::SetCrosshair { mm: v.crosshair_mm })));
+                out.push(Intent::Edit(Edit::run(Command::SetCrosshair { mm: v.crosshair_mm })));
             }
             r.context_menu(|ui| {
                 ui.label("Name (Enter to keep)");
                 if let Some(name) = name_edit(ui, egui::Id::new(("saved view name", i)), &v.name) {
-                    out.push(Request::Edit(Edit::run(Command::RenameSavedView { index: i, name })));
+                    out.push(Intent::Edit(Edit::run(Command::RenameSavedView { index: i, name })));
                     ui.close();
                 }
                 if ui.button("Forget this view").on_hover_text("Undo brings it back").clicked() {
-                    out.push(Request::Edit(Edit::run(Command::RemoveSavedView { index: i })));
+                    out.push(Intent::Edit(Edit::run(Command::RemoveSavedView { index: i })));
                     ui.close();
                 }
             });
@@ -49,25 +50,25 @@ fn saved_views_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
                 look_at_mm: patient_from_world(orbit.target).into(),
                 crosshair_mm: doc.doc.view.crosshair_mm,
             };
-            out.push(Request::Edit(Edit::run(Command::AddSavedView { index, view })));
+            out.push(Intent::Edit(Edit::run(Command::AddSavedView { index, view })));
         }
     });
 }
 
-pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec<Request>) {
+pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec<Intent>) {
     let view = &doc.doc.view;
     ui.horizontal_wrapped(|ui| {
         ui.label("Window");
         for (name, center, width) in WINDOWS {
             let on = (view.window_center - center).abs() < 0.5 && (view.window_width - width).abs() < 0.5;
             if ui.selectable_label(on, name).clicked() {
-                out.push(Request::Edit(Edit::run(Command::SetWindow { center, width })));
+                out.push(Intent::Edit(Edit::run(Command::SetWindow { center, width })));
             }
         }
     });
     let mut opacity = view.overlay_opacity;
     if ui.add(egui::Slider::new(&mut opacity, 0.0..=1.0).text("Label overlay")).changed() {
-        out.push(Request::Edit(Edit::run(Command::SetOverlayOpacity { opacity })));
+        out.push(Intent::Edit(Edit::run(Command::SetOverlayOpacity { opacity })));
     }
     ui.horizontal_wrapped(|ui| {
         ui.label("3D view");
@@ -84,7 +85,7 @@ pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
     ui.horizontal(|ui| {
         let mut show = view.show_meshes;
         if ui.checkbox(&mut show, "Surfaces").changed() {
-            out.push(Request::Edit(Edit::run(Command::SetShowMeshes { show })));
+            out.push(Intent::Edit(Edit::run(Command::SetShowMeshes { show })));
         }
         let mut preset = view.volume_rendering;
         let name = |p: Option<TransferPreset>| match p {
@@ -99,7 +100,7 @@ pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
             }
         });
         if preset != view.volume_rendering {
-            out.push(Request::Edit(Edit::run(Command::SetVolumeRendering { preset })));
+            out.push(Intent::Edit(Edit::run(Command::SetVolumeRendering { preset })));
         }
     });
     ui.horizontal(|ui| {
@@ -115,8 +116,7 @@ pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
         // crosshair.
         let facing = {
             let d = orbit.rotation() * bevy::prelude::Vec3::Z;
-            let p = crate::app::scene::patient_from_world(d)
-                - crate::app::scene::patient_from_world(bevy::prelude::Vec3::ZERO);
+            let p = patient_from_world(d) - patient_from_world(bevy::prelude::Vec3::ZERO);
             ClipPlane::Oblique { normal: [p.x, p.y, p.z] }
         };
         egui::ComboBox::from_label("Clip").selected_text(name(clip)).show_ui(ui, |ui| {
@@ -127,12 +127,12 @@ pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
         let mut flip = view.clip_flip;
         ui.checkbox(&mut flip, "Flip");
         if clip != view.clip || flip != view.clip_flip {
-            out.push(Request::Edit(Edit::run(Command::SetClip { clip, flip })));
+            out.push(Intent::Edit(Edit::run(Command::SetClip { clip, flip })));
         }
     });
 }
 
-pub fn tools_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, busy: bool, out: &mut Vec<Request>) {
+pub fn tools_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, busy: bool, out: &mut Vec<Intent>) {
     ui.horizontal_wrapped(|ui| {
         for t in Tool::ALL {
             ui.selectable_value(&mut tools.tool, t, t.name());
@@ -155,9 +155,9 @@ pub fn tools_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, busy: bool, out
             }
         });
     };
-    let run = |out: &mut Vec<Request>, step: Step| {
+    let run = |out: &mut Vec<Intent>, step: Step| {
         if let Some(s) = active {
-            out.push(Request::Segment(s.label, step));
+            out.push(Intent::Segment(s.label, step));
         }
     };
     match tools.tool {

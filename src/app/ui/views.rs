@@ -5,11 +5,13 @@ use bevy::prelude::{Quat, Vec2, Vec3};
 use bevy_egui::egui::{self, Color32, Pos2, Rect, Sense, Stroke};
 use nalgebra::{Point3, Vector3};
 
-use super::{Request, ViewRects};
+use super::{Intent, ViewRects};
 use crate::app::document::{Doc, Edit};
+use crate::app::frames::{world_dir_from_patient, world_from_patient};
+use crate::app::layout::SliceAxis;
 use crate::app::planning::Planning;
-use crate::app::scene::{AXIS_COLORS, Orbit, StandardView, world_dir_from_patient, world_from_patient};
-use crate::app::slices::{SliceAxis, SliceMapping, SliceViews, slice_step_mm};
+use crate::app::scene::{AXIS_COLORS, Orbit, StandardView};
+use crate::app::slices::{SliceMapping, SliceViews, slice_step_mm};
 use crate::app::study::Study;
 use crate::app::tools::{ClickAt, Hover, Tool, Tools};
 use crate::core::document::Command;
@@ -49,7 +51,7 @@ fn text(painter: &egui::Painter, pos: Pos2, anchor: egui::Align2, s: &str, color
     painter.galley(rect.min + egui::vec2(2.0, 2.0), galley, color);
 }
 
-pub fn views_ui(ui: &mut egui::Ui, rects: &ViewRects, v: &mut Views, out: &mut Vec<Request>) {
+pub fn views_ui(ui: &mut egui::Ui, rects: &ViewRects, v: &mut Views, out: &mut Vec<Intent>) {
     if let Some(rect) = rects.three_d {
         three_d(ui, rect, v, out);
     }
@@ -63,7 +65,7 @@ pub fn views_ui(ui: &mut egui::Ui, rects: &ViewRects, v: &mut Views, out: &mut V
     }
 }
 
-fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Request>) {
+fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Intent>) {
     let resp = ui.interact(rect, egui::Id::new("view-3d"), Sense::click_and_drag());
     let painter = ui.painter_at(rect);
     let pointer = resp.hover_pos().filter(|p| rect.contains(*p));
@@ -84,7 +86,7 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Request>)
     if resp.clicked()
         && let Some((_, mm)) = v.hover.hit
     {
-        out.push(Request::Click(ClickAt { mm, dragging: false }));
+        out.push(Intent::Click(ClickAt { mm, dragging: false }));
     }
     if pointer.is_some() || !ui.ctx().egui_wants_keyboard_input() {
         keyboard(ui, v.orbit);
@@ -195,7 +197,7 @@ fn slice(
     lo: &Point3<f64>,
     hi: &Point3<f64>,
     v: &mut Views,
-    out: &mut Vec<Request>,
+    out: &mut Vec<Intent>,
 ) {
     let Some(volume) = &v.study.volume else { return };
     let view = &v.doc.doc.view;
@@ -209,17 +211,17 @@ fn slice(
         && (resp.clicked_by(egui::PointerButton::Primary) || resp.dragged_by(egui::PointerButton::Primary))
     {
         let dragging = resp.dragged() && !resp.drag_started();
-        out.push(Request::Click(ClickAt { mm: map.patient_from_px(p).into(), dragging }));
+        out.push(Intent::Click(ClickAt { mm: map.patient_from_px(p).into(), dragging }));
     }
     if resp.drag_stopped() {
-        out.push(Request::Edit(Edit::Seal));
+        out.push(Intent::Edit(Edit::Seal));
     }
     if resp.dragged_by(egui::PointerButton::Secondary) {
         // Window/level: right-drag sideways widens the window, up and down moves the level.
         let d = resp.drag_delta();
         let width = (view.window_width * (1.0 + d.x as f64 * 0.005)).max(1.0);
         let center = view.window_center + d.y as f64 * view.window_width * 0.004;
-        out.push(Request::Edit(Edit::run(Command::SetWindow { center, width })));
+        out.push(Intent::Edit(Edit::run(Command::SetWindow { center, width })));
     }
     if resp.dragged_by(egui::PointerButton::Middle) {
         let d = resp.drag_delta();
@@ -245,7 +247,7 @@ fn slice(
             let n = axis.normal_index();
             let mut mm = view.crosshair_mm;
             mm[n] = (mm[n] + scroll.signum() as f64 * slice_step_mm(&volume.grid, axis)).clamp(lo[n], hi[n]);
-            out.push(Request::Edit(Edit::run(Command::SetCrosshair { mm })));
+            out.push(Intent::Edit(Edit::run(Command::SetCrosshair { mm })));
         }
     }
     if resp.double_clicked() {

@@ -1,0 +1,207 @@
+//! The user's intents: what the panels, menus, keys and dialogs ask for, as one message type
+//! carried out in one place after the panels have drawn (panels never change the state they
+//! show), in the frame's first step.
+
+use std::path::PathBuf;
+
+use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, save_to_disk};
+use bevy::window::FileDragAndDrop;
+
+use super::autosave::Autosave;
+use super::document::{Doc, Edit};
+use super::entry_search::EntrySearches;
+use super::job::Job;
+use super::meshes::SegmentMeshes;
+use super::notices::Notices;
+use super::sets::Stage;
+use super::study::Study;
+use super::tasks::Jobs;
+use super::tools::ClickAt;
+use crate::core::planning::SearchSettings;
+use crate::core::segmentation::Step;
+
+/// What the user asks for.
+#[derive(Message, Debug, Clone)]
+pub enum Intent {
+    Dialog(DialogKind),
+    Open(PathBuf, Option<String>),
+    CancelJobs,
+    DismissError,
+    Quit,
+    /// Save to the plan's own file, or ask where when it has none.
+    Save,
+    Edit(Edit),
+    Click(ClickAt),
+    /// Run a segmentation step on a segment in the background.
+    Segment(u16, Step),
+    /// Search entries for a trajectory's target in the background.
+    SearchEntries(usize, SearchSettings),
+    CancelSearch,
+    /// The offer of a crashed session's work: open it, delete it, or keep it for later.
+    Recover(usize),
+    DiscardRecovery(usize),
+    RecoverLater,
+}
+
+/// Native file dialogs the menus open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogKind {
+    OpenFolder,
+    OpenFile,
+    ImportLabels,
+    Screenshot,
+    SavePlan,
+    /// The folder a plan's moved scan is in now.
+    LocateScan,
+    /// Where to write the plan's report (PDF or HTML); anonymised or not.
+    Report {
+        anonymise: bool,
+    },
+}
+
+/// A native file dialog runs on its own thread so the window keeps drawing.
+#[derive(Resource, Default)]
+struct PendingDialog(Option<(DialogKind, Job<Option<PathBuf>>)>);
+
+#[allow(clippy::too_many_arguments)]
+fn carry_out(
+    mut reader: MessageReader<Intent>,
+    (mut jobs, mut notices): (ResMut<Jobs>, ResMut<Notices>),
+    doc: Res<Doc>,
+    study: Res<Study>,
+    (meshes, mut searches, mut autosave): (Res<SegmentMeshes>, ResMut<EntrySearches>, ResMut<Autosave>),
+    mut dialog: ResMut<PendingDialog>,
+    mut edits: MessageWriter<Edit>,
+    mut clicks: MessageWriter<ClickAt>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    for r in reader.read() {
+        match r {
+            Intent::Dialog(kind) => dialog.0 = Some((*kind, file_dialog(*kind))),
+            Intent::Open(path, series) => jobs.open(path.clone(), series.clone()),
+            Intent::CancelJobs => {
+                for p in [jobs.load.as_ref().map(|j| &j.progress), jobs.edit.as_ref().map(|j| &j.progress)]
+                    .into_iter()
+                    .flatten()
+                {
+                    p.cancel();
+                }
+            }
+            Intent::DismissError => {
+                notices.error = None;
+                jobs.relink = None;
+            }
+            Intent::Save => match &doc.path {
+                Some(path) => jobs.start_save(&doc.doc, path.clone()),
+                None => dialog.0 = Some((DialogKind::SavePlan, file_dialog(DialogKind::SavePlan))),
+            },
+            Intent::Quit => {
+                exit.write(AppExit::Success);
+            }
+            Intent::Edit(e) => {
+                edits.write(e.clone());
+            }
+            Intent::Click(c) => {
+                clicks.write(*c);
+            }
+            Intent::Segment(label, step) => {
+                if let Some(v) = study.volume.clone() {
+                    jobs.segment(&doc.doc, v, *label, step.clone());
+                }
+            }
+            Intent::SearchEntries(index, settings) => {
+                notices.search = searches.start(&doc.doc, &meshes, *index, settings.clone()).err();
+            }
+            Intent::CancelSearch => searches.cancel(),
+            Intent::Recover(i) => autosave.recover(*i, &mut jobs),
+            Intent::DiscardRecovery(i) => autosave.discard(*i),
+            Intent::RecoverLater => autosave.later(),
+        }
+    }
+}
+
+/// A native file dialog on its own thread, so the window keeps drawing.
+fn file_dialog(kind: DialogKind) -> Job<Option<PathBuf>> {
+    Job::spawn("Choosing a file".into(), move |_| {
+        let d = rfd::FileDialog::new();
+        Ok(match kind {
+            DialogKind::OpenFolder => d.set_title("Open a DICOM folder").pick_folder(),
+            DialogKind::LocateScan => d.set_title("Locate the plan's scan folder").pick_folder(),
+            DialogKind::Report { anonymise } => d
+                .set_title(if anonymise { "Save the plan's anonymised report" } else { "Save the plan's report" })
+                .add_filter("PDF", &["pdf"])
+                .add_filter("HTML", &["html"])
+                .set_file_name(if anonymise { "plan-report-anonymised.pdf" } else { "plan-report.pdf" })
+                .save_file(),
+            DialogKind::OpenFile => d
+                .set_title("Open a DICOM file, a NIfTI or NRRD volume, or a plan")
+                .add_filter("DICOM, NIfTI, NRRD or plan", &["dcm", "json", "DCM", "IMA", "nii", "gz", "nrrd", "nhdr"])
+                .add_filter("Any file", &["*"])
+                .pick_file(),
+            DialogKind::ImportLabels => {
+                d.set_title("Import a label map").add_filter("NIfTI", &["nii", "gz"]).pick_file()
+            }
+            DialogKind::SavePlan => d
+                .set_title("Save the plan")
+                .add_filter("twinplan plan", &["json"])
+                .set_file_name("plan.twinplan.json")
+                .save_file(),
+            DialogKind::Screenshot => {
+                d.set_title("Save a screenshot").add_filter("PNG", &["png"]).set_file_name("twinplan.png").save_file()
+            }
+        })
+    })
+}
+
+fn poll_dialog(
+    mut commands: Commands,
+    mut dialog: ResMut<PendingDialog>,
+    (mut jobs, mut notices): (ResMut<Jobs>, ResMut<Notices>),
+    doc: Res<Doc>,
+    study: Res<Study>,
+    meshes: Res<SegmentMeshes>,
+) {
+    let Some(result) = dialog.0.as_mut().and_then(|(_, j)| j.poll()) else {
+        return;
+    };
+    let Some((kind, _)) = dialog.0.take() else { return };
+    let Ok(Some(path)) = result else { return };
+    match kind {
+        DialogKind::OpenFolder | DialogKind::OpenFile => jobs.open(path, None),
+        DialogKind::LocateScan => jobs.relink_scan(path, &mut notices),
+        DialogKind::Report { anonymise } => match study.volume.clone() {
+            Some(v) => jobs.start_report(&doc.doc, v, &meshes.shapes, path, anonymise),
+            None => notices.error = Some("Open a scan before writing a report.".into()),
+        },
+        DialogKind::ImportLabels => match study.volume.clone() {
+            Some(v) => jobs.import(&doc.doc, v, path),
+            None => notices.error = Some("Open a scan before importing a label map onto it.".into()),
+        },
+        DialogKind::SavePlan => {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let path =
+                if name.ends_with(".json") { path } else { path.with_file_name(format!("{name}.twinplan.json")) };
+            jobs.start_save(&doc.doc, path);
+        }
+        DialogKind::Screenshot => {
+            let path = if path.extension().is_none() { path.with_extension("png") } else { path };
+            commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path));
+        }
+    }
+}
+
+/// Dropping a folder or file on the window opens it.
+fn drag_and_drop(mut drops: MessageReader<FileDragAndDrop>, mut jobs: ResMut<Jobs>) {
+    for d in drops.read() {
+        if let FileDragAndDrop::DroppedFile { path_buf, .. } = d {
+            jobs.open(path_buf.clone(), None);
+        }
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<PendingDialog>()
+        .add_message::<Intent>()
+        .add_systems(Update, (carry_out, poll_dialog, drag_and_drop).in_set(Stage::Intents));
+}
