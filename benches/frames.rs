@@ -1,6 +1,7 @@
 //! Frame times of the workstation on this machine's Vulkan driver (here Mesa's software llvmpipe
 //! under Xvfb, no GPU): `cargo bench --bench frames`. Each case is a plan the app opens in its
-//! own process; the app logs the launch times and the median and worst of 5 frames once the
+//! own process; the app logs the launch times, the worst frame while the scan loads and its
+//! surfaces are built, and the median and worst of 20 frames while the 3D view orbits once the
 //! scene has settled (see src/app/screenshot.rs).
 
 use std::path::{Path, PathBuf};
@@ -69,7 +70,10 @@ fn main() {
         Case { name: "ct-head-phantom bone", plan: dense_head(dir.path()) },
     ];
     println!("\nframes: {} cores, Xvfb 1600x1000, the Vulkan driver Mesa picks (llvmpipe without a GPU)", num_cpus());
-    println!("{:<36} {:>14} {:>12} {:>12} {:>12}", "case", "launch->shown", "median ms", "max ms", "triangles");
+    println!(
+        "{:<36} {:>14} {:>17} {:>13} {:>13} {:>10}",
+        "case", "launch->shown", "loading max ms", "orbit median", "orbit max", "triangles"
+    );
     for c in &cases {
         let shot = dir.path().join(format!("{}.png", c.name.replace(' ', "_")));
         let out = Command::new("xvfb-run")
@@ -80,16 +84,28 @@ fn main() {
             .expect("xvfb-run (install xvfb)");
         let log = String::from_utf8_lossy(&out.stderr);
         let after = |key: &str| log.lines().find_map(|l| l.split_once(key).map(|(_, rest)| rest.trim().to_owned()));
-        let shown = after("launch to scan and surfaces shown").unwrap_or_else(|| "?".into());
-        let frames = after("frames: median").unwrap_or_default();
-        // "12.3 ms, max 45.6 ms (789 triangles shown)"
-        let nums: Vec<&str> =
-            frames.split(|c: char| !(c.is_ascii_digit() || c == '.')).filter(|s| !s.is_empty()).collect();
-        let (median, max, tris) = match nums.as_slice() {
-            [m, x, t, ..] => (m.to_string(), x.to_string(), t.to_string()),
-            _ => ("?".into(), "?".into(), "?".into()),
+        let numbers = |text: Option<String>| -> Vec<String> {
+            text.unwrap_or_default()
+                .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
         };
-        println!("{:<36} {:>14} {:>12} {:>12} {:>12}", c.name, shown, median, max, tris);
+        let shown = after("launch to scan and surfaces shown").unwrap_or_else(|| "?".into());
+        // "median 12.3 ms, max 45.6 ms"
+        let loading = numbers(after("frames while loading:"));
+        // "20 frames: median 12.3 ms, max 45.6 ms (789 triangles shown)"
+        let orbit = numbers(after("frame time orbiting over"));
+        let at = |v: &[String], i: usize| v.get(i).cloned().unwrap_or_else(|| "?".into());
+        println!(
+            "{:<36} {:>14} {:>17} {:>13} {:>13} {:>10}",
+            c.name,
+            shown,
+            at(&loading, 1),
+            at(&orbit, 1),
+            at(&orbit, 2),
+            at(&orbit, 3)
+        );
     }
 }
 

@@ -1,4 +1,6 @@
-// Anatomy meshes: standard lighting, cut by the clipping plane when one is set.
+// Anatomy meshes: the standard material's colour and normal, lit by a plain headlight, cut by
+// the clipping plane when one is set. Physically based lighting cost ten times more per pixel
+// on a software renderer, and a structure's colour is data, not a surface to render.
 #import bevy_pbr::{
     pbr_fragment::pbr_input_from_standard_material,
     pbr_functions::alpha_discard,
@@ -11,7 +13,8 @@
 #else
 #import bevy_pbr::{
     forward_io::{VertexOutput, FragmentOutput},
-    pbr_functions::{apply_pbr_lighting, main_pass_post_lighting_processing},
+    pbr_functions::main_pass_post_lighting_processing,
+    mesh_view_bindings::view,
 }
 #endif
 
@@ -33,7 +36,14 @@ fn fragment(in: VertexOutput, @builtin(front_facing) is_front: bool) -> Fragment
     let out = deferred_output(in, pbr_input);
 #else
     var out: FragmentOutput;
-    out.color = apply_pbr_lighting(pbr_input);
+    // The light comes from over the viewer's shoulder (up and to the left, in view space), as
+    // the scene's directional light does.
+    let l = normalize((view.world_from_view * vec4(-0.309, 0.435, 0.845, 0.0)).xyz);
+    let n = pbr_input.N;
+    let base = pbr_input.material.base_color;
+    let diffuse = max(dot(n, l), 0.0);
+    let specular = pow(max(dot(n, normalize(l + pbr_input.V)), 0.0), 32.0) * 0.15;
+    out.color = vec4(base.rgb * (0.4 + 0.8 * diffuse) + vec3(specular), base.a);
     out.color = main_pass_post_lighting_processing(pbr_input, out.color);
 #endif
     return out;

@@ -60,6 +60,12 @@ fn exit_codes_distinguish_input_problems_from_usage() {
     assert_eq!(code, 2, "a missing argument is a usage error");
     let (code, _, _) = twinplan(&["no-such-command"]);
     assert_eq!(code, 2);
+    // The cause is said once: an error that carries it in its message is not also its source.
+    let missing = tmp.path().join("gone.twinplan.json");
+    let (code, _, err) = twinplan(&["check", missing.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("gone.twinplan.json: cannot read"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
 
 /// The NIfTI written for the oblique MR carries the RAS affine that SimpleITK's LPS geometry

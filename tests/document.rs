@@ -108,12 +108,12 @@ fn a_slider_drag_is_one_undo_step_and_views_are_not_steps() {
     assert_eq!(h.len(), 2, "add + one drag");
     // Moving the crosshair and the window is not an undo step.
     h.execute(&mut doc, Command::SetCrosshair { mm: [1.0, 2.0, 3.0] }, None).unwrap();
-    h.execute(&mut doc, Command::SetWindow { center: 400.0, width: 1800.0 }, None).unwrap();
+    h.execute(&mut doc, Command::SetWindow { centre: 400.0, width: 1800.0 }, None).unwrap();
     assert_eq!(h.len(), 2);
     assert_eq!(doc.view.crosshair_mm, [1.0, 2.0, 3.0]);
     h.undo(&mut doc).unwrap();
     assert!((doc.display_of(label).opacity - 0.3).abs() < 1e-6, "the whole drag undone at once");
-    assert!(h.execute(&mut doc, Command::SetWindow { center: 0.0, width: 0.0 }, None).is_err());
+    assert!(h.execute(&mut doc, Command::SetWindow { centre: 0.0, width: 0.0 }, None).is_err());
 }
 
 #[test]
@@ -172,7 +172,7 @@ fn a_brush_stroke_is_one_undo_step_that_restores_every_dab() {
     let centres = [[3.0, 3.0, 8.0], [10.0, 3.0, 8.0], [16.0, 3.0, 8.0]];
     let mut counts = Vec::new();
     for c in centres {
-        let step = Step::Brush { center_mm: c, radius_mm: 2.0, erase: false };
+        let step = Step::Brush { centre_mm: c, radius_mm: 2.0, erase: false };
         let diff = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
         assert!(diff.voxels() > 0);
         h.execute(&mut doc, Command::EditLabels { label, step: StepChange::Push(step), diff }, Some("brush")).unwrap();
@@ -364,7 +364,7 @@ fn plan_files_follow_their_published_schema() {
         Step::FillHoles,
         Step::Shell { mm: 2.0, outside: true },
         Step::Combine { op: Logic::Subtract, with: 2 },
-        Step::Brush { center_mm: [1.0, 1.0, 1.0], radius_mm: 2.0, erase: false },
+        Step::Brush { centre_mm: [1.0, 1.0, 1.0], radius_mm: 2.0, erase: false },
         Step::Import { file: "labels.nii.gz".into(), label: 3 },
     ];
     for kind in InstrumentKind::PRESETS {

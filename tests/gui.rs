@@ -8,7 +8,9 @@
 use std::path::Path;
 use std::process::Command;
 
-type Pred = fn([u8; 3]) -> bool;
+/// A test on a pixel's red, green and blue (0-255), in wide integers: sums and differences
+/// must not wrap (in u8 they did, and white counted as red and green).
+type Pred = fn([i32; 3]) -> bool;
 
 struct Shot {
     width: usize,
@@ -28,7 +30,7 @@ impl Shot {
     }
 
     /// Fraction of pixels in the rectangle (fractions of width and height) matching `pred`.
-    fn fraction(&self, x0: f64, y0: f64, x1: f64, y1: f64, pred: impl Fn([u8; 3]) -> bool) -> f64 {
+    fn fraction(&self, x0: f64, y0: f64, x1: f64, y1: f64, pred: impl Fn([i32; 3]) -> bool) -> f64 {
         let (xa, xb) = ((x0 * self.width as f64) as usize, (x1 * self.width as f64) as usize);
         let (ya, yb) = ((y0 * self.height as f64) as usize, (y1 * self.height as f64) as usize);
         let mut n = 0;
@@ -36,7 +38,7 @@ impl Shot {
         for y in ya..yb {
             for x in xa..xb {
                 n += 1;
-                if pred(self.rgb[y * self.width + x]) {
+                if pred(self.rgb[y * self.width + x].map(i32::from)) {
                     hit += 1;
                 }
             }
@@ -81,13 +83,22 @@ fn starts_on_the_phantom_with_its_anatomy_in_3d_and_slices() {
     let view_3d = (0.3, 0.05, 0.69, 0.95);
     let tumour_region = (0.515, 0.40, 0.57, 0.48);
     let nerve_region = (0.42, 0.5, 0.52, 0.65);
-    let is_green: Pred = |[r, g, b]| g > r + 60 && g > b + 40;
+    // Green seen through the translucent scalp and skull (lit without overexposure, so the
+    // skin's beige mixes in): well above red and blue, which neither the skin nor bone is.
+    let is_green: Pred = |[r, g, b]| g > r + 25 && g > b + 40;
+    // The vessels are looked for where the superior sagittal sinus runs up the midline, above
+    // the axial plane's red outline; seen through the scalp and skull their red is muted.
+    let vessel_region = (0.47, 0.32, 0.505, 0.42);
+    let is_reddish: Pred = |[r, g, b]| r > g + 45 && r > b + 45;
     let is_red: Pred = |[r, g, b]| r > g + 70 && r > b + 70;
     // Yellow seen through the translucent scalp and skull: red and green high and alike, blue
     // well below them (the bone's cream and the skin's pink are not).
-    let is_yellow: Pred = |[r, g, b]| g > 150 && r.abs_diff(g) < 25 && b < g.saturating_sub(45);
-    let structures =
-        [("tumour", tumour_region, is_green), ("vessels", view_3d, is_red), ("nerves", nerve_region, is_yellow)];
+    let is_yellow: Pred = |[r, g, b]| g > 150 && r.abs_diff(g) < 35 && b < g.saturating_sub(45);
+    let structures = [
+        ("tumour", tumour_region, is_green),
+        ("vessels", vessel_region, is_reddish),
+        ("nerves", nerve_region, is_yellow),
+    ];
     let covered: Vec<f64> =
         structures.iter().map(|&(_, (x0, y0, x1, y1), pred)| shot.fraction(x0, y0, x1, y1, pred)).collect();
     let (x0, y0, x1, y1) = view_3d;
@@ -96,14 +107,14 @@ fn starts_on_the_phantom_with_its_anatomy_in_3d_and_slices() {
         "3D: tumour {:.4}, vessels {:.4}, nerves {:.4}, skin/skull {skin:.4}",
         covered[0], covered[1], covered[2]
     );
-    for ((name, _, _), (&have, least)) in structures.iter().zip(covered.iter().zip([0.2, 0.002, 0.01])) {
+    for ((name, _, _), (&have, least)) in structures.iter().zip(covered.iter().zip([0.2, 0.1, 0.01])) {
         assert!(have > least, "{name} cover {have:.4} of their region");
     }
     assert!(skin > 0.05, "scalp and skull cover {skin:.4}");
     // Each slice view shows the head: grey tissue and the bright skull, on black.
     for (i, name) in ["axial", "coronal", "sagittal"].iter().enumerate() {
         let y0 = 0.03 + i as f64 * 0.316;
-        let head = shot.fraction(0.72, y0 + 0.03, 0.99, y0 + 0.28, |[r, g, b]| r as u32 + g as u32 + b as u32 > 60);
+        let head = shot.fraction(0.72, y0 + 0.03, 0.99, y0 + 0.28, |[r, g, b]| r + g + b > 60);
         let bone = shot.fraction(0.72, y0 + 0.03, 0.99, y0 + 0.28, |[r, g, b]| r > 200 && g > 200 && b > 180);
         eprintln!("{name}: head {head:.3}, skull {bone:.3}");
         assert!(head > 0.25, "{name} view: head covers {head:.3}");
@@ -159,7 +170,7 @@ fn a_bad_folder_shows_the_error_and_no_scene() {
         return;
     };
     // The error window is drawn over the middle of the screen: lighter than the dark background.
-    let window = shot.fraction(0.35, 0.35, 0.65, 0.65, |[r, g, b]| (r as u32 + g as u32 + b as u32) > 90);
+    let window = shot.fraction(0.35, 0.35, 0.65, 0.65, |[r, g, b]| r + g + b > 90);
     assert!(window > 0.05, "error window pixels {window:.3}");
     // No scan: the slice views are not drawn (no bright skull pixels in their column).
     let bone = shot.fraction(0.72, 0.05, 0.99, 0.95, |[r, g, b]| r > 200 && g > 200 && b > 180);

@@ -93,8 +93,8 @@ fn recipes_rebuild_the_same_label_map() {
         seg.apply(skin, step, &p.volume, &progress).unwrap();
     }
     let tumour = seg.add("Tumour", Category::Target);
-    let Shape::Sphere { center, radius_mm } = phantom().truth.structure("Tumour").unwrap().geometry else { panic!() };
-    seg.apply(tumour, Step::Brush { center_mm: center, radius_mm, erase: false }, &p.volume, &progress).unwrap();
+    let Shape::Sphere { centre, radius_mm } = phantom().truth.structure("Tumour").unwrap().geometry else { panic!() };
+    seg.apply(tumour, Step::Brush { centre_mm: centre, radius_mm, erase: false }, &p.volume, &progress).unwrap();
     seg.apply(tumour, Step::Dilate { mm: 2.0 }, &p.volume, &progress).unwrap();
     let before = seg.labels.clone();
     assert!(seg.volume_mm3(tumour) > 4.0 / 3.0 * std::f64::consts::PI * radius_mm.powi(3));

@@ -38,6 +38,19 @@ pub struct Autosave {
 }
 
 impl Autosave {
+    /// How long until unwritten changes are due to be written (the frame that writes them must
+    /// run even when nothing else asks for one), or `None` when nothing waits.
+    pub fn due_in(&self, now: Instant) -> Option<Duration> {
+        let first = self.first_unwritten?;
+        let rested = self.last_change.map_or(now, |(_, _, at)| at + REST);
+        Some(rested.min(first + AT_MOST).saturating_duration_since(now))
+    }
+
+    /// A write is in flight.
+    pub fn writing(&self) -> bool {
+        self.job.is_some()
+    }
+
     /// Opens a recovery the user chose to recover.
     pub fn recover(&mut self, index: usize, jobs: &mut Jobs) {
         if index < self.left_behind.len() {

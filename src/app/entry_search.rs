@@ -19,7 +19,7 @@ use super::sets::Stage;
 use super::tools::Tools;
 use crate::core::document::PlanDocument;
 use crate::core::mesh::Mesh as SurfaceMesh;
-use crate::core::planning::{DistanceField, EntrySearch, PlanningError, PlanningScene, SearchSettings};
+use crate::core::planning::{DistanceField, EntrySearch, PlanningScene, SearchSettings};
 
 /// A finished search and what it was run on.
 pub struct Shown {
@@ -98,11 +98,8 @@ impl EntrySearches {
             );
         };
         let job = Job::spawn(format!("Searching entries for {}", template.name), move |p| {
-            let field = DistanceField::build(&seg, p).map_err(|_| JobError::Cancelled)?;
-            scene.search_entries(&template, &seg, field.as_ref(), &settings, p).map_err(|e| match e {
-                PlanningError::Cancelled => JobError::Cancelled,
-                other => JobError::Failed(other.to_string()),
-            })
+            let field = DistanceField::build(&seg, p)?;
+            Ok(scene.search_entries(&template, &seg, field.as_ref(), &settings, p)?)
         });
         self.pending = Some(Pending { trajectory: index, target_mm: doc.trajectories[index].target_mm, skin, job });
         Ok(())

@@ -4,10 +4,8 @@
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 
-use crate::core::dicom;
 use crate::core::document::io::PlanIoError;
-use crate::core::progress::Progress;
-use crate::core::segmentation::SegmentationError;
+use crate::core::progress::{Interrupted, Progress};
 
 /// Why a job produced nothing.
 #[derive(Debug)]
@@ -30,32 +28,21 @@ impl std::fmt::Display for JobError {
     }
 }
 
-impl From<PlanIoError> for JobError {
-    fn from(e: PlanIoError) -> Self {
+/// A core error as a job's outcome: the user's cancel, or a failure with its message.
+impl<E: Interrupted> From<E> for JobError {
+    fn from(e: E) -> Self {
+        if e.is_cancelled() { JobError::Cancelled } else { JobError::Failed(e.to_string()) }
+    }
+}
+
+impl JobError {
+    /// Opening a plan: a scan that is not where the plan says can be pointed to.
+    pub fn opening(e: PlanIoError) -> Self {
         match e {
-            PlanIoError::Segmentation(SegmentationError::Cancelled(_)) => JobError::Cancelled,
             PlanIoError::ScanMissing { ref plan, .. } => {
                 JobError::ScanMissing { plan: plan.clone(), message: e.to_string() }
             }
-            other => JobError::Failed(other.to_string()),
-        }
-    }
-}
-
-impl From<SegmentationError> for JobError {
-    fn from(e: SegmentationError) -> Self {
-        match e {
-            SegmentationError::Cancelled(_) => JobError::Cancelled,
-            other => JobError::Failed(other.to_string()),
-        }
-    }
-}
-
-impl From<dicom::DicomError> for JobError {
-    fn from(e: dicom::DicomError) -> Self {
-        match e {
-            dicom::DicomError::Cancelled(_) => JobError::Cancelled,
-            other => JobError::Failed(other.to_string()),
+            other => other.into(),
         }
     }
 }

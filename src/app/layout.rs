@@ -90,14 +90,23 @@ pub struct SliceFrame {
     pub size_mm: [f64; 2],
 }
 
+/// A rectangle of the window (logical pixels) on whole physical pixels: the viewport a camera
+/// draws into and where a picture of that size is shown 1:1.
+pub fn pixel_rect(rect: egui::Rect, pixels_per_point: f32) -> egui::Rect {
+    let snap = |p: egui::Pos2| egui::pos2((p.x * pixels_per_point).floor(), (p.y * pixels_per_point).floor());
+    let (min, max) = (snap(rect.min), snap(rect.max));
+    egui::Rect::from_min_max(min, max.max(min + egui::vec2(1.0, 1.0))) / pixels_per_point
+}
+
 /// Converts a rectangle of the window (logical pixels) to a camera viewport.
 pub fn viewport_for(rect: egui::Rect, window: &Window) -> Viewport {
     let scale = window.scale_factor();
     let (w, h) = (window.physical_width(), window.physical_height());
-    let x0 = ((rect.min.x * scale).max(0.0) as u32).min(w.saturating_sub(1));
-    let y0 = ((rect.min.y * scale).max(0.0) as u32).min(h.saturating_sub(1));
-    let x1 = ((rect.max.x * scale) as u32).clamp(x0 + 1, w.max(x0 + 1));
-    let y1 = ((rect.max.y * scale) as u32).clamp(y0 + 1, h.max(y0 + 1));
+    let r = pixel_rect(rect, scale);
+    let x0 = ((r.min.x * scale).round().max(0.0) as u32).min(w.saturating_sub(1));
+    let y0 = ((r.min.y * scale).round().max(0.0) as u32).min(h.saturating_sub(1));
+    let x1 = ((r.max.x * scale).round() as u32).clamp(x0 + 1, w.max(x0 + 1));
+    let y1 = ((r.max.y * scale).round() as u32).clamp(y0 + 1, h.max(y0 + 1));
     Viewport { physical_position: UVec2::new(x0, y0), physical_size: UVec2::new(x1 - x0, y1 - y0), ..default() }
 }
 

@@ -18,6 +18,7 @@ use super::job::{Job, JobError};
 use super::sets::Stage;
 use super::study::Study;
 use crate::core::document::PlanDocument;
+use crate::core::mesh::lod;
 use crate::core::planning::SegmentShape;
 use crate::core::segmentation::Mask;
 
@@ -57,18 +58,34 @@ pub fn clip_uniform(doc: &PlanDocument) -> ClipUniform {
     ClipUniform { plane: n_w.extend(-n_w.dot(c_w)), enabled: 1 }
 }
 
-/// A segment's surface entity.
+/// A segment's surface entity: its copies at each level of detail (see [`super::lod`]).
 #[derive(Component, Debug)]
 pub struct SegmentMesh {
     pub label: u16,
+    /// Triangles of the copy shown.
     pub triangles: usize,
+    /// The full surface first, then coarser copies.
+    pub levels: Vec<ShownLevel>,
+    /// Which of `levels` is shown.
+    pub shown: usize,
+    /// The centre of the surface's bounding box (world).
+    pub centre: Vec3,
 }
 
-/// A finished extraction: the Bevy mesh (world space) and the shape for picking and clearances
-/// (LPS mm).
+/// One copy of a surface on the GPU.
+#[derive(Debug, Clone)]
+pub struct ShownLevel {
+    pub mesh: Handle<Mesh>,
+    pub triangles: usize,
+    /// The edge of the grid cell it was extracted on (mm).
+    pub cell_mm: f64,
+}
+
+/// A finished extraction: the Bevy meshes (world space), finest first, and the shape for picking
+/// and clearances (LPS mm).
 pub struct Built {
-    mesh: Mesh,
-    triangles: usize,
+    levels: Vec<(Mesh, usize, f64)>,
+    centre: Vec3,
     shape: Option<SegmentShape>,
 }
 
@@ -99,11 +116,8 @@ impl SegmentMeshes {
     }
 }
 
-fn build(mask: Mask, progress: &crate::core::progress::Progress) -> Result<Built, JobError> {
-    let made = SegmentShape::from_mask(&mask, progress).map_err(|_| JobError::Cancelled)?;
-    drop(mask);
-    // A segment without voxels has an empty mesh and no shape.
-    let (mesh, shape) = made.map_or_else(|| (Default::default(), None), |(m, s)| (m, Some(s)));
+/// A surface in world space for the GPU.
+fn to_bevy(mesh: &crate::core::mesh::Mesh) -> Mesh {
     let normals: Vec<[f32; 3]> = mesh
         .vertex_normals()
         .iter()
@@ -115,12 +129,27 @@ fn build(mask: Mask, progress: &crate::core::progress::Progress) -> Result<Built
         .map(|p| world_from_patient(&Point3::new(p[0] as f64, p[1] as f64, p[2] as f64)).to_array())
         .collect();
     let indices: Vec<u32> = mesh.triangles.iter().flatten().copied().collect();
-    let triangles = mesh.triangles.len();
     let mut out = Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::RENDER_WORLD);
     out.insert_attribute(Mesh::ATTRIBUTE_POSITION, positions);
     out.insert_attribute(Mesh::ATTRIBUTE_NORMAL, normals);
     out.insert_indices(Indices::U32(indices));
-    Ok(Built { mesh: out, triangles, shape })
+    out
+}
+
+fn build(mask: Mask, progress: &crate::core::progress::Progress) -> Result<Built, JobError> {
+    let made = SegmentShape::from_mask(&mask, progress)?;
+    // A segment without voxels has an empty mesh and no shape.
+    let (mesh, shape) = made.map_or_else(|| (Default::default(), None), |(m, s)| (m, Some(s)));
+    let coarse = if mesh.is_empty() { Vec::new() } else { lod::coarse_levels(&mask, progress)? };
+    let full_cell_mm = mask.grid.spacing_mm().into_iter().fold(0.0, f64::max);
+    drop(mask);
+    let centre = mesh.bounds().map_or(Vec3::ZERO, |(lo, hi)| {
+        let c = |a: usize| (lo[a] as f64 + hi[a] as f64) / 2.0;
+        world_from_patient(&Point3::new(c(0), c(1), c(2)))
+    });
+    let mut levels = vec![(to_bevy(&mesh), mesh.triangles.len(), full_cell_mm)];
+    levels.extend(coarse.iter().map(|l| (to_bevy(&l.mesh), l.mesh.triangles.len(), l.cell_mm)));
+    Ok(Built { levels, centre, shape })
 }
 
 /// Starts an extraction for every segment whose voxels changed since its mesh was built.
@@ -201,15 +230,20 @@ fn finish_builds(
             None => state.shapes.remove(&label),
         };
         state.version += 1;
-        let handle = mesh_assets.add(built.mesh);
+        let levels: Vec<ShownLevel> = built
+            .levels
+            .into_iter()
+            .map(|(mesh, triangles, cell_mm)| ShownLevel { mesh: mesh_assets.add(mesh), triangles, cell_mm })
+            .collect();
+        let full = levels[0].clone();
         if let Some((_, mut seg, mut mesh3d, _)) = entities.iter_mut().find(|(_, s, _, _)| s.label == label) {
-            mesh3d.0 = handle;
-            seg.triangles = built.triangles;
+            mesh3d.0 = full.mesh;
+            *seg = SegmentMesh { label, triangles: full.triangles, levels, shown: 0, centre: built.centre };
         } else {
             let visible = doc.doc.display_of(label).visible && doc.doc.view.show_meshes;
             commands.spawn((
-                SegmentMesh { label, triangles: built.triangles },
-                Mesh3d(handle),
+                SegmentMesh { label, triangles: full.triangles, levels, shown: 0, centre: built.centre },
+                Mesh3d(full.mesh),
                 MeshMaterial3d(materials.add(material_for(&doc.doc, label))),
                 Transform::IDENTITY,
                 if visible { Visibility::Inherited } else { Visibility::Hidden },

@@ -9,9 +9,11 @@ mod gpu;
 mod intent;
 mod job;
 mod layout;
+mod lod;
 pub mod meshes;
 mod notices;
 pub mod planning;
+mod redraw;
 mod scene;
 mod screenshot;
 mod sets;
@@ -92,7 +94,7 @@ pub fn run(path: Option<PathBuf>) -> ExitCode {
     ))
     .add_plugins((plugin, shaders, gpu::plugin, scene::plugin, slices::plugin, volume_render::plugin))
     .add_plugins((ui::plugin, intent::plugin, screenshot::plugin, planning::render_plugin, entry_search::render_plugin))
-    .add_plugins(autosave::plugin)
+    .add_plugins((autosave::plugin, redraw::plugin, lod::plugin))
     .insert_resource(StartupPath(path));
     match app.run() {
         AppExit::Success => ExitCode::SUCCESS,

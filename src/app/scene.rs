@@ -5,7 +5,7 @@ use std::f32::consts::{FRAC_PI_2, PI};
 
 use bevy::camera::CameraOutputMode;
 use bevy::camera::visibility::RenderLayers;
-use bevy::core_pipeline::tonemapping::Tonemapping;
+use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::prelude::*;
 use bevy::render::render_resource::BlendState;
 use bevy::window::PrimaryWindow;
@@ -137,25 +137,30 @@ impl Orbit {
 }
 
 /// The 3D view's vertical field of view.
-const FOV_Y: f32 = PI / 5.0;
+pub const FOV_Y: f32 = PI / 5.0;
 
 pub const AXIS_COLORS: [egui::Color32; 3] =
     [egui::Color32::from_rgb(230, 80, 80), egui::Color32::from_rgb(90, 200, 90), egui::Color32::from_rgb(230, 200, 60)];
 
 fn setup(mut commands: Commands, mut egui_settings: ResMut<EguiGlobalSettings>) {
-    // Colours are data here (a structure's colour means something): no tone mapping.
+    // Colours are data here (a structure's colour means something): no tone mapping, no dither.
     commands.spawn((
         MainCamera,
         Camera3d::default(),
         Projection::Perspective(PerspectiveProjection { fov: FOV_Y, near: 1.0, far: 20000.0, ..default() }),
         Tonemapping::None,
+        DebandDither::Disabled,
         Orbit::default().transform(),
     ));
     // egui draws on its own camera over the whole window, after every view.
     egui_settings.auto_create_primary_context = false;
+    // egui smooths its own edges: multisampling and dithering the whole window would only add
+    // full-window passes (the dearest work of a software renderer).
     commands.spawn((
         PrimaryEguiContext,
         Camera2d,
+        Msaa::Off,
+        DebandDither::Disabled,
         RenderLayers::none(),
         Camera {
             order: 10,

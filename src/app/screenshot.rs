@@ -1,15 +1,19 @@
 //! Unattended screenshots for end-to-end tests and documentation: with `TWINPLAN_SCREENSHOT=F.png`
 //! the app waits until the study is loaded, its surfaces built and drawn, saves the window to
-//! F.png and exits. It logs how long each phase took (the launch benchmark reads these lines).
+//! F.png and exits. It logs how long each phase took and the frame times while loading and
+//! while the 3D view orbits (benches/frames.rs reads these lines).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, save_to_disk};
+use bevy::window::RequestRedraw;
 
 use super::document::Doc;
+use super::lod::Motion;
 use super::meshes::SegmentMeshes;
+use super::scene::Orbit;
 use super::study::Study;
 use super::tasks::Jobs;
 
@@ -22,14 +26,34 @@ struct Target {
     first_frame: Option<Instant>,
     ready: Option<Instant>,
     last_frame: Option<Instant>,
-    /// Frame times (s) measured once the scene has settled.
+    /// Frame times (s) from the first frame until the scan and surfaces are shown.
+    loading: Vec<f64>,
+    /// Frame times (s) measured once the scene has settled, while the 3D view orbits.
     frame_times: Vec<f64>,
+    /// The view before orbiting, put back for the capture.
+    view: Option<Orbit>,
+    /// Frames since the view began to orbit.
+    orbit_frames: u32,
+    /// Frames in a row with the view at rest.
+    resting_frames: u32,
 }
 
 /// Frames to let the scene settle after loading (egui layout, first mesh uploads).
 const SETTLE_FRAMES: u32 = 6;
 /// Frames timed after settling, before the capture (which slows the frames it is in).
-const TIMED_FRAMES: u32 = 5;
+const TIMED_FRAMES: u32 = 20;
+/// How far the 3D view turns in each timed frame (pixels of a drag).
+const ORBIT_STEP_PX: f32 = 10.0;
+
+/// "median 12.3 ms, max 45.6 ms" of frame times in seconds.
+fn summary(times: &[f64]) -> String {
+    let mut ms: Vec<f64> = times.iter().map(|s| s * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    match ms.last() {
+        Some(max) => format!("median {:.1} ms, max {max:.1} ms", ms[ms.len() / 2]),
+        None => "none".into(),
+    }
+}
 
 fn take(
     mut commands: Commands,
@@ -40,10 +64,16 @@ fn take(
     meshes: Res<SegmentMeshes>,
     doc: Res<Doc>,
     surfaces: Query<(&super::meshes::SegmentMesh, &InheritedVisibility)>,
+    mut orbit: ResMut<Orbit>,
+    motion: Res<Motion>,
     mut exit: MessageWriter<AppExit>,
+    mut redraw: MessageWriter<RequestRedraw>,
 ) {
     let Some(mut t) = target else { return };
+    // Drawn continuously: the frames are what is timed and captured.
+    redraw.write(RequestRedraw);
     let now = Instant::now();
+    let since_last = t.last_frame.replace(now).map(|last| (now - last).as_secs_f64());
     if t.first_frame.is_none() {
         t.first_frame = Some(now);
         info!("timing: launch to first frame {:.2} s", (now - t.launched).as_secs_f64());
@@ -51,30 +81,39 @@ fn take(
     // A failed load is also something to capture: the error dialog is on screen.
     let ready = (study.volume.is_some() || notices.error.is_some()) && jobs.load.is_none() && meshes.settled(&doc);
     if !ready {
+        t.loading.extend(since_last);
         return;
     }
     if t.ready.is_none() {
         t.ready = Some(now);
         info!("timing: launch to scan and surfaces shown {:.2} s", (now - t.launched).as_secs_f64());
+        info!("timing: {} frames while loading: {}", t.loading.len(), summary(&t.loading));
     }
     t.frames_after_load += 1;
-    if let Some(last) = t.last_frame.replace(now)
-        && t.frames_after_load > SETTLE_FRAMES
-        && t.frame_times.len() < TIMED_FRAMES as usize
-    {
-        t.frame_times.push((now - last).as_secs_f64());
+    if t.frames_after_load > SETTLE_FRAMES && t.frame_times.len() < TIMED_FRAMES as usize {
+        // The first intervals still hold frames drawn before the view moved.
+        t.orbit_frames += 1;
+        if t.view.is_none() {
+            t.view = Some(orbit.clone());
+        } else if t.orbit_frames > 3 {
+            t.frame_times.extend(since_last);
+        }
+        orbit.rotate(ORBIT_STEP_PX, 0.0);
         if t.frame_times.len() == TIMED_FRAMES as usize {
-            let mut ms: Vec<f64> = t.frame_times.iter().map(|s| s * 1000.0).collect();
-            ms.sort_by(f64::total_cmp);
             let triangles: usize = surfaces.iter().filter(|(_, v)| v.get()).map(|(s, _)| s.triangles).sum();
             info!(
-                "timing: frame time over {TIMED_FRAMES} frames: median {:.1} ms, max {:.1} ms ({triangles} triangles shown)",
-                ms[ms.len() / 2],
-                ms[ms.len() - 1]
+                "timing: frame time orbiting over {TIMED_FRAMES} frames: {} ({triangles} triangles shown)",
+                summary(&t.frame_times)
             );
+            if let Some(view) = t.view.take() {
+                *orbit = view;
+            }
         }
     }
-    if t.frame_times.len() == TIMED_FRAMES as usize && !t.requested {
+    // The capture shows the view at rest, in full detail.
+    let resting = motion.settle_in(now).is_none();
+    t.resting_frames = if resting { t.resting_frames + 1 } else { 0 };
+    if t.frame_times.len() == TIMED_FRAMES as usize && !t.requested && t.resting_frames > 2 {
         t.requested = true;
         commands.spawn(Screenshot::primary_window()).observe(save_to_disk(t.path.clone()));
     }
@@ -96,7 +135,11 @@ pub(super) fn plugin(app: &mut App) {
             first_frame: None,
             ready: None,
             last_frame: None,
+            loading: Vec::new(),
             frame_times: Vec::new(),
+            view: None,
+            resting_frames: 0,
+            orbit_frames: 0,
         })
         .add_systems(Update, take);
     }

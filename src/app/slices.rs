@@ -2,20 +2,25 @@
 //! whose shader samples the scan through the crosshair (window/level and the label overlay on
 //! the GPU). Radiological convention: the patient's left is on the screen's right in axial and
 //! coronal views; the sagittal view looks from the left with anterior on the screen's left.
+//!
+//! Each camera draws into a picture the panels show 1:1, and only in frames where its inputs
+//! changed: sampling the scan in every pixel is the dearest part of a frame on a software
+//! renderer, and orbiting the 3D view leaves the slices as they are.
 
-use bevy::camera::ScalingMode;
 use bevy::camera::visibility::RenderLayers;
-use bevy::core_pipeline::tonemapping::Tonemapping;
+use bevy::camera::{RenderTarget, ScalingMode};
+use bevy::core_pipeline::tonemapping::{DebandDither, Tonemapping};
 use bevy::prelude::*;
-use bevy::render::render_resource::{AsBindGroup, ShaderType};
+use bevy::render::render_resource::{AsBindGroup, Extent3d, ShaderType, TextureFormat};
 use bevy::shader::ShaderRef;
 use bevy::window::PrimaryWindow;
-use bevy_egui::egui;
+use bevy_egui::{EguiTextureHandle, EguiUserTextures, egui};
 use nalgebra::{Point3, Vector3};
 
 use super::document::Doc;
 use super::gpu::VolumeTextures;
-use super::layout::{SliceAxis, SliceFrame, ViewRects, set_viewport, viewport_for};
+use super::layout::{SliceAxis, SliceFrame, ViewRects, viewport_for};
+use super::redraw::RenderPending;
 use super::sets::GpuResources;
 use super::study::Study;
 use super::tools::{Tool, Tools};
@@ -38,7 +43,13 @@ impl Default for SliceNav {
 #[derive(Resource, Default)]
 pub struct SliceViews {
     pub nav: [SliceNav; 3],
+    /// The picture each view's camera draws into, for the panels to show.
+    pub pictures: [Option<egui::TextureId>; 3],
 }
+
+/// Frames a slice camera keeps drawing after its inputs last changed (and while the renderer
+/// compiles pipelines): a changed material or texture may be ready on the GPU only later.
+const REDRAW_FRAMES: u8 = 3;
 
 /// Maps between a slice view's pixels (logical, window coordinates) and patient space.
 pub struct SliceMapping {
@@ -122,20 +133,36 @@ impl Material for SliceMaterial {
 }
 
 #[derive(Component)]
-pub struct SliceCamera(pub SliceAxis);
+pub struct SliceCamera {
+    pub axis: SliceAxis,
+    picture: Handle<Image>,
+    /// Frames left to draw (see [`REDRAW_FRAMES`]).
+    redraw: u8,
+}
 
 #[derive(Component)]
 struct SliceQuad(SliceAxis);
 
-fn setup(mut commands: Commands, tex: Res<VolumeTextures>, mut materials: ResMut<Assets<SliceMaterial>>) {
+fn setup(
+    mut commands: Commands,
+    tex: Res<VolumeTextures>,
+    mut materials: ResMut<Assets<SliceMaterial>>,
+    mut images: ResMut<Assets<Image>>,
+    mut textures: ResMut<EguiUserTextures>,
+    mut views: ResMut<SliceViews>,
+) {
     for axis in SliceAxis::ALL {
         let layer = RenderLayers::layer(1 + axis as usize);
+        let picture = images.add(Image::new_target_texture(1, 1, TextureFormat::Rgba8UnormSrgb, None));
+        views.pictures[axis as usize] = Some(textures.add_image(EguiTextureHandle::Strong(picture.clone())));
         commands.spawn((
-            SliceCamera(axis),
+            SliceCamera { axis, picture: picture.clone(), redraw: REDRAW_FRAMES },
             Camera3d::default(),
             Camera { order: 1 + axis as isize, clear_color: ClearColorConfig::Custom(Color::BLACK), ..default() },
+            RenderTarget::Image(picture.into()),
             Msaa::Off,
             Tonemapping::None,
+            DebandDither::Disabled,
             Projection::Orthographic(OrthographicProjection::default_3d()),
             Transform::from_xyz(0.0, 0.0, 10.0),
             layer.clone(),
@@ -154,7 +181,8 @@ fn to_mat4(m: &nalgebra::Matrix4<f64>) -> Mat4 {
     Mat4::from_cols_array(&std::array::from_fn(|i| m[(i % 4, i / 4)] as f32))
 }
 
-/// Keeps each view's camera, quad and shader parameters in step with the document.
+/// Keeps each view's camera, quad and shader parameters in step with the document, and lets a
+/// camera draw only when something it shows changed.
 #[allow(clippy::too_many_arguments)]
 fn sync(
     study: Res<Study>,
@@ -166,42 +194,18 @@ fn sync(
     window: Single<&Window, With<PrimaryWindow>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<SliceMaterial>>,
-    mut cameras: Query<(&SliceCamera, &mut Camera, &mut Projection, &mut Transform)>,
+    mut images: ResMut<Assets<Image>>,
+    mut cameras: Query<(&mut SliceCamera, &mut Camera, &mut Projection, &mut Transform)>,
     mut quads: Query<(Entity, &SliceQuad, &MeshMaterial3d<SliceMaterial>, Option<&Mesh3d>)>,
     mut commands: Commands,
     mut quad_size: Local<[[f64; 2]; 3]>,
+    pending: Res<RenderPending>,
 ) {
     let Some(v) = &study.volume else { return };
     let Some(voxel_from_patient) = v.grid.voxel_from_patient() else { return };
     let (lo, hi) = v.grid.bounds_mm();
     let view = &doc.doc.view;
-    for (cam, mut camera, mut projection, mut transform) in &mut cameras {
-        let i = cam.0 as usize;
-        let Some(rect) = rects.slices[i] else {
-            camera.is_active = false;
-            continue;
-        };
-        camera.is_active = true;
-        set_viewport(&mut camera, viewport_for(rect, &window));
-        let map = SliceMapping::new(cam.0.frame(&lo, &hi, view.crosshair_mm), rect, &views.nav[i]);
-        let (w, h) = (rect.width() as f64 * map.mm_per_px, rect.height() as f64 * map.mm_per_px);
-        let scaling_mode = ScalingMode::Fixed { width: w as f32, height: h as f32 };
-        if let Projection::Orthographic(o) = &mut *projection {
-            let same = matches!(o.scaling_mode, ScalingMode::Fixed { width, height } if width == w as f32 && height == h as f32);
-            if !same {
-                o.scaling_mode = scaling_mode;
-            }
-        } else {
-            *projection = Projection::Orthographic(OrthographicProjection {
-                scaling_mode,
-                ..OrthographicProjection::default_3d()
-            });
-        }
-        let pan = views.nav[i].pan;
-        if transform.translation.truncate() != pan {
-            transform.translation = pan.extend(10.0);
-        }
-    }
+    let mut changed = [tex.is_changed(); 3];
     let preview = tools.tool == Tool::Threshold || tools.tool == Tool::Grow;
     let (plo, phi) = tools.range;
     for (entity, quad, mat, mesh) in &mut quads {
@@ -211,6 +215,7 @@ fn sync(
             quad_size[i] = frame.size_mm;
             let rect = Rectangle::new(frame.size_mm[0] as f32, frame.size_mm[1] as f32);
             commands.entity(entity).insert(Mesh3d(meshes.add(rect)));
+            changed[i] = true;
         }
         let [w, h] = frame.size_mm;
         let mut patient_from_uv = nalgebra::Matrix4::identity();
@@ -222,7 +227,7 @@ fn sync(
             patient_from_uv: to_mat4(&patient_from_uv),
             voxel_from_patient: to_mat4(&voxel_from_patient),
             dims: Vec4::new(nx as f32, ny as f32, nz as f32, 0.0),
-            values: Vec4::new(tex.value_scale, 0.0, view.window_center as f32, view.window_width.max(1.0) as f32),
+            values: Vec4::new(tex.value_scale, 0.0, view.window_centre as f32, view.window_width.max(1.0) as f32),
             overlay: Vec4::new(view.overlay_opacity, if preview { 1.0 } else { 0.0 }, plo as f32, phi as f32),
             preview_color: Vec4::new(0.2, 0.85, 1.0, 0.45),
         };
@@ -231,7 +236,49 @@ fn sync(
             && let Some(mut m) = materials.get_mut(&mat.0)
         {
             m.params = params;
+            changed[i] = true;
         }
+    }
+    for (mut cam, mut camera, mut projection, mut transform) in &mut cameras {
+        let i = cam.axis as usize;
+        let Some(rect) = rects.slices[i] else {
+            camera.is_active = false;
+            continue;
+        };
+        let size = viewport_for(rect, &window).physical_size;
+        let picture_size = Extent3d { width: size.x, height: size.y, depth_or_array_layers: 1 };
+        if images.get(&cam.picture).is_some_and(|p| p.texture_descriptor.size != picture_size)
+            && let Some(mut picture) = images.get_mut(&cam.picture)
+        {
+            picture.resize(picture_size);
+            changed[i] = true;
+        }
+        let map = SliceMapping::new(cam.axis.frame(&lo, &hi, view.crosshair_mm), rect, &views.nav[i]);
+        let (w, h) = (rect.width() as f64 * map.mm_per_px, rect.height() as f64 * map.mm_per_px);
+        let scaling_mode = ScalingMode::Fixed { width: w as f32, height: h as f32 };
+        if let Projection::Orthographic(o) = &mut *projection {
+            let same = matches!(o.scaling_mode, ScalingMode::Fixed { width, height } if width == w as f32 && height == h as f32);
+            if !same {
+                o.scaling_mode = scaling_mode;
+                changed[i] = true;
+            }
+        } else {
+            *projection = Projection::Orthographic(OrthographicProjection {
+                scaling_mode,
+                ..OrthographicProjection::default_3d()
+            });
+            changed[i] = true;
+        }
+        let pan = views.nav[i].pan;
+        if transform.translation.truncate() != pan {
+            transform.translation = pan.extend(10.0);
+            changed[i] = true;
+        }
+        if changed[i] || pending.get() {
+            cam.redraw = REDRAW_FRAMES;
+        }
+        camera.is_active = cam.redraw > 0;
+        cam.redraw = cam.redraw.saturating_sub(1);
     }
 }
 

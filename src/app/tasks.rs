@@ -56,6 +56,11 @@ pub fn is_plan(path: &Path) -> bool {
 }
 
 impl Jobs {
+    /// Loading, editing, saving or writing a report is under way.
+    pub fn busy(&self) -> bool {
+        self.load.is_some() || self.edit.is_some() || self.save.is_some() || self.report.is_some()
+    }
+
     /// Starts opening `path` in the background: a plan with its scan and label map, or a DICOM
     /// folder or file (the largest series, or `series` when given) with a new, empty plan.
     pub fn open(&mut self, path: PathBuf, series: Option<String>) {
@@ -79,7 +84,7 @@ impl Jobs {
         self.load = Some(Job::spawn(title, move |progress| {
             if is_plan(&path) {
                 let plan_io::OpenedPlan { doc, scan, loaded, warnings } =
-                    plan_io::open_with_scan(&path, scan_folder.as_deref(), progress)?;
+                    plan_io::open_with_scan(&path, scan_folder.as_deref(), progress).map_err(JobError::opening)?;
                 let plan_path = Some(path.clone());
                 return Ok(LoadResult {
                     path: doc.scan.path.clone(),

@@ -200,7 +200,7 @@ pub(super) fn on_click(
                 jobs.segment(&doc.doc, volume, label, Step::KeepIslands { seeds_mm: vec![click.mm], connectivity: c });
             }
             (Tool::Brush, Some(label)) => {
-                let step = Step::Brush { center_mm: click.mm, radius_mm: tools.brush_radius_mm, erase: tools.erase };
+                let step = Step::Brush { centre_mm: click.mm, radius_mm: tools.brush_radius_mm, erase: tools.erase };
                 // A dab is small and immediate; a stroke is one undo step.
                 match doc.doc.segmentation.edit(label, &step, &volume, &Progress::new()) {
                     Ok(diff) if !diff.is_empty() => {

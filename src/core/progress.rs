@@ -12,6 +12,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 #[error("cancelled by the user")]
 pub struct Cancelled;
 
+/// An error of work the user can cancel: it tells the cancel (a [`Cancelled`] inside, the one
+/// form every error carries it in) from a failure, so callers never report a cancel as one.
+pub trait Interrupted: std::fmt::Display {
+    fn is_cancelled(&self) -> bool;
+}
+
+impl Interrupted for Cancelled {
+    fn is_cancelled(&self) -> bool {
+        true
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     done: AtomicU64,

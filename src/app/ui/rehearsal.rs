@@ -122,7 +122,7 @@ fn slice_texture(
         v.to_bits().hash(&mut h);
     }
     (
-        view.window_center.to_bits(),
+        view.window_centre.to_bits(),
         view.window_width.to_bits(),
         doc.generation,
         doc.labels_rev,

@@ -36,12 +36,12 @@ pub fn segments_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Ve
             }
             let active = tools.active == Some(label);
             let name = if s.critical { format!("{} ⚠", s.name) } else { s.name.clone() };
-            let volume_ml = d.segmentation.volume_mm3(label) / 1000.0;
-            if ui
-                .selectable_label(active, name)
-                .on_hover_text(format!("{}, {volume_ml:.1} ml; click to edit it", s.category.name()))
-                .clicked()
-            {
+            // The volume counts every voxel: only when the tooltip shows, not in every frame.
+            let hover = |ui: &mut egui::Ui| {
+                let volume_ml = d.segmentation.volume_mm3(label) / 1000.0;
+                ui.label(format!("{}, {volume_ml:.1} ml; click to edit it", s.category.name()));
+            };
+            if ui.selectable_label(active, name).on_hover_ui(hover).clicked() {
                 tools.active = Some(label);
             }
             let mut opacity = display.opacity;

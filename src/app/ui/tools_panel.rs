@@ -59,10 +59,10 @@ pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
     let view = &doc.doc.view;
     ui.horizontal_wrapped(|ui| {
         ui.label("Window");
-        for (name, center, width) in WINDOWS {
-            let on = (view.window_center - center).abs() < 0.5 && (view.window_width - width).abs() < 0.5;
+        for (name, centre, width) in WINDOWS {
+            let on = (view.window_centre - centre).abs() < 0.5 && (view.window_width - width).abs() < 0.5;
             if ui.selectable_label(on, name).clicked() {
-                out.push(Intent::Edit(Edit::run(Command::SetWindow { center, width })));
+                out.push(Intent::Edit(Edit::run(Command::SetWindow { centre, width })));
             }
         }
     });

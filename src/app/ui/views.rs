@@ -8,7 +8,7 @@ use nalgebra::{Point3, Vector3};
 use super::{Intent, ViewRects};
 use crate::app::document::{Doc, Edit};
 use crate::app::frames::{world_dir_from_patient, world_from_patient};
-use crate::app::layout::SliceAxis;
+use crate::app::layout::{SliceAxis, pixel_rect};
 use crate::app::planning::Planning;
 use crate::app::scene::{AXIS_COLORS, Orbit, StandardView};
 use crate::app::slices::{SliceMapping, SliceViews, slice_step_mm};
@@ -205,6 +205,10 @@ fn slice(
     let map = SliceMapping::new(axis.frame(lo, hi, view.crosshair_mm), rect, &v.slices.nav[i]);
     let resp = ui.interact(rect, egui::Id::new(("slice", i)), Sense::click_and_drag());
     let painter = ui.painter_at(rect);
+    if let Some(picture) = v.slices.pictures[i] {
+        let whole = Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+        painter.image(picture, pixel_rect(rect, ui.ctx().pixels_per_point()), whole, Color32::WHITE);
+    }
     let pointer = resp.hover_pos().filter(|p| rect.contains(*p));
 
     if let Some(p) = resp.interact_pointer_pos()
@@ -220,8 +224,8 @@ fn slice(
         // Window/level: right-drag sideways widens the window, up and down moves the level.
         let d = resp.drag_delta();
         let width = (view.window_width * (1.0 + d.x as f64 * 0.005)).max(1.0);
-        let center = view.window_center + d.y as f64 * view.window_width * 0.004;
-        out.push(Intent::Edit(Edit::run(Command::SetWindow { center, width })));
+        let centre = view.window_centre + d.y as f64 * view.window_width * 0.004;
+        out.push(Intent::Edit(Edit::run(Command::SetWindow { centre, width })));
     }
     if resp.dragged_by(egui::PointerButton::Middle) {
         let d = resp.drag_delta();
@@ -282,7 +286,7 @@ fn slice(
     let coord = ["x", "y", "z"][n];
     let title = format!("{}  {coord} = {:.1} mm", axis.name(), view.crosshair_mm[n]);
     text(&painter, rect.left_top() + egui::vec2(8.0, 8.0), egui::Align2::LEFT_TOP, &title, AXIS_COLORS[i]);
-    let wl = format!("W {:.0}  L {:.0}", view.window_width, view.window_center);
+    let wl = format!("W {:.0}  L {:.0}", view.window_width, view.window_centre);
     text(&painter, rect.right_bottom() + egui::vec2(-8.0, -8.0), egui::Align2::RIGHT_BOTTOM, &wl, gray);
 
     if let Some(p) = pointer {

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use crate::core::progress::Cancelled;
+use crate::core::progress::{Cancelled, Interrupted};
 
 /// Why a DICOM file or folder could not be used. Every variant names the file (or folder) and what
 /// was expected, so the message alone tells the user what to fix.
@@ -29,6 +29,12 @@ pub enum DicomError {
     VolumeFile(#[from] crate::core::io::volume_file::VolumeFileError),
     #[error(transparent)]
     Cancelled(#[from] Cancelled),
+}
+
+impl Interrupted for DicomError {
+    fn is_cancelled(&self) -> bool {
+        matches!(self, DicomError::Cancelled(_))
+    }
 }
 
 impl DicomError {

@@ -55,7 +55,7 @@ pub enum Command {
         mm: [f64; 3],
     },
     SetWindow {
-        center: f64,
+        centre: f64,
         width: f64,
     },
     SetOverlayOpacity {
@@ -258,13 +258,13 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
             ch.view = true;
             Command::SetCrosshair { mm: std::mem::replace(&mut doc.view.crosshair_mm, mm) }
         }
-        Command::SetWindow { center, width } => {
-            if !(center.is_finite() && width.is_finite() && width > 0.0) {
-                return Err(PlanError::Invalid(format!("window {center}/{width}: the width must be above 0")));
+        Command::SetWindow { centre, width } => {
+            if !(centre.is_finite() && width.is_finite() && width > 0.0) {
+                return Err(PlanError::Invalid(format!("window {centre}/{width}: the width must be above 0")));
             }
             ch.view = true;
-            let old = Command::SetWindow { center: doc.view.window_center, width: doc.view.window_width };
-            doc.view.window_center = center;
+            let old = Command::SetWindow { centre: doc.view.window_centre, width: doc.view.window_width };
+            doc.view.window_centre = centre;
             doc.view.window_width = width;
             old
         }
@@ -326,11 +326,23 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
                         inverses.push(inv);
                     }
                     Err(e) => {
-                        // Leave the document as it was: undo what this batch did so far.
-                        for inv in inverses.into_iter().rev() {
-                            let _ = apply(doc, inv);
-                        }
-                        return Err(PlanError::Invalid(format!("step {} of {}: {e}", n + 1, "a batch")));
+                        // Leave the document as it was: undo what this batch did so far, and say
+                        // so when that fails too (the plan is then partly changed).
+                        let failed: Vec<String> = inverses
+                            .into_iter()
+                            .rev()
+                            .filter_map(|inv| apply(doc, inv).err())
+                            .map(|e| e.to_string())
+                            .collect();
+                        let step = format!("step {} of the batch: {e}", n + 1);
+                        return Err(PlanError::Invalid(if failed.is_empty() {
+                            step
+                        } else {
+                            format!(
+                                "{step}; undoing its earlier steps failed as well ({}): the plan is partly changed",
+                                failed.join("; ")
+                            )
+                        }));
                     }
                 }
             }

@@ -5,16 +5,17 @@ use std::path::{Path, PathBuf};
 
 use super::{PlanDocument, SCHEMA_VERSION};
 use crate::core::io::nifti::NiftiError;
-use crate::core::progress::Progress;
+use crate::core::progress::{Interrupted, Progress};
 use crate::core::segmentation::{SegmentationError, Step, import_labels};
 use crate::core::volume::Volume;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanIoError {
-    #[error("{path}: cannot read: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: cannot write: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    // The cause is part of the message, not a `source`: an error chain would print it twice.
+    #[error("{path}: cannot read: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
+    #[error("{path}: cannot write: {error}")]
+    Write { path: PathBuf, error: std::io::Error },
     #[error("{path}: line {line}, column {column}: {detail}")]
     Syntax { path: PathBuf, line: usize, column: usize, detail: String },
     #[error(
@@ -33,6 +34,16 @@ pub enum PlanIoError {
     Segmentation(#[from] SegmentationError),
     #[error(transparent)]
     Scan(#[from] crate::core::dicom::DicomError),
+}
+
+impl Interrupted for PlanIoError {
+    fn is_cancelled(&self) -> bool {
+        match self {
+            PlanIoError::Segmentation(e) => e.is_cancelled(),
+            PlanIoError::Scan(e) => e.is_cancelled(),
+            _ => false,
+        }
+    }
 }
 
 /// The label map side file of a plan holding labels whose CRC-32 is `crc`:
@@ -78,7 +89,7 @@ fn map_paths(doc: &mut PlanDocument, f: impl Fn(&Path) -> PathBuf) {
 /// Parses a plan document, resolving its paths against the plan's folder. The label map is not
 /// read here (see `PlanDocument::label_map`).
 pub fn read(path: &Path) -> Result<PlanDocument, PlanIoError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlanIoError::Read { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|error| PlanIoError::Read { path: path.to_owned(), error })?;
     parse(&text, path)
 }
 
@@ -177,7 +188,7 @@ fn remove_stale_labels(plan: &Path, current: &Path) {
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PlanIoError> {
     use std::io::Write;
     let tmp = beside(path, ".saving");
-    let err = |source| PlanIoError::Write { path: path.to_owned(), source };
+    let err = |error| PlanIoError::Write { path: path.to_owned(), error };
     let mut f = std::fs::File::create(&tmp).map_err(err)?;
     f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
@@ -195,9 +206,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PlanIoError> {
 
 /// Flushes a written file to the disk (`target` names it in the error).
 fn sync(written: &Path, target: &Path) -> Result<(), PlanIoError> {
-    std::fs::File::open(written).and_then(|f| f.sync_all()).map_err(|source| {
+    std::fs::File::open(written).and_then(|f| f.sync_all()).map_err(|error| {
         let _ = std::fs::remove_file(written);
-        PlanIoError::Write { path: target.to_owned(), source }
+        PlanIoError::Write { path: target.to_owned(), error }
     })
 }
 
@@ -211,9 +222,9 @@ fn file_name(path: &Path) -> String {
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), PlanIoError> {
-    std::fs::rename(from, to).map_err(|source| {
+    std::fs::rename(from, to).map_err(|error| {
         let _ = std::fs::remove_file(from);
-        PlanIoError::Write { path: to.to_owned(), source }
+        PlanIoError::Write { path: to.to_owned(), error }
     })
 }
 

@@ -117,7 +117,9 @@ pub enum TransferPreset {
 #[serde(default)]
 pub struct ViewState {
     pub crosshair_mm: [f64; 3],
-    pub window_center: f64,
+    // Plan files keep the key they were first written with (and DICOM's spelling).
+    #[serde(rename = "window_center")]
+    pub window_centre: f64,
     pub window_width: f64,
     #[serde(deserialize_with = "unit_interval")]
     pub overlay_opacity: f32,
@@ -132,7 +134,7 @@ impl Default for ViewState {
     fn default() -> Self {
         ViewState {
             crosshair_mm: [0.0; 3],
-            window_center: 40.0,
+            window_centre: 40.0,
             window_width: 400.0,
             overlay_opacity: 0.5,
             clip: None,
@@ -210,7 +212,7 @@ impl PlanDocument {
         if volume.meta.modality != "CT"
             && let Some((lo, hi)) = volume.data.range()
         {
-            doc.view.window_center = f64::from(lo + hi) / 2.0;
+            doc.view.window_centre = f64::from(lo + hi) / 2.0;
             doc.view.window_width = f64::from(hi - lo).max(1.0);
         }
         doc

@@ -75,7 +75,7 @@ impl Session {
         labels_changed: bool,
     ) -> Result<(), PlanIoError> {
         std::fs::create_dir_all(&self.folder)
-            .map_err(|source| PlanIoError::Write { path: self.folder.clone(), source })?;
+            .map_err(|error| PlanIoError::Write { path: self.folder.clone(), error })?;
         let plan = self.folder.join(PLAN_FILE);
         let write_labels = labels_changed || !self.labels_written;
         io::save_with(doc, &plan, write_labels)?;

@@ -274,8 +274,8 @@ fn run<F: Field>(
     tbase.push(t);
 
     // Pass 2: vertices and triangles, each row into its own range.
-    let voxel_to_patient: Matrix4<f64> = grid.patient_from_voxel;
-    let flip = voxel_to_patient.fixed_view::<3, 3>(0, 0).determinant() < 0.0;
+    let patient_from_voxel: Matrix4<f64> = grid.patient_from_voxel;
+    let flip = patient_from_voxel.fixed_view::<3, 3>(0, 0).determinant() < 0.0;
     let mut positions = vec![[0f32; 3]; v];
     let mut triangles = vec![[0u32; 3]; t];
     let mut vslices = Vec::with_capacity(rows);
@@ -294,7 +294,7 @@ fn run<F: Field>(
     }
     progress.begin("Surface: building the mesh", rows as u64);
     let place = |x: f64, y: f64, z: f64| -> [f32; 3] {
-        let p = voxel_to_patient.transform_point(&Point3::new(x - pad as f64, y - pad as f64, z - pad as f64));
+        let p = patient_from_voxel.transform_point(&Point3::new(x - pad as f64, y - pad as f64, z - pad as f64));
         [p.x as f32, p.y as f32, p.z as f32]
     };
     vslices.into_par_iter().zip(tslices).enumerate().try_for_each_init(

@@ -5,6 +5,7 @@ mod cases;
 pub mod decimate;
 pub mod export;
 pub mod extract;
+pub mod lod;
 pub mod smooth;
 
 use nalgebra::{Matrix4, Point3, Vector3};

@@ -42,7 +42,9 @@ impl Tube {
 /// An axis-aligned ellipsoid.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Ellipsoid {
-    pub center: P3,
+    // The truth file keeps the key it was first written with.
+    #[serde(rename = "center")]
+    pub centre: P3,
     pub semi_axes_mm: P3,
 }
 
@@ -50,7 +52,7 @@ impl Ellipsoid {
     /// sum((x/a)^2): below 1 inside.
     #[inline]
     pub fn level(&self, p: &Vector3<f64>) -> f64 {
-        (0..3).map(|i| ((p[i] - self.center[i]) / self.semi_axes_mm[i]).powi(2)).sum()
+        (0..3).map(|i| ((p[i] - self.centre[i]) / self.semi_axes_mm[i]).powi(2)).sum()
     }
 
     pub fn contains(&self, p: &Vector3<f64>) -> bool {
@@ -59,7 +61,7 @@ impl Ellipsoid {
 
     /// The same ellipsoid with every semi-axis shortened by `mm`.
     pub fn shrunk(&self, mm: f64) -> Ellipsoid {
-        Ellipsoid { center: self.center, semi_axes_mm: self.semi_axes_mm.map(|a| a - mm) }
+        Ellipsoid { centre: self.centre, semi_axes_mm: self.semi_axes_mm.map(|a| a - mm) }
     }
 
     pub fn volume_mm3(&self) -> f64 {
@@ -72,22 +74,16 @@ impl Ellipsoid {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Shape {
     /// Inside `outer` and not inside `inner`.
-    EllipsoidShell {
-        outer: Ellipsoid,
-        inner: Ellipsoid,
-    },
+    EllipsoidShell { outer: Ellipsoid, inner: Ellipsoid },
     /// Union of ellipsoids.
-    Ellipsoids {
-        items: Vec<Ellipsoid>,
-    },
+    Ellipsoids { items: Vec<Ellipsoid> },
     Sphere {
-        center: P3,
+        #[serde(rename = "center")]
+        centre: P3,
         radius_mm: f64,
     },
     /// Union of capsules: a tree of tubes sharing end points.
-    Tubes {
-        segments: Vec<Tube>,
-    },
+    Tubes { segments: Vec<Tube> },
 }
 
 impl Shape {
@@ -95,7 +91,7 @@ impl Shape {
         match self {
             Shape::EllipsoidShell { outer, inner } => outer.contains(p) && !inner.contains(p),
             Shape::Ellipsoids { items } => items.iter().any(|e| e.contains(p)),
-            Shape::Sphere { center, radius_mm } => (p - v(*center)).norm() < *radius_mm,
+            Shape::Sphere { centre, radius_mm } => (p - v(*centre)).norm() < *radius_mm,
             Shape::Tubes { segments } => segments.iter().any(|t| t.signed_distance(p) < 0.0),
         }
     }
@@ -105,7 +101,7 @@ impl Shape {
     pub fn tube_distance(&self, p: &Vector3<f64>) -> Option<f64> {
         match self {
             Shape::Tubes { segments } => segments.iter().map(|t| t.signed_distance(p)).reduce(f64::min),
-            Shape::Sphere { center, radius_mm } => Some((p - v(*center)).norm() - radius_mm),
+            Shape::Sphere { centre, radius_mm } => Some((p - v(*centre)).norm() - radius_mm),
             _ => None,
         }
     }
@@ -158,7 +154,7 @@ impl Tissue {
 pub struct Anatomy {
     pub head: Ellipsoid,
     pub ventricles: [Ellipsoid; 2],
-    pub tumour_center: P3,
+    pub tumour_centre: P3,
     pub tumour_radius_mm: f64,
     pub arteries: Vec<Tube>,
     pub sinus: Vec<Tube>,
@@ -211,12 +207,12 @@ impl Anatomy {
         nerves.extend(left_nerves.iter().map(mirror));
 
         let mut a = Anatomy {
-            head: Ellipsoid { center: c, semi_axes_mm: [72.0, 90.0, 82.0] },
+            head: Ellipsoid { centre: c, semi_axes_mm: [72.0, 90.0, 82.0] },
             ventricles: [
-                Ellipsoid { center: at([10.0, 2.0, 14.0]), semi_axes_mm: [5.5, 22.0, 8.0] },
-                Ellipsoid { center: at([-10.0, 2.0, 14.0]), semi_axes_mm: [5.5, 22.0, 8.0] },
+                Ellipsoid { centre: at([10.0, 2.0, 14.0]), semi_axes_mm: [5.5, 22.0, 8.0] },
+                Ellipsoid { centre: at([-10.0, 2.0, 14.0]), semi_axes_mm: [5.5, 22.0, 8.0] },
             ],
-            tumour_center: at([30.0, -20.0, 20.0]),
+            tumour_centre: at([30.0, -20.0, 20.0]),
             tumour_radius_mm: 11.0,
             arteries,
             sinus,
@@ -251,7 +247,7 @@ impl Anatomy {
                 return *tissue;
             }
         }
-        let dt = (p - v(self.tumour_center)).norm();
+        let dt = (p - v(self.tumour_centre)).norm();
         if dt < self.tumour_radius_mm {
             return if dt >= self.tumour_radius_mm - TUMOUR_RIM_MM { Tissue::TumourRim } else { Tissue::TumourCore };
         }

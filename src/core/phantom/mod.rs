@@ -200,7 +200,7 @@ fn truth_of(a: &Anatomy, grid: &Grid) -> Truth {
             4 => (vec![Tissue::Ventricle], Shape::Ellipsoids { items: a.ventricles.to_vec() }),
             5 => (
                 vec![Tissue::TumourCore, Tissue::TumourRim],
-                Shape::Sphere { center: a.tumour_center, radius_mm: a.tumour_radius_mm },
+                Shape::Sphere { centre: a.tumour_centre, radius_mm: a.tumour_radius_mm },
             ),
             6 => (vec![Tissue::Artery], Shape::Tubes { segments: a.arteries.clone() }),
             7 => (vec![Tissue::Sinus], Shape::Tubes { segments: a.sinus.clone() }),
@@ -244,8 +244,9 @@ pub enum WriteError {
     Dicom(#[from] crate::core::dicom::DicomError),
     #[error(transparent)]
     Nifti(#[from] nifti::NiftiError),
-    #[error("{path}: cannot write: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    // The cause is part of the message, not a `source`: an error chain would print it twice.
+    #[error("{path}: cannot write: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
 }
 
 /// Writes the phantom under `dir`: `dicom/` (the CT series), `truth_labels.nii.gz`,
@@ -260,14 +261,14 @@ pub fn write(phantom: &Phantom, dir: &Path) -> Result<PhantomFiles, WriteError> 
     };
     let io = |path: &Path| {
         let path = path.to_owned();
-        move |source| WriteError::Io { path, source }
+        move |error| WriteError::Io { path, error }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     write_ct_series(&phantom.volume, &files.dicom_dir, &WriteOptions::new("twinplan phantom v1"))?;
     let labels: Vec<u16> = phantom.labels.iter().map(|&l| l as u16).collect();
     nifti::write_labels(&files.labels, &phantom.volume.grid, &labels, "twinplan phantom truth labels")?;
     let json = serde_json::to_string_pretty(&phantom.truth)
-        .map_err(|e| WriteError::Io { path: files.truth.clone(), source: e.into() })?;
+        .map_err(|e| WriteError::Io { path: files.truth.clone(), error: e.into() })?;
     std::fs::write(&files.truth, json + "\n").map_err(io(&files.truth))?;
     std::fs::write(&files.readme, readme()).map_err(io(&files.readme))?;
     std::fs::write(&files.plan, crate::core::document::io::to_json(&plan(phantom, &files), &files.plan))
@@ -306,9 +307,9 @@ fn plan(phantom: &Phantom, files: &PhantomFiles) -> crate::core::document::PlanD
         }
         doc.display.insert(label as u16, display);
     }
-    let tumour = phantom.anatomy.tumour_center;
+    let tumour = phantom.anatomy.tumour_centre;
     doc.trajectories.push(biopsy(&phantom.anatomy));
-    doc.view = ViewState { crosshair_mm: tumour, window_center: 40.0, window_width: 80.0, ..Default::default() };
+    doc.view = ViewState { crosshair_mm: tumour, window_centre: 40.0, window_width: 80.0, ..Default::default() };
     doc
 }
 
@@ -316,7 +317,7 @@ fn plan(phantom: &Phantom, files: &PhantomFiles) -> crate::core::document::PlanD
 /// tumour leaves the scalp (a short, near-perpendicular path).
 fn biopsy(anatomy: &anatomy::Anatomy) -> crate::core::planning::Trajectory {
     use crate::core::planning::{Instrument, InstrumentKind, Trajectory};
-    let (c, t, a) = (anatomy.head.center, anatomy.tumour_center, anatomy.head.semi_axes_mm);
+    let (c, t, a) = (anatomy.head.centre, anatomy.tumour_centre, anatomy.head.semi_axes_mm);
     let d: [f64; 3] = std::array::from_fn(|i| t[i] - c[i]);
     let s = 1.0 / (0..3).map(|i| (d[i] / a[i]).powi(2)).sum::<f64>().sqrt();
     // Rounded to 0.1 mm, as a surgeon would type it.

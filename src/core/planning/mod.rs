@@ -9,6 +9,7 @@ mod instrument;
 mod search;
 mod segment_mesh;
 
+use crate::core::progress::{Cancelled, Interrupted};
 use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
 
@@ -31,8 +32,14 @@ pub enum PlanningError {
     OutsideScan { name: String, which: &'static str, x: f64, y: f64, z: f64 },
     #[error("trajectory '{name}': {detail}")]
     Invalid { name: String, detail: String },
-    #[error("cancelled by the user")]
-    Cancelled,
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+impl Interrupted for PlanningError {
+    fn is_cancelled(&self) -> bool {
+        matches!(self, PlanningError::Cancelled(_))
+    }
 }
 
 /// One planned path: the instrument goes in at `entry_mm` and stops at `target_mm`.

@@ -188,7 +188,7 @@ impl PlanningScene {
                 Ok(Score { vertex: i, risk, min_clearance_mm })
             })
             .collect();
-        progress.check().map_err(|_| PlanningError::Cancelled)?;
+        progress.check()?;
 
         let mut rejections = Rejections::default();
         let mut vertex_risk = vec![f32::NAN; vertices.len()];

@@ -28,7 +28,7 @@ impl Rgb {
         let labels = &doc.segmentation.labels;
         let cut = plane.sample_labels(&labels.grid, &labels.labels, n, span_mm);
         let view = &doc.view;
-        let low = view.window_center - view.window_width / 2.0;
+        let low = view.window_centre - view.window_width / 2.0;
         let pixels = values
             .iter()
             .zip(&cut)

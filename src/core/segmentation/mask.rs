@@ -133,8 +133,8 @@ impl Preset {
     }
 }
 
-/// Sets (or clears, when `erase`) every voxel whose centre lies within `radius_mm` of `center`.
-pub fn brush(mask: &mut Mask, center: &Point3<f64>, radius_mm: f64, erase: bool) {
+/// Sets (or clears, when `erase`) every voxel whose centre lies within `radius_mm` of `centre`.
+pub fn brush(mask: &mut Mask, centre: &Point3<f64>, radius_mm: f64, erase: bool) {
     let g = &mask.grid;
     let Some(voxel_from_patient) = g.voxel_from_patient() else {
         return;
@@ -143,7 +143,7 @@ pub fn brush(mask: &mut Mask, center: &Point3<f64>, radius_mm: f64, erase: bool)
     let mut lo = [f64::INFINITY; 3];
     let mut hi = [f64::NEG_INFINITY; 3];
     for c in 0..8 {
-        let corner = center
+        let corner = centre
             + nalgebra::Vector3::new(
                 if c & 1 == 0 { -radius_mm } else { radius_mm },
                 if c & 2 == 0 { -radius_mm } else { radius_mm },
@@ -171,7 +171,7 @@ pub fn brush(mask: &mut Mask, center: &Point3<f64>, radius_mm: f64, erase: bool)
         for j in j0..=j1 {
             for i in i0..=i1 {
                 let p = g.patient_from_ijk([i as f64, j as f64, k as f64]);
-                if (p - center).norm_squared() <= r2 {
+                if (p - centre).norm_squared() <= r2 {
                     let idx = g.index(i, j, k);
                     mask.voxels[idx] = value;
                 }

@@ -19,7 +19,7 @@ pub use mask::{Logic, Mask, Preset};
 pub use step_text::STEP_SYNTAX;
 
 use crate::core::io::nifti::NiftiError;
-use crate::core::progress::{Cancelled, Progress};
+use crate::core::progress::{Cancelled, Interrupted, Progress};
 use crate::core::volume::Volume;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,12 @@ pub enum SegmentationError {
     Invalid(String),
     #[error(transparent)]
     Cancelled(#[from] Cancelled),
+}
+
+impl Interrupted for SegmentationError {
+    fn is_cancelled(&self) -> bool {
+        matches!(self, SegmentationError::Cancelled(_))
+    }
 }
 
 /// What a structure is, which decides its default colour and whether paths must keep clear of it.
@@ -161,7 +167,9 @@ pub enum Step {
     },
     /// Paint (or erase) a ball at a point.
     Brush {
-        center_mm: [f64; 3],
+        // Plan files keep the key they were first written with.
+        #[serde(rename = "center_mm")]
+        centre_mm: [f64; 3],
         radius_mm: f64,
         erase: bool,
     },
@@ -418,9 +426,9 @@ fn run_step(
             seg.segment(*with).ok_or(SegmentationError::NoSuchSegment(*with))?;
             current.combine(&seg.mask(*with), *op)
         }
-        Step::Brush { center_mm, radius_mm, erase } => {
+        Step::Brush { centre_mm, radius_mm, erase } => {
             let mut m = current;
-            mask::brush(&mut m, &Point3::new(center_mm[0], center_mm[1], center_mm[2]), *radius_mm, *erase);
+            mask::brush(&mut m, &Point3::new(centre_mm[0], centre_mm[1], centre_mm[2]), *radius_mm, *erase);
             m
         }
         Step::Import { file, label } => {

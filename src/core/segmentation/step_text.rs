@@ -111,7 +111,7 @@ impl Step {
                 arity(2)?;
                 need_seeds(false)?;
                 Step::Brush {
-                    center_mm: point(args[0]).map_err(|e| bad(&e))?,
+                    centre_mm: point(args[0]).map_err(|e| bad(&e))?,
                     radius_mm: positive(1)?,
                     erase: tool == "erase",
                 }
@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(Step::parse("hollow:2", C), Ok(Step::Shell { mm: 2.0, outside: false }));
         assert_eq!(
             Step::parse("erase:1,2,3:4", C),
-            Ok(Step::Brush { center_mm: [1.0, 2.0, 3.0], radius_mm: 4.0, erase: true })
+            Ok(Step::Brush { centre_mm: [1.0, 2.0, 3.0], radius_mm: 4.0, erase: true })
         );
         assert_eq!(
             Step::parse("import:C:/scans/l.nii.gz:7", C),
