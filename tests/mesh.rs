@@ -33,7 +33,7 @@ fn field(grid: &Grid, f: impl Fn(&Point3<f64>) -> f64) -> Volume {
     for k in 0..grid.dims[2] {
         for j in 0..grid.dims[1] {
             for i in 0..grid.dims[0] {
-                v.push(f(&grid.patient_from_ijk([i as f64, j as f64, k as f64])) as f32);
+                v.push(f(&grid.patient_point([i as f64, j as f64, k as f64])) as f32);
             }
         }
     }
@@ -159,10 +159,8 @@ fn oracle(v: &Volume, iso: f32) -> (usize, f64) {
                 let vert = |e: usize| -> Vector3<f64> {
                     let (a, b) = E[e];
                     let t = ((iso - vals[a]) / (vals[b] - vals[a])) as f64;
-                    let pa =
-                        g.patient_from_ijk([(i + C[a][0]) as f64, (j + C[a][1]) as f64, (k + C[a][2]) as f64]).coords;
-                    let pb =
-                        g.patient_from_ijk([(i + C[b][0]) as f64, (j + C[b][1]) as f64, (k + C[b][2]) as f64]).coords;
+                    let pa = g.patient_point([(i + C[a][0]) as f64, (j + C[a][1]) as f64, (k + C[a][2]) as f64]).coords;
+                    let pb = g.patient_point([(i + C[b][0]) as f64, (j + C[b][1]) as f64, (k + C[b][2]) as f64]).coords;
                     pa + (pb - pa) * t
                 };
                 let tri = &TRI_TABLE[index];
@@ -207,7 +205,7 @@ fn taubin_smoothing_removes_voxel_steps_without_shrinking() {
     let mut mask = Mask::empty(&grid);
     for idx in 0..grid.voxel_count() {
         let [i, j, k] = grid.ijk(idx);
-        mask.voxels[idx] = (grid.patient_from_ijk([i as f64, j as f64, k as f64]).coords.norm() <= r) as u8;
+        mask.voxels[idx] = (grid.patient_point([i as f64, j as f64, k as f64]).coords.norm() <= r) as u8;
     }
     let blocky = extract_mask(&mask, ExtractOptions::default(), &Progress::new()).unwrap();
     let mut smooth = blocky.clone();

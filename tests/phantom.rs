@@ -110,7 +110,7 @@ fn phantom_on(grid: Grid) -> Volume {
     for k in 0..grid.dims[2] {
         for j in 0..grid.dims[1] {
             for i in 0..grid.dims[0] {
-                hu.push(a.tissue(&grid.patient_from_ijk([i as f64, j as f64, k as f64]).coords).hu() as i16);
+                hu.push(a.tissue(&grid.patient_point([i as f64, j as f64, k as f64]).coords).hu() as i16);
             }
         }
     }

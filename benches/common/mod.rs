@@ -156,7 +156,7 @@ pub fn big_series() -> PathBuf {
     use rayon::prelude::*;
     hu.par_chunks_mut(plane).enumerate().for_each(|(k, s)| {
         for (n, v) in s.iter_mut().enumerate() {
-            let p = grid.patient_from_ijk([(n % 512) as f64, (n / 512) as f64, k as f64]);
+            let p = grid.patient_point([(n % 512) as f64, (n / 512) as f64, k as f64]);
             *v = anatomy.tissue(&p.coords).hu() as i16;
         }
     });

@@ -27,6 +27,7 @@ use super::slices::SliceViews;
 use super::study::Study;
 use super::tasks::Jobs;
 use super::tools::{Hover, Tools};
+use crate::core::document::recovery::Found;
 
 /// Frames per second, smoothed, for the diagnostics overlay.
 #[derive(Default)]
@@ -122,62 +123,10 @@ fn panels(
         }
     }
     if let Some(err) = &notices.error {
-        egui::Window::new("Could not complete")
-            .collapsible(false)
-            .resizable(true)
-            .default_width(560.0)
-            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-            .show(ctx, |ui| {
-                egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| ui.label(err));
-                ui.label("What is on screen is unchanged.");
-                ui.horizontal(|ui| {
-                    if jobs.relink.is_some()
-                        && ui
-                            .button("Locate scan folder…")
-                            .on_hover_text("Its series UID must match the plan's")
-                            .clicked()
-                    {
-                        requests.push(Intent::Dialog(DialogKind::LocateScan));
-                    }
-                    if ui.button("OK").clicked() {
-                        requests.push(Intent::DismissError);
-                    }
-                });
-            });
+        error_dialog(ctx, err, jobs.relink.is_some(), &mut requests);
     }
     if let Some(found) = autosave.left_behind.first() {
-        egui::Window::new("Recover unsaved work?")
-            .collapsible(false)
-            .resizable(false)
-            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-            .show(ctx, |ui| {
-                let what = found
-                    .about
-                    .original
-                    .as_ref()
-                    .map_or("a plan that was never saved".to_owned(), |p| p.display().to_string());
-                let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-                ui.label(format!(
-                    "twinplan did not close normally. The work on {what} was kept {}: {}, {}.",
-                    super::autosave::age(found),
-                    count(found.about.trajectories, "trajectory", "trajectories"),
-                    count(found.about.segments, "segment", "segments")
-                ));
-                if autosave.left_behind.len() > 1 {
-                    ui.label(format!("{} more recoveries after this one.", autosave.left_behind.len() - 1));
-                }
-                ui.horizontal(|ui| {
-                    if ui.button("Recover").on_hover_text("Open it; Save writes it back to its plan file").clicked() {
-                        requests.push(Intent::Recover(0));
-                    }
-                    if ui.button("Discard").clicked() {
-                        requests.push(Intent::DiscardRecovery(0));
-                    }
-                    if ui.button("Later").on_hover_text("Keep it and ask again next time").clicked() {
-                        requests.push(Intent::RecoverLater);
-                    }
-                });
-            });
+        recovery_dialog(ctx, found, autosave.left_behind.len() - 1, &mut requests);
     }
     keyboard(ctx, &mut tools, &mut requests);
     // Only write back what changed, so that systems watching for changes stay quiet.
@@ -191,6 +140,65 @@ fn panels(
         apply.write(r);
     }
     Ok(())
+}
+
+/// The error the user must read before going on; a plan whose scan moved offers to locate it.
+fn error_dialog(ctx: &egui::Context, err: &str, can_relink: bool, requests: &mut Vec<Intent>) {
+    egui::Window::new("Could not complete")
+        .collapsible(false)
+        .resizable(true)
+        .default_width(560.0)
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+        .show(ctx, |ui| {
+            egui::ScrollArea::vertical().max_height(300.0).show(ui, |ui| ui.label(err));
+            ui.label("What is on screen is unchanged.");
+            ui.horizontal(|ui| {
+                if can_relink
+                    && ui.button("Locate scan folder…").on_hover_text("Its series UID must match the plan's").clicked()
+                {
+                    requests.push(Intent::Dialog(DialogKind::LocateScan));
+                }
+                if ui.button("OK").clicked() {
+                    requests.push(Intent::DismissError);
+                }
+            });
+        });
+}
+
+/// Work a crashed session left behind (the newest of `more + 1`): recover, discard or later.
+fn recovery_dialog(ctx: &egui::Context, found: &Found, more: usize, requests: &mut Vec<Intent>) {
+    egui::Window::new("Recover unsaved work?")
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+        .show(ctx, |ui| {
+            let what = found
+                .about
+                .original
+                .as_ref()
+                .map_or("a plan that was never saved".to_owned(), |p| p.display().to_string());
+            let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+            ui.label(format!(
+                "twinplan did not close normally. The work on {what} was kept {}: {}, {}.",
+                super::autosave::age(found),
+                count(found.about.trajectories, "trajectory", "trajectories"),
+                count(found.about.segments, "segment", "segments")
+            ));
+            if more > 0 {
+                ui.label(format!("{more} more recoveries after this one."));
+            }
+            ui.horizontal(|ui| {
+                if ui.button("Recover").on_hover_text("Open it; Save writes it back to its plan file").clicked() {
+                    requests.push(Intent::Recover(0));
+                }
+                if ui.button("Discard").clicked() {
+                    requests.push(Intent::DiscardRecovery(0));
+                }
+                if ui.button("Later").on_hover_text("Keep it and ask again next time").clicked() {
+                    requests.push(Intent::RecoverLater);
+                }
+            });
+        });
 }
 
 fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, requests: &mut Vec<Intent>) {

@@ -296,13 +296,13 @@ fn slice(
             let color = if v.tools.erase { Color32::from_rgb(255, 120, 80) } else { Color32::from_rgb(120, 220, 255) };
             painter.circle_stroke(p, radius, Stroke::new(1.5, color));
         }
-        let ijk = volume.grid.ijk_from_patient(&mm);
-        let value = ijk.and_then(|q| volume.sample_ijk([q.x, q.y, q.z]));
+        let voxel = volume.grid.voxel_point(&mm);
+        let value = voxel.and_then(|q| volume.sample_voxel([q.x, q.y, q.z]));
         let mut s = match value {
             Some(val) => format!("{val:.0} {}", volume.meta.unit),
             None => "outside the scan".to_owned(),
         };
-        if let Some(q) = ijk {
+        if let Some(q) = voxel {
             let idx = |x: f64, n: usize| (x.round() >= 0.0 && (x.round() as usize) < n).then_some(x.round() as usize);
             let [nx, ny, nz] = volume.grid.dims;
             if let (Some(a), Some(bb), Some(cc)) = (idx(q.x, nx), idx(q.y, ny), idx(q.z, nz)) {

@@ -652,43 +652,10 @@ impl PlaneAttrs {
     }
 }
 
-/// The image headers of every frame in a parsed file. Errors name the file and the attribute.
-pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader>> {
-    let obj: &InMemDicomObject = &parsed.object;
-    let meta = parsed.object.meta();
-    let a = Attrs { obj, path };
-
-    let sop_class = {
-        let s = a.string(tags::SOP_CLASS_UID);
-        if s.is_empty() { meta.media_storage_sop_class_uid().trim_end_matches('\0').to_owned() } else { s }
-    };
-    // Headers are read up to (not including) PixelData, so an image is recognised by its image
-    // pixel module; a file that claims one and lacks pixels fails later, when it is decoded.
-    let has_pixels =
-        obj.get(tags::PIXEL_DATA).is_some() || (obj.get(tags::ROWS).is_some() && obj.get(tags::COLUMNS).is_some());
-    if !has_pixels {
-        if obj.get(tags::FLOAT_PIXEL_DATA).is_some() || obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_some() {
-            return Err(DicomError::Unsupported { path: path.to_owned(), what: "float pixel data".into() });
-        }
-        let kind = if obj.get(tags::DIRECTORY_RECORD_SEQUENCE).is_some() {
-            "a DICOMDIR index".to_owned()
-        } else {
-            sop_class_name(&sop_class)
-        };
-        return Err(DicomError::NoPixelData { path: path.to_owned(), kind });
-    }
-
-    let ts_uid = meta.transfer_syntax().trim_end_matches('\0').to_owned();
-    let ts = TransferSyntaxRegistry
-        .get(&ts_uid)
-        .ok_or_else(|| DicomError::Unsupported { path: path.to_owned(), what: format!("transfer syntax {ts_uid}") })?;
-    if ts.is_encapsulated_pixel_data() && !ts.can_decode_all() {
-        return Err(DicomError::Unsupported {
-            path: path.to_owned(),
-            what: format!("transfer syntax {} ({ts_uid}): no decoder built in", ts.name()),
-        });
-    }
-
+/// The image pixel module: plane size, frames and pixel format, checked against what loads (a
+/// scalar image of 1, 8, 16 or 32 bits within the size limits).
+fn image_pixels(a: &Attrs) -> Result<(u32, u32, u32, PixelFormat)> {
+    let path = a.path;
     let rows =
         a.uint(tags::ROWS, u16::MAX as i64)?.ok_or_else(|| DicomError::invalid(path, "Rows (0028,0010) is missing"))?;
     let cols = a
@@ -746,6 +713,47 @@ pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader
         samples_per_pixel,
         monochrome1: photometric == "MONOCHROME1",
     };
+    Ok((rows, cols, frames, format))
+}
+
+/// The image headers of every frame in a parsed file. Errors name the file and the attribute.
+pub fn slice_headers(parsed: &ParsedFile, path: &Path) -> Result<Vec<SliceHeader>> {
+    let obj: &InMemDicomObject = &parsed.object;
+    let meta = parsed.object.meta();
+    let a = Attrs { obj, path };
+
+    let sop_class = {
+        let s = a.string(tags::SOP_CLASS_UID);
+        if s.is_empty() { meta.media_storage_sop_class_uid().trim_end_matches('\0').to_owned() } else { s }
+    };
+    // Headers are read up to (not including) PixelData, so an image is recognised by its image
+    // pixel module; a file that claims one and lacks pixels fails later, when it is decoded.
+    let has_pixels =
+        obj.get(tags::PIXEL_DATA).is_some() || (obj.get(tags::ROWS).is_some() && obj.get(tags::COLUMNS).is_some());
+    if !has_pixels {
+        if obj.get(tags::FLOAT_PIXEL_DATA).is_some() || obj.get(tags::DOUBLE_FLOAT_PIXEL_DATA).is_some() {
+            return Err(DicomError::Unsupported { path: path.to_owned(), what: "float pixel data".into() });
+        }
+        let kind = if obj.get(tags::DIRECTORY_RECORD_SEQUENCE).is_some() {
+            "a DICOMDIR index".to_owned()
+        } else {
+            sop_class_name(&sop_class)
+        };
+        return Err(DicomError::NoPixelData { path: path.to_owned(), kind });
+    }
+
+    let ts_uid = meta.transfer_syntax().trim_end_matches('\0').to_owned();
+    let ts = TransferSyntaxRegistry
+        .get(&ts_uid)
+        .ok_or_else(|| DicomError::Unsupported { path: path.to_owned(), what: format!("transfer syntax {ts_uid}") })?;
+    if ts.is_encapsulated_pixel_data() && !ts.can_decode_all() {
+        return Err(DicomError::Unsupported {
+            path: path.to_owned(),
+            what: format!("transfer syntax {} ({ts_uid}): no decoder built in", ts.name()),
+        });
+    }
+
+    let (rows, cols, frames, format) = image_pixels(&a)?;
 
     // Classic attributes, then shared functional groups, then per-frame groups override.
     let mut base = PlaneAttrs::read(&a)?;

@@ -289,6 +289,44 @@ fn fmt_mm(x: f64) -> String {
     format!("{x:.2} mm")
 }
 
+/// Slices sorted along `normal` without those that repeat a position already present: the first
+/// (lowest InstanceNumber) of each is kept, and the user is told which files were left out.
+fn without_repeated_positions(
+    slices: Vec<SliceHeader>,
+    normal: &Vector3<f64>,
+    warnings: &mut Vec<String>,
+) -> Vec<SliceHeader> {
+    let mut kept: Vec<SliceHeader> = Vec::with_capacity(slices.len());
+    let mut dropped = Vec::new();
+    for s in slices {
+        let dup = kept
+            .last()
+            .is_some_and(|k| (along(k, normal).unwrap_or(0.0) - along(&s, normal).unwrap_or(0.0)).abs() < 1e-3);
+        if dup {
+            dropped.push(s);
+        } else {
+            kept.push(s);
+        }
+    }
+    if !dropped.is_empty() {
+        let names: Vec<String> = dropped
+            .iter()
+            .take(5)
+            .map(|d| {
+                let file = d.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                if d.frames_in_file > 1 { format!("{file} frame {}", d.frame + 1) } else { file }
+            })
+            .collect();
+        warnings.push(format!(
+            "{} image(s) repeat a slice position already present and were left out (first kept by InstanceNumber): {}{}",
+            dropped.len(),
+            names.join(", "),
+            if dropped.len() > 5 { ", ..." } else { "" }
+        ));
+    }
+    kept
+}
+
 /// Sorts one stack, measures its spacing, and decides its grid and warnings.
 fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Series {
     let mut warnings = Vec::new();
@@ -345,37 +383,8 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
         }
     }
 
-    // Duplicate positions: keep the first (lowest InstanceNumber) of each.
     if have_positions && slices.len() > 1 {
-        let mut kept: Vec<SliceHeader> = Vec::with_capacity(slices.len());
-        let mut dropped = Vec::new();
-        for s in slices {
-            let dup = kept
-                .last()
-                .is_some_and(|k| (along(k, &normal).unwrap_or(0.0) - along(&s, &normal).unwrap_or(0.0)).abs() < 1e-3);
-            if dup {
-                dropped.push(s);
-            } else {
-                kept.push(s);
-            }
-        }
-        if !dropped.is_empty() {
-            let names: Vec<String> = dropped
-                .iter()
-                .take(5)
-                .map(|d| {
-                    let file = d.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-                    if d.frames_in_file > 1 { format!("{file} frame {}", d.frame + 1) } else { file }
-                })
-                .collect();
-            warnings.push(format!(
-                "{} image(s) repeat a slice position already present and were left out (first kept by InstanceNumber): {}{}",
-                dropped.len(),
-                names.join(", "),
-                if dropped.len() > 5 { ", ..." } else { "" }
-            ));
-        }
-        slices = kept;
+        slices = without_repeated_positions(slices, &normal, &mut warnings);
     }
 
     let n = slices.len();

@@ -66,7 +66,7 @@ mod tests {
     fn sphere(grid: &Grid, centre: Point3<f64>, r_mm: f64) -> Mask {
         let mut m = Mask::empty(grid);
         for (idx, v) in m.voxels.iter_mut().enumerate() {
-            let p = grid.patient_from_ijk(grid.ijk(idx).map(|x| x as f64));
+            let p = grid.patient_point(grid.ijk(idx).map(|x| x as f64));
             *v = ((p - centre).norm() <= r_mm) as u8;
         }
         m
@@ -83,8 +83,8 @@ mod tests {
         let set: Vec<usize> = (0..c.voxels.len()).filter(|&i| c.voxels[i] != 0).collect();
         assert_eq!(set, vec![c.grid.index(0, 0, 0), c.grid.index(2, 1, 1)]);
         // A coarse centre is the centre of its block of fine voxels.
-        let centre = c.grid.patient_from_ijk([1.0, 0.0, 1.0]);
-        let block: Point3<f64> = grid.patient_from_ijk([2.5, 0.5, 2.5]);
+        let centre = c.grid.patient_point([1.0, 0.0, 1.0]);
+        let block: Point3<f64> = grid.patient_point([2.5, 0.5, 2.5]);
         assert!((centre - block).norm() < 1e-12);
     }
 

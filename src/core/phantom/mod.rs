@@ -116,7 +116,7 @@ pub fn generate() -> Phantom {
         |(k, (hu_slice, lab_slice))| {
             for j in 0..ny {
                 for i in 0..nx {
-                    let c = grid.patient_from_ijk([i as f64, j as f64, k as f64]).coords;
+                    let c = grid.patient_point([i as f64, j as f64, k as f64]).coords;
                     let centre_tissue = anatomy.tissue(&c);
                     let half = Vector3::new(sp[0], sp[1], sp[2]) * 0.5;
                     let near_tube =

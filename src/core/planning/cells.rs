@@ -134,7 +134,7 @@ impl Occupancy {
         for quad in quads {
             let base = vertices.len() as u32;
             for c in quad {
-                let p = grid.patient_from_ijk(c);
+                let p = grid.patient_point(c);
                 vertices.push(Vector::new(p.x as f32, p.y as f32, p.z as f32));
             }
             let (t1, t2) = ([base, base + 1, base + 2], [base, base + 2, base + 3]);
@@ -292,8 +292,8 @@ mod tests {
         assert_eq!(cells.boundary().indices().len(), 12);
         assert!((volume(cells.boundary()) - 60.0 * g.voxel_volume_mm3()).abs() < 1e-3);
         // A point just inside the block's corner cell and one just outside it.
-        let inside = g.patient_from_ijk([0.51, 2.51, 1.51]);
-        let outside = g.patient_from_ijk([0.49, 2.51, 1.51]);
+        let inside = g.patient_point([0.51, 2.51, 1.51]);
+        let outside = g.patient_point([0.49, 2.51, 1.51]);
         assert!(cells.contains(&inside) && !cells.contains(&outside));
         assert!(Cells::new(&Mask::empty(&g)).is_none());
     }

@@ -190,28 +190,8 @@ impl PlanningScene {
             .collect();
         progress.check()?;
 
-        let mut rejections = Rejections::default();
-        let mut vertex_risk = vec![f32::NAN; vertices.len()];
-        let mut allowed: Vec<Score> = Vec::new();
-        let mut scored = 0;
-        for o in outcomes {
-            match o {
-                Ok(s) => {
-                    scored += 1;
-                    vertex_risk[s.vertex] = s.risk as f32;
-                    if s.min_clearance_mm >= min_margin.min(RISK_RANGE_MM) - tolerance {
-                        allowed.push(s);
-                    } else {
-                        rejections.too_close += 1;
-                    }
-                }
-                Err(Reject::Region) => rejections.outside_region += 1,
-                Err(Reject::Length) => rejections.too_long += 1,
-                Err(Reject::Angle) => rejections.too_steep += 1,
-                Err(Reject::Hidden) => rejections.hidden += 1,
-                Err(Reject::Cancelled) => {}
-            }
-        }
+        let (rejections, vertex_risk, mut allowed, scored) =
+            tally(outcomes, vertices.len(), min_margin.min(RISK_RANGE_MM) - tolerance);
         let length = |s: &Score| (vertices[s.vertex] - target).norm();
         allowed.sort_by(|a, b| {
             a.risk
@@ -222,6 +202,48 @@ impl PlanningScene {
 
         // The best few of each separate place, checked exactly.
         let places = group_places(&allowed, &vertices, settings);
+        let checked = places.iter().map(Vec::len).sum();
+        let suggestions = self.best_of_places(template, seg, &vertices, &places, max_length, settings, progress);
+
+        let mut warnings = self.warnings.clone();
+        if suggestions.is_empty() {
+            warnings.push(format!(
+                "no entry meets every constraint ({} surface points: {} outside the region, {} too far, {} too steep, {} not facing out, {} too close to a critical structure; {} checked exactly)",
+                vertices.len(),
+                rejections.outside_region,
+                rejections.too_long,
+                rejections.too_steep,
+                rejections.hidden,
+                rejections.too_close,
+                checked
+            ));
+        }
+        Ok(EntrySearch {
+            target_mm: template.target_mm,
+            settings: settings.clone(),
+            surface_vertices: vertices.len(),
+            scored,
+            rejections,
+            checked,
+            suggestions,
+            vertex_risk,
+            warnings,
+        })
+    }
+
+    /// Each place's best candidate that an exact check finds clear (and within the length and
+    /// angle), best first, at most `settings.count` of them.
+    #[allow(clippy::too_many_arguments)]
+    fn best_of_places(
+        &self,
+        template: &Trajectory,
+        seg: &Segmentation,
+        vertices: &[Point3<f64>],
+        places: &[Vec<usize>],
+        max_length: f64,
+        settings: &SearchSettings,
+        progress: &Progress,
+    ) -> Vec<Suggestion> {
         let to_check: Vec<usize> = places.iter().flatten().copied().collect();
         progress.begin("checking the best entries exactly", to_check.len() as u64);
         let checked: Vec<Option<TrajectoryReport>> = to_check
@@ -239,7 +261,7 @@ impl PlanningScene {
             .collect();
         let mut suggestions: Vec<Suggestion> = Vec::new();
         let mut at = 0;
-        for place in &places {
+        for place in places {
             let best = checked[at..at + place.len()]
                 .iter()
                 .zip(place)
@@ -252,32 +274,41 @@ impl PlanningScene {
         }
         suggestions.sort_by(|a, b| rank(&a.report).partial_cmp(&rank(&b.report)).unwrap_or(std::cmp::Ordering::Equal));
         suggestions.truncate(settings.count);
-
-        let mut warnings = self.warnings.clone();
-        if suggestions.is_empty() {
-            warnings.push(format!(
-                "no entry meets every constraint ({} surface points: {} outside the region, {} too far, {} too steep, {} not facing out, {} too close to a critical structure; {} checked exactly)",
-                vertices.len(),
-                rejections.outside_region,
-                rejections.too_long,
-                rejections.too_steep,
-                rejections.hidden,
-                rejections.too_close,
-                to_check.len()
-            ));
-        }
-        Ok(EntrySearch {
-            target_mm: template.target_mm,
-            settings: settings.clone(),
-            surface_vertices: vertices.len(),
-            scored,
-            rejections,
-            checked: to_check.len(),
-            suggestions,
-            vertex_risk,
-            warnings,
-        })
+        suggestions
     }
+}
+
+/// What scoring found: each vertex's risk (NaN where no path may start), why the others were
+/// turned away, the candidates that keep `least_clearance_mm` from every structure, and how many
+/// were scored.
+fn tally(
+    outcomes: Vec<Result<Score, Reject>>,
+    vertices: usize,
+    least_clearance_mm: f64,
+) -> (Rejections, Vec<f32>, Vec<Score>, usize) {
+    let mut rejections = Rejections::default();
+    let mut vertex_risk = vec![f32::NAN; vertices];
+    let mut allowed: Vec<Score> = Vec::new();
+    let mut scored = 0;
+    for o in outcomes {
+        match o {
+            Ok(s) => {
+                scored += 1;
+                vertex_risk[s.vertex] = s.risk as f32;
+                if s.min_clearance_mm >= least_clearance_mm {
+                    allowed.push(s);
+                } else {
+                    rejections.too_close += 1;
+                }
+            }
+            Err(Reject::Region) => rejections.outside_region += 1,
+            Err(Reject::Length) => rejections.too_long += 1,
+            Err(Reject::Angle) => rejections.too_steep += 1,
+            Err(Reject::Hidden) => rejections.hidden += 1,
+            Err(Reject::Cancelled) => {}
+        }
+    }
+    (rejections, vertex_risk, allowed, scored)
 }
 
 enum Reject {

@@ -170,7 +170,7 @@ pub fn brush(mask: &mut Mask, centre: &Point3<f64>, radius_mm: f64, erase: bool)
     for k in k0..=k1 {
         for j in j0..=j1 {
             for i in i0..=i1 {
-                let p = g.patient_from_ijk([i as f64, j as f64, k as f64]);
+                let p = g.patient_point([i as f64, j as f64, k as f64]);
                 if (p - centre).norm_squared() <= r2 {
                     let idx = g.index(i, j, k);
                     mask.voxels[idx] = value;

@@ -269,10 +269,10 @@ mod tests {
         let m = point_mask(&grid, [20, 20, 20]);
         let ball = dilate(&m, 6.0);
         // Brute force: every voxel centre within 6 mm of the point's centre.
-        let c = grid.patient_from_ijk([20.0, 20.0, 20.0]);
+        let c = grid.patient_point([20.0, 20.0, 20.0]);
         for idx in 0..grid.voxel_count() {
             let [i, j, k] = grid.ijk(idx);
-            let d = (grid.patient_from_ijk([i as f64, j as f64, k as f64]) - c).norm();
+            let d = (grid.patient_point([i as f64, j as f64, k as f64]) - c).norm();
             if (d - 6.0).abs() > 1e-6 {
                 assert_eq!(ball.get(idx), d < 6.0, "voxel {i},{j},{k} at {d} mm");
             }
@@ -286,7 +286,7 @@ mod tests {
         let small = erode(&big, 3.0);
         let centre = |idx: usize| {
             let [i, j, k] = grid.ijk(idx);
-            grid.patient_from_ijk([i as f64, j as f64, k as f64])
+            grid.patient_point([i as f64, j as f64, k as f64])
         };
         let outside: Vec<_> = (0..grid.voxel_count()).filter(|&i| !big.get(i)).map(centre).collect();
         for idx in (0..grid.voxel_count()).filter(|&i| big.get(i)) {

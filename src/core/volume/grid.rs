@@ -98,8 +98,9 @@ impl Grid {
         cos.acos().to_degrees()
     }
 
-    pub fn patient_from_ijk(&self, ijk: [f64; 3]) -> Point3<f64> {
-        self.patient_from_voxel.transform_point(&Point3::new(ijk[0], ijk[1], ijk[2]))
+    /// The patient point at continuous voxel coordinates (`patient_from_voxel` applied).
+    pub fn patient_point(&self, voxel: [f64; 3]) -> Point3<f64> {
+        self.patient_from_voxel.transform_point(&Point3::new(voxel[0], voxel[1], voxel[2]))
     }
 
     /// The inverse transform; `None` only for a degenerate (flat) grid.
@@ -107,14 +108,14 @@ impl Grid {
         self.patient_from_voxel.try_inverse()
     }
 
-    /// Continuous voxel coordinates of a patient point.
-    pub fn ijk_from_patient(&self, p: &Point3<f64>) -> Option<Point3<f64>> {
+    /// Continuous voxel coordinates of a patient point (`voxel_from_patient` applied).
+    pub fn voxel_point(&self, p: &Point3<f64>) -> Option<Point3<f64>> {
         self.voxel_from_patient().map(|m| m.transform_point(p))
     }
 
     /// Index of the voxel whose cell holds a patient point; `None` outside the grid.
     pub fn voxel_at(&self, p: &Point3<f64>) -> Option<usize> {
-        let v = self.ijk_from_patient(p)?;
+        let v = self.voxel_point(p)?;
         let ijk: Option<Vec<usize>> =
             (0..3).map(|a| (v[a] >= -0.5 && v[a] < self.dims[a] as f64 - 0.5).then(|| v[a].round() as usize)).collect();
         ijk.map(|c| self.index(c[0], c[1], c[2]))
@@ -124,7 +125,7 @@ impl Grid {
     pub fn corners_mm(&self) -> [Point3<f64>; 8] {
         let hi = self.dims.map(|d| d.saturating_sub(1) as f64);
         std::array::from_fn(|c| {
-            self.patient_from_ijk([
+            self.patient_point([
                 if c & 1 == 0 { 0.0 } else { hi[0] },
                 if c & 2 == 0 { 0.0 } else { hi[1] },
                 if c & 4 == 0 { 0.0 } else { hi[2] },
@@ -175,8 +176,8 @@ mod tests {
         assert!((s[0] - 0.5).abs() < 1e-12 && (s[1] - 0.7).abs() < 1e-12 && (s[2] - 2.0).abs() < 1e-12);
         assert!((g.voxel_volume_mm3() - 0.7).abs() < 1e-12);
         assert!(g.shear_deg() < 1e-6);
-        let p = g.patient_from_ijk([3.0, 4.5, 7.0]);
-        let back = g.ijk_from_patient(&p).unwrap();
+        let p = g.patient_point([3.0, 4.5, 7.0]);
+        let back = g.voxel_point(&p).unwrap();
         assert!((back - Point3::new(3.0, 4.5, 7.0)).norm() < 1e-9);
         assert_eq!(g.ijk(g.index(3, 4, 7)), [3, 4, 7]);
     }

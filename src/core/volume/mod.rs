@@ -122,7 +122,7 @@ impl Volume {
     }
 
     /// Trilinear interpolation at continuous voxel coordinates; `None` outside the grid.
-    pub fn sample_ijk(&self, p: [f64; 3]) -> Option<f32> {
+    pub fn sample_voxel(&self, p: [f64; 3]) -> Option<f32> {
         let d = self.grid.dims;
         let mut base = [0usize; 3];
         let mut frac = [0f64; 3];
@@ -168,10 +168,10 @@ mod tests {
             }
         }
         let vol = Volume { grid, data: VoxelData::F32(v), meta: VolumeMeta::default(), warnings: vec![] };
-        let s = vol.sample_ijk([1.5, 2.25, 4.0]).unwrap();
+        let s = vol.sample_voxel([1.5, 2.25, 4.0]).unwrap();
         assert!((s - (3.0 + 6.75 - 4.0)).abs() < 1e-5);
-        assert!(vol.sample_ijk([3.0, 4.0, 5.0]).is_some());
-        assert!(vol.sample_ijk([3.01, 0.0, 0.0]).is_none());
+        assert!(vol.sample_voxel([3.0, 4.0, 5.0]).is_some());
+        assert!(vol.sample_voxel([3.01, 0.0, 0.0]).is_none());
         assert_eq!(vol.data.range(), Some((-5.0, 18.0)));
     }
 }
