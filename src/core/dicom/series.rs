@@ -327,6 +327,59 @@ fn without_repeated_positions(
     kept
 }
 
+/// Slices with gaps or uneven steps: the plan that resamples them onto an even grid at the median
+/// step (each output slice a linear blend of its two neighbours, `d` their positions along the
+/// normal), and warnings that say where and why.
+fn even_resampling(
+    d: &[f64],
+    sorted: &[f64],
+    median: f64,
+    gaps: &[(usize, f64)],
+    worst: Option<(usize, f64)>,
+    warnings: &mut Vec<String>,
+) -> (Vec<SliceSource>, f64) {
+    let n = d.len();
+    let extent = d[n - 1] - d[0];
+    let out_n = ((extent / median).round() as usize).max(1) + 1;
+    let out_step = extent / (out_n - 1) as f64;
+    let mut plan = Vec::with_capacity(out_n);
+    let mut lo = 0;
+    for k in 0..out_n {
+        let x = d[0] + k as f64 * out_step;
+        while lo + 2 < n && d[lo + 1] <= x {
+            lo += 1;
+        }
+        let hi = (lo + 1).min(n - 1);
+        let t = if hi == lo { 0.0 } else { ((x - d[lo]) / (d[hi] - d[lo])).clamp(0.0, 1.0) };
+        plan.push(SliceSource { lo, hi, t });
+    }
+    for (i, g) in gaps {
+        let missing = ((g / median).round() as i64 - 1).max(1);
+        warnings.push(format!(
+            "about {missing} slice(s) missing between slice {} and {} (positions {} and {} along the normal, a {} gap where the spacing is {}): filled by linear interpolation, so anatomy there is not measured",
+            i,
+            i + 1,
+            fmt_mm(d[*i]),
+            fmt_mm(d[i + 1]),
+            fmt_mm(*g),
+            fmt_mm(median)
+        ));
+    }
+    if gaps.is_empty() {
+        let (lo_d, hi_d) = (sorted[0], sorted[sorted.len() - 1]);
+        let (wi, wdev) = worst.unwrap_or((0, 0.0));
+        warnings.push(format!(
+            "uneven slice spacing: steps between {} and {} (median {}), the largest deviation from an even grid is {} at slice {wi} (position {}): resampled onto an even {out_step:.4} mm grid by linear interpolation",
+            fmt_mm(lo_d),
+            fmt_mm(hi_d),
+            fmt_mm(median),
+            fmt_mm(wdev),
+            fmt_mm(d[wi]),
+        ));
+    }
+    (plan, out_step)
+}
+
 /// Sorts one stack, measures its spacing, and decides its grid and warnings.
 fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Series {
     let mut warnings = Vec::new();
@@ -417,43 +470,7 @@ fn build_one(id: String, series_uid: String, mut slices: Vec<SliceHeader>) -> Se
             .max_by(|a, b| a.1.total_cmp(&b.1));
 
         if !gaps.is_empty() || worst.is_some_and(|w| w.1 > tol) {
-            let out_n = ((extent / median).round() as usize).max(1) + 1;
-            let out_step = extent / (out_n - 1) as f64;
-            let mut plan = Vec::with_capacity(out_n);
-            let mut lo = 0;
-            for k in 0..out_n {
-                let x = d[0] + k as f64 * out_step;
-                while lo + 2 < n && d[lo + 1] <= x {
-                    lo += 1;
-                }
-                let hi = (lo + 1).min(n - 1);
-                let t = if hi == lo { 0.0 } else { ((x - d[lo]) / (d[hi] - d[lo])).clamp(0.0, 1.0) };
-                plan.push(SliceSource { lo, hi, t });
-            }
-            for (i, g) in &gaps {
-                let missing = ((g / median).round() as i64 - 1).max(1);
-                warnings.push(format!(
-                    "about {missing} slice(s) missing between slice {} and {} (positions {} and {} along the normal, a {} gap where the spacing is {}): filled by linear interpolation, so anatomy there is not measured",
-                    i,
-                    i + 1,
-                    fmt_mm(d[*i]),
-                    fmt_mm(d[i + 1]),
-                    fmt_mm(*g),
-                    fmt_mm(median)
-                ));
-            }
-            if gaps.is_empty() {
-                let (lo_d, hi_d) = (sorted[0], sorted[sorted.len() - 1]);
-                let (wi, wdev) = worst.unwrap_or((0, 0.0));
-                warnings.push(format!(
-                    "uneven slice spacing: steps between {} and {} (median {}), the largest deviation from an even grid is {} at slice {wi} (position {}): resampled onto an even {out_step:.4} mm grid by linear interpolation",
-                    fmt_mm(lo_d),
-                    fmt_mm(hi_d),
-                    fmt_mm(median),
-                    fmt_mm(wdev),
-                    fmt_mm(d[wi]),
-                ));
-            }
+            let (plan, out_step) = even_resampling(&d, &sorted, median, &gaps, worst, &mut warnings);
             resample = Some(plan);
             travel * out_step
         } else {

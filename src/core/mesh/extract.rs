@@ -10,7 +10,7 @@
 //! Uniform cells are skipped 64 at a time with bit operations. Memory beyond the output is one
 //! bit per voxel plus a few counters per row.
 
-use nalgebra::{Matrix4, Point3};
+use nalgebra::Point3;
 use rayon::prelude::*;
 
 use super::Mesh;
@@ -166,105 +166,177 @@ fn run<F: Field>(
     if dims.iter().any(|&d| d < 2) {
         return Ok(Mesh::default());
     }
-    let words = dims[0].div_ceil(64) + 1; // one spare word so that `next` reads stay in range
     let layout = Layout { dims, pad, real };
-    let [nx, ny, nz] = dims;
-    let rows = layout.rows();
-    let last_cell_mask = |w: usize| -> u64 {
-        // Cells exist at positions 0..nx-1 (a cell spans i and i+1).
-        let first = w * 64;
-        let end = nx - 1;
-        if first >= end {
-            0
-        } else if end - first >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << (end - first)) - 1
-        }
-    };
-    let edge_mask = |w: usize| -> u64 {
-        let first = w * 64;
-        if first >= nx {
-            0
-        } else if nx - first >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << (nx - first)) - 1
-        }
-    };
+    let bits = Bits::classify(field, layout, iso, progress)?;
+    let counts = count_rows(&bits, progress)?;
+    let (vbase, tbase) = row_ranges(&counts);
+    let mut positions = vec![[0f32; 3]; vbase[vbase.len() - 1]];
+    let mut triangles = vec![[0u32; 3]; tbase[tbase.len() - 1]];
+    let vslices = split_by(&mut positions, &vbase);
+    let tslices = split_by(&mut triangles, &tbase);
+    let rows = RowOutput { bits: &bits, counts: &counts, vbase: &vbase, grid, iso };
+    progress.begin("Surface: building the mesh", bits.layout.rows() as u64);
+    vslices.into_par_iter().zip(tslices).enumerate().try_for_each_init(
+        || (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+        |(real_row, here, up, ahead), (r, (vout, tout))| {
+            if r % 256 == 0 {
+                progress.check()?;
+            }
+            rows.vertices(field, r, [real_row, here, up, ahead], vout);
+            rows.triangles(r, tout);
+            progress.advance(1);
+            Ok(())
+        },
+    )?;
+    Ok(Mesh { positions, triangles })
+}
 
-    // Pass 0: inside bits.
-    progress.begin("Surface: classifying voxels", rows as u64);
-    let mut bits = vec![0u64; rows * words];
-    bits.par_chunks_mut(words).enumerate().try_for_each(|(r, out)| {
-        if r % 256 == 0 {
-            progress.check()?;
-        }
-        layout.bits(field, r % ny, r / ny, iso, out);
-        progress.advance(1);
-        Ok(())
-    })?;
-    let b = |r: usize, w: usize| bits[r * words + w];
-    let xseq = |r: usize| move |w: usize| (b(r, w) ^ shifted(b(r, w), b(r, w + 1))) & last_cell_mask(w);
-    let yseq = |r: usize| move |w: usize| (b(r, w) ^ b(r + 1, w)) & edge_mask(w);
-    let zseq = |r: usize| move |w: usize| (b(r, w) ^ b(r + ny, w)) & edge_mask(w);
-    let cases = table();
+/// Inside bits of every voxel of the virtual grid, a row of words per grid row, and the bit
+/// sequences derived from them: the edges the surface crosses and the cells it passes through.
+struct Bits {
+    bits: Vec<u64>,
+    /// Words per row, one spare so that reading the next word stays in range.
+    words: usize,
+    layout: Layout,
+}
 
-    // Non-uniform cells of cell row (j, k), as a bit word per word position.
-    let mixed = |j: usize, k: usize, w: usize| -> u64 {
-        let (r00, r10, r01, r11) =
-            (layout.row(j, k), layout.row(j + 1, k), layout.row(j, k + 1), layout.row(j + 1, k + 1));
-        let a = b(r00, w);
-        let s = |r: usize| shifted(b(r, w), b(r, w + 1));
+impl Bits {
+    /// Pass 0: inside bits.
+    fn classify<F: Field>(field: &F, layout: Layout, iso: f32, progress: &Progress) -> Result<Bits, Cancelled> {
+        let words = layout.dims[0].div_ceil(64) + 1;
+        let ny = layout.dims[1];
+        progress.begin("Surface: classifying voxels", layout.rows() as u64);
+        let mut bits = vec![0u64; layout.rows() * words];
+        bits.par_chunks_mut(words).enumerate().try_for_each(|(r, out)| {
+            if r % 256 == 0 {
+                progress.check()?;
+            }
+            layout.bits(field, r % ny, r / ny, iso, out);
+            progress.advance(1);
+            Ok(())
+        })?;
+        Ok(Bits { bits, words, layout })
+    }
+
+    #[inline]
+    fn at(&self, r: usize, w: usize) -> u64 {
+        self.bits[r * self.words + w]
+    }
+
+    /// Cells exist at positions 0..nx-1 (a cell spans i and i+1).
+    #[inline]
+    fn cell_mask(&self, w: usize) -> u64 {
+        low_bits(w, self.layout.dims[0] - 1)
+    }
+
+    #[inline]
+    fn edge_mask(&self, w: usize) -> u64 {
+        low_bits(w, self.layout.dims[0])
+    }
+
+    /// Crossed edges along x in row r (word w).
+    #[inline]
+    fn x(&self, r: usize, w: usize) -> u64 {
+        (self.at(r, w) ^ shifted(self.at(r, w), self.at(r, w + 1))) & self.cell_mask(w)
+    }
+
+    /// Crossed edges along y from row r to the next row up.
+    #[inline]
+    fn y(&self, r: usize, w: usize) -> u64 {
+        (self.at(r, w) ^ self.at(r + 1, w)) & self.edge_mask(w)
+    }
+
+    /// Crossed edges along z from row r to the row ahead.
+    #[inline]
+    fn z(&self, r: usize, w: usize) -> u64 {
+        (self.at(r, w) ^ self.at(r + self.layout.dims[1], w)) & self.edge_mask(w)
+    }
+
+    /// Non-uniform cells of cell row (j, k), as a bit word per word position.
+    fn mixed(&self, j: usize, k: usize, w: usize) -> u64 {
+        let l = &self.layout;
+        let (r00, r10, r01, r11) = (l.row(j, k), l.row(j + 1, k), l.row(j, k + 1), l.row(j + 1, k + 1));
+        let a = self.at(r00, w);
+        let s = |r: usize| shifted(self.at(r, w), self.at(r, w + 1));
         let m = (a ^ s(r00))
-            | (a ^ b(r10, w))
-            | (a ^ b(r01, w))
-            | (a ^ b(r11, w))
+            | (a ^ self.at(r10, w))
+            | (a ^ self.at(r01, w))
+            | (a ^ self.at(r11, w))
             | (a ^ s(r10))
             | (a ^ s(r01))
             | (a ^ s(r11));
-        m & last_cell_mask(w)
-    };
-    let case_at = |j: usize, k: usize, i: usize| -> usize {
-        let bit = |r: usize, i: usize| ((b(r, i >> 6) >> (i & 63)) & 1) as usize;
+        m & self.cell_mask(w)
+    }
+
+    /// The marching-cubes case of cell (i, j, k): bit c set when corner c is inside.
+    fn case_at(&self, j: usize, k: usize, i: usize) -> usize {
+        let bit = |r: usize, i: usize| ((self.at(r, i >> 6) >> (i & 63)) & 1) as usize;
         let mut c = 0;
         for corner in 0..8 {
             let (dx, dy, dz) = (corner & 1, (corner >> 1) & 1, (corner >> 2) & 1);
-            c |= bit(layout.row(j + dy, k + dz), i + dx) << corner;
+            c |= bit(self.layout.row(j + dy, k + dz), i + dx) << corner;
         }
         c
-    };
+    }
 
-    // Pass 1: counts per row.
-    progress.begin("Surface: counting", rows as u64);
-    let counts: Vec<[u32; 4]> = (0..rows)
+    /// Calls `f` with every set position of `seq` over the row's words, in order.
+    #[inline]
+    fn each(&self, seq: impl Fn(usize) -> u64, mut f: impl FnMut(usize)) {
+        for w in 0..self.words - 1 {
+            let mut m = seq(w);
+            while m != 0 {
+                f(w * 64 + m.trailing_zeros() as usize);
+                m &= m - 1;
+            }
+        }
+    }
+}
+
+/// The low bits of word w that fall below position `end` of a row.
+#[inline]
+fn low_bits(w: usize, end: usize) -> u64 {
+    let first = w * 64;
+    if first >= end {
+        0
+    } else if end - first >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << (end - first)) - 1
+    }
+}
+
+/// Pass 1: per row, the crossed edges along x, y and z and the triangles of its cell row.
+fn count_rows(bits: &Bits, progress: &Progress) -> Result<Vec<[u32; 4]>, Cancelled> {
+    let [_, ny, nz] = bits.layout.dims;
+    let cases = table();
+    progress.begin("Surface: counting", bits.layout.rows() as u64);
+    let counts = (0..bits.layout.rows())
         .into_par_iter()
         .map(|r| {
             let (j, k) = (r % ny, r / ny);
-            let pop = |seq: &dyn Fn(usize) -> u64| (0..words - 1).map(|w| seq(w).count_ones()).sum::<u32>();
-            let cx = pop(&xseq(r));
-            let cy = if j + 1 < ny { pop(&yseq(r)) } else { 0 };
-            let cz = if k + 1 < nz { pop(&zseq(r)) } else { 0 };
+            let pop = |seq: &dyn Fn(usize) -> u64| (0..bits.words - 1).map(|w| seq(w).count_ones()).sum::<u32>();
+            let cx = pop(&|w| bits.x(r, w));
+            let cy = if j + 1 < ny { pop(&|w| bits.y(r, w)) } else { 0 };
+            let cz = if k + 1 < nz { pop(&|w| bits.z(r, w)) } else { 0 };
             let mut tris = 0u32;
             if j + 1 < ny && k + 1 < nz {
-                for w in 0..words - 1 {
-                    let mut m = mixed(j, k, w);
-                    while m != 0 {
-                        let i = w * 64 + m.trailing_zeros() as usize;
-                        tris += cases[case_at(j, k, i)].len() as u32;
-                        m &= m - 1;
-                    }
-                }
+                bits.each(|w| bits.mixed(j, k, w), |i| tris += cases[bits.case_at(j, k, i)].len() as u32);
             }
             progress.advance(1);
             [cx, cy, cz, tris]
         })
         .collect();
     progress.check()?;
-    let mut vbase = Vec::with_capacity(rows + 1);
-    let mut tbase = Vec::with_capacity(rows + 1);
+    Ok(counts)
+}
+
+/// Where each row's vertices and triangles start in the output (prefix sums, one past the end
+/// last).
+fn row_ranges(counts: &[[u32; 4]]) -> (Vec<usize>, Vec<usize>) {
+    let mut vbase = Vec::with_capacity(counts.len() + 1);
+    let mut tbase = Vec::with_capacity(counts.len() + 1);
     let (mut v, mut t) = (0usize, 0usize);
-    for c in &counts {
+    for c in counts {
         vbase.push(v);
         tbase.push(t);
         v += (c[0] + c[1] + c[2]) as usize;
@@ -272,140 +344,138 @@ fn run<F: Field>(
     }
     vbase.push(v);
     tbase.push(t);
+    (vbase, tbase)
+}
 
-    // Pass 2: vertices and triangles, each row into its own range.
-    let patient_from_voxel: Matrix4<f64> = grid.patient_from_voxel;
-    let flip = patient_from_voxel.fixed_view::<3, 3>(0, 0).determinant() < 0.0;
-    let mut positions = vec![[0f32; 3]; v];
-    let mut triangles = vec![[0u32; 3]; t];
-    let mut vslices = Vec::with_capacity(rows);
-    let mut rest = positions.as_mut_slice();
-    for r in 0..rows {
-        let (head, tail) = rest.split_at_mut(vbase[r + 1] - vbase[r]);
-        vslices.push(head);
+/// The output cut into each row's own range.
+fn split_by<'a, T>(out: &'a mut [T], base: &[usize]) -> Vec<&'a mut [T]> {
+    let mut slices = Vec::with_capacity(base.len() - 1);
+    let mut rest = out;
+    for r in 0..base.len() - 1 {
+        let (head, tail) = rest.split_at_mut(base[r + 1] - base[r]);
+        slices.push(head);
         rest = tail;
     }
-    let mut tslices = Vec::with_capacity(rows);
-    let mut rest = triangles.as_mut_slice();
-    for r in 0..rows {
-        let (head, tail) = rest.split_at_mut(tbase[r + 1] - tbase[r]);
-        tslices.push(head);
-        rest = tail;
-    }
-    progress.begin("Surface: building the mesh", rows as u64);
-    let place = |x: f64, y: f64, z: f64| -> [f32; 3] {
-        let p = patient_from_voxel.transform_point(&Point3::new(x - pad as f64, y - pad as f64, z - pad as f64));
-        [p.x as f32, p.y as f32, p.z as f32]
-    };
-    vslices.into_par_iter().zip(tslices).enumerate().try_for_each_init(
-        || (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
-        |(real_row, here, up, ahead), (r, (vout, tout))| {
-            if r % 256 == 0 {
-                progress.check()?;
-            }
-            let (j, k) = (r % ny, r / ny);
-            let [cx, cy, cz, _] = counts[r];
-            // Most rows cross nothing: read values only where vertices are made.
-            if cx + cy + cz > 0 {
-                layout.values(field, j, k, real_row, here);
-            }
-            if cy > 0 {
-                layout.values(field, j + 1, k, real_row, up);
-            }
-            if cz > 0 {
-                layout.values(field, j, k + 1, real_row, ahead);
-            }
-            let mut n = 0;
-            let mut emit = |seq: &dyn Fn(usize) -> u64, other: Option<&[f32]>, axis: usize| {
-                for w in 0..words - 1 {
-                    let mut m = seq(w);
-                    while m != 0 {
-                        let i = w * 64 + m.trailing_zeros() as usize;
-                        let (a, bv) = match other {
-                            None => (here[i], here[i + 1]),
-                            Some(o) => (here[i], o[i]),
-                        };
-                        let t =
-                            if a.is_nan() || bv.is_nan() { 0.5 } else { ((iso - a) / (bv - a)).clamp(0.0, 1.0) as f64 };
-                        let (mut x, mut y, mut z) = (i as f64, j as f64, k as f64);
-                        match axis {
-                            0 => x += t,
-                            1 => y += t,
-                            _ => z += t,
-                        }
-                        vout[n] = place(x, y, z);
-                        n += 1;
-                        m &= m - 1;
-                    }
-                }
-            };
-            if cx > 0 {
-                emit(&xseq(r), None, 0);
-            }
-            if cy > 0 {
-                emit(&yseq(r), Some(up), 1);
-            }
-            if cz > 0 {
-                emit(&zseq(r), Some(ahead), 2);
-            }
+    slices
+}
 
-            if j + 1 < ny && k + 1 < nz && !tout.is_empty() {
-                let row_of = |dy: usize, dz: usize| layout.row(j + dy, k + dz);
-                let mut xr: [Rank; 4] = std::array::from_fn(|_| Rank::new());
-                let mut yr: [Rank; 2] = std::array::from_fn(|_| Rank::new());
-                let mut zr: [Rank; 2] = std::array::from_fn(|_| Rank::new());
-                let mut yr1: [Rank; 2] = std::array::from_fn(|_| Rank::new());
-                let mut zr1: [Rank; 2] = std::array::from_fn(|_| Rank::new());
-                let mut out = 0;
-                for w in 0..words - 1 {
-                    let mut m = mixed(j, k, w);
-                    while m != 0 {
-                        let i = w * 64 + m.trailing_zeros() as usize;
-                        m &= m - 1;
-                        let case = case_at(j, k, i);
-                        let mut ids = [0u32; 12];
-                        for (e, id) in ids.iter_mut().enumerate() {
-                            let (c0, c1) = EDGE_CORNERS[e];
-                            if ((case >> c0) ^ (case >> c1)) & 1 == 0 {
-                                continue;
-                            }
-                            let s = e % 4;
-                            let (lo, hi) = (s & 1, s >> 1);
-                            *id = match e / 4 {
-                                0 => {
-                                    let row = row_of(lo, hi);
-                                    vbase[row] as u32 + xr[s].at(xseq(row), i)
-                                }
-                                1 => {
-                                    // y-edge at x offset `lo`, z offset `hi`.
-                                    let row = row_of(0, hi);
-                                    let rank =
-                                        if lo == 0 { yr[hi].at(yseq(row), i) } else { yr1[hi].at(yseq(row), i + 1) };
-                                    (vbase[row] + counts[row][0] as usize) as u32 + rank
-                                }
-                                _ => {
-                                    // z-edge at x offset `lo`, y offset `hi`.
-                                    let row = row_of(hi, 0);
-                                    let rank =
-                                        if lo == 0 { zr[hi].at(zseq(row), i) } else { zr1[hi].at(zseq(row), i + 1) };
-                                    (vbase[row] + (counts[row][0] + counts[row][1]) as usize) as u32 + rank
-                                }
-                            };
-                        }
-                        for tri in &cases[case] {
-                            let mut f = tri.map(|e| ids[e as usize]);
-                            if flip {
-                                f.swap(1, 2);
-                            }
-                            tout[out] = f;
-                            out += 1;
-                        }
+/// Pass 2: what one row writes into its ranges.
+struct RowOutput<'a> {
+    bits: &'a Bits,
+    counts: &'a [[u32; 4]],
+    vbase: &'a [usize],
+    grid: &'a Grid,
+    iso: f32,
+}
+
+impl RowOutput<'_> {
+    /// The row's vertices, on its crossed x, then y, then z edges (in patient space).
+    fn vertices<F: Field>(&self, field: &F, r: usize, rows: [&mut Vec<f32>; 4], out: &mut [[f32; 3]]) {
+        let [real_row, here, up, ahead] = rows;
+        let layout = &self.bits.layout;
+        let (j, k) = (r % layout.dims[1], r / layout.dims[1]);
+        let [cx, cy, cz, _] = self.counts[r];
+        // Most rows cross nothing: read values only where vertices are made.
+        if cx + cy + cz > 0 {
+            layout.values(field, j, k, real_row, here);
+        }
+        if cy > 0 {
+            layout.values(field, j + 1, k, real_row, up);
+        }
+        if cz > 0 {
+            layout.values(field, j, k + 1, real_row, ahead);
+        }
+        let pad = layout.pad as f64;
+        let place = |x: f64, y: f64, z: f64| -> [f32; 3] {
+            let p = self.grid.patient_from_voxel.transform_point(&Point3::new(x - pad, y - pad, z - pad));
+            [p.x as f32, p.y as f32, p.z as f32]
+        };
+        let mut n = 0;
+        let mut emit = |seq: &dyn Fn(usize) -> u64, other: Option<&[f32]>, axis: usize| {
+            self.bits.each(seq, |i| {
+                let (a, b) = match other {
+                    None => (here[i], here[i + 1]),
+                    Some(o) => (here[i], o[i]),
+                };
+                let t = if a.is_nan() || b.is_nan() { 0.5 } else { ((self.iso - a) / (b - a)).clamp(0.0, 1.0) as f64 };
+                let mut p = [i as f64, j as f64, k as f64];
+                p[axis] += t;
+                out[n] = place(p[0], p[1], p[2]);
+                n += 1;
+            });
+        };
+        if cx > 0 {
+            emit(&|w| self.bits.x(r, w), None, 0);
+        }
+        if cy > 0 {
+            emit(&|w| self.bits.y(r, w), Some(up.as_slice()), 1);
+        }
+        if cz > 0 {
+            emit(&|w| self.bits.z(r, w), Some(ahead.as_slice()), 2);
+        }
+    }
+
+    /// The triangles of the row's cells, their vertices found by rank among each edge row's
+    /// crossings (no edge-to-vertex map).
+    fn triangles(&self, r: usize, out: &mut [[u32; 3]]) {
+        let bits = self.bits;
+        let layout = &bits.layout;
+        let [_, ny, nz] = layout.dims;
+        let (j, k) = (r % ny, r / ny);
+        if j + 1 >= ny || k + 1 >= nz || out.is_empty() {
+            return;
+        }
+        let cases = table();
+        let flip = self.grid.patient_from_voxel.fixed_view::<3, 3>(0, 0).determinant() < 0.0;
+        let row_of = |dy: usize, dz: usize| layout.row(j + dy, k + dz);
+        let mut xr: [Rank; 4] = std::array::from_fn(|_| Rank::new());
+        let mut yr: [Rank; 2] = std::array::from_fn(|_| Rank::new());
+        let mut zr: [Rank; 2] = std::array::from_fn(|_| Rank::new());
+        let mut yr1: [Rank; 2] = std::array::from_fn(|_| Rank::new());
+        let mut zr1: [Rank; 2] = std::array::from_fn(|_| Rank::new());
+        let mut n = 0;
+        bits.each(
+            |w| bits.mixed(j, k, w),
+            |i| {
+                let case = bits.case_at(j, k, i);
+                let mut ids = [0u32; 12];
+                for (e, id) in ids.iter_mut().enumerate() {
+                    let (c0, c1) = EDGE_CORNERS[e];
+                    if ((case >> c0) ^ (case >> c1)) & 1 == 0 {
+                        continue;
                     }
+                    let s = e % 4;
+                    let (lo, hi) = (s & 1, s >> 1);
+                    *id = match e / 4 {
+                        0 => {
+                            let row = row_of(lo, hi);
+                            self.vbase[row] as u32 + xr[s].at(|w| bits.x(row, w), i)
+                        }
+                        1 => {
+                            // y-edge at x offset `lo`, z offset `hi`.
+                            let row = row_of(0, hi);
+                            let seq = |w| bits.y(row, w);
+                            let rank = if lo == 0 { yr[hi].at(seq, i) } else { yr1[hi].at(seq, i + 1) };
+                            (self.vbase[row] + self.counts[row][0] as usize) as u32 + rank
+                        }
+                        _ => {
+                            // z-edge at x offset `lo`, y offset `hi`.
+                            let row = row_of(hi, 0);
+                            let seq = |w| bits.z(row, w);
+                            let rank = if lo == 0 { zr[hi].at(seq, i) } else { zr1[hi].at(seq, i + 1) };
+                            (self.vbase[row] + (self.counts[row][0] + self.counts[row][1]) as usize) as u32 + rank
+                        }
+                    };
                 }
-            }
-            progress.advance(1);
-            Ok(())
-        },
-    )?;
-    Ok(Mesh { positions, triangles })
+                for tri in &cases[case] {
+                    let mut f = tri.map(|e| ids[e as usize]);
+                    if flip {
+                        f.swap(1, 2);
+                    }
+                    out[n] = f;
+                    n += 1;
+                }
+            },
+        );
+    }
 }
