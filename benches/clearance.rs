@@ -143,7 +143,7 @@ fn main() {
             found.surface_vertices,
             found.scored,
             found.checked,
-            found.suggestions.first().map_or(f64::NAN, |s| s.report.risk)
+            found.suggestions.first().map_or(f64::NAN, |s| s.report.risk_mm)
         );
     }
     println!(

@@ -184,7 +184,7 @@ fn an_entry_search_runs_in_the_background_and_its_best_entry_can_be_adopted() {
     assert!(search_error.is_none(), "{search_error:?}");
     let shown = searches.shown.as_ref().unwrap();
     assert!(shown.current(&app.world().resource::<Doc>().doc));
-    assert_eq!(shown.result.vertex_risk.len(), shown.skin.vertices().len(), "a risk per skin vertex");
+    assert_eq!(shown.result.vertex_risk_mm.len(), shown.skin.vertices().len(), "a risk per skin vertex");
     let best = shown.result.suggestions[0].clone();
 
     // Adopting it is one command: the path re-checks clear, with the risk the search gave it.
@@ -194,7 +194,9 @@ fn an_entry_search_runs_in_the_background_and_its_best_entry_can_be_adopted() {
     app.update();
     let report = app.world().resource::<Planning>().reports[0].clone().unwrap();
     assert_eq!(report.verdict, Verdict::Clear);
-    assert!((report.risk - best.report.risk).abs() < 1e-9 && (report.length_mm - best.report.length_mm).abs() < 1e-9);
+    assert!(
+        (report.risk_mm - best.report.risk_mm).abs() < 1e-9 && (report.length_mm - best.report.length_mm).abs() < 1e-9
+    );
 
     // Moving the target makes the search stale.
     let mut t = app.world().resource::<Doc>().doc.trajectories[0].clone();

@@ -411,8 +411,8 @@ fn entry_search_is_as_safe_as_a_dense_exhaustive_grid_and_never_proposes_an_unsa
         found.surface_vertices, found.scored, found.checked, found.rejections
     );
     assert!(found.scored >= 10_000, "only {} candidate entries scored", found.scored);
-    assert_eq!(found.vertex_risk.len(), found.surface_vertices);
-    assert_eq!(found.vertex_risk.iter().filter(|r| r.is_finite()).count(), found.scored);
+    assert_eq!(found.vertex_risk_mm.len(), found.surface_vertices);
+    assert_eq!(found.vertex_risk_mm.iter().filter(|r| r.is_finite()).count(), found.scored);
     assert_eq!(found.suggestions.len(), settings.count);
 
     let tubes: Vec<(P, P, f64)> =
@@ -424,7 +424,7 @@ fn entry_search_is_as_safe_as_a_dense_exhaustive_grid_and_never_proposes_an_unsa
         assert_eq!(r.verdict, Verdict::Clear, "{:?}", s.entry_mm);
         assert!(r.entry_angle_deg.unwrap() <= settings.max_angle_deg);
         assert!(r.length_mm <= needle.length_mm);
-        assert!((r.risk - s.report.risk).abs() < 1e-9);
+        assert!((r.risk_mm - s.report.risk_mm).abs() < 1e-9);
         let truth = analytic_clearance(&t, &tubes);
         assert!(truth >= 2.0 - voxel_mm, "{:?}: {truth:.2} mm from the truth's tubes", s.entry_mm);
         // On the truth's own skin: within a voxel of the outer ellipsoid.
@@ -434,7 +434,7 @@ fn entry_search_is_as_safe_as_a_dense_exhaustive_grid_and_never_proposes_an_unsa
         assert!(angle <= settings.max_angle_deg + 2.0, "analytic entry angle {angle:.1}");
     }
     for w in found.suggestions.windows(2) {
-        assert!(w[0].report.risk <= w[1].report.risk);
+        assert!(w[0].report.risk_mm <= w[1].report.risk_mm);
     }
 
     // The exhaustive grid.
@@ -462,10 +462,10 @@ fn entry_search_is_as_safe_as_a_dense_exhaustive_grid_and_never_proposes_an_unsa
             && r.entry_angle_deg.is_some_and(|a| a <= settings.max_angle_deg)
         {
             allowed += 1;
-            best = best.min(r.risk);
+            best = best.min(r.risk_mm);
         }
     }
-    let found_best = found.suggestions[0].report.risk;
+    let found_best = found.suggestions[0].report.risk_mm;
     eprintln!("grid: {} paths, {allowed} allowed, least risk {best:.3} mm; search: {found_best:.3} mm", paths.len());
     assert!(allowed > 100 && best > 0.0);
     assert!(found_best <= best * 1.02 + 0.01, "search {found_best:.3} vs grid {best:.3}");
@@ -567,8 +567,8 @@ fn a_saved_and_reopened_plan_gives_exactly_the_same_clearances() {
     for t in &doc.trajectories {
         let (a, b) = (phantom().scene.check(t, seg()).unwrap(), scene.check(t, &back.segmentation).unwrap());
         assert_eq!(
-            (a.verdict, a.risk.to_bits(), a.length_mm.to_bits()),
-            (b.verdict, b.risk.to_bits(), b.length_mm.to_bits())
+            (a.verdict, a.risk_mm.to_bits(), a.length_mm.to_bits()),
+            (b.verdict, b.risk_mm.to_bits(), b.length_mm.to_bits())
         );
         for (x, y) in a.structures.iter().zip(&b.structures) {
             assert_eq!(x.name, y.name);

@@ -42,8 +42,8 @@ impl Shown {
 }
 
 /// The risk that maps to full red: most of the skin's range (its 90th percentile), at least 1 mm.
-fn risk_scale(vertex_risk: &[f32]) -> f32 {
-    let mut r: Vec<f32> = vertex_risk.iter().copied().filter(|r| r.is_finite()).collect();
+fn risk_scale(vertex_risk_mm: &[f32]) -> f32 {
+    let mut r: Vec<f32> = vertex_risk_mm.iter().copied().filter(|r| r.is_finite()).collect();
     if r.is_empty() {
         return 1.0;
     }
@@ -113,7 +113,7 @@ fn poll(mut searches: ResMut<EntrySearches>, mut notices: ResMut<Notices>) {
         Ok(result) => {
             searches.next_id += 1;
             let id = searches.next_id;
-            let risk_scale = risk_scale(&result.vertex_risk);
+            let risk_scale = risk_scale(&result.vertex_risk_mm);
             searches.shown =
                 Some(Shown { trajectory: p.trajectory, target_mm: p.target_mm, skin: p.skin, result, id, risk_scale });
         }
@@ -157,7 +157,7 @@ fn heat_map_mesh(shown: &Shown) -> Mesh {
         .collect();
     let colors: Vec<[f32; 4]> = shown
         .result
-        .vertex_risk
+        .vertex_risk_mm
         .iter()
         .map(|&r| {
             let [red, g, b] = risk_rgb(r, scale);
@@ -193,7 +193,7 @@ fn heat_map(
         .shown
         .as_ref()
         .filter(|s| tools.risk_map && doc.doc.view.show_meshes && s.current(&doc.doc))
-        .filter(|s| s.result.vertex_risk.len() == s.skin.vertices().len());
+        .filter(|s| s.result.vertex_risk_mm.len() == s.skin.vertices().len());
     let id = wanted.map(|s| s.id);
     if seen.0 != id {
         for (e, _) in &shown_now {

@@ -115,7 +115,7 @@ fn search(plan: &Path, scan: Option<&Path>, name: Option<&str>, settings: &Searc
         println!(
             "{:>2}. entry ({x:.1}, {y:.1}, {z:.1})  risk {:.2} mm  nearest {nearest}  angle {:.1} deg  length {:.1} mm",
             i + 1,
-            r.risk,
+            r.risk_mm,
             r.entry_angle_deg.unwrap_or(f64::NAN),
             r.length_mm
         );

@@ -164,7 +164,7 @@ fn search_ui(
         for (i, s) in r.suggestions.iter().enumerate() {
             let rep = &s.report;
             ui.label(format!("{}.", i + 1));
-            ui.label(format!("{:.2} mm", rep.risk))
+            ui.label(format!("{:.2} mm", rep.risk_mm))
                 .on_hover_text("Exposure: mm of path weighted by closeness to critical structures (0 beyond 10 mm)");
             ui.label(rep.structures.first().map_or("—".into(), |c| format!("{} {:.1} mm", c.name, c.min_clearance_mm)));
             ui.label(format!("{:.0}°, {:.0} mm", rep.entry_angle_deg.unwrap_or(f64::NAN), rep.length_mm));

@@ -316,7 +316,9 @@ pub struct TrajectoryReport {
     pub passes_through: Vec<Passage>,
     pub profile: Vec<ProfileSample>,
     /// The path's exposure to critical structures (see [`path_risk`]): mm of path, 0 is none.
-    pub risk: f64,
+    /// (Written as `risk` in the command line's JSON, its key since the first release.)
+    #[serde(rename = "risk")]
+    pub risk_mm: f64,
     pub warnings: Vec<String>,
 }
 
@@ -430,7 +432,7 @@ impl PlanningScene {
             structures,
             verdict,
             passes_through: passes_through(t, seg),
-            risk: path_risk(profile.iter().map(|p| (p.depth_mm, p.clearance_mm))),
+            risk_mm: path_risk(profile.iter().map(|p| (p.depth_mm, p.clearance_mm))),
             profile,
             warnings,
         })

@@ -102,7 +102,7 @@ pub struct EntrySearch {
     /// The map's risk of the path from each surface vertex (as the entry surface holds them),
     /// NaN where no path may start (outside the constraints, or not facing out).
     #[serde(skip)]
-    pub vertex_risk: Vec<f32>,
+    pub vertex_risk_mm: Vec<f32>,
     pub warnings: Vec<String>,
 }
 
@@ -113,7 +113,7 @@ const CHECKED_PER_PLACE: usize = 8;
 #[derive(Clone, Copy)]
 struct Score {
     vertex: usize,
-    risk: f64,
+    risk_mm: f64,
     min_clearance_mm: f64,
 }
 
@@ -181,21 +181,21 @@ impl PlanningScene {
                 if surface.intersects_local_ray(&outward, 1.0e4) {
                     return Err(Reject::Hidden);
                 }
-                let (risk, min_clearance_mm) = match field {
+                let (risk_mm, min_clearance_mm) = match field {
                     Some(f) => map_risk(f, &v, &target, radius, step_mm),
                     None => (0.0, f64::INFINITY),
                 };
-                Ok(Score { vertex: i, risk, min_clearance_mm })
+                Ok(Score { vertex: i, risk_mm, min_clearance_mm })
             })
             .collect();
         progress.check()?;
 
-        let (rejections, vertex_risk, mut allowed, scored) =
+        let (rejections, vertex_risk_mm, mut allowed, scored) =
             tally(outcomes, vertices.len(), min_margin.min(RISK_RANGE_MM) - tolerance);
         let length = |s: &Score| (vertices[s.vertex] - target).norm();
         allowed.sort_by(|a, b| {
-            a.risk
-                .total_cmp(&b.risk)
+            a.risk_mm
+                .total_cmp(&b.risk_mm)
                 .then(b.min_clearance_mm.total_cmp(&a.min_clearance_mm))
                 .then(length(a).total_cmp(&length(b)))
         });
@@ -226,7 +226,7 @@ impl PlanningScene {
             rejections,
             checked,
             suggestions,
-            vertex_risk,
+            vertex_risk_mm,
             warnings,
         })
     }
@@ -287,14 +287,14 @@ fn tally(
     least_clearance_mm: f64,
 ) -> (Rejections, Vec<f32>, Vec<Score>, usize) {
     let mut rejections = Rejections::default();
-    let mut vertex_risk = vec![f32::NAN; vertices];
+    let mut vertex_risk_mm = vec![f32::NAN; vertices];
     let mut allowed: Vec<Score> = Vec::new();
     let mut scored = 0;
     for o in outcomes {
         match o {
             Ok(s) => {
                 scored += 1;
-                vertex_risk[s.vertex] = s.risk as f32;
+                vertex_risk_mm[s.vertex] = s.risk_mm as f32;
                 if s.min_clearance_mm >= least_clearance_mm {
                     allowed.push(s);
                 } else {
@@ -308,7 +308,7 @@ fn tally(
             Err(Reject::Cancelled) => {}
         }
     }
-    (rejections, vertex_risk, allowed, scored)
+    (rejections, vertex_risk_mm, allowed, scored)
 }
 
 enum Reject {
@@ -323,7 +323,7 @@ enum Reject {
 /// makes no difference), then the shortest path.
 fn rank(r: &TrajectoryReport) -> (f64, f64, f64) {
     let clearance = r.structures.first().map_or(RISK_RANGE_MM, |s| s.min_clearance_mm.min(RISK_RANGE_MM));
-    (r.risk, -clearance, r.length_mm)
+    (r.risk_mm, -clearance, r.length_mm)
 }
 
 /// Risk and least clearance (up to [`RISK_RANGE_MM`]) of the path from `entry` to `target` on

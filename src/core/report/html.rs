@@ -86,7 +86,7 @@ pub fn render(r: &Report) -> String {
             rep.instrument,
             rep.diameter_mm,
             rep.length_mm,
-            rep.risk,
+            rep.risk_mm,
             p3(t.entry_mm),
             p3(ras(t.entry_mm)),
             p3(t.target_mm),

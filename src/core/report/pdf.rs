@@ -159,7 +159,12 @@ fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
     l.page().content.set_fill_rgb(0.0, 0.0, 0.0);
     let angle = r.entry_angle_deg.map_or("no skin crossing".into(), |a| format!("{a:.1} deg"));
     l.line(MARGIN, 10.0, false, &format!("Instrument: {} ({:.2} mm diameter)", r.instrument, r.diameter_mm));
-    l.line(MARGIN, 10.0, false, &format!("Length {:.1} mm, entry angle {angle}, risk {:.2} mm", r.length_mm, r.risk));
+    l.line(
+        MARGIN,
+        10.0,
+        false,
+        &format!("Length {:.1} mm, entry angle {angle}, risk {:.2} mm", r.length_mm, r.risk_mm),
+    );
     l.line(MARGIN, 10.0, false, &format!("Entry  LPS {} mm   RAS {} mm", mm3(t.entry_mm), mm3(ras(t.entry_mm))));
     l.line(MARGIN, 10.0, false, &format!("Target LPS {} mm   RAS {} mm", mm3(t.target_mm), mm3(ras(t.target_mm))));
     l.gap(6.0);
