@@ -107,6 +107,53 @@ fn main() {
             at(&orbit, 3)
         );
     }
+    match idle_cpu(&cases[0].plan) {
+        Some(s) => println!("idle: {} used {s:.2} s of CPU in 20 s after loading (drawing on demand)", cases[0].name),
+        None => println!("idle: could not measure (no /proc, or the app did not start)"),
+    }
+}
+
+/// CPU seconds (user and system) a process has used, from /proc.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (in parentheses): utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// The workstation process showing `plan` (a child of xvfb-run's shell).
+fn find_app(plan: &Path) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let shows = String::from_utf8_lossy(&cmdline).contains(plan.to_str()?);
+        (comm.trim() == "twinplan" && shows).then_some(pid)
+    })
+}
+
+/// The shipped plan opened as a user would (drawing on demand, no screenshot): the CPU time the
+/// app uses in 20 s once it has had 40 s to load and build its surfaces.
+fn idle_cpu(plan: &Path) -> Option<f64> {
+    let mut child = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1600x1000x24", env!("CARGO_BIN_EXE_twinplan"), "open"])
+        .arg(plan)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    std::thread::sleep(std::time::Duration::from_secs(40));
+    let app = find_app(plan);
+    let before = app.and_then(cpu_seconds);
+    std::thread::sleep(std::time::Duration::from_secs(20));
+    let after = app.and_then(cpu_seconds);
+    if let Some(pid) = app {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    let _ = child.wait();
+    Some(after? - before?)
 }
 
 fn num_cpus() -> usize {

@@ -13,6 +13,7 @@ use bevy::render::render_resource::PipelineCache;
 use bevy::render::{Render, RenderApp, RenderSystems};
 use bevy::window::RequestRedraw;
 use bevy::winit::{UpdateMode, WinitSettings};
+use bevy_egui::{EguiInput, EguiInputSet, EguiPreUpdateSet, egui};
 
 use super::autosave::Autosave;
 use super::document::Doc;
@@ -70,6 +71,7 @@ fn draw_on_demand(
     let busy =
         jobs.busy() || meshes.pending() > 0 || searches.running().is_some() || autosave.writing() || pending.get();
     drawing.0 = busy;
+
     if busy || shown != *seen {
         *seen = shown;
         redraw.write(RequestRedraw);
@@ -83,12 +85,27 @@ fn draw_on_demand(
     }
 }
 
+/// bevy_egui 0.42 hands egui the modifier keys as an event in every frame, and egui asks for
+/// another frame after any event: the window would never rest. Only a real change goes on.
+fn only_changed_modifiers(mut inputs: Query<&mut EguiInput>, mut last: Local<Option<egui::Modifiers>>) {
+    for mut input in &mut inputs {
+        input.events.retain(|e| match e {
+            egui::Event::ModifiersChanged(m) => last.replace(*m) != Some(*m),
+            _ => true,
+        });
+    }
+}
+
 pub(super) fn plugin(app: &mut App) {
     let pending = RenderPending::default();
     app.insert_resource(WinitSettings::desktop_app())
         .insert_resource(pending.clone())
         .init_resource::<Busy>()
-        .add_systems(Update, draw_on_demand.after(Stage::Draw));
+        .add_systems(Update, draw_on_demand.after(Stage::Draw))
+        .add_systems(
+            PreUpdate,
+            only_changed_modifiers.in_set(EguiPreUpdateSet::ProcessInput).after(EguiInputSet::WriteEguiEvents),
+        );
     if let Some(render) = app.get_sub_app_mut(RenderApp) {
         render.insert_resource(pending).add_systems(Render, note_pending.in_set(RenderSystems::Cleanup));
     }
