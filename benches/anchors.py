@@ -53,26 +53,44 @@ def read_array(folder):
     return img, sitk.GetArrayViewFromImage(img)
 
 
-def vtk_mesh(folder, iso, repeats):
-    import numpy as np
+def vtk_image(img, data):
+    """A SimpleITK image's voxels (`data`, its z, y, x array made contiguous, kept alive by the
+    caller) as VTK image data, shared without a copy."""
     import vtk
     from vtk.util import numpy_support
 
-    img, arr = read_array(folder)
-    data = np.ascontiguousarray(arr)
     vimg = vtk.vtkImageData()
     vimg.SetDimensions(data.shape[2], data.shape[1], data.shape[0])
     vimg.SetSpacing(img.GetSpacing())
+    vimg.SetOrigin(img.GetOrigin())
     vimg.GetPointData().SetScalars(numpy_support.numpy_to_vtk(data.ravel(), deep=False))
+    return vimg
+
+
+def flying_edges(vimg, iso):
+    """VTK's flying edges at `iso`, triangles only (no normals, gradients or scalars)."""
+    import vtk
+
+    fe = vtk.vtkFlyingEdges3D()
+    fe.SetInputData(vimg)
+    fe.SetValue(0, iso)
+    fe.ComputeNormalsOff()
+    fe.ComputeGradientsOff()
+    fe.ComputeScalarsOff()
+    return fe
+
+
+def vtk_mesh(folder, iso, repeats):
+    import numpy as np
+    import vtk
+
+    img, arr = read_array(folder)
+    data = np.ascontiguousarray(arr)
+    vimg = vtk_image(img, data)
     before = rss_bytes()
     best, triangles, points = float("inf"), 0, 0
     for _ in range(repeats):
-        fe = vtk.vtkFlyingEdges3D()
-        fe.SetInputData(vimg)
-        fe.SetValue(0, iso)
-        fe.ComputeNormalsOff()
-        fe.ComputeGradientsOff()
-        fe.ComputeScalarsOff()
+        fe = flying_edges(vimg, iso)
         t = time.perf_counter()
         fe.Update()
         best = min(best, time.perf_counter() - t)
@@ -109,26 +127,14 @@ def pipeline(folder, iso, out, repeats):
     import numpy as np
     import SimpleITK as sitk
     import vtk
-    from vtk.util import numpy_support
 
     best, triangles = float("inf"), 0
     for _ in range(repeats):
         t = time.perf_counter()
-        reader = sitk.ImageSeriesReader()
-        reader.SetFileNames(reader.GetGDCMSeriesFileNames(folder))
-        img = reader.Execute()
-        data = np.ascontiguousarray(sitk.GetArrayViewFromImage(img))
-        vimg = vtk.vtkImageData()
-        vimg.SetDimensions(data.shape[2], data.shape[1], data.shape[0])
-        vimg.SetSpacing(img.GetSpacing())
-        vimg.SetOrigin(img.GetOrigin())
-        vimg.GetPointData().SetScalars(numpy_support.numpy_to_vtk(data.ravel(), deep=False))
-        fe = vtk.vtkFlyingEdges3D()
-        fe.SetInputData(vimg)
-        fe.SetValue(0, iso)
-        fe.ComputeNormalsOff()
-        fe.ComputeGradientsOff()
-        fe.ComputeScalarsOff()
+        img, arr = read_array(folder)
+        data = np.ascontiguousarray(arr)
+        vimg = vtk_image(img, data)
+        fe = flying_edges(vimg, iso)
         writer = vtk.vtkSTLWriter()
         writer.SetInputConnection(fe.GetOutputPort())
         writer.SetFileTypeToBinary()
@@ -136,7 +142,7 @@ def pipeline(folder, iso, out, repeats):
         writer.Write()
         best = min(best, time.perf_counter() - t)
         triangles = fe.GetOutput().GetNumberOfPolys()
-        del reader, img, data, vimg, fe, writer
+        del img, arr, data, vimg, fe, writer
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"anchor": f"SimpleITK {sitk.Version.VersionString()} + VTK {vtk.vtkVersion.GetVTKVersion()} "
             "flying edges + vtkSTLWriter", "seconds": best, "peak_rss_bytes": peak, "rss_before_bytes": 0,
