@@ -46,7 +46,7 @@ fn settled(w: &mut World) -> bool {
 
 fn surfaces(w: &mut World) -> Vec<(u16, usize, Visibility)> {
     let mut q = w.query::<(&SegmentMesh, &Visibility)>();
-    let mut v: Vec<_> = q.iter(w).map(|(s, vis)| (s.label, s.triangles, *vis)).collect();
+    let mut v: Vec<_> = q.iter(w).map(|(s, vis)| (s.label, s.triangles(), *vis)).collect();
     v.sort_by_key(|x| x.0);
     v
 }

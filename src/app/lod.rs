@@ -5,37 +5,21 @@
 //! rests and the work is done, the detail comes back. Clearances and picking always
 //! use the full surfaces.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bevy::prelude::*;
 use bevy::render::renderer::RenderAdapterInfo;
 
+use super::activity::{Busy, Motion};
 use super::layout::ViewRects;
 use super::meshes::{SegmentMesh, ShownLevel};
-use super::redraw::Busy;
-use super::scene::{FOV_Y, Orbit};
+use super::scene::{FOV_Y, Orbit, drawn_in_software};
 use super::sets::Stage;
 
-/// How long after the last camera move the view counts as resting.
-const SETTLE: Duration = Duration::from_millis(300);
 /// Triangles a software renderer draws in about 60 ms (Mesa's llvmpipe, two cores).
 const SOFTWARE_BUDGET: usize = 40_000;
 /// The largest projected cell (pixels) tried in turn while fitting the budget.
 const CELL_PX: [f32; 8] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, f32::INFINITY];
-
-/// When the 3D view last moved, and whether frames are drawn in software.
-#[derive(Resource, Default)]
-pub struct Motion {
-    last: Option<Instant>,
-}
-
-impl Motion {
-    /// Time left until the view counts as resting, or `None` when it does.
-    pub fn settle_in(&self, now: Instant) -> Option<Duration> {
-        let end = self.last? + SETTLE;
-        (end > now).then(|| end - now)
-    }
-}
 
 /// The coarsest level whose cell projects to at most `max_cell_px` (the full one if none does).
 fn level_for(levels: &[ShownLevel], px_per_mm: f32, max_cell_px: f32) -> usize {
@@ -52,11 +36,10 @@ fn choose_levels(
 ) {
     let now = Instant::now();
     if orbit.is_changed() {
-        motion.last = Some(now);
+        motion.moved(now);
     }
     let Some(rect) = rects.three_d else { return };
-    // wgpu's DeviceType is not re-exported by Bevy; its Debug name is stable.
-    let software = info.is_some_and(|i| format!("{:?}", i.device_type) == "Cpu");
+    let software = info.is_some_and(|i| drawn_in_software(&i));
     let budget = if software && (motion.settle_in(now).is_some() || busy.0) { SOFTWARE_BUDGET } else { usize::MAX };
     let eye = orbit.transform().translation;
     let px_per_mm = |centre: Vec3| rect.height() / (2.0 * (eye - centre).length().max(1.0) * (FOV_Y / 2.0).tan());
@@ -72,12 +55,11 @@ fn choose_levels(
         let want = level_for(&s.levels, px_per_mm(s.centre), max_cell_px);
         if s.shown != want {
             s.shown = want;
-            s.triangles = s.levels[want].triangles;
             mesh.0 = s.levels[want].mesh.clone();
         }
     }
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Motion>().add_systems(Update, choose_levels.in_set(Stage::Draw));
+    app.add_systems(Update, choose_levels.in_set(Stage::Draw));
 }

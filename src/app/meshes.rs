@@ -58,18 +58,23 @@ pub fn clip_uniform(doc: &PlanDocument) -> ClipUniform {
     ClipUniform { plane: n_w.extend(-n_w.dot(c_w)), enabled: 1 }
 }
 
-/// A segment's surface entity: its copies at each level of detail (see [`super::lod`]).
+/// A segment's surface entity: its copies at each level of detail (chosen by the workstation's `lod` module).
 #[derive(Component, Debug)]
 pub struct SegmentMesh {
     pub label: u16,
-    /// Triangles of the copy shown.
-    pub triangles: usize,
-    /// The full surface first, then coarser copies.
+    /// The full surface first, then coarser copies (never empty).
     pub levels: Vec<ShownLevel>,
     /// Which of `levels` is shown.
     pub shown: usize,
     /// The centre of the surface's bounding box (world).
     pub centre: Vec3,
+}
+
+impl SegmentMesh {
+    /// Triangles of the copy shown.
+    pub fn triangles(&self) -> usize {
+        self.levels[self.shown].triangles
+    }
 }
 
 /// One copy of a surface on the GPU.
@@ -235,15 +240,15 @@ fn finish_builds(
             .into_iter()
             .map(|(mesh, triangles, cell_mm)| ShownLevel { mesh: mesh_assets.add(mesh), triangles, cell_mm })
             .collect();
-        let full = levels[0].clone();
+        let full = levels[0].mesh.clone();
         if let Some((_, mut seg, mut mesh3d, _)) = entities.iter_mut().find(|(_, s, _, _)| s.label == label) {
-            mesh3d.0 = full.mesh;
-            *seg = SegmentMesh { label, triangles: full.triangles, levels, shown: 0, centre: built.centre };
+            mesh3d.0 = full;
+            *seg = SegmentMesh { label, levels, shown: 0, centre: built.centre };
         } else {
             let visible = doc.doc.display_of(label).visible && doc.doc.view.show_meshes;
             commands.spawn((
-                SegmentMesh { label, triangles: full.triangles, levels, shown: 0, centre: built.centre },
-                Mesh3d(full.mesh),
+                SegmentMesh { label, levels, shown: 0, centre: built.centre },
+                Mesh3d(full),
                 MeshMaterial3d(materials.add(material_for(&doc.doc, label))),
                 Transform::IDENTITY,
                 if visible { Visibility::Inherited } else { Visibility::Hidden },

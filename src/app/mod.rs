@@ -1,6 +1,7 @@
 //! The workstation: Bevy draws the scene, egui the panels. It shows the document and turns the
 //! user's clicks into work for `core`; it holds no domain logic of its own.
 
+mod activity;
 pub mod autosave;
 pub mod document;
 pub mod entry_search;
@@ -94,7 +95,7 @@ pub fn run(path: Option<PathBuf>) -> ExitCode {
     ))
     .add_plugins((plugin, shaders, gpu::plugin, scene::plugin, slices::plugin, volume_render::plugin))
     .add_plugins((ui::plugin, intent::plugin, screenshot::plugin, planning::render_plugin, entry_search::render_plugin))
-    .add_plugins((autosave::plugin, redraw::plugin, lod::plugin))
+    .add_plugins((activity::plugin, autosave::plugin, redraw::plugin, lod::plugin))
     .insert_resource(StartupPath(path));
     match app.run() {
         AppExit::Success => ExitCode::SUCCESS,

@@ -15,10 +15,10 @@ use bevy::window::RequestRedraw;
 use bevy::winit::{UpdateMode, WinitSettings};
 use bevy_egui::{EguiInput, EguiInputSet, EguiPreUpdateSet, egui};
 
+use super::activity::{Busy, Motion};
 use super::autosave::Autosave;
 use super::document::Doc;
 use super::entry_search::EntrySearches;
-use super::lod::Motion;
 use super::meshes::SegmentMeshes;
 use super::planning::Planning;
 use super::sets::Stage;
@@ -29,7 +29,7 @@ use super::tasks::Jobs;
 const IDLE_WAIT: Duration = Duration::from_secs(5);
 
 /// What a frame shows besides input: a change to any of these needs one more frame.
-type Shown = (u64, u64, u64, u64, u64, u64, u64);
+type Shown = (u64, u64, u64, u64, u64);
 
 /// Whether the renderer was still compiling pipelines in its last frame: what uses them is not
 /// drawn yet. Shared by the main and render worlds.
@@ -41,10 +41,6 @@ impl RenderPending {
         self.0.load(Ordering::Relaxed)
     }
 }
-
-/// Frames are being drawn one after another for background work (see `draw_on_demand`).
-#[derive(Resource, Default)]
-pub struct Busy(pub bool);
 
 fn note_pending(pending: Res<RenderPending>, cache: Res<PipelineCache>) {
     pending.0.store(cache.waiting_pipelines().next().is_some(), Ordering::Relaxed);
@@ -61,9 +57,8 @@ fn draw_on_demand(
 ) {
     let shown = (
         doc.generation,
+        // Every change to the plan, undo and redo included, bumps its revision.
         doc.doc.revision,
-        doc.view_rev,
-        doc.display_rev,
         study.revision,
         planning.revision,
         meshes.version,
@@ -100,7 +95,6 @@ pub(super) fn plugin(app: &mut App) {
     let pending = RenderPending::default();
     app.insert_resource(WinitSettings::desktop_app())
         .insert_resource(pending.clone())
-        .init_resource::<Busy>()
         .add_systems(Update, draw_on_demand.after(Stage::Draw))
         .add_systems(
             PreUpdate,

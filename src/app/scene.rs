@@ -238,6 +238,12 @@ fn draw_extent(study: Res<Study>, doc: Res<Doc>, mut gizmos: Gizmos) {
     }
 }
 
+/// Whether frames are drawn by a software rasterizer (Mesa's llvmpipe and the like).
+pub fn drawn_in_software(info: &bevy::render::renderer::RenderAdapterInfo) -> bool {
+    // wgpu's DeviceType is not re-exported by Bevy; its Debug name is stable.
+    format!("{:?}", info.device_type) == "Cpu"
+}
+
 /// Multisampling triples the frame time of a software renderer (Mesa's lavapipe) on large
 /// meshes; on a GPU it stays.
 fn no_msaa_in_software(
@@ -250,8 +256,7 @@ fn no_msaa_in_software(
         return;
     }
     *decided = true;
-    // wgpu's DeviceType is not re-exported by Bevy; its Debug name is stable.
-    if format!("{:?}", info.device_type) == "Cpu" {
+    if drawn_in_software(&info) {
         info!("software renderer ({}): multisampling off", info.name);
         for mut m in &mut cameras {
             *m = Msaa::Off;

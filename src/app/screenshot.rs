@@ -10,8 +10,8 @@ use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::window::RequestRedraw;
 
+use super::activity::Motion;
 use super::document::Doc;
-use super::lod::Motion;
 use super::meshes::SegmentMeshes;
 use super::scene::Orbit;
 use super::study::Study;
@@ -100,7 +100,7 @@ fn take(
         }
         orbit.rotate(ORBIT_STEP_PX, 0.0);
         if t.frame_times.len() == TIMED_FRAMES as usize {
-            let triangles: usize = surfaces.iter().filter(|(_, v)| v.get()).map(|(s, _)| s.triangles).sum();
+            let triangles: usize = surfaces.iter().filter(|(_, v)| v.get()).map(|(s, _)| s.triangles()).sum();
             info!(
                 "timing: frame time orbiting over {TIMED_FRAMES} frames: {} ({triangles} triangles shown)",
                 summary(&t.frame_times)

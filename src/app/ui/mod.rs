@@ -97,7 +97,7 @@ fn panels(
         fps.0 = if fps.0 == 0.0 { 1.0 / dt } else { fps.0 * 0.95 + 0.05 / dt };
     }
     let diagnostics = tools.show_diagnostics.then(|| {
-        let triangles: usize = surfaces.iter().filter(|(_, v)| v.get()).map(|(s, _)| s.triangles).sum();
+        let triangles: usize = surfaces.iter().filter(|(_, v)| v.get()).map(|(s, _)| s.triangles()).sum();
         format!("{:.0} fps ({:.1} ms)  {triangles} triangles", fps.0, 1000.0 / fps.0.max(1e-3))
     });
     let project = |w: Vec3| camera.single().ok().and_then(|(c, gt)| c.world_to_viewport(gt, w).ok());
