@@ -11,6 +11,7 @@ mod common;
 use std::time::Instant;
 
 use common::{Measurement, anchor};
+use nalgebra::Point3;
 use twinplan::core::document::io as plan_io;
 use twinplan::core::mesh::{export, segment_surface};
 use twinplan::core::planning::{DistanceField, Instrument, InstrumentKind, PlanningScene, SearchSettings, Trajectory};
@@ -65,7 +66,7 @@ fn main() {
             let z = 0.95 - 0.9 * (i as f64 + 0.5) / 400.0;
             let phi = i as f64 * 2.399963;
             let r = (1.0 - z * z).sqrt();
-            let entry = [72.0 * r * phi.cos(), -15.0 + 90.0 * r * phi.sin(), 40.0 + 82.0 * z];
+            let entry = Point3::new(72.0 * r * phi.cos(), -15.0 + 90.0 * r * phi.sin(), 40.0 + 82.0 * z);
             Trajectory::new("bench", entry, target, needle)
         })
         .collect();
@@ -87,7 +88,7 @@ fn main() {
     // Entry search against the plan's own critical structures, for its tumour and for a deep
     // target 6 mm from an artery (the whole search: scoring every skin vertex, exact checks).
     let mut searches = Vec::new();
-    for (what, target) in [("tumour", target), ("deep, beside an artery", [30.0, -32.0, 44.0])] {
+    for (what, target) in [("tumour", target), ("deep, beside an artery", Point3::new(30.0, -32.0, 44.0))] {
         let template = Trajectory::new("bench", target, target, needle);
         let mut times = Vec::new();
         let mut last = None;

@@ -5,6 +5,7 @@
 
 mod common;
 
+use nalgebra::Point3;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -103,10 +104,10 @@ fn visibility_crosshair_and_a_threshold_with_its_undo() {
 
     // Moving the crosshair changes the view, not the plan's history.
     let steps = app.world().resource::<Doc>().history.len();
-    app.world_mut().write_message(Edit::run(Command::SetCrosshair { mm: [10.0, -20.0, 30.0] }));
+    app.world_mut().write_message(Edit::run(Command::SetCrosshair { mm: Point3::new(10.0, -20.0, 30.0) }));
     app.update();
     let doc = app.world().resource::<Doc>();
-    assert_eq!(doc.doc.view.crosshair_mm, [10.0, -20.0, 30.0]);
+    assert_eq!(doc.doc.view.crosshair_mm, Point3::new(10.0, -20.0, 30.0));
     assert_eq!(doc.history.len(), steps);
 
     // A bone threshold into a new segment takes exactly the voxels in range.
@@ -152,7 +153,7 @@ fn a_dragged_target_is_rechecked_in_the_same_update() {
     assert_eq!(before.structures.len(), 3);
     // Move the target onto the arteries' trunk (its centre line runs through this point).
     let mut moved = app.world().resource::<Doc>().doc.trajectories[0].clone();
-    moved.target_mm = [10.0, -22.5, 5.0];
+    moved.target_mm = Point3::new(10.0, -22.5, 5.0);
     let before_rev = app.world().resource::<Planning>().revision;
     app.world_mut().write_message(Edit::drag(Command::SetTrajectory { index: 0, trajectory: moved }, "place target"));
     app.update();
@@ -221,7 +222,7 @@ fn changes_are_autosaved_for_recovery_and_a_clean_exit_removes_them() {
     }
     assert!(!plan.exists(), "a plan just opened has nothing to recover");
     let mut t = app.world().resource::<Doc>().doc.trajectories[0].clone();
-    t.target_mm = [28.0, -33.0, 58.0];
+    t.target_mm = Point3::new(28.0, -33.0, 58.0);
     app.world_mut().write_message(Edit::run(Command::SetTrajectory { index: 0, trajectory: t.clone() }));
     run_until(&mut app, "the autosave", |_| {
         twinplan::core::document::io::read(&plan).is_ok_and(|d| d.trajectories.first() == Some(&t))
@@ -320,7 +321,7 @@ fn a_saved_plan_reopens_as_it_was_left() {
     open_phantom(&mut app);
     // Change the plan: hide the skull, move the biopsy's target.
     let mut moved = app.world().resource::<Doc>().doc.trajectories[0].clone();
-    moved.target_mm = [28.0, -33.0, 58.0];
+    moved.target_mm = Point3::new(28.0, -33.0, 58.0);
     let skull = SegmentDisplay { visible: false, ..app.world().resource::<Doc>().doc.display_of(2) };
     app.world_mut().write_message(Edit::run(Command::SetTrajectory { index: 0, trajectory: moved }));
     app.world_mut().write_message(Edit::run(Command::SetDisplay { label: 2, display: skull }));

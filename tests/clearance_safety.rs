@@ -161,7 +161,7 @@ fn voxelise(grid: &Grid, tube: &Tube, partial_volume: bool) -> Mask {
     for k in 0..grid.dims[2] {
         for j in 0..grid.dims[1] {
             for i in 0..grid.dims[0] {
-                let c = grid.patient_point([i as f64, j as f64, k as f64]);
+                let c = grid.patient_point(Point3::new(i as f64, j as f64, k as f64));
                 // Only cells that can reach the tube are worth sampling.
                 let near = point_segment(&c, &tube.a, &tube.b) - tube.radius_mm;
                 if near > 1.2 {
@@ -171,7 +171,8 @@ fn voxelise(grid: &Grid, tube: &Tube, partial_volume: bool) -> Mask {
                     let mut n = 0;
                     for s in 0..64 {
                         let sub = [s % 4, (s / 4) % 4, s / 16].map(|x| (x as f64 + 0.5) / 4.0 - 0.5);
-                        let p = grid.patient_point([i as f64 + sub[0], j as f64 + sub[1], k as f64 + sub[2]]);
+                        let p =
+                            grid.patient_point(Point3::new(i as f64 + sub[0], j as f64 + sub[1], k as f64 + sub[2]));
                         n += tube.inside(&p) as usize;
                     }
                     n >= 32
@@ -200,7 +201,7 @@ fn cells_clearance(grid: &Grid, mask: &Mask, entry: &P, target: &P, radius_mm: f
         .filter(|&v| mask.voxels[v] != 0)
         .map(|v| {
             let [i, j, k] = grid.ijk(v);
-            let c = grid.patient_point([i as f64, j as f64, k as f64]);
+            let c = grid.patient_point(Point3::new(i as f64, j as f64, k as f64));
             (point_segment(&c, entry, target), c)
         })
         .collect();
@@ -246,7 +247,7 @@ fn reported_clearances_never_exceed_the_labelled_cells_nor_the_analytic_truth() 
     let mut tallies = [fresh(), fresh()];
     for n in 0..48 {
         let grid = random_grid(&mut rng, n);
-        let centre = grid.patient_point(grid.dims.map(|d| d as f64 / 2.0));
+        let centre = grid.patient_point(Point3::from(grid.dims.map(|d| d as f64 / 2.0)));
         let axis = rng.unit();
         let tube = Tube { a: centre - axis * 10.0, b: centre + axis * 10.0, radius_mm: rng.uniform(0.75, 3.0) };
         let s = grid.spacing_mm();

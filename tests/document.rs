@@ -2,6 +2,7 @@
 
 mod common;
 
+use nalgebra::Point3;
 use twinplan::core::document::{Command, History, PlanDocument, ScanRef, SegmentDisplay, StepChange};
 use twinplan::core::progress::Progress;
 use twinplan::core::segmentation::{Category, LabelMap, Preset, Step};
@@ -9,7 +10,7 @@ use twinplan::core::volume::{Grid, Volume, VolumeMeta, VoxelData};
 
 /// A small CT-like volume: a bright block (bone) in soft tissue.
 fn volume() -> Volume {
-    let grid = Grid::axis_aligned([20, 20, 10], [0.0; 3], [1.0, 1.0, 2.0]);
+    let grid = Grid::axis_aligned([20, 20, 10], Point3::origin(), [1.0, 1.0, 2.0]);
     let mut v = vec![40i16; grid.voxel_count()];
     for k in 3..7 {
         for j in 5..15 {
@@ -107,10 +108,10 @@ fn a_slider_drag_is_one_undo_step_and_views_are_not_steps() {
     h.seal();
     assert_eq!(h.len(), 2, "add + one drag");
     // Moving the crosshair and the window is not an undo step.
-    h.execute(&mut doc, Command::SetCrosshair { mm: [1.0, 2.0, 3.0] }, None).unwrap();
+    h.execute(&mut doc, Command::SetCrosshair { mm: Point3::new(1.0, 2.0, 3.0) }, None).unwrap();
     h.execute(&mut doc, Command::SetWindow { centre: 400.0, width: 1800.0 }, None).unwrap();
     assert_eq!(h.len(), 2);
-    assert_eq!(doc.view.crosshair_mm, [1.0, 2.0, 3.0]);
+    assert_eq!(doc.view.crosshair_mm, Point3::new(1.0, 2.0, 3.0));
     h.undo(&mut doc).unwrap();
     assert!((doc.display_of(label).opacity - 0.3).abs() < 1e-6, "the whole drag undone at once");
     assert!(h.execute(&mut doc, Command::SetWindow { centre: 0.0, width: 0.0 }, None).is_err());
@@ -169,7 +170,7 @@ fn a_brush_stroke_is_one_undo_step_that_restores_every_dab() {
     h.execute(&mut doc, add, None).unwrap();
     let label = doc.segmentation.segments[0].label;
     // Three dabs along a line, far enough apart that each paints voxels the others do not.
-    let centres = [[3.0, 3.0, 8.0], [10.0, 3.0, 8.0], [16.0, 3.0, 8.0]];
+    let centres = [Point3::new(3.0, 3.0, 8.0), Point3::new(10.0, 3.0, 8.0), Point3::new(16.0, 3.0, 8.0)];
     let mut counts = Vec::new();
     for c in centres {
         let step = Step::Brush { centre_mm: c, radius_mm: 2.0, erase: false };
@@ -196,8 +197,13 @@ fn trajectories_are_added_dragged_removed_and_undone_and_survive_a_save() {
     let mut doc = document(&v);
     let mut h = History::default();
     let needle = Instrument::preset(InstrumentKind::BiopsyNeedle);
-    let first = Trajectory::new("first", [0.0, 0.0, 0.0], [5.0, 5.0, 5.0], needle);
-    let second = Trajectory::new("second", [1.0, 0.0, 0.0], [9.0, 9.0, 9.0], Instrument::custom(3.0, 90.0));
+    let first = Trajectory::new("first", Point3::new(0.0, 0.0, 0.0), Point3::new(5.0, 5.0, 5.0), needle);
+    let second = Trajectory::new(
+        "second",
+        Point3::new(1.0, 0.0, 0.0),
+        Point3::new(9.0, 9.0, 9.0),
+        Instrument::custom(3.0, 90.0),
+    );
     let ch = h.execute(&mut doc, Command::AddTrajectory { index: 0, trajectory: first.clone() }, None).unwrap();
     assert!(ch.trajectories && !ch.segments);
     h.execute(&mut doc, Command::AddTrajectory { index: 99, trajectory: second.clone() }, None).unwrap();
@@ -205,11 +211,11 @@ fn trajectories_are_added_dragged_removed_and_undone_and_survive_a_save() {
     // Dragging the first entry through several positions is one undo step.
     for x in 1..=5 {
         let mut moved = first.clone();
-        moved.entry_mm = [-(x as f64), 0.0, 0.0];
+        moved.entry_mm = Point3::new(-(x as f64), 0.0, 0.0);
         h.execute(&mut doc, Command::SetTrajectory { index: 0, trajectory: moved }, Some("drag entry")).unwrap();
     }
     h.seal();
-    assert_eq!(doc.trajectories[0].entry_mm, [-5.0, 0.0, 0.0]);
+    assert_eq!(doc.trajectories[0].entry_mm, Point3::new(-5.0, 0.0, 0.0));
     h.execute(&mut doc, Command::RemoveTrajectory { index: 0 }, None).unwrap();
     assert_eq!(doc.trajectories, vec![second.clone()]);
     assert!(h.execute(&mut doc, Command::RemoveTrajectory { index: 7 }, None).is_err());
@@ -222,7 +228,7 @@ fn trajectories_are_added_dragged_removed_and_undone_and_survive_a_save() {
     assert_eq!(back.trajectories, doc.trajectories);
 
     h.undo(&mut doc).unwrap();
-    assert_eq!(doc.trajectories[0].entry_mm, [-5.0, 0.0, 0.0], "the removed path returns where it was");
+    assert_eq!(doc.trajectories[0].entry_mm, Point3::new(-5.0, 0.0, 0.0), "the removed path returns where it was");
     h.undo(&mut doc).unwrap();
     assert_eq!(doc.trajectories, vec![first, second], "the whole drag undone at once");
 }
@@ -241,7 +247,12 @@ fn a_saved_plan_reopens_with_its_segments_voxels_and_paths() {
     let step = Step::Threshold { lo, hi };
     let diff = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
     h.execute(&mut doc, Command::EditLabels { label, step: StepChange::Push(step), diff }, None).unwrap();
-    let path_t = Trajectory::new("t", [1.0, 2.0, 3.0], [9.0, 9.0, 9.0], Instrument::preset(InstrumentKind::DbsLead));
+    let path_t = Trajectory::new(
+        "t",
+        Point3::new(1.0, 2.0, 3.0),
+        Point3::new(9.0, 9.0, 9.0),
+        Instrument::preset(InstrumentKind::DbsLead),
+    );
     h.execute(&mut doc, Command::AddTrajectory { index: 0, trajectory: path_t }, None).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
@@ -285,7 +296,7 @@ fn an_interrupted_save_keeps_the_old_plan_and_a_crashed_sessions_work_is_offered
     let mut doc = document(&v);
     let mut h = History::default();
     let needle = Instrument::preset(InstrumentKind::BiopsyNeedle);
-    let first = Trajectory::new("first", [1.0, 2.0, 3.0], [9.0, 9.0, 9.0], needle);
+    let first = Trajectory::new("first", Point3::new(1.0, 2.0, 3.0), Point3::new(9.0, 9.0, 9.0), needle);
     h.execute(&mut doc, Command::AddTrajectory { index: 0, trajectory: first }, None).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("case.twinplan.json");
@@ -293,7 +304,7 @@ fn an_interrupted_save_keeps_the_old_plan_and_a_crashed_sessions_work_is_offered
     let before = std::fs::read(&plan).unwrap();
 
     // A save that cannot complete (its temporary name is taken by a folder) changes nothing.
-    let second = Trajectory::new("second", [2.0, 2.0, 2.0], [8.0, 8.0, 8.0], needle);
+    let second = Trajectory::new("second", Point3::new(2.0, 2.0, 2.0), Point3::new(8.0, 8.0, 8.0), needle);
     h.execute(&mut doc, Command::AddTrajectory { index: 1, trajectory: second }, None).unwrap();
     std::fs::create_dir(dir.path().join(".case.twinplan.json.saving")).unwrap();
     assert!(save(&doc, &plan).unwrap_err().to_string().contains("case.twinplan.json"));
@@ -350,7 +361,7 @@ fn plan_files_follow_their_published_schema() {
     let mut h = History::default();
     let add = Command::add_segment(&doc, "Everything", Category::Vessel);
     h.execute(&mut doc, add, None).unwrap();
-    let seeds = vec![[1.0, 2.0, 3.0]];
+    let seeds = vec![Point3::new(1.0, 2.0, 3.0)];
     doc.segmentation.segments[0].steps = vec![
         Step::Threshold { lo: 100.0, hi: 3000.0 },
         Step::Grow { seeds_mm: seeds.clone(), lo: 0.0, hi: 1.0, connectivity: Connectivity::Six },
@@ -364,20 +375,21 @@ fn plan_files_follow_their_published_schema() {
         Step::FillHoles,
         Step::Shell { mm: 2.0, outside: true },
         Step::Combine { op: Logic::Subtract, with: 2 },
-        Step::Brush { centre_mm: [1.0, 1.0, 1.0], radius_mm: 2.0, erase: false },
+        Step::Brush { centre_mm: Point3::new(1.0, 1.0, 1.0), radius_mm: 2.0, erase: false },
         Step::Import { file: "labels.nii.gz".into(), label: 3 },
     ];
     for kind in InstrumentKind::PRESETS {
-        let t = Trajectory::new(kind.name(), [0.0; 3], [1.0, 2.0, 3.0], Instrument::preset(kind));
+        let t = Trajectory::new(kind.name(), Point3::origin(), Point3::new(1.0, 2.0, 3.0), Instrument::preset(kind));
         let index = doc.trajectories.len();
         h.execute(&mut doc, Command::AddTrajectory { index, trajectory: t }, None).unwrap();
     }
-    doc.view.clip = Some(twinplan::core::document::ClipPlane::Oblique { normal: [0.0, 0.6, 0.8] });
+    doc.view.clip =
+        Some(twinplan::core::document::ClipPlane::Oblique { normal: nalgebra::Vector3::new(0.0, 0.6, 0.8) });
     let view = twinplan::core::document::SavedView {
         name: "Approach".into(),
-        eye_mm: [200.0, -300.0, 100.0],
-        look_at_mm: [1.0, 2.0, 3.0],
-        crosshair_mm: [1.0, 2.0, 3.0],
+        eye_mm: Point3::new(200.0, -300.0, 100.0),
+        look_at_mm: Point3::new(1.0, 2.0, 3.0),
+        crosshair_mm: Point3::new(1.0, 2.0, 3.0),
     };
     h.execute(&mut doc, Command::AddSavedView { index: 0, view: view.clone() }, None).unwrap();
     h.execute(&mut doc, Command::RemoveSavedView { index: 0 }, None).unwrap();
@@ -439,15 +451,15 @@ fn corrupt_or_hand_edited_plans_are_refused_with_line_and_column() {
 /// map whose every voxel follows from `k`, so that what is on disk can be checked to the voxel.
 fn version(k: u64) -> PlanDocument {
     use twinplan::core::planning::{Instrument, InstrumentKind, Trajectory};
-    let grid = Grid::axis_aligned([48, 40, 24], [0.0; 3], [1.0, 1.0, 2.0]);
+    let grid = Grid::axis_aligned([48, 40, 24], Point3::origin(), [1.0, 1.0, 2.0]);
     let mut doc = PlanDocument::new(ScanRef::default(), LabelMap::empty(&grid));
     for (i, l) in doc.segmentation.labels.labels.iter_mut().enumerate() {
         *l = ((i as u64 / 7 + k) % 5) as u16;
     }
     let t = Trajectory::new(
         &format!("v{k}"),
-        [1.0, 2.0, 3.0],
-        [9.0, 9.0, 9.0],
+        Point3::new(1.0, 2.0, 3.0),
+        Point3::new(9.0, 9.0, 9.0),
         Instrument::preset(InstrumentKind::DbsLead),
     );
     doc.trajectories.push(t);

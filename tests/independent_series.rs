@@ -4,7 +4,7 @@
 
 mod common;
 
-use nalgebra::Matrix4;
+use nalgebra::{Matrix4, Point3};
 use twinplan::core::dicom;
 use twinplan::core::progress::Progress;
 use twinplan::core::volume::Volume;
@@ -110,7 +110,7 @@ fn uneven_spacing_is_resampled_and_said() {
     let last = slices.last().unwrap()["position_along_normal"].as_f64().unwrap();
     let n = v.grid.dims[2];
     assert!((v.grid.origin_mm().z - first).abs() < 1e-6);
-    assert!((v.grid.patient_point([0.0, 0.0, (n - 1) as f64]).z - last).abs() < v.grid.spacing_mm()[2]);
+    assert!((v.grid.patient_point(Point3::new(0.0, 0.0, (n - 1) as f64)).z - last).abs() < v.grid.spacing_mm()[2]);
     is_slice(&v, 0, &slices[0], "uneven");
 }
 

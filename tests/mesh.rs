@@ -33,7 +33,7 @@ fn field(grid: &Grid, f: impl Fn(&Point3<f64>) -> f64) -> Volume {
     for k in 0..grid.dims[2] {
         for j in 0..grid.dims[1] {
             for i in 0..grid.dims[0] {
-                v.push(f(&grid.patient_point([i as f64, j as f64, k as f64])) as f32);
+                v.push(f(&grid.patient_point(Point3::new(i as f64, j as f64, k as f64))) as f32);
             }
         }
     }
@@ -98,7 +98,7 @@ fn a_mirrored_grid_still_gives_outward_normals() {
 #[test]
 fn thin_diagonal_tubes_stay_connected_and_closed() {
     // Radius 1.5 voxels, running diagonally through every axis: the case that breaks vessels.
-    let grid = Grid::axis_aligned([48, 48, 48], [0.0; 3], [1.0; 3]);
+    let grid = Grid::axis_aligned([48, 48, 48], Point3::origin(), [1.0; 3]);
     let (a, b) = (Point3::new(6.0, 7.0, 5.0), Point3::new(41.0, 40.0, 42.0));
     let mut mask = Mask::empty(&grid);
     for idx in 0..grid.voxel_count() {
@@ -117,7 +117,7 @@ fn thin_diagonal_tubes_stay_connected_and_closed() {
 
 #[test]
 fn closing_the_border_makes_a_cut_object_watertight() {
-    let grid = Grid::axis_aligned([30, 30, 30], [0.0; 3], [1.0; 3]);
+    let grid = Grid::axis_aligned([30, 30, 30], Point3::origin(), [1.0; 3]);
     // A ball cut by the x = 0 face of the volume.
     let v = field(&grid, |p| 10.0 - (p - Point3::new(3.0, 15.0, 15.0)).norm());
     let open = extract(&v, 0.0);
@@ -159,8 +159,12 @@ fn oracle(v: &Volume, iso: f32) -> (usize, f64) {
                 let vert = |e: usize| -> Vector3<f64> {
                     let (a, b) = E[e];
                     let t = ((iso - vals[a]) / (vals[b] - vals[a])) as f64;
-                    let pa = g.patient_point([(i + C[a][0]) as f64, (j + C[a][1]) as f64, (k + C[a][2]) as f64]).coords;
-                    let pb = g.patient_point([(i + C[b][0]) as f64, (j + C[b][1]) as f64, (k + C[b][2]) as f64]).coords;
+                    let pa = g
+                        .patient_point(Point3::new((i + C[a][0]) as f64, (j + C[a][1]) as f64, (k + C[a][2]) as f64))
+                        .coords;
+                    let pb = g
+                        .patient_point(Point3::new((i + C[b][0]) as f64, (j + C[b][1]) as f64, (k + C[b][2]) as f64))
+                        .coords;
                     pa + (pb - pa) * t
                 };
                 let tri = &TRI_TABLE[index];
@@ -200,12 +204,12 @@ fn triangle_count_and_area_equal_the_marching_cubes_oracle() {
 
 #[test]
 fn taubin_smoothing_removes_voxel_steps_without_shrinking() {
-    let grid = Grid::axis_aligned([40, 40, 40], [-20.0; 3], [1.0; 3]);
+    let grid = Grid::axis_aligned([40, 40, 40], Point3::new(-20.0, -20.0, -20.0), [1.0; 3]);
     let r = 12.0;
     let mut mask = Mask::empty(&grid);
     for idx in 0..grid.voxel_count() {
         let [i, j, k] = grid.ijk(idx);
-        mask.voxels[idx] = (grid.patient_point([i as f64, j as f64, k as f64]).coords.norm() <= r) as u8;
+        mask.voxels[idx] = (grid.patient_point(Point3::new(i as f64, j as f64, k as f64)).coords.norm() <= r) as u8;
     }
     let blocky = extract_mask(&mask, ExtractOptions::default(), &Progress::new()).unwrap();
     let mut smooth = blocky.clone();

@@ -3,6 +3,7 @@
 
 mod common;
 
+use nalgebra::Point3;
 use std::path::Path;
 
 use common::project;
@@ -105,12 +106,12 @@ fn truth_volumes_match_the_label_map() {
 
 /// A smaller CT with the phantom's anatomy on any grid (quick to write and read).
 fn phantom_on(grid: Grid) -> Volume {
-    let a = phantom::Anatomy::new(phantom::CENTER_MM);
+    let a = phantom::Anatomy::new(phantom::CENTRE_MM);
     let mut hu = Vec::with_capacity(grid.voxel_count());
     for k in 0..grid.dims[2] {
         for j in 0..grid.dims[1] {
             for i in 0..grid.dims[0] {
-                hu.push(a.tissue(&grid.patient_point([i as f64, j as f64, k as f64]).coords).hu() as i16);
+                hu.push(a.tissue(&grid.patient_point(Point3::new(i as f64, j as f64, k as f64))).hu() as i16);
             }
         }
     }
@@ -120,7 +121,7 @@ fn phantom_on(grid: Grid) -> Volume {
 }
 
 fn small_grid() -> Grid {
-    Grid::axis_aligned([64, 72, 40], [-80.0, -110.0, -30.0], [2.5, 2.8, 3.0])
+    Grid::axis_aligned([64, 72, 40], Point3::new(-80.0, -110.0, -30.0), [2.5, 2.8, 3.0])
 }
 
 #[test]

@@ -299,12 +299,12 @@ fn agrees_with_brute_force(name: &str, mask: &Mask) {
     for t in probe_paths(&mesh) {
         let c = obstacle.clearance(&t, 0.0);
         let fast = c.surface_clearance_mm.max(0.0);
-        let slow = brute_force_distance(&mesh, &t.entry(), &t.target());
+        let slow = brute_force_distance(&mesh, &t.entry_mm, &t.target_mm);
         worst = worst.max((fast - slow).abs());
         assert!((fast - slow).abs() < 1e-3, "{name}: BVH {fast:.5} vs brute force {slow:.5} mm");
         assert!(c.min_clearance_mm <= c.surface_clearance_mm, "{name}: {c:?}");
         // The profile's point distances too (outside the surface they are unsigned).
-        let p = t.entry();
+        let p = t.entry_mm;
         let slow_point = brute_force_distance(&mesh, &p, &p);
         let fast_point = obstacle.signed_distance_mm(&p);
         assert!(
@@ -331,9 +331,9 @@ fn the_bvh_distance_equals_brute_force_on_real_meshes() {
 #[test]
 fn instruments_closer_than_the_limit_conflict() {
     let needle = Instrument::preset(InstrumentKind::BiopsyNeedle);
-    let a = Trajectory::new("a", [0.0, 0.0, 0.0], [0.0, 0.0, 50.0], needle);
-    let b = Trajectory::new("b", [2.8, 0.0, 10.0], [2.8, 30.0, 10.0], needle);
-    let c = Trajectory::new("c", [20.0, 0.0, 0.0], [20.0, 0.0, 50.0], needle);
+    let a = Trajectory::new("a", Point3::new(0.0, 0.0, 0.0), Point3::new(0.0, 0.0, 50.0), needle);
+    let b = Trajectory::new("b", Point3::new(2.8, 0.0, 10.0), Point3::new(2.8, 30.0, 10.0), needle);
+    let c = Trajectory::new("c", Point3::new(20.0, 0.0, 0.0), Point3::new(20.0, 0.0, 50.0), needle);
     let found = conflicts(&[a, b, c], 3.0);
     assert_eq!(found.len(), 1);
     let (i, j, gap) = found[0];
@@ -344,13 +344,14 @@ fn instruments_closer_than_the_limit_conflict() {
 #[test]
 fn degenerate_paths_and_scenes_say_what_is_wrong() {
     let needle = Instrument::preset(InstrumentKind::BiopsyNeedle);
-    let p = [10.0, -20.0, 40.0];
+    let p = Point3::new(10.0, -20.0, 40.0);
     let e = phantom().scene.check(&Trajectory::new("same", p, p, needle), seg()).unwrap_err();
     assert!(matches!(e, PlanningError::Degenerate { .. }));
     assert!(e.to_string().contains("'same'") && e.to_string().contains("same point"), "{e}");
-    let e = phantom().scene.check(&Trajectory::new("far", [0.0, 0.0, 400.0], p, needle), seg()).unwrap_err();
+    let e = phantom().scene.check(&Trajectory::new("far", Point3::new(0.0, 0.0, 400.0), p, needle), seg()).unwrap_err();
     assert!(e.to_string().contains("entry (0.0, 0.0, 400.0)") && e.to_string().contains("outside the scan"), "{e}");
-    let e = phantom().scene.check(&Trajectory::new("nan", [f64::NAN, 0.0, 0.0], p, needle), seg()).unwrap_err();
+    let e =
+        phantom().scene.check(&Trajectory::new("nan", Point3::new(f64::NAN, 0.0, 0.0), p, needle), seg()).unwrap_err();
     assert!(e.to_string().contains("not a number"), "{e}");
 
     // A segmentation without critical structures, and a critical segment without voxels.
@@ -359,7 +360,7 @@ fn degenerate_paths_and_scenes_say_what_is_wrong() {
         s.critical = false;
     }
     let scene = PlanningScene::build(&plain, &Progress::new()).unwrap();
-    let report = scene.check(&Trajectory::new("t", [10.0, -20.0, 100.0], p, needle), &plain).unwrap();
+    let report = scene.check(&Trajectory::new("t", Point3::new(10.0, -20.0, 100.0), p, needle), &plain).unwrap();
     assert!(report.structures.is_empty());
     assert!(report.warnings.iter().any(|w| w.contains("no critical structures")), "{:?}", report.warnings);
     plain.add("Empty artery", Category::Vessel);
@@ -428,9 +429,9 @@ fn entry_search_is_as_safe_as_a_dense_exhaustive_grid_and_never_proposes_an_unsa
         let truth = analytic_clearance(&t, &tubes);
         assert!(truth >= 2.0 - voxel_mm, "{:?}: {truth:.2} mm from the truth's tubes", s.entry_mm);
         // On the truth's own skin: within a voxel of the outer ellipsoid.
-        let (exit, normal) = skin_exit(&target, &(t.entry() - target).normalize());
-        assert!((exit - t.entry()).norm() < voxel_mm, "{:?} is not on the skin ({exit})", s.entry_mm);
-        let angle = normal.dot(&(t.entry() - target).normalize()).acos().to_degrees();
+        let (exit, normal) = skin_exit(&target, &(t.entry_mm - target).normalize());
+        assert!((exit - t.entry_mm).norm() < voxel_mm, "{:?} is not on the skin ({exit})", s.entry_mm);
+        let angle = normal.dot(&(t.entry_mm - target).normalize()).acos().to_degrees();
         assert!(angle <= settings.max_angle_deg + 2.0, "analytic entry angle {angle:.1}");
     }
     for w in found.suggestions.windows(2) {
@@ -476,8 +477,8 @@ fn entry_search_respects_the_region_and_says_when_nothing_is_possible() {
     let needle = Instrument::preset(InstrumentKind::BiopsyNeedle);
     let field = DistanceField::build(seg(), &Progress::new()).unwrap();
     let scene = &phantom().scene;
-    let tumour = Trajectory::new("biopsy", [0.0; 3], [30.0, -35.0, 60.0], needle);
-    let region = EntryRegion { centre_mm: [60.0, -20.0, 90.0], radius_mm: 15.0 };
+    let tumour = Trajectory::new("biopsy", Point3::origin(), Point3::new(30.0, -35.0, 60.0), needle);
+    let region = EntryRegion { centre_mm: Point3::new(60.0, -20.0, 90.0), radius_mm: 15.0 };
     let settings = SearchSettings { region: Some(region), max_angle_deg: 40.0, ..SearchSettings::default() };
     let found = scene.search_entries(&tumour, seg(), field.as_ref(), &settings, &Progress::new()).unwrap();
     assert!(!found.suggestions.is_empty());
@@ -488,14 +489,14 @@ fn entry_search_respects_the_region_and_says_when_nothing_is_possible() {
     assert!(found.rejections.outside_region > 0);
 
     // A target inside an artery: every path collides.
-    let inside = Trajectory::new("in a vessel", [0.0; 3], [23.5, -26.0, 27.5], needle);
+    let inside = Trajectory::new("in a vessel", Point3::origin(), Point3::new(23.5, -26.0, 27.5), needle);
     let found =
         scene.search_entries(&inside, seg(), field.as_ref(), &SearchSettings::default(), &Progress::new()).unwrap();
     assert!(found.suggestions.is_empty());
     assert!(found.warnings.iter().any(|w| w.contains("no entry meets every constraint")), "{:?}", found.warnings);
 
     // A target outside the scan, and a search without a skin to enter through.
-    let far = Trajectory::new("far", [0.0; 3], [0.0, 0.0, 900.0], needle);
+    let far = Trajectory::new("far", Point3::origin(), Point3::new(0.0, 0.0, 900.0), needle);
     let e = scene.search_entries(&far, seg(), field.as_ref(), &SearchSettings::default(), &Progress::new());
     assert!(e.unwrap_err().to_string().contains("outside the scan"));
     let mut no_skin = Segmentation { labels: seg().labels.clone(), segments: seg().segments.clone() };
@@ -553,7 +554,12 @@ fn a_saved_and_reopened_plan_gives_exactly_the_same_clearances() {
     use twinplan::core::document::io::{open, save};
     let mut doc = phantom().plan.doc.clone();
     let seeg = Instrument::preset(InstrumentKind::SeegElectrode);
-    doc.trajectories.push(Trajectory::new("SEEG, deep", [-60.0, -10.0, 50.0], [30.0, -32.0, 44.0], seeg));
+    doc.trajectories.push(Trajectory::new(
+        "SEEG, deep",
+        Point3::new(-60.0, -10.0, 50.0),
+        Point3::new(30.0, -32.0, 44.0),
+        seeg,
+    ));
     doc.display.get_mut(&2).unwrap().visible = false;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("round trip.twinplan.json");

@@ -23,7 +23,7 @@ fn truth(labels: &[u8]) -> Mask {
 }
 
 /// Points on the centre-lines of a truth tube tree (segment starts), in LPS mm.
-fn tube_points(name: &str) -> Vec<[f64; 3]> {
+fn tube_points(name: &str) -> Vec<nalgebra::Point3<f64>> {
     match &phantom().truth.structure(name).unwrap().geometry {
         Shape::Tubes { segments } => segments.iter().map(|t| t.from).collect(),
         _ => panic!("{name} is not a tube tree"),

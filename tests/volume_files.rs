@@ -58,7 +58,7 @@ fn volume_files_open_where_the_other_readers_place_them() {
         for s in f["samples"].as_array().unwrap() {
             let ijk: Vec<usize> = s["ijk"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
             assert_eq!(f64::from(v.at(ijk[0], ijk[1], ijk[2])), s["value"].as_f64().unwrap(), "{name} at {ijk:?}");
-            let p = v.grid.patient_point([ijk[0] as f64, ijk[1] as f64, ijk[2] as f64]);
+            let p = v.grid.patient_point(Point3::new(ijk[0] as f64, ijk[1] as f64, ijk[2] as f64));
             let lps: Vec<f64> = s["lps"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
             assert!((p - Point3::new(lps[0], lps[1], lps[2])).norm() < 1e-4, "{name} {ijk:?}: {p} vs {lps:?}");
         }

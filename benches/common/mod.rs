@@ -2,6 +2,7 @@
 //! anchors, and reporting ratios.
 #![allow(dead_code)]
 
+use nalgebra::Point3;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -149,15 +150,15 @@ pub fn big_series() -> PathBuf {
         return dir;
     }
     eprintln!("writing {} ...", dir.display());
-    let grid = Grid::axis_aligned([512, 512, 300], [-115.0, -130.0, -60.0], [0.45, 0.45, 0.7]);
-    let anatomy = Anatomy::new(twinplan::core::phantom::CENTER_MM);
+    let grid = Grid::axis_aligned([512, 512, 300], Point3::new(-115.0, -130.0, -60.0), [0.45, 0.45, 0.7]);
+    let anatomy = Anatomy::new(twinplan::core::phantom::CENTRE_MM);
     let plane = 512 * 512;
     let mut hu = vec![0i16; grid.voxel_count()];
     use rayon::prelude::*;
     hu.par_chunks_mut(plane).enumerate().for_each(|(k, s)| {
         for (n, v) in s.iter_mut().enumerate() {
-            let p = grid.patient_point([(n % 512) as f64, (n / 512) as f64, k as f64]);
-            *v = anatomy.tissue(&p.coords).hu() as i16;
+            let p = grid.patient_point(Point3::new((n % 512) as f64, (n / 512) as f64, k as f64));
+            *v = anatomy.tissue(&p).hu() as i16;
         }
     });
     let mut meta = twinplan::core::phantom::meta();

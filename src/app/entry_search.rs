@@ -24,7 +24,7 @@ use crate::core::planning::{DistanceField, EntrySearch, PlanningScene, SearchSet
 /// A finished search and what it was run on.
 pub struct Shown {
     pub trajectory: usize,
-    pub target_mm: [f64; 3],
+    pub target_mm: Point3<f64>,
     /// The skin the entries were taken from (the risks follow its vertices).
     pub skin: Arc<TriMesh>,
     pub result: EntrySearch,
@@ -54,7 +54,7 @@ fn risk_scale(vertex_risk_mm: &[f32]) -> f32 {
 
 struct Pending {
     trajectory: usize,
-    target_mm: [f64; 3],
+    target_mm: Point3<f64>,
     skin: Arc<TriMesh>,
     job: Job<EntrySearch>,
 }
@@ -225,9 +225,9 @@ fn heat_map(
 /// The proposed entries in 3D: the best one large, each with its path to the target.
 fn draw_suggestions(doc: Res<Doc>, searches: Res<EntrySearches>, mut gizmos: Gizmos) {
     let Some(s) = searches.shown.as_ref().filter(|s| s.current(&doc.doc)) else { return };
-    let target = world_from_patient(&Point3::from(s.target_mm));
+    let target = world_from_patient(&s.target_mm);
     for (i, g) in s.result.suggestions.iter().enumerate() {
-        let entry = world_from_patient(&Point3::from(g.entry_mm));
+        let entry = world_from_patient(&g.entry_mm);
         let color = if i == 0 { Color::srgb(0.3, 0.95, 1.0) } else { Color::srgb(0.85, 0.9, 1.0) };
         gizmos.sphere(Isometry3d::from_translation(entry), if i == 0 { 2.5 } else { 1.6 }, color);
         gizmos.line(entry, target, color.with_alpha(0.45));

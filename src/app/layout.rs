@@ -55,7 +55,7 @@ impl SliceAxis {
 
     /// The plane through `crosshair` covering the scan's bounding box: patient point of the
     /// quad's top-left corner, the unit directions of screen right and down, and the size in mm.
-    pub fn frame(self, lo: &Point3<f64>, hi: &Point3<f64>, crosshair: [f64; 3]) -> SliceFrame {
+    pub fn frame(self, lo: &Point3<f64>, hi: &Point3<f64>, crosshair: &Point3<f64>) -> SliceFrame {
         let (x, y, z) = (Vector3::x(), Vector3::y(), Vector3::z());
         let c = crosshair;
         match self {

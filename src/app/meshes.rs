@@ -52,9 +52,9 @@ impl MaterialExtension for ClipExt {
 /// The clipping plane of the view settings in world space, or disabled.
 pub fn clip_uniform(doc: &PlanDocument) -> ClipUniform {
     let Some(plane) = doc.view.clip else { return ClipUniform::default() };
-    let n = Vector3::from(plane.normal()) * if doc.view.clip_flip { -1.0 } else { 1.0 };
+    let n = plane.normal() * if doc.view.clip_flip { -1.0 } else { 1.0 };
     let n_w = world_dir_from_patient(&n);
-    let c_w = world_from_patient(&Point3::from(doc.view.crosshair_mm));
+    let c_w = world_from_patient(&doc.view.crosshair_mm);
     ClipUniform { plane: n_w.extend(-n_w.dot(c_w)), enabled: 1 }
 }
 
@@ -294,10 +294,10 @@ fn sync_display(
 }
 
 /// Whether a point (LPS mm) is on the kept side of the clipping plane.
-pub fn unclipped(doc: &PlanDocument, p_mm: [f64; 3]) -> bool {
+pub fn unclipped(doc: &PlanDocument, p_mm: &Point3<f64>) -> bool {
     let Some(plane) = doc.view.clip else { return true };
-    let n = Vector3::from(plane.normal()) * if doc.view.clip_flip { -1.0 } else { 1.0 };
-    n.dot(&(Vector3::from(p_mm) - Vector3::from(doc.view.crosshair_mm))) <= 0.0
+    let n = plane.normal() * if doc.view.clip_flip { -1.0 } else { 1.0 };
+    n.dot(&(p_mm - doc.view.crosshair_mm)) <= 0.0
 }
 
 pub(super) fn plugin(app: &mut App) {

@@ -84,7 +84,7 @@ fn draw_instruments(
         if let Some(last) = report.profile.iter().find(|p| p.depth_mm >= tip) {
             colors.push((tip, last.verdict(seg).rgb()));
         }
-        let Some(mesh) = instrument_mesh(t.entry(), t.target(), t.instrument.radius_mm(), &colors) else { continue };
+        let Some(mesh) = instrument_mesh(t.entry_mm, t.target_mm, t.instrument.radius_mm(), &colors) else { continue };
         commands.spawn((
             InstrumentMesh,
             Mesh3d(meshes.add(mesh)),
@@ -152,13 +152,13 @@ fn draw_markers(doc: Res<Doc>, planning: Res<Planning>, mut gizmos: Gizmos) {
         let [r, g, b] = t.color;
         let color = Color::srgb_u8(r, g, b);
         let iso = |p: &Point3<f64>| Isometry3d::from_translation(world_from_patient(p));
-        gizmos.sphere(iso(&t.entry()), 1.5, color);
-        gizmos.sphere(iso(&t.target()), 1.5, color);
+        gizmos.sphere(iso(&t.entry_mm), 1.5, color);
+        gizmos.sphere(iso(&t.target_mm), 1.5, color);
         let Ok(report) = report else { continue };
         if let Some(s) = report.structures.first() {
             let [r, g, b] = s.verdict.rgb();
-            let on_path = Point3::from(s.closest_on_path_mm);
-            let on_structure = Point3::from(s.closest_on_structure_mm);
+            let on_path = s.closest_on_path_mm;
+            let on_structure = s.closest_on_structure_mm;
             gizmos.line(world_from_patient(&on_path), world_from_patient(&on_structure), Color::srgb_u8(r, g, b));
             gizmos.sphere(iso(&on_structure), 0.8, Color::srgb_u8(r, g, b));
         }

@@ -209,7 +209,7 @@ fn sync(
     let preview = tools.tool == Tool::Threshold || tools.tool == Tool::Grow;
     let (plo, phi) = tools.range;
     for (entity, quad, mat, mesh) in &mut quads {
-        let frame = quad.0.frame(&lo, &hi, view.crosshair_mm);
+        let frame = quad.0.frame(&lo, &hi, &view.crosshair_mm);
         let i = quad.0 as usize;
         if mesh.is_none() || quad_size[i] != frame.size_mm {
             quad_size[i] = frame.size_mm;
@@ -253,7 +253,7 @@ fn sync(
             picture.resize(picture_size);
             changed[i] = true;
         }
-        let map = SliceMapping::new(cam.axis.frame(&lo, &hi, view.crosshair_mm), rect, &views.nav[i]);
+        let map = SliceMapping::new(cam.axis.frame(&lo, &hi, &view.crosshair_mm), rect, &views.nav[i]);
         let (w, h) = (rect.width() as f64 * map.mm_per_px, rect.height() as f64 * map.mm_per_px);
         let scaling_mode = ScalingMode::Fixed { width: w as f32, height: h as f32 };
         if let Projection::Orthographic(o) = &mut *projection {

@@ -63,7 +63,7 @@ pub struct Tools {
     pub brush_radius_mm: f64,
     pub erase: bool,
     /// Measurement points (LPS mm): the last two are measured.
-    pub measure: Vec<[f64; 3]>,
+    pub measure: Vec<Point3<f64>>,
     pub show_diagnostics: bool,
     /// The trajectory the plan panel and the placing tools work on (index into the plan's).
     pub trajectory: Option<usize>,
@@ -96,7 +96,7 @@ impl Tools {
     /// The measured distance (mm), once two points are picked.
     pub fn distance_mm(&self) -> Option<f64> {
         match self.measure.as_slice() {
-            [.., a, b] => Some((Point3::from(*a) - Point3::from(*b)).norm()),
+            [.., a, b] => Some((a - b).norm()),
             _ => None,
         }
     }
@@ -108,7 +108,7 @@ pub struct Hover {
     /// Pointer position (logical window pixels, as Bevy's viewport conversions take them) while
     /// it is over the 3D view.
     pub viewport_px: Option<Vec2>,
-    pub hit: Option<(u16, [f64; 3])>,
+    pub hit: Option<(u16, Point3<f64>)>,
 }
 
 /// Casts the pointer's ray against the segment surfaces (parry3d, in patient space).
@@ -133,10 +133,10 @@ fn pick(
     // A surface cut away by the clipping plane is not under the pointer: step past it.
     let mut start = origin;
     for _ in 0..8 {
-        let Some((label, t)) = crate::core::mesh::first_hit(&shown, start.into(), dir.into()) else { return };
+        let Some((label, t)) = crate::core::mesh::first_hit(&shown, &start, &dir) else { return };
         let p = start + dir * t;
-        if unclipped(&doc.doc, p.into()) {
-            hover.hit = Some((label, p.into()));
+        if unclipped(&doc.doc, &p) {
+            hover.hit = Some((label, p));
             return;
         }
         start = p + dir * 0.01;
@@ -146,7 +146,7 @@ fn pick(
 /// A click at a point (LPS mm) in any view, with the active tool.
 #[derive(Message, Debug, Clone, Copy)]
 pub struct ClickAt {
-    pub mm: [f64; 3],
+    pub mm: Point3<f64>,
     /// True while a drag continues (the brush paints along it).
     pub dragging: bool,
 }

@@ -53,13 +53,12 @@ pub fn run(args: &SearchArgs) -> Result<()> {
 fn parse_region(text: &str) -> Result<EntryRegion> {
     let bad = || anyhow::anyhow!("--region '{text}': expected X,Y,Z:R in mm, for example -40,60,30:20");
     let (centre, radius) = text.split_once(':').ok_or_else(bad)?;
-    let c: Vec<f64> =
-        centre.split(',').map(|v| v.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    let centre_mm = twinplan::core::segmentation::point(centre).map_err(|_| bad())?;
     let radius_mm: f64 = radius.trim().parse().map_err(|_| bad())?;
-    if c.len() != 3 || !(radius_mm > 0.0) || !c.iter().all(|v| v.is_finite()) {
+    if !(radius_mm > 0.0 && radius_mm.is_finite()) {
         return Err(bad());
     }
-    Ok(EntryRegion { centre_mm: [c[0], c[1], c[2]], radius_mm })
+    Ok(EntryRegion { centre_mm, radius_mm })
 }
 
 fn search(plan: &Path, scan: Option<&Path>, name: Option<&str>, settings: &SearchSettings, json: bool) -> Result<()> {
@@ -95,7 +94,7 @@ fn search(plan: &Path, scan: Option<&Path>, name: Option<&str>, settings: &Searc
     for w in &found.warnings {
         eprintln!("warning: {w}");
     }
-    let [x, y, z] = found.target_mm;
+    let (x, y, z) = (found.target_mm.x, found.target_mm.y, found.target_mm.z);
     println!(
         "{}: target ({x:.1}, {y:.1}, {z:.1}) mm LPS, {} ({:.2} mm); {} skin points, {} scored, {} checked exactly in {seconds:.2} s",
         template.name,
@@ -107,7 +106,7 @@ fn search(plan: &Path, scan: Option<&Path>, name: Option<&str>, settings: &Searc
     );
     for (i, s) in found.suggestions.iter().enumerate() {
         let r = &s.report;
-        let [x, y, z] = s.entry_mm;
+        let (x, y, z) = (s.entry_mm.x, s.entry_mm.y, s.entry_mm.z);
         let nearest = r
             .structures
             .first()

@@ -55,7 +55,7 @@ impl PlanPanel<'_> {
         ui.horizontal(|ui| {
             if ui.button("New trajectory").on_hover_text("Target at the crosshair; then place the entry").clicked() {
                 let target = doc.doc.view.crosshair_mm;
-                let entry = [target[0], target[1], target[2] + 50.0];
+                let entry = target + nalgebra::Vector3::z() * 50.0;
                 let name = format!("Trajectory {}", paths.len() + 1);
                 let t = Trajectory::new(&name, entry, target, Instrument::preset(InstrumentKind::BiopsyNeedle));
                 out.push(Intent::Edit(Edit::run(Command::AddTrajectory { index: paths.len(), trajectory: t })));

@@ -147,5 +147,5 @@ fn slice_texture(
 /// Puts the 3D camera on the path's line behind the entry, looking down it at the target.
 fn probes_eye(orbit: &mut Orbit, t: &Trajectory) {
     let Ok(dir) = t.direction() else { return };
-    orbit.look(world_from_patient(&(t.entry() - dir * 120.0)), world_from_patient(&t.target()));
+    orbit.look(world_from_patient(&(t.entry_mm - dir * 120.0)), world_from_patient(&t.target_mm));
 }

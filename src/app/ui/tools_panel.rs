@@ -117,7 +117,7 @@ pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
         let facing = {
             let d = orbit.rotation() * bevy::prelude::Vec3::Z;
             let p = patient_from_world(d) - patient_from_world(bevy::prelude::Vec3::ZERO);
-            ClipPlane::Oblique { normal: [p.x, p.y, p.z] }
+            ClipPlane::Oblique { normal: p }
         };
         egui::ComboBox::from_label("Clip").selected_text(name(clip)).show_ui(ui, |ui| {
             for c in [None, Some(ClipPlane::Axial), Some(ClipPlane::Coronal), Some(ClipPlane::Sagittal), Some(facing)] {

@@ -104,7 +104,7 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Intent>) 
         .iter()
         .rev()
         .take(2)
-        .filter_map(|p| (v.project)(world_from_patient(&Point3::from(*p))))
+        .filter_map(|p| (v.project)(world_from_patient(p)))
         .map(|p| egui::pos2(p.x, p.y))
         .collect();
     for p in &pts {
@@ -117,7 +117,7 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Intent>) 
     // Each path's closest approach, with its clearance, beside the marker drawn in the scene.
     for report in v.planning.reports.iter().flatten() {
         let Some(s) = report.structures.first() else { continue };
-        let Some(p) = (v.project)(world_from_patient(&Point3::from(s.closest_on_structure_mm))) else { continue };
+        let Some(p) = (v.project)(world_from_patient(&s.closest_on_structure_mm)) else { continue };
         let [r, g, b] = s.verdict.rgb();
         let label = format!("{}: {} {:.1} mm", report.name, s.name, s.min_clearance_mm);
         text(&painter, egui::pos2(p.x + 10.0, p.y), egui::Align2::LEFT_CENTER, &label, Color32::from_rgb(r, g, b));
@@ -202,7 +202,7 @@ fn slice(
     let Some(volume) = &v.study.volume else { return };
     let view = &v.doc.doc.view;
     let i = axis as usize;
-    let map = SliceMapping::new(axis.frame(lo, hi, view.crosshair_mm), rect, &v.slices.nav[i]);
+    let map = SliceMapping::new(axis.frame(lo, hi, &view.crosshair_mm), rect, &v.slices.nav[i]);
     let resp = ui.interact(rect, egui::Id::new(("slice", i)), Sense::click_and_drag());
     let painter = ui.painter_at(rect);
     if let Some(picture) = v.slices.pictures[i] {
@@ -259,7 +259,7 @@ fn slice(
     }
 
     // Crosshair: the other two planes' lines, in their views' colours.
-    let c = map.px_from_patient(&Point3::from(view.crosshair_mm));
+    let c = map.px_from_patient(&view.crosshair_mm);
     let n = axis.normal_index();
     for other in SliceAxis::ALL.into_iter().filter(|o| *o != axis) {
         let color = AXIS_COLORS[other as usize].gamma_multiply(0.8);
@@ -297,7 +297,7 @@ fn slice(
             painter.circle_stroke(p, radius, Stroke::new(1.5, color));
         }
         let voxel = volume.grid.voxel_point(&mm);
-        let value = voxel.and_then(|q| volume.sample_voxel([q.x, q.y, q.z]));
+        let value = voxel.and_then(|q| volume.sample_voxel(q));
         let mut s = match value {
             Some(val) => format!("{val:.0} {}", volume.meta.unit),
             None => "outside the scan".to_owned(),
@@ -321,17 +321,17 @@ fn slice(
 /// slice's plane (a ring the instrument's size, in the colour of its clearance there).
 fn trajectories_in_slice(painter: &egui::Painter, map: &SliceMapping, v: &Views) {
     let normal = map.frame.right.cross(&map.frame.down);
-    let on_plane = Point3::from(v.doc.doc.view.crosshair_mm);
+    let on_plane = v.doc.doc.view.crosshair_mm;
     for (n, t) in v.doc.doc.trajectories.iter().enumerate() {
         let [r, g, b] = t.color;
         let color = Color32::from_rgb(r, g, b);
-        let (e, q) = (map.px_from_patient(&t.entry()), map.px_from_patient(&t.target()));
+        let (e, q) = (map.px_from_patient(&t.entry_mm), map.px_from_patient(&t.target_mm));
         let chosen = v.tools.trajectory == Some(n);
         painter.line_segment([e, q], Stroke::new(if chosen { 2.0 } else { 1.0 }, color));
         painter.circle_stroke(e, 4.0, Stroke::new(1.5, color));
         painter.circle_filled(q, 3.5, color);
         // The crossing of the slice plane, if the path reaches it.
-        let (de, dq) = ((t.entry() - on_plane).dot(&normal), (t.target() - on_plane).dot(&normal));
+        let (de, dq) = ((t.entry_mm - on_plane).dot(&normal), (t.target_mm - on_plane).dot(&normal));
         if de * dq > 0.0 || de == dq {
             continue;
         }

@@ -8,6 +8,7 @@ use dicom::core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom::dictionary_std::{tags, uids};
 use dicom::object::InMemDicomObject;
 use dicom::object::meta::FileMetaTableBuilder;
+use nalgebra::Point3;
 
 use super::error::{DicomError, Result};
 use crate::core::volume::{Volume, VoxelData};
@@ -99,7 +100,7 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
     };
     let iop = ds(&[dirs[(0, 0)], dirs[(1, 0)], dirs[(2, 0)], dirs[(0, 1)], dirs[(1, 1)], dirs[(2, 1)]]);
     let position = |k: usize| {
-        let p = g.patient_point([0.0, 0.0, k as f64]);
+        let p = g.patient_point(Point3::new(0.0, 0.0, k as f64));
         [p.x, p.y, p.z]
     };
     let normal = g.slice_normal();

@@ -1,5 +1,7 @@
 //! Commands: the only way a plan changes. Each returns its own inverse, which is how undo works.
 
+use nalgebra::Point3;
+
 use super::{ClipPlane, PlanDocument, PlanError, SavedView, SegmentDisplay, TransferPreset};
 use crate::core::planning::Trajectory;
 use crate::core::segmentation::{Category, LabelDiff, Segment, Step};
@@ -52,7 +54,7 @@ pub enum Command {
         diff: LabelDiff,
     },
     SetCrosshair {
-        mm: [f64; 3],
+        mm: Point3<f64>,
     },
     SetWindow {
         centre: f64,

@@ -12,6 +12,7 @@ pub mod recovery;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
 
 pub use command::{Changes, Command, StepChange};
@@ -83,22 +84,18 @@ pub enum ClipPlane {
     Sagittal,
     /// Any plane through the crosshair, by its normal (LPS).
     Oblique {
-        normal: [f64; 3],
+        normal: Vector3<f64>,
     },
 }
 
 impl ClipPlane {
     /// Unit normal in LPS; the clipped-away side is the one the normal points to.
-    pub fn normal(&self) -> [f64; 3] {
+    pub fn normal(&self) -> Vector3<f64> {
         match self {
-            ClipPlane::Axial => [0.0, 0.0, 1.0],
-            ClipPlane::Coronal => [0.0, -1.0, 0.0],
-            ClipPlane::Sagittal => [1.0, 0.0, 0.0],
-            ClipPlane::Oblique { normal } => {
-                let n = nalgebra::Vector3::from(*normal);
-                let n = if n.norm() > 0.0 { n.normalize() } else { nalgebra::Vector3::z() };
-                [n.x, n.y, n.z]
-            }
+            ClipPlane::Axial => Vector3::z(),
+            ClipPlane::Coronal => -Vector3::y(),
+            ClipPlane::Sagittal => Vector3::x(),
+            ClipPlane::Oblique { normal } => normal.try_normalize(0.0).unwrap_or_else(Vector3::z),
         }
     }
 }
@@ -116,7 +113,7 @@ pub enum TransferPreset {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ViewState {
-    pub crosshair_mm: [f64; 3],
+    pub crosshair_mm: Point3<f64>,
     // Plan files keep the key they were first written with (and DICOM's spelling).
     #[serde(rename = "window_center")]
     pub window_centre: f64,
@@ -133,7 +130,7 @@ pub struct ViewState {
 impl Default for ViewState {
     fn default() -> Self {
         ViewState {
-            crosshair_mm: [0.0; 3],
+            crosshair_mm: Point3::origin(),
             window_centre: 40.0,
             window_width: 400.0,
             overlay_opacity: 0.5,
@@ -149,9 +146,9 @@ impl Default for ViewState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedView {
     pub name: String,
-    pub eye_mm: [f64; 3],
-    pub look_at_mm: [f64; 3],
-    pub crosshair_mm: [f64; 3],
+    pub eye_mm: Point3<f64>,
+    pub look_at_mm: Point3<f64>,
+    pub crosshair_mm: Point3<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -207,8 +204,7 @@ impl PlanDocument {
     pub fn for_volume(scan: ScanRef, volume: &crate::core::volume::Volume) -> PlanDocument {
         let mut doc = PlanDocument::new(scan, crate::core::segmentation::LabelMap::empty(&volume.grid));
         let (lo, hi) = volume.grid.bounds_mm();
-        let c = nalgebra::center(&lo, &hi);
-        doc.view.crosshair_mm = [c.x, c.y, c.z];
+        doc.view.crosshair_mm = nalgebra::center(&lo, &hi);
         if volume.meta.modality != "CT"
             && let Some((lo, hi)) = volume.data.range()
         {

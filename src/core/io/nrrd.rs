@@ -326,6 +326,7 @@ impl NrrdHeader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nalgebra::Point3;
 
     #[test]
     fn reads_an_attached_text_volume_in_ras() {
@@ -336,7 +337,7 @@ mod tests {
         std::fs::write(&path, format!("{head}1 2\n3 -4\n")).unwrap();
         let h = read_header(&path).unwrap();
         assert_eq!(h.grid.dims, [2, 1, 2]);
-        let p = h.grid.patient_point([1.0, 0.0, 1.0]);
+        let p = h.grid.patient_point(Point3::new(1.0, 0.0, 1.0));
         assert_eq!([p.x, p.y, p.z], [-12.0, -20.0, 34.0], "RAS to LPS");
         assert_eq!(h.read_values().unwrap(), [1.0, 2.0, 3.0, -4.0]);
         std::fs::write(&path, "NRRD0004\ntype: short\ndimension: 4\nsizes: 3 2 2 2\nencoding: raw\n\n").unwrap();

@@ -5,6 +5,7 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use nalgebra::Point3;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,14 @@ impl Frame {
         match self {
             Frame::Lps => "LPS",
             Frame::Ras => "RAS",
+        }
+    }
+
+    /// A patient point (LPS) in this frame.
+    pub fn point(self, lps: &Point3<f64>) -> Point3<f64> {
+        match self {
+            Frame::Lps => *lps,
+            Frame::Ras => ras_from_lps().transform_point(lps),
         }
     }
 }

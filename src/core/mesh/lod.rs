@@ -66,7 +66,7 @@ mod tests {
     fn sphere(grid: &Grid, centre: Point3<f64>, r_mm: f64) -> Mask {
         let mut m = Mask::empty(grid);
         for (idx, v) in m.voxels.iter_mut().enumerate() {
-            let p = grid.patient_point(grid.ijk(idx).map(|x| x as f64));
+            let p = grid.patient_point(Point3::from(grid.ijk(idx).map(|x| x as f64)));
             *v = ((p - centre).norm() <= r_mm) as u8;
         }
         m
@@ -74,7 +74,7 @@ mod tests {
 
     #[test]
     fn a_coarse_cell_is_set_when_any_of_its_voxels_is() {
-        let grid = Grid::axis_aligned([5, 4, 3], [10.0, -3.0, 2.0], [0.5, 0.7, 1.2]);
+        let grid = Grid::axis_aligned([5, 4, 3], Point3::new(10.0, -3.0, 2.0), [0.5, 0.7, 1.2]);
         let mut m = Mask::empty(&grid);
         m.voxels[grid.index(4, 3, 2)] = 1;
         m.voxels[grid.index(1, 0, 0)] = 1;
@@ -83,8 +83,8 @@ mod tests {
         let set: Vec<usize> = (0..c.voxels.len()).filter(|&i| c.voxels[i] != 0).collect();
         assert_eq!(set, vec![c.grid.index(0, 0, 0), c.grid.index(2, 1, 1)]);
         // A coarse centre is the centre of its block of fine voxels.
-        let centre = c.grid.patient_point([1.0, 0.0, 1.0]);
-        let block: Point3<f64> = grid.patient_point([2.5, 0.5, 2.5]);
+        let centre = c.grid.patient_point(Point3::new(1.0, 0.0, 1.0));
+        let block: Point3<f64> = grid.patient_point(Point3::new(2.5, 0.5, 2.5));
         assert!((centre - block).norm() < 1e-12);
     }
 
@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn coarse_levels_enclose_the_structure_and_stay_within_a_cell_of_it() {
         let h = 0.8;
-        let grid = Grid::axis_aligned([64, 64, 64], [0.0; 3], [h, h, h]);
+        let grid = Grid::axis_aligned([64, 64, 64], Point3::origin(), [h, h, h]);
         let centre = Point3::new(25.3, 25.1, 24.9);
         let r = 15.0;
         let levels = coarse_levels(&sphere(&grid, centre, r), &Progress::new()).unwrap();
@@ -122,7 +122,7 @@ mod tests {
     /// A vessel one voxel thin stays whole at every level.
     #[test]
     fn a_thin_vessel_never_vanishes() {
-        let grid = Grid::axis_aligned([80, 12, 12], [0.0; 3], [0.5, 0.5, 0.5]);
+        let grid = Grid::axis_aligned([80, 12, 12], Point3::origin(), [0.5, 0.5, 0.5]);
         let mut m = Mask::empty(&grid);
         for i in 3..77 {
             m.voxels[grid.index(i, 6, 5)] = 1;

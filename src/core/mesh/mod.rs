@@ -50,8 +50,8 @@ pub struct MeshStats {
     pub area_mm2: f64,
     pub volume_mm3: f64,
     pub volume_ml: f64,
-    pub bounds_min_mm: [f64; 3],
-    pub bounds_max_mm: [f64; 3],
+    pub bounds_min_mm: Point3<f64>,
+    pub bounds_max_mm: Point3<f64>,
     pub components: usize,
     pub watertight: bool,
 }
@@ -186,8 +186,8 @@ impl Mesh {
             area_mm2,
             volume_mm3,
             volume_ml: volume_mm3 / 1000.0,
-            bounds_min_mm: lo.map(f64::from),
-            bounds_max_mm: hi.map(f64::from),
+            bounds_min_mm: Point3::from(lo.map(f64::from)),
+            bounds_max_mm: Point3::from(hi.map(f64::from)),
             components,
             watertight,
         }
@@ -300,10 +300,14 @@ impl Mesh {
 
 /// The first surface a ray meets, among labelled meshes: (label, ray parameter `t`, so that the
 /// hit is `origin_mm + t * dir`). Used to say what is under the pointer and where.
-pub fn first_hit(meshes: &[(u16, &parry3d::shape::TriMesh)], origin_mm: [f64; 3], dir: [f64; 3]) -> Option<(u16, f64)> {
+pub fn first_hit(
+    meshes: &[(u16, &parry3d::shape::TriMesh)],
+    origin_mm: &Point3<f64>,
+    dir: &Vector3<f64>,
+) -> Option<(u16, f64)> {
     use parry3d::query::RayCast;
-    let v = |a: [f64; 3]| parry3d::math::Vector::new(a[0] as f32, a[1] as f32, a[2] as f32);
-    let ray = parry3d::query::Ray::new(v(origin_mm), v(dir));
+    let v = |a: &Vector3<f64>| parry3d::math::Vector::new(a.x as f32, a.y as f32, a.z as f32);
+    let ray = parry3d::query::Ray::new(v(&origin_mm.coords), v(dir));
     meshes
         .iter()
         .filter_map(|(label, m)| m.cast_local_ray(&ray, f32::MAX, false).map(|t| (*label, f64::from(t))))

@@ -2,40 +2,34 @@
 //! (capsules). The same description renders the CT, the truth label map and the truth JSON, and
 //! gives analytic distances for planning tests.
 
-use nalgebra::Vector3;
+use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
-
-pub type P3 = [f64; 3];
-
-fn v(p: P3) -> Vector3<f64> {
-    Vector3::new(p[0], p[1], p[2])
-}
 
 /// A straight tube of constant radius with round ends (a capsule).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Tube {
-    pub from: P3,
-    pub to: P3,
+    pub from: Point3<f64>,
+    pub to: Point3<f64>,
     pub radius_mm: f64,
 }
 
 impl Tube {
     /// Distance from `p` to the centre-line segment.
-    pub fn axis_distance(&self, p: &Vector3<f64>) -> f64 {
-        let (a, b) = (v(self.from), v(self.to));
+    pub fn axis_distance(&self, p: &Point3<f64>) -> f64 {
+        let (a, b) = (self.from, self.to);
         let ab = b - a;
         let t = ((p - a).dot(&ab) / ab.norm_squared()).clamp(0.0, 1.0);
         (p - (a + ab * t)).norm()
     }
 
     /// Signed distance to the tube surface (negative inside).
-    pub fn signed_distance(&self, p: &Vector3<f64>) -> f64 {
+    pub fn signed_distance(&self, p: &Point3<f64>) -> f64 {
         self.axis_distance(p) - self.radius_mm
     }
 
-    fn bounds(&self) -> (Vector3<f64>, Vector3<f64>) {
+    fn bounds(&self) -> (Point3<f64>, Point3<f64>) {
         let r = Vector3::repeat(self.radius_mm);
-        (v(self.from).inf(&v(self.to)) - r, v(self.from).sup(&v(self.to)) + r)
+        (self.from.inf(&self.to) - r, self.from.sup(&self.to) + r)
     }
 }
 
@@ -44,18 +38,18 @@ impl Tube {
 pub struct Ellipsoid {
     // The truth file keeps the key it was first written with.
     #[serde(rename = "center")]
-    pub centre: P3,
-    pub semi_axes_mm: P3,
+    pub centre: Point3<f64>,
+    pub semi_axes_mm: [f64; 3],
 }
 
 impl Ellipsoid {
     /// sum((x/a)^2): below 1 inside.
     #[inline]
-    pub fn level(&self, p: &Vector3<f64>) -> f64 {
+    pub fn level(&self, p: &Point3<f64>) -> f64 {
         (0..3).map(|i| ((p[i] - self.centre[i]) / self.semi_axes_mm[i]).powi(2)).sum()
     }
 
-    pub fn contains(&self, p: &Vector3<f64>) -> bool {
+    pub fn contains(&self, p: &Point3<f64>) -> bool {
         self.level(p) < 1.0
     }
 
@@ -79,7 +73,7 @@ pub enum Shape {
     Ellipsoids { items: Vec<Ellipsoid> },
     Sphere {
         #[serde(rename = "center")]
-        centre: P3,
+        centre: Point3<f64>,
         radius_mm: f64,
     },
     /// Union of capsules: a tree of tubes sharing end points.
@@ -87,21 +81,21 @@ pub enum Shape {
 }
 
 impl Shape {
-    pub fn contains(&self, p: &Vector3<f64>) -> bool {
+    pub fn contains(&self, p: &Point3<f64>) -> bool {
         match self {
             Shape::EllipsoidShell { outer, inner } => outer.contains(p) && !inner.contains(p),
             Shape::Ellipsoids { items } => items.iter().any(|e| e.contains(p)),
-            Shape::Sphere { centre, radius_mm } => (p - v(*centre)).norm() < *radius_mm,
+            Shape::Sphere { centre, radius_mm } => (p - centre).norm() < *radius_mm,
             Shape::Tubes { segments } => segments.iter().any(|t| t.signed_distance(p) < 0.0),
         }
     }
 
     /// Exact distance from `p` to the surface of a tube tree (negative inside); `None` for the
     /// other shapes, whose exact distance is not needed.
-    pub fn tube_distance(&self, p: &Vector3<f64>) -> Option<f64> {
+    pub fn tube_distance(&self, p: &Point3<f64>) -> Option<f64> {
         match self {
             Shape::Tubes { segments } => segments.iter().map(|t| t.signed_distance(p)).reduce(f64::min),
-            Shape::Sphere { centre, radius_mm } => Some((p - v(*centre)).norm() - radius_mm),
+            Shape::Sphere { centre, radius_mm } => Some((p - centre).norm() - radius_mm),
             _ => None,
         }
     }
@@ -154,12 +148,12 @@ impl Tissue {
 pub struct Anatomy {
     pub head: Ellipsoid,
     pub ventricles: [Ellipsoid; 2],
-    pub tumour_centre: P3,
+    pub tumour_centre: Point3<f64>,
     pub tumour_radius_mm: f64,
     pub arteries: Vec<Tube>,
     pub sinus: Vec<Tube>,
     pub nerves: Vec<Tube>,
-    tube_bounds: Vec<(Vector3<f64>, Vector3<f64>, Tissue, Tube)>,
+    tube_bounds: Vec<(Point3<f64>, Point3<f64>, Tissue, Tube)>,
 }
 
 /// Layer depths below the skin surface, in mm (each shrinks every semi-axis).
@@ -174,14 +168,11 @@ pub const TUMOUR_RIM_MM: f64 = 2.0;
 
 impl Anatomy {
     /// The phantom head centred at `c` (LPS mm).
-    pub fn new(c: P3) -> Anatomy {
-        let at = |d: P3| -> P3 { [c[0] + d[0], c[1] + d[1], c[2] + d[2]] };
-        let tube = |a: P3, b: P3, r: f64| Tube { from: at(a), to: at(b), radius_mm: r };
-        let mirror = |t: &Tube| Tube {
-            from: [2.0 * c[0] - t.from[0], t.from[1], t.from[2]],
-            to: [2.0 * c[0] - t.to[0], t.to[1], t.to[2]],
-            radius_mm: t.radius_mm,
-        };
+    pub fn new(c: Point3<f64>) -> Anatomy {
+        let at = |d: [f64; 3]| c + Vector3::from(d);
+        let tube = |a: [f64; 3], b: [f64; 3], r: f64| Tube { from: at(a), to: at(b), radius_mm: r };
+        let across = |p: Point3<f64>| Point3::new(2.0 * c.x - p.x, p.y, p.z);
+        let mirror = |t: &Tube| Tube { from: across(t.from), to: across(t.to), radius_mm: t.radius_mm };
         // One hemisphere's arterial tree (patient left = +x); the right is its mirror image.
         let left = vec![
             tube([8.0, -5.0, -50.0], [12.0, -10.0, -20.0], 2.5),
@@ -230,7 +221,7 @@ impl Anatomy {
     }
 
     /// The tissue at a point.
-    pub fn tissue(&self, p: &Vector3<f64>) -> Tissue {
+    pub fn tissue(&self, p: &Point3<f64>) -> Tissue {
         let head = self.head.level(p);
         if head >= 1.0 {
             return Tissue::Air;
@@ -247,7 +238,7 @@ impl Anatomy {
                 return *tissue;
             }
         }
-        let dt = (p - v(self.tumour_centre)).norm();
+        let dt = (p - self.tumour_centre).norm();
         if dt < self.tumour_radius_mm {
             return if dt >= self.tumour_radius_mm - TUMOUR_RIM_MM { Tissue::TumourRim } else { Tissue::TumourCore };
         }
@@ -272,7 +263,7 @@ impl Anatomy {
     }
 
     /// Truth label at a point (see [`super::LABELS`]).
-    pub fn label(&self, p: &Vector3<f64>) -> u8 {
+    pub fn label(&self, p: &Point3<f64>) -> u8 {
         match self.tissue(p) {
             Tissue::Air => 0,
             Tissue::Skin | Tissue::Fat => 1,
@@ -287,7 +278,7 @@ impl Anatomy {
     }
 
     /// Bounding boxes of the tubes, for deciding where partial-volume sampling is needed.
-    pub(super) fn tube_boxes(&self) -> impl Iterator<Item = (Vector3<f64>, Vector3<f64>)> + '_ {
+    pub(super) fn tube_boxes(&self) -> impl Iterator<Item = (Point3<f64>, Point3<f64>)> + '_ {
         self.tube_bounds.iter().map(|(lo, hi, _, _)| (*lo, *hi))
     }
 }
@@ -298,33 +289,33 @@ mod tests {
 
     #[test]
     fn tube_distance_is_exact() {
-        let t = Tube { from: [0.0, 0.0, 0.0], to: [10.0, 0.0, 0.0], radius_mm: 2.0 };
-        assert!((t.signed_distance(&Vector3::new(5.0, 5.0, 0.0)) - 3.0).abs() < 1e-12);
-        assert!((t.signed_distance(&Vector3::new(13.0, 4.0, 0.0)) - 3.0).abs() < 1e-12);
-        assert!(t.signed_distance(&Vector3::new(1.0, 1.0, 1.0)) < 0.0);
+        let t = Tube { from: Point3::origin(), to: Point3::new(10.0, 0.0, 0.0), radius_mm: 2.0 };
+        assert!((t.signed_distance(&Point3::new(5.0, 5.0, 0.0)) - 3.0).abs() < 1e-12);
+        assert!((t.signed_distance(&Point3::new(13.0, 4.0, 0.0)) - 3.0).abs() < 1e-12);
+        assert!(t.signed_distance(&Point3::new(1.0, 1.0, 1.0)) < 0.0);
     }
 
     #[test]
     fn structures_nest_as_in_a_head() {
-        let a = Anatomy::new([0.0; 3]);
-        assert_eq!(a.tissue(&Vector3::new(0.0, 0.0, 200.0)), Tissue::Air);
-        assert_eq!(a.tissue(&Vector3::new(71.0, 0.0, 0.0)), Tissue::Skin);
-        assert_eq!(a.tissue(&Vector3::new(66.0, 0.0, 0.0)), Tissue::CorticalBone);
-        assert_eq!(a.tissue(&Vector3::new(63.5, 0.0, 0.0)), Tissue::Diploe);
-        assert_eq!(a.tissue(&Vector3::new(0.0, 0.0, 0.0)), Tissue::WhiteMatter);
-        assert_eq!(a.tissue(&Vector3::new(30.0, -20.0, 20.0)), Tissue::TumourCore);
-        assert_eq!(a.tissue(&Vector3::new(10.0, 2.0, 14.0)), Tissue::Ventricle);
-        assert_eq!(a.label(&Vector3::new(0.0, -10.0, 60.0)), 7);
+        let a = Anatomy::new(Point3::origin());
+        assert_eq!(a.tissue(&Point3::new(0.0, 0.0, 200.0)), Tissue::Air);
+        assert_eq!(a.tissue(&Point3::new(71.0, 0.0, 0.0)), Tissue::Skin);
+        assert_eq!(a.tissue(&Point3::new(66.0, 0.0, 0.0)), Tissue::CorticalBone);
+        assert_eq!(a.tissue(&Point3::new(63.5, 0.0, 0.0)), Tissue::Diploe);
+        assert_eq!(a.tissue(&Point3::new(0.0, 0.0, 0.0)), Tissue::WhiteMatter);
+        assert_eq!(a.tissue(&Point3::new(30.0, -20.0, 20.0)), Tissue::TumourCore);
+        assert_eq!(a.tissue(&Point3::new(10.0, 2.0, 14.0)), Tissue::Ventricle);
+        assert_eq!(a.label(&Point3::new(0.0, -10.0, 60.0)), 7);
     }
 
     #[test]
     fn vessels_and_nerves_stay_clear_of_the_skull_and_each_other() {
-        let a = Anatomy::new([0.0; 3]);
+        let a = Anatomy::new(Point3::origin());
         let inner = a.head.shrunk(SKULL_INNER_DEPTH_MM);
         for t in a.arteries.iter().chain(&a.sinus).chain(&a.nerves) {
             for s in 0..=20 {
                 let f = s as f64 / 20.0;
-                let p = v(t.from) + (v(t.to) - v(t.from)) * f;
+                let p = t.from + (t.to - t.from) * f;
                 // the tube's surface stays inside the inner table with room for a voxel
                 let shrunk = inner.shrunk(t.radius_mm + 2.0);
                 assert!(shrunk.contains(&p), "{t:?} at {f} leaves the cranial cavity");

@@ -8,7 +8,7 @@ pub mod anatomy;
 
 use std::path::{Path, PathBuf};
 
-use nalgebra::Vector3;
+use nalgebra::{Point3, Vector3};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +34,7 @@ pub const LABELS: [(u8, &str, &str); 8] = [
 pub const DIMS: [usize; 3] = [176, 216, 150];
 pub const SPACING_MM: [f64; 3] = [0.9, 0.9, 1.25];
 /// Centre of the volume in LPS mm (deliberately not the origin).
-pub const CENTER_MM: [f64; 3] = [0.0, -15.0, 40.0];
+pub const CENTRE_MM: Point3<f64> = Point3::new(0.0, -15.0, 40.0);
 /// Standard deviation of the added noise, in HU.
 pub const NOISE_SD_HU: f64 = 6.0;
 const SUBSAMPLES: usize = 4;
@@ -76,7 +76,7 @@ pub struct Phantom {
 }
 
 pub fn grid() -> Grid {
-    let origin: [f64; 3] = std::array::from_fn(|a| CENTER_MM[a] - (DIMS[a] - 1) as f64 * SPACING_MM[a] / 2.0);
+    let origin = Point3::from(std::array::from_fn(|a| CENTRE_MM[a] - (DIMS[a] - 1) as f64 * SPACING_MM[a] / 2.0));
     Grid::axis_aligned(DIMS, origin, SPACING_MM)
 }
 
@@ -105,7 +105,7 @@ fn noise(index: usize) -> f64 {
 /// Generates the phantom (a few seconds on two cores).
 pub fn generate() -> Phantom {
     let grid = grid();
-    let anatomy = Anatomy::new(CENTER_MM);
+    let anatomy = Anatomy::new(CENTRE_MM);
     let [nx, ny, _] = grid.dims;
     let sp = SPACING_MM;
     let boxes: Vec<_> = anatomy.tube_boxes().collect();
@@ -116,7 +116,7 @@ pub fn generate() -> Phantom {
         |(k, (hu_slice, lab_slice))| {
             for j in 0..ny {
                 for i in 0..nx {
-                    let c = grid.patient_point([i as f64, j as f64, k as f64]).coords;
+                    let c = grid.patient_point(Point3::new(i as f64, j as f64, k as f64));
                     let centre_tissue = anatomy.tissue(&c);
                     let half = Vector3::new(sp[0], sp[1], sp[2]) * 0.5;
                     let near_tube =
@@ -318,10 +318,10 @@ fn plan(phantom: &Phantom, files: &PhantomFiles) -> crate::core::document::PlanD
 fn biopsy(anatomy: &anatomy::Anatomy) -> crate::core::planning::Trajectory {
     use crate::core::planning::{Instrument, InstrumentKind, Trajectory};
     let (c, t, a) = (anatomy.head.centre, anatomy.tumour_centre, anatomy.head.semi_axes_mm);
-    let d: [f64; 3] = std::array::from_fn(|i| t[i] - c[i]);
+    let d = t - c;
     let s = 1.0 / (0..3).map(|i| (d[i] / a[i]).powi(2)).sum::<f64>().sqrt();
     // Rounded to 0.1 mm, as a surgeon would type it.
-    let entry: [f64; 3] = std::array::from_fn(|i| ((c[i] + d[i] * s) * 10.0).round() / 10.0);
+    let entry = (c + d * s).map(|x| (x * 10.0).round() / 10.0);
     Trajectory::new("Biopsy, left frontal", entry, t, Instrument::preset(InstrumentKind::BiopsyNeedle))
 }
 

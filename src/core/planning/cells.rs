@@ -134,7 +134,7 @@ impl Occupancy {
         for quad in quads {
             let base = vertices.len() as u32;
             for c in quad {
-                let p = grid.patient_point(c);
+                let p = grid.patient_point(Point3::from(c));
                 vertices.push(Vector::new(p.x as f32, p.y as f32, p.z as f32));
             }
             let (t1, t2) = ([base, base + 1, base + 2], [base, base + 2, base + 3]);
@@ -292,15 +292,15 @@ mod tests {
         assert_eq!(cells.boundary().indices().len(), 12);
         assert!((volume(cells.boundary()) - 60.0 * g.voxel_volume_mm3()).abs() < 1e-3);
         // A point just inside the block's corner cell and one just outside it.
-        let inside = g.patient_point([0.51, 2.51, 1.51]);
-        let outside = g.patient_point([0.49, 2.51, 1.51]);
+        let inside = g.patient_point(Point3::new(0.51, 2.51, 1.51));
+        let outside = g.patient_point(Point3::new(0.49, 2.51, 1.51));
         assert!(cells.contains(&inside) && !cells.contains(&outside));
         assert!(Cells::new(&Mask::empty(&g)).is_none());
     }
 
     #[test]
     fn half_diagonal_of_a_plain_cell() {
-        let mut mask = Mask::empty(&Grid::axis_aligned([2, 2, 2], [0.0; 3], [0.6, 0.8, 1.0]));
+        let mut mask = Mask::empty(&Grid::axis_aligned([2, 2, 2], Point3::origin(), [0.6, 0.8, 1.0]));
         mask.voxels[0] = 1;
         let cells = Cells::new(&mask).unwrap();
         assert!((cells.half_diagonal_mm() - 0.5 * 2.0f64.sqrt()).abs() < 1e-12);

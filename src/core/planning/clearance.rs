@@ -20,8 +20,9 @@ use crate::core::mesh::{Mesh, segment_surface};
 use crate::core::progress::{Cancelled, Progress};
 use crate::core::segmentation::{Category, Mask, Segmentation};
 
-pub(super) fn vec(p: &Point3<f64>) -> Vector {
-    Vector::new(p.x as f32, p.y as f32, p.z as f32)
+/// A point's coordinates or a direction, as parry3d takes them.
+pub(super) fn vec(v: &Vector3<f64>) -> Vector {
+    Vector::new(v.x as f32, v.y as f32, v.z as f32)
 }
 
 pub(super) fn point(v: Vector) -> Point3<f64> {
@@ -79,13 +80,13 @@ impl Obstacle {
 
     /// Whether the point lies within the bounding box of the surface or of the cells.
     fn may_contain(&self, p: &Point3<f64>) -> bool {
-        let v = vec(p);
+        let v = vec(&p.coords);
         self.shape.surface.local_aabb().contains_local_point(v)
             || self.shape.cells.boundary().local_aabb().contains_local_point(v)
     }
 
     pub fn contains(&self, p: &Point3<f64>) -> bool {
-        self.shape.cells.contains(p) || self.shape.surface.contains_local_point(vec(p))
+        self.shape.cells.contains(p) || self.shape.surface.contains_local_point(vec(&p.coords))
     }
 
     /// Distance from a point to the structure, negative inside (the smaller of the distances to
@@ -97,10 +98,11 @@ impl Obstacle {
     /// As [`Obstacle::signed_distance_mm`], if the structure lies within `max_mm` of the point.
     fn signed_distance_within(&self, p: &Point3<f64>, max_mm: f32) -> Option<f64> {
         let surface = self.surface_signed_distance(p, max_mm);
-        let cells = self.shape.cells.boundary().project_local_point_with_max_dist(vec(p), false, max_mm).map(|proj| {
-            let d = f64::from((proj.point - vec(p)).length());
-            if self.shape.cells.contains(p) { -d } else { d - ROUNDING_MM }
-        });
+        let cells =
+            self.shape.cells.boundary().project_local_point_with_max_dist(vec(&p.coords), false, max_mm).map(|proj| {
+                let d = f64::from((proj.point - vec(&p.coords)).length());
+                if self.shape.cells.contains(p) { -d } else { d - ROUNDING_MM }
+            });
         let nearer = match (surface, cells) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b)?,
@@ -111,16 +113,16 @@ impl Obstacle {
     /// Signed distance to the smoothed surface alone (the pseudo-normal at the nearest feature
     /// says which side the point is on).
     fn surface_signed_distance(&self, p: &Point3<f64>, max_mm: f32) -> Option<f64> {
-        let proj = self.shape.surface.project_local_point_with_max_dist(vec(p), false, max_mm)?;
-        let d = f64::from((proj.point - vec(p)).length());
+        let proj = self.shape.surface.project_local_point_with_max_dist(vec(&p.coords), false, max_mm)?;
+        let d = f64::from((proj.point - vec(&p.coords)).length());
         Some(if proj.is_inside { -d } else { d })
     }
 
     /// Closest approach of the path's axis to one mesh; `inside` says whether the entry lies
     /// inside what the mesh bounds.
     fn nearest_on(mesh: &TriMesh, t: &Trajectory, inside: bool) -> Nearest {
-        let (entry, target) = (t.entry(), t.target());
-        match closest_approach(mesh, vec(&entry), vec(&target), f32::MAX) {
+        let (entry, target) = (t.entry_mm, t.target_mm);
+        match closest_approach(mesh, vec(&entry.coords), vec(&target.coords), f32::MAX) {
             // A path that never crosses the surface is either all outside or all inside.
             Some(Approach::Near { distance, on_segment, on_mesh }) => {
                 let d = f64::from(distance);
@@ -134,7 +136,7 @@ impl Obstacle {
                 // The axis crosses the surface: report where it first does.
                 let length = t.length_mm();
                 let dir = (target - entry) / length;
-                let ray = Ray::new(vec(&entry), vec(&Point3::from(dir)));
+                let ray = Ray::new(vec(&entry.coords), vec(&dir));
                 let toi = mesh.cast_local_ray(&ray, length as f32, false).unwrap_or(0.0);
                 let hit = entry + dir * f64::from(toi);
                 Nearest { axis_mm: 0.0, on_path: hit, on_structure: hit }
@@ -145,8 +147,9 @@ impl Obstacle {
     /// The clearance of one path: closest approach of an instrument of `radius_mm` to this
     /// structure. The path must have distinct ends (see [`Trajectory::direction`]).
     pub fn clearance(&self, t: &Trajectory, radius_mm: f64) -> StructureClearance {
-        let entry = t.entry();
-        let surface = Self::nearest_on(&self.shape.surface, t, self.shape.surface.contains_local_point(vec(&entry)));
+        let entry = t.entry_mm;
+        let surface =
+            Self::nearest_on(&self.shape.surface, t, self.shape.surface.contains_local_point(vec(&entry.coords)));
         let mut cells = Self::nearest_on(self.shape.cells.boundary(), t, self.shape.cells.contains(&entry));
         if cells.axis_mm > 0.0 {
             cells.axis_mm = (cells.axis_mm - ROUNDING_MM).max(0.0);
@@ -157,7 +160,7 @@ impl Obstacle {
         let allowance = self.shape.cells.sampling_allowance_mm();
         let min_clearance_mm = nearest.axis_mm - radius_mm - allowance;
         let length = t.length_mm();
-        let dir = (t.target() - entry) / length;
+        let dir = (t.target_mm - entry) / length;
         StructureClearance {
             label: self.label,
             name: self.name.clone(),
@@ -244,8 +247,8 @@ pub struct StructureClearance {
     pub cells_clearance_mm: f64,
     /// Where along the path (from the entry) the closest approach is.
     pub depth_mm: f64,
-    pub closest_on_path_mm: [f64; 3],
-    pub closest_on_structure_mm: [f64; 3],
+    pub closest_on_path_mm: Point3<f64>,
+    pub closest_on_structure_mm: Point3<f64>,
     pub verdict: Verdict,
 }
 
@@ -393,7 +396,7 @@ impl PlanningScene {
     pub fn check(&self, t: &Trajectory, seg: &Segmentation) -> Result<TrajectoryReport, PlanningError> {
         let dir = t.direction()?;
         let grid = &seg.labels.grid;
-        for (which, p) in [("entry", t.entry()), ("target", t.target())] {
+        for (which, p) in [("entry", t.entry_mm), ("target", t.target_mm)] {
             if grid.voxel_at(&p).is_none() {
                 return Err(PlanningError::OutsideScan { name: t.name.clone(), which, x: p.x, y: p.y, z: p.z });
             }
@@ -443,8 +446,8 @@ impl PlanningScene {
     fn entry_angle_deg(&self, t: &Trajectory, dir: &Vector3<f64>) -> Option<f64> {
         const BACK_MM: f64 = 300.0;
         let surface = self.entry_surface()?;
-        let start = t.entry() - dir * BACK_MM;
-        let ray = Ray::new(vec(&start), vec(&Point3::from(*dir)));
+        let start = t.entry_mm - dir * BACK_MM;
+        let ray = Ray::new(vec(&start.coords), vec(dir));
         let toi = surface.cast_local_ray(&ray, (BACK_MM + t.length_mm()) as f32, false)?;
         let n = surface_normal(surface, ray.point_at(toi))?;
         Some(n.dot(dir).abs().min(1.0).acos().to_degrees())
@@ -560,8 +563,8 @@ pub fn conflicts(paths: &[Trajectory], min_distance_mm: f64) -> Vec<(usize, usiz
     let mut out = Vec::new();
     for (i, a) in paths.iter().enumerate() {
         for (j, b) in paths.iter().enumerate().skip(i + 1) {
-            let sa = Segment::new(vec(&a.entry()), vec(&a.target()));
-            let sb = Segment::new(vec(&b.entry()), vec(&b.target()));
+            let sa = Segment::new(vec(&a.entry_mm.coords), vec(&a.target_mm.coords));
+            let sb = Segment::new(vec(&b.entry_mm.coords), vec(&b.target_mm.coords));
             let Ok(d) = parry3d::query::distance(&Pose::IDENTITY, &sa, &Pose::IDENTITY, &sb) else { continue };
             let gap = f64::from(d.distance) - a.instrument.radius_mm() - b.instrument.radius_mm();
             if gap < min_distance_mm {

@@ -1,6 +1,7 @@
 //! Trajectories for other tools: 3D Slicer line markups (`.mrk.json`, one line per path from
 //! entry to target) and a CSV table of their coordinates in LPS and RAS.
 
+use nalgebra::Point3;
 use serde_json::json;
 
 use super::Trajectory;
@@ -9,13 +10,6 @@ use crate::core::mesh::export::Frame;
 /// The Slicer markups schema the files follow (Slicer's `markups-schema-v1.0.3.json`).
 pub const MARKUPS_SCHEMA: &str = "https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/Resources/Schema/markups-schema-v1.0.3.json#";
 
-fn in_frame(p: [f64; 3], frame: Frame) -> [f64; 3] {
-    match frame {
-        Frame::Lps => p,
-        Frame::Ras => [-p[0], -p[1], p[2]],
-    }
-}
-
 /// One trajectory as a Slicer markups file holding one line: entry, then target, in `frame`.
 pub fn slicer_line(t: &Trajectory, frame: Frame) -> serde_json::Value {
     // The control points' own axes: the patient axes, written in the file's frame.
@@ -23,13 +17,13 @@ pub fn slicer_line(t: &Trajectory, frame: Frame) -> serde_json::Value {
         Frame::Lps => [-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0],
         Frame::Ras => [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
     };
-    let point = |id: &str, label: &str, p: [f64; 3]| {
+    let point = |id: &str, label: &str, p: Point3<f64>| {
         json!({
             "id": id,
             "label": label,
             "description": "",
             "associatedNodeID": "",
-            "position": in_frame(p, frame),
+            "position": frame.point(&p),
             "orientation": orientation,
             "selected": true,
             "locked": true,
@@ -101,7 +95,7 @@ pub fn csv(paths: &[Trajectory]) -> String {
         ];
         for frame in [Frame::Lps, Frame::Ras] {
             for p in [t.entry_mm, t.target_mm] {
-                row.extend(in_frame(p, frame).iter().map(|c| format!("{c:.4}")));
+                row.extend(frame.point(&p).iter().map(|c| format!("{c:.4}")));
             }
         }
         out += &row.join(",");
@@ -119,8 +113,8 @@ mod tests {
     fn names_become_safe_file_names_and_csv_quotes_commas() {
         let t = Trajectory::new(
             "Biopsy, left \"frontal\"/2",
-            [1.0, 2.0, 3.0],
-            [4.0, 6.0, 3.0],
+            Point3::new(1.0, 2.0, 3.0),
+            Point3::new(4.0, 6.0, 3.0),
             Instrument::preset(InstrumentKind::BiopsyNeedle),
         );
         assert_eq!(file_stem(&t.name, "trajectory"), "Biopsy__left__frontal__2");

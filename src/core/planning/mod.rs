@@ -46,40 +46,32 @@ impl Interrupted for PlanningError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trajectory {
     pub name: String,
-    pub entry_mm: [f64; 3],
-    pub target_mm: [f64; 3],
+    pub entry_mm: Point3<f64>,
+    pub target_mm: Point3<f64>,
     pub instrument: Instrument,
     /// sRGB, how the path is drawn.
     pub color: [u8; 3],
 }
 
 impl Trajectory {
-    pub fn new(name: &str, entry_mm: [f64; 3], target_mm: [f64; 3], instrument: Instrument) -> Trajectory {
+    pub fn new(name: &str, entry_mm: Point3<f64>, target_mm: Point3<f64>, instrument: Instrument) -> Trajectory {
         Trajectory { name: name.to_owned(), entry_mm, target_mm, instrument, color: [90, 170, 255] }
     }
 
-    pub fn entry(&self) -> Point3<f64> {
-        Point3::from(self.entry_mm)
-    }
-
-    pub fn target(&self) -> Point3<f64> {
-        Point3::from(self.target_mm)
-    }
-
     pub fn length_mm(&self) -> f64 {
-        (self.target() - self.entry()).norm()
+        (self.target_mm - self.entry_mm).norm()
     }
 
     /// Unit vector from entry to target; an error when the two coincide or are not finite.
     pub fn direction(&self) -> Result<Vector3<f64>, PlanningError> {
-        let [x, y, z] = self.entry_mm;
-        if !self.entry_mm.iter().chain(&self.target_mm).all(|c| c.is_finite()) {
+        let (x, y, z) = (self.entry_mm.x, self.entry_mm.y, self.entry_mm.z);
+        if !self.entry_mm.iter().chain(self.target_mm.iter()).all(|c| c.is_finite()) {
             return Err(PlanningError::Invalid {
                 name: self.name.clone(),
                 detail: "a coordinate is not a number".into(),
             });
         }
-        let d = self.target() - self.entry();
+        let d = self.target_mm - self.entry_mm;
         if d.norm() < 1e-6 {
             return Err(PlanningError::Degenerate { name: self.name.clone(), x, y, z });
         }
@@ -88,8 +80,8 @@ impl Trajectory {
 
     /// The point `depth_mm` along the path from the entry.
     pub fn at_depth(&self, depth_mm: f64) -> Point3<f64> {
-        let d = self.target() - self.entry();
+        let d = self.target_mm - self.entry_mm;
         let len = d.norm();
-        if len == 0.0 { self.entry() } else { self.entry() + d * (depth_mm / len) }
+        if len == 0.0 { self.entry_mm } else { self.entry_mm + d * (depth_mm / len) }
     }
 }

@@ -44,7 +44,7 @@ pub fn path_risk(samples: impl Iterator<Item = (f64, f64)>) -> f64 {
 /// Where entries may be: within `radius_mm` of `centre_mm` (LPS).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct EntryRegion {
-    pub centre_mm: [f64; 3],
+    pub centre_mm: Point3<f64>,
     pub radius_mm: f64,
 }
 
@@ -82,13 +82,13 @@ pub struct Rejections {
 /// A proposed entry, checked exactly: its report is what `check` gives for it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Suggestion {
-    pub entry_mm: [f64; 3],
+    pub entry_mm: Point3<f64>,
     pub report: TrajectoryReport,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EntrySearch {
-    pub target_mm: [f64; 3],
+    pub target_mm: Point3<f64>,
     pub settings: SearchSettings,
     /// Vertices of the skin (or bone) surface entries are taken from.
     pub surface_vertices: usize,
@@ -129,7 +129,7 @@ impl PlanningScene {
         progress: &Progress,
     ) -> Result<EntrySearch, PlanningError> {
         let name = template.name.clone();
-        let target = template.target();
+        let target = template.target_mm;
         if !template.target_mm.iter().all(|c| c.is_finite()) {
             return Err(PlanningError::Invalid { name, detail: "the target is not a number".into() });
         }
@@ -164,7 +164,7 @@ impl PlanningScene {
                 }
                 let v = vertices[i];
                 if let Some(r) = &settings.region
-                    && (v - Point3::from(r.centre_mm)).norm() > r.radius_mm
+                    && (v - r.centre_mm).norm() > r.radius_mm
                 {
                     return Err(Reject::Region);
                 }
@@ -177,7 +177,7 @@ impl PlanningScene {
                 if normals[i].dot(&w) < cos_max {
                     return Err(Reject::Angle);
                 }
-                let outward = Ray::new(vec(&(v + w * 0.1)), vec(&Point3::from(w)));
+                let outward = Ray::new(vec(&(v + w * 0.1).coords), vec(&w));
                 if surface.intersects_local_ray(&outward, 1.0e4) {
                     return Err(Reject::Hidden);
                 }

@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use super::{Report, ras};
+use super::{Report, point_text};
+use crate::core::mesh::export::Frame;
 use crate::core::planning::{CLEARANCE_NOTE, Verdict};
 
 fn esc(s: &str) -> String {
@@ -24,10 +25,6 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-fn p3(p: [f64; 3]) -> String {
-    format!("({:.1}, {:.1}, {:.1})", p[0], p[1], p[2])
 }
 
 pub fn render(r: &Report) -> String {
@@ -87,10 +84,10 @@ pub fn render(r: &Report) -> String {
             rep.diameter_mm,
             rep.length_mm,
             rep.risk_mm,
-            p3(t.entry_mm),
-            p3(ras(t.entry_mm)),
-            p3(t.target_mm),
-            p3(ras(t.target_mm))
+            point_text(&t.entry_mm),
+            point_text(&Frame::Ras.point(&t.entry_mm)),
+            point_text(&t.target_mm),
+            point_text(&Frame::Ras.point(&t.target_mm))
         );
         let _ = writeln!(
             h,

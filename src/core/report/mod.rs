@@ -214,7 +214,7 @@ fn figures(
         let plane = Plane { centre_mm: mid, right: dir, up: across.up };
         let span = length + 40.0;
         let mut image = Rgb::of_plane(volume, doc, &plane, ALONG_PX, span);
-        let (a, b) = (image.pixel_of(&plane, span, &t.entry()), image.pixel_of(&plane, span, &t.target()));
+        let (a, b) = (image.pixel_of(&plane, span, &t.entry_mm), image.pixel_of(&plane, span, &t.target_mm));
         let width = (t.instrument.diameter_mm / span * ALONG_PX as f64).max(2.0);
         image.line(a, b, width, colour);
         image.disc(a, 4.0, [255, 255, 255]);
@@ -244,14 +244,14 @@ fn figures(
         up: nalgebra::Vector3::z(),
         fov_deg: 34.0,
     };
-    let up = Plane::perpendicular(t.target(), &dir).map_or(nalgebra::Vector3::z(), |p| p.up);
-    let probe = Camera { eye_mm: t.entry() - dir * 90.0, look_at_mm: t.target(), up, fov_deg: 40.0 };
+    let up = Plane::perpendicular(t.target_mm, &dir).map_or(nalgebra::Vector3::z(), |p| p.up);
+    let probe = Camera { eye_mm: t.entry_mm - dir * 90.0, look_at_mm: t.target_mm, up, fov_deg: 40.0 };
     for (camera, caption) in [
         (overview, "3D overview (segments as shown in the plan; the path in its verdict's colour)".to_owned()),
         (probe, format!("Probe's-eye view: down the path from {:.0} mm behind the entry", 90.0)),
     ] {
         let mut image = Rgb::render(shown, &camera, VIEW_PX);
-        if let (Some(a), Some(b)) = (camera.project(&t.entry(), VIEW_PX), camera.project(&t.target(), VIEW_PX)) {
+        if let (Some(a), Some(b)) = (camera.project(&t.entry_mm, VIEW_PX), camera.project(&t.target_mm, VIEW_PX)) {
             image.line(a, b, 3.0, colour);
             image.disc(b, 4.0, [255, 60, 60]);
         }
@@ -260,9 +260,9 @@ fn figures(
     Ok(out)
 }
 
-/// LPS to RAS (3D Slicer's world): the first two axes flip.
-pub fn ras(p: [f64; 3]) -> [f64; 3] {
-    [-p[0], -p[1], p[2]]
+/// A point as the report prints it: to 0.1 mm.
+fn point_text(p: &Point3<f64>) -> String {
+    format!("({:.1}, {:.1}, {:.1})", p.x, p.y, p.z)
 }
 
 /// Writes the report as PDF or HTML, by the file's extension, under a temporary name first.

@@ -7,7 +7,8 @@ use std::io::Write;
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
 use super::raster::Rgb;
-use super::{PathSection, Report, ras};
+use super::{PathSection, Report, point_text};
+use crate::core::mesh::export::Frame;
 use crate::core::planning::{CLEARANCE_NOTE, Verdict};
 
 const WIDTH: f32 = 595.0;
@@ -142,10 +143,6 @@ fn verdict_rgb(v: Verdict) -> (f32, f32, f32) {
     (r, g, b)
 }
 
-fn mm3(p: [f64; 3]) -> String {
-    format!("({:.1}, {:.1}, {:.1})", p[0], p[1], p[2])
-}
-
 fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
     let (t, r) = (&s.trajectory, &s.report);
     l.new_page();
@@ -165,8 +162,18 @@ fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
         false,
         &format!("Length {:.1} mm, entry angle {angle}, risk {:.2} mm", r.length_mm, r.risk_mm),
     );
-    l.line(MARGIN, 10.0, false, &format!("Entry  LPS {} mm   RAS {} mm", mm3(t.entry_mm), mm3(ras(t.entry_mm))));
-    l.line(MARGIN, 10.0, false, &format!("Target LPS {} mm   RAS {} mm", mm3(t.target_mm), mm3(ras(t.target_mm))));
+    l.line(
+        MARGIN,
+        10.0,
+        false,
+        &format!("Entry  LPS {} mm   RAS {} mm", point_text(&t.entry_mm), point_text(&Frame::Ras.point(&t.entry_mm))),
+    );
+    l.line(
+        MARGIN,
+        10.0,
+        false,
+        &format!("Target LPS {} mm   RAS {} mm", point_text(&t.target_mm), point_text(&Frame::Ras.point(&t.target_mm))),
+    );
     l.gap(6.0);
     let head = ["Critical structure", "Min. clearance", "At depth", "Margin", "Verdict"];
     l.table_row(head.map(str::to_owned), true);

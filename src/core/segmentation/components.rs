@@ -271,9 +271,10 @@ pub fn remove_small(mask: &Mask, min_mm3: f64, conn: Connectivity) -> Mask {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nalgebra::Point3;
 
     fn mask_from(dims: [usize; 3], set: &[[usize; 3]]) -> Mask {
-        let grid = Grid::axis_aligned(dims, [0.0; 3], [1.0; 3]);
+        let grid = Grid::axis_aligned(dims, Point3::origin(), [1.0; 3]);
         let mut m = Mask::empty(&grid);
         for &[i, j, k] in set {
             m.voxels[grid.index(i, j, k)] = 1;

@@ -170,7 +170,7 @@ pub fn brush(mask: &mut Mask, centre: &Point3<f64>, radius_mm: f64, erase: bool)
     for k in k0..=k1 {
         for j in j0..=j1 {
             for i in i0..=i1 {
-                let p = g.patient_point([i as f64, j as f64, k as f64]);
+                let p = g.patient_point(Point3::new(i as f64, j as f64, k as f64));
                 if (p - centre).norm_squared() <= r2 {
                     let idx = g.index(i, j, k);
                     mask.voxels[idx] = value;
@@ -187,7 +187,7 @@ mod tests {
 
     fn volume(values: Vec<i16>, dims: [usize; 3], spacing: [f64; 3]) -> Volume {
         Volume {
-            grid: Grid::axis_aligned(dims, [0.0; 3], spacing),
+            grid: Grid::axis_aligned(dims, Point3::origin(), spacing),
             data: VoxelData::I16(values),
             meta: VolumeMeta::default(),
             warnings: vec![],
@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn brush_paints_a_ball_in_millimetres_on_an_anisotropic_grid() {
-        let grid = Grid::axis_aligned([41, 41, 21], [-20.0, -20.0, -20.0], [1.0, 1.0, 2.0]);
+        let grid = Grid::axis_aligned([41, 41, 21], Point3::new(-20.0, -20.0, -20.0), [1.0, 1.0, 2.0]);
         let mut m = Mask::empty(&grid);
         brush(&mut m, &Point3::origin(), 10.0, false);
         let expected = 4.0 / 3.0 * std::f64::consts::PI * 1000.0;
@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn logic_and_dice() {
-        let g = Grid::axis_aligned([4, 1, 1], [0.0; 3], [1.0; 3]);
+        let g = Grid::axis_aligned([4, 1, 1], Point3::origin(), [1.0; 3]);
         let a = Mask { grid: g.clone(), voxels: vec![1, 1, 0, 0] };
         let b = Mask { grid: g, voxels: vec![0, 1, 1, 0] };
         assert_eq!(a.combine(&b, Logic::Union).voxels, vec![1, 1, 1, 0]);

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use components::Connectivity;
 pub use labelmap::{LabelMap, import_labels};
 pub use mask::{Logic, Mask, Preset};
-pub use step_text::STEP_SYNTAX;
+pub use step_text::{STEP_SYNTAX, point};
 
 use crate::core::io::nifti::NiftiError;
 use crate::core::progress::{Cancelled, Interrupted, Progress};
@@ -125,7 +125,7 @@ pub enum Step {
     },
     /// Replace with the voxels in [lo, hi] connected to the seeds (LPS mm).
     Grow {
-        seeds_mm: Vec<[f64; 3]>,
+        seeds_mm: Vec<Point3<f64>>,
         lo: f64,
         hi: f64,
         connectivity: Connectivity,
@@ -135,7 +135,7 @@ pub enum Step {
     },
     /// Keep the islands containing the seeds (LPS mm).
     KeepIslands {
-        seeds_mm: Vec<[f64; 3]>,
+        seeds_mm: Vec<Point3<f64>>,
         connectivity: Connectivity,
     },
     RemoveSmallIslands {
@@ -169,7 +169,7 @@ pub enum Step {
     Brush {
         // Plan files keep the key they were first written with.
         #[serde(rename = "center_mm")]
-        centre_mm: [f64; 3],
+        centre_mm: Point3<f64>,
         radius_mm: f64,
         erase: bool,
     },
@@ -387,8 +387,8 @@ impl Segmentation {
 }
 
 /// Voxel indices of points given in patient space (points outside the grid are dropped).
-pub fn seed_voxels(volume: &Volume, seeds_mm: &[[f64; 3]]) -> Vec<usize> {
-    seeds_mm.iter().filter_map(|s| volume.grid.voxel_at(&Point3::from(*s))).collect()
+pub fn seed_voxels(volume: &Volume, seeds_mm: &[Point3<f64>]) -> Vec<usize> {
+    seeds_mm.iter().filter_map(|s| volume.grid.voxel_at(s)).collect()
 }
 
 fn run_step(
@@ -399,7 +399,7 @@ fn run_step(
     progress: &Progress,
 ) -> Result<Mask, SegmentationError> {
     progress.check()?;
-    let seeds = |s: &[[f64; 3]]| -> Result<Vec<usize>, SegmentationError> {
+    let seeds = |s: &[Point3<f64>]| -> Result<Vec<usize>, SegmentationError> {
         let v = seed_voxels(volume, s);
         if v.is_empty() {
             return Err(SegmentationError::Invalid("every seed point lies outside the scan".into()));

@@ -256,6 +256,7 @@ pub fn shell(mask: &Mask, thickness_mm: f64, outside: bool) -> Mask {
 mod tests {
     use super::*;
     use crate::core::volume::Grid;
+    use nalgebra::Point3;
 
     fn point_mask(grid: &Grid, at: [usize; 3]) -> Mask {
         let mut m = Mask::empty(grid);
@@ -265,14 +266,14 @@ mod tests {
 
     #[test]
     fn dilating_a_point_gives_a_ball_in_millimetres() {
-        let grid = Grid::axis_aligned([41, 41, 41], [0.0; 3], [0.5, 0.7, 1.3]);
+        let grid = Grid::axis_aligned([41, 41, 41], Point3::origin(), [0.5, 0.7, 1.3]);
         let m = point_mask(&grid, [20, 20, 20]);
         let ball = dilate(&m, 6.0);
         // Brute force: every voxel centre within 6 mm of the point's centre.
-        let c = grid.patient_point([20.0, 20.0, 20.0]);
+        let c = grid.patient_point(Point3::new(20.0, 20.0, 20.0));
         for idx in 0..grid.voxel_count() {
             let [i, j, k] = grid.ijk(idx);
-            let d = (grid.patient_point([i as f64, j as f64, k as f64]) - c).norm();
+            let d = (grid.patient_point(Point3::new(i as f64, j as f64, k as f64)) - c).norm();
             if (d - 6.0).abs() > 1e-6 {
                 assert_eq!(ball.get(idx), d < 6.0, "voxel {i},{j},{k} at {d} mm");
             }
@@ -281,12 +282,12 @@ mod tests {
 
     #[test]
     fn erosion_matches_brute_force_and_keeps_edges() {
-        let grid = Grid::axis_aligned([20, 20, 14], [0.0; 3], [1.0, 1.0, 2.0]);
+        let grid = Grid::axis_aligned([20, 20, 14], Point3::origin(), [1.0, 1.0, 2.0]);
         let big = dilate(&point_mask(&grid, [10, 10, 7]), 7.0);
         let small = erode(&big, 3.0);
         let centre = |idx: usize| {
             let [i, j, k] = grid.ijk(idx);
-            grid.patient_point([i as f64, j as f64, k as f64])
+            grid.patient_point(Point3::new(i as f64, j as f64, k as f64))
         };
         let outside: Vec<_> = (0..grid.voxel_count()).filter(|&i| !big.get(i)).map(centre).collect();
         for idx in (0..grid.voxel_count()).filter(|&i| big.get(i)) {
@@ -297,7 +298,7 @@ mod tests {
         }
         assert!(small.count() > 0 && small.count() < big.count());
         // A block touching the edge of the volume is not eroded from the edge.
-        let grid = Grid::axis_aligned([30, 30, 20], [0.0; 3], [1.0, 1.0, 2.0]);
+        let grid = Grid::axis_aligned([30, 30, 20], Point3::origin(), [1.0, 1.0, 2.0]);
         let mut block = Mask::empty(&grid);
         for k in 0..20 {
             for j in 0..30 {
@@ -314,7 +315,7 @@ mod tests {
 
     #[test]
     fn holes_fill_and_shells_have_their_thickness() {
-        let grid = Grid::axis_aligned([20, 20, 20], [0.0; 3], [1.0; 3]);
+        let grid = Grid::axis_aligned([20, 20, 20], Point3::origin(), [1.0; 3]);
         let ball = dilate(&point_mask(&grid, [10, 10, 10]), 7.0);
         let hollow = shell(&ball, 2.0, false);
         assert!(!hollow.get(grid.index(10, 10, 10)));

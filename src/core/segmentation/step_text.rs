@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+use nalgebra::Point3;
+
 use super::{Connectivity, Preset, Step};
 
 /// The accepted forms, for error messages and `--help`.
@@ -37,7 +39,7 @@ impl Step {
         let arity = |n: usize| -> Result<(), String> {
             if args.len() == n { Ok(()) } else { Err(bad(&format!("takes {n} value(s) after the name"))) }
         };
-        let need_seeds = |want: bool| -> Result<Vec<[f64; 3]>, String> {
+        let need_seeds = |want: bool| -> Result<Vec<Point3<f64>>, String> {
             match (&seeds, want) {
                 (Some(s), true) => Ok(s.clone()),
                 (None, true) => Err(bad("needs at least one seed point: @X,Y,Z")),
@@ -134,14 +136,15 @@ impl Step {
     }
 }
 
-fn point(s: &str) -> Result<[f64; 3], String> {
+/// `X,Y,Z` (LPS mm), as steps and the command line write points.
+pub fn point(s: &str) -> Result<Point3<f64>, String> {
     let v: Vec<f64> = s
         .split(',')
         .map(|c| c.trim().parse::<f64>())
         .collect::<Result<_, _>>()
         .map_err(|_| format!("'{s}' is not a point X,Y,Z"))?;
     match v.as_slice() {
-        [x, y, z] if v.iter().all(|c| c.is_finite()) => Ok([*x, *y, *z]),
+        [x, y, z] if v.iter().all(|c| c.is_finite()) => Ok(Point3::new(*x, *y, *z)),
         _ => Err(format!("'{s}' is not a point X,Y,Z")),
     }
 }
@@ -158,18 +161,23 @@ mod tests {
         assert_eq!(Step::parse("threshold:-100:40.5", C), Ok(Step::Threshold { lo: -100.0, hi: 40.5 }));
         assert_eq!(
             Step::parse("grow:150:500@1,2,3@-4.5,5,6", C),
-            Ok(Step::Grow { seeds_mm: vec![[1.0, 2.0, 3.0], [-4.5, 5.0, 6.0]], lo: 150.0, hi: 500.0, connectivity: C })
+            Ok(Step::Grow {
+                seeds_mm: vec![Point3::new(1.0, 2.0, 3.0), Point3::new(-4.5, 5.0, 6.0)],
+                lo: 150.0,
+                hi: 500.0,
+                connectivity: C
+            })
         );
         assert_eq!(
             Step::parse("keep-island@0,0,0", Connectivity::Six),
-            Ok(Step::KeepIslands { seeds_mm: vec![[0.0; 3]], connectivity: Connectivity::Six })
+            Ok(Step::KeepIslands { seeds_mm: vec![Point3::origin()], connectivity: Connectivity::Six })
         );
         assert_eq!(Step::parse("remove-small:50", C), Ok(Step::RemoveSmallIslands { min_mm3: 50.0, connectivity: C }));
         assert_eq!(Step::parse("margin:3", C), Ok(Step::Shell { mm: 3.0, outside: true }));
         assert_eq!(Step::parse("hollow:2", C), Ok(Step::Shell { mm: 2.0, outside: false }));
         assert_eq!(
             Step::parse("erase:1,2,3:4", C),
-            Ok(Step::Brush { centre_mm: [1.0, 2.0, 3.0], radius_mm: 4.0, erase: true })
+            Ok(Step::Brush { centre_mm: Point3::new(1.0, 2.0, 3.0), radius_mm: 4.0, erase: true })
         );
         assert_eq!(
             Step::parse("import:C:/scans/l.nii.gz:7", C),

@@ -32,7 +32,7 @@ impl Grid {
     }
 
     /// An axis-aligned grid (identity directions) with the given origin and spacing.
-    pub fn axis_aligned(dims: [usize; 3], origin_mm: [f64; 3], spacing_mm: [f64; 3]) -> Self {
+    pub fn axis_aligned(dims: [usize; 3], origin_mm: Point3<f64>, spacing_mm: [f64; 3]) -> Self {
         let mut m = Matrix4::identity();
         for a in 0..3 {
             m[(a, a)] = spacing_mm[a];
@@ -99,8 +99,8 @@ impl Grid {
     }
 
     /// The patient point at continuous voxel coordinates (`patient_from_voxel` applied).
-    pub fn patient_point(&self, voxel: [f64; 3]) -> Point3<f64> {
-        self.patient_from_voxel.transform_point(&Point3::new(voxel[0], voxel[1], voxel[2]))
+    pub fn patient_point(&self, voxel: Point3<f64>) -> Point3<f64> {
+        self.patient_from_voxel.transform_point(&voxel)
     }
 
     /// The inverse transform; `None` only for a degenerate (flat) grid.
@@ -125,11 +125,11 @@ impl Grid {
     pub fn corners_mm(&self) -> [Point3<f64>; 8] {
         let hi = self.dims.map(|d| d.saturating_sub(1) as f64);
         std::array::from_fn(|c| {
-            self.patient_point([
+            self.patient_point(Point3::new(
                 if c & 1 == 0 { 0.0 } else { hi[0] },
                 if c & 2 == 0 { 0.0 } else { hi[1] },
                 if c & 4 == 0 { 0.0 } else { hi[2] },
-            ])
+            ))
         })
     }
 
@@ -176,7 +176,7 @@ mod tests {
         assert!((s[0] - 0.5).abs() < 1e-12 && (s[1] - 0.7).abs() < 1e-12 && (s[2] - 2.0).abs() < 1e-12);
         assert!((g.voxel_volume_mm3() - 0.7).abs() < 1e-12);
         assert!(g.shear_deg() < 1e-6);
-        let p = g.patient_point([3.0, 4.5, 7.0]);
+        let p = g.patient_point(Point3::new(3.0, 4.5, 7.0));
         let back = g.voxel_point(&p).unwrap();
         assert!((back - Point3::new(3.0, 4.5, 7.0)).norm() < 1e-9);
         assert_eq!(g.ijk(g.index(3, 4, 7)), [3, 4, 7]);

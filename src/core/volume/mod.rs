@@ -7,6 +7,7 @@ mod reslice;
 pub use grid::{Grid, ras_from_lps};
 pub use reslice::Plane;
 
+use nalgebra::Point3;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -122,7 +123,7 @@ impl Volume {
     }
 
     /// Trilinear interpolation at continuous voxel coordinates; `None` outside the grid.
-    pub fn sample_voxel(&self, p: [f64; 3]) -> Option<f32> {
+    pub fn sample_voxel(&self, p: Point3<f64>) -> Option<f32> {
         let d = self.grid.dims;
         let mut base = [0usize; 3];
         let mut frac = [0f64; 3];
@@ -158,7 +159,7 @@ mod tests {
 
     #[test]
     fn trilinear_sampling_is_exact_on_a_linear_field() {
-        let grid = Grid::axis_aligned([4, 5, 6], [0.0; 3], [1.0; 3]);
+        let grid = Grid::axis_aligned([4, 5, 6], Point3::origin(), [1.0; 3]);
         let mut v = Vec::new();
         for k in 0..6 {
             for j in 0..5 {
@@ -168,10 +169,10 @@ mod tests {
             }
         }
         let vol = Volume { grid, data: VoxelData::F32(v), meta: VolumeMeta::default(), warnings: vec![] };
-        let s = vol.sample_voxel([1.5, 2.25, 4.0]).unwrap();
+        let s = vol.sample_voxel(Point3::new(1.5, 2.25, 4.0)).unwrap();
         assert!((s - (3.0 + 6.75 - 4.0)).abs() < 1e-5);
-        assert!(vol.sample_voxel([3.0, 4.0, 5.0]).is_some());
-        assert!(vol.sample_voxel([3.01, 0.0, 0.0]).is_none());
+        assert!(vol.sample_voxel(Point3::new(3.0, 4.0, 5.0)).is_some());
+        assert!(vol.sample_voxel(Point3::new(3.01, 0.0, 0.0)).is_none());
         assert_eq!(vol.data.range(), Some((-5.0, 18.0)));
     }
 }

@@ -42,7 +42,7 @@ impl Plane {
             .into_par_iter()
             .map(|i| {
                 let v = voxel_from_patient.transform_point(&self.point(i % n, i / n, n, size_mm));
-                volume.sample_voxel([v.x, v.y, v.z]).unwrap_or(f32::NAN)
+                volume.sample_voxel(v).unwrap_or(f32::NAN)
             })
             .collect()
     }
