@@ -7,6 +7,7 @@ pub mod mesh;
 pub mod phantom;
 pub mod planning;
 pub mod progress;
+pub mod registration;
 pub mod report;
 pub mod segmentation;
 pub mod volume;

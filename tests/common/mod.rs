@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub mod pairs;
+
 /// `../shared/data` (or `$TWINPLAN_DATA`). The tests need it: its absence is a failure, not a skip.
 pub fn data_dir() -> PathBuf {
     let dir = std::env::var_os("TWINPLAN_DATA")

@@ -1,0 +1,270 @@
+//! Mattes mutual information of a rigid motion and its exact gradient (Mattes et al., IEEE TMI
+//! 2003): a joint histogram of fixed and moving values over a fixed set of fixed-scan samples,
+//! with a cubic B-spline Parzen window on the moving values so that the metric is smooth in the
+//! motion. Mutual information asks only that one scan's values predict the other's, so CT, MR and
+//! contrasts whose values are related in any (even non-monotonic) way can be aligned.
+
+use nalgebra::{Isometry3, Matrix3, Matrix4, Point3, Vector3};
+use rayon::prelude::*;
+
+use super::pyramid::Level;
+use crate::core::phantom::splitmix;
+
+/// Histogram bins for each scan.
+pub const BINS: usize = 32;
+/// Empty bins at each end of the moving axis, so that the B-spline window fits inside.
+const PAD: f64 = 2.0;
+
+/// The fixed scan's samples at one level: where they are and which fixed bin they fall in.
+pub struct Samples {
+    pub points: Vec<Point3<f64>>,
+    bins: Vec<u8>,
+    /// Their mean: the centre of rotation, so that turning and shifting stay independent.
+    pub centre: Point3<f64>,
+    /// Root mean square distance from the centre: how far a radian of turn moves a sample (mm).
+    pub radius_mm: f64,
+}
+
+impl Samples {
+    /// Up to `count` voxels of the fixed scan, spread evenly with a deterministic jitter.
+    pub fn draw(fixed: &Level, count: usize) -> Samples {
+        let n = fixed.values.len();
+        let step = (n as f64 / count.max(1) as f64).max(1.0);
+        let indices: Vec<usize> = (0..((n as f64 / step) as usize))
+            .map(|s| {
+                let jitter = (splitmix(s as u64) >> 11) as f64 / (1u64 << 53) as f64;
+                (((s as f64 + jitter) * step) as usize).min(n - 1)
+            })
+            .collect();
+        let (lo, hi) = range(indices.iter().map(|&i| fixed.values[i]));
+        let width = f64::from(hi - lo).max(f64::MIN_POSITIVE);
+        let bins = indices
+            .iter()
+            .map(|&i| ((f64::from(fixed.values[i] - lo) / width * BINS as f64) as usize).min(BINS - 1) as u8)
+            .collect();
+        let points: Vec<Point3<f64>> = indices
+            .iter()
+            .map(|&i| fixed.grid.patient_point(Point3::from(fixed.grid.ijk(i).map(|c| c as f64))))
+            .collect();
+        let centre = Point3::from(points.iter().map(|p| p.coords).sum::<Vector3<f64>>() / points.len().max(1) as f64);
+        let radius_mm = (points.iter().map(|p| (p - centre).norm_squared()).sum::<f64>() / points.len().max(1) as f64)
+            .sqrt()
+            .max(1.0);
+        Samples { points, bins, centre, radius_mm }
+    }
+}
+
+fn range(values: impl Iterator<Item = f32>) -> (f32, f32) {
+    values.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+/// The moving scan at one level, ready to be sampled with its gradient.
+pub struct Moving<'a> {
+    level: &'a Level,
+    voxel_from_patient: Matrix4<f64>,
+    lo: f32,
+    /// Moving value per bin.
+    bin_width: f64,
+}
+
+impl<'a> Moving<'a> {
+    pub fn new(level: &'a Level) -> Option<Moving<'a>> {
+        let voxel_from_patient = level.grid.voxel_from_patient()?;
+        let (lo, hi) = range(level.values.iter().copied());
+        let bin_width = f64::from(hi - lo).max(f64::MIN_POSITIVE) / (BINS as f64 - 2.0 * PAD - 1.0);
+        Some(Moving { level, voxel_from_patient, lo, bin_width })
+    }
+
+    /// Trilinear value and its gradient in voxel units at continuous voxel coordinates; `None`
+    /// outside the grid.
+    #[inline]
+    fn sample(&self, v: &Point3<f64>) -> Option<(f64, Vector3<f64>)> {
+        let d = self.level.grid.dims;
+        let mut base = [0usize; 3];
+        let mut f = [0f64; 3];
+        for a in 0..3 {
+            if !(v[a] >= 0.0 && v[a] <= (d[a] - 1) as f64) || d[a] < 2 {
+                return None;
+            }
+            let b = v[a].floor().min((d[a] - 2) as f64);
+            base[a] = b as usize;
+            f[a] = v[a] - b;
+        }
+        let (nx, nxy) = (d[0], d[0] * d[1]);
+        let i0 = base[0] + nx * base[1] + nxy * base[2];
+        let c = |o: usize| f64::from(self.level.values[i0 + o]);
+        let (c000, c100, c010, c110) = (c(0), c(1), c(nx), c(nx + 1));
+        let (c001, c101, c011, c111) = (c(nxy), c(nxy + 1), c(nxy + nx), c(nxy + nx + 1));
+        let [fx, fy, fz] = f;
+        let (x00, x10) = (c000 + fx * (c100 - c000), c010 + fx * (c110 - c010));
+        let (x01, x11) = (c001 + fx * (c101 - c001), c011 + fx * (c111 - c011));
+        let (y0, y1) = (x00 + fy * (x10 - x00), x01 + fy * (x11 - x01));
+        let value = y0 + fz * (y1 - y0);
+        let dx = (1.0 - fz) * ((1.0 - fy) * (c100 - c000) + fy * (c110 - c010))
+            + fz * ((1.0 - fy) * (c101 - c001) + fy * (c111 - c011));
+        let dy = (1.0 - fz) * (x10 - x00) + fz * (x11 - x01);
+        let dz = y1 - y0;
+        Some((value, Vector3::new(dx, dy, dz)))
+    }
+}
+
+/// Cubic B-spline and its derivative.
+#[inline]
+fn bspline(u: f64) -> (f64, f64) {
+    let a = u.abs();
+    if a < 1.0 {
+        (2.0 / 3.0 - a * a + 0.5 * a * a * a, -2.0 * u + 1.5 * u * a)
+    } else if a < 2.0 {
+        let t = 2.0 - a;
+        (t * t * t / 6.0, -0.5 * t * t * u.signum())
+    } else {
+        (0.0, 0.0)
+    }
+}
+
+/// The metric at one motion.
+pub struct Evaluation {
+    pub mutual_information: f64,
+    /// Of the mutual information, with respect to a small turn `ω` (radians, about the samples'
+    /// moved centre) and shift `t` (mm) applied after the motion, in moving patient space.
+    pub d_rotation: Vector3<f64>,
+    pub d_translation: Vector3<f64>,
+    /// Samples that fell inside the moving scan.
+    pub overlap: usize,
+}
+
+struct Hit {
+    bin: u8,
+    /// Moving value in bin units (B-spline centre).
+    position: f64,
+    /// Moving patient point and the value's gradient there (per mm).
+    at: Point3<f64>,
+    gradient: Vector3<f64>,
+}
+
+/// Mutual information between the fixed samples and the moving scan under `moving_from_fixed`,
+/// with its gradient; `None` when fewer than `min_overlap` samples land in the moving scan.
+pub fn evaluate(
+    samples: &Samples,
+    moving: &Moving,
+    moving_from_fixed: &Isometry3<f64>,
+    min_overlap: usize,
+) -> Option<Evaluation> {
+    let to_voxel = moving.voxel_from_patient * moving_from_fixed.to_homogeneous();
+    let linear: Matrix3<f64> = moving.voxel_from_patient.fixed_view::<3, 3>(0, 0).into_owned();
+    let patient_from_voxel_t = linear.transpose();
+    let hits: Vec<Hit> = samples
+        .points
+        .par_iter()
+        .zip(samples.bins.par_iter())
+        .filter_map(|(p, &bin)| {
+            let (value, grad_voxel) = moving.sample(&to_voxel.transform_point(p))?;
+            let position = PAD + (value - f64::from(moving.lo)) / moving.bin_width;
+            Some(Hit { bin, position, at: moving_from_fixed * p, gradient: patient_from_voxel_t * grad_voxel })
+        })
+        .collect();
+    if hits.len() < min_overlap.max(1) {
+        return None;
+    }
+    let joint = hits
+        .par_iter()
+        .fold(
+            || vec![0f64; BINS * BINS],
+            |mut h, hit| {
+                let k0 = hit.position.floor() as isize - 1;
+                for k in k0..k0 + 4 {
+                    let (w, _) = bspline(k as f64 - hit.position);
+                    if w > 0.0 {
+                        h[usize::from(hit.bin) * BINS + k as usize] += w;
+                    }
+                }
+                h
+            },
+        )
+        .reduce(|| vec![0f64; BINS * BINS], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
+    let n = hits.len() as f64;
+    let p: Vec<f64> = joint.iter().map(|c| c / n).collect();
+    let fixed_p: Vec<f64> = (0..BINS).map(|i| p[i * BINS..(i + 1) * BINS].iter().sum()).collect();
+    let moving_p: Vec<f64> = (0..BINS).map(|k| (0..BINS).map(|i| p[i * BINS + k]).sum()).collect();
+    let mut mutual_information = 0.0;
+    // log(p(i, k) / p_moving(k)): what each joint bin adds to the gradient.
+    let mut log_ratio = vec![0f64; BINS * BINS];
+    for i in 0..BINS {
+        for k in 0..BINS {
+            let pik = p[i * BINS + k];
+            if pik > 0.0 {
+                mutual_information += pik * (pik / (fixed_p[i] * moving_p[k])).ln();
+                log_ratio[i * BINS + k] = (pik / moving_p[k]).ln();
+            }
+        }
+    }
+    let centre = moving_from_fixed * samples.centre;
+    let scale = -1.0 / (n * moving.bin_width);
+    let (d_rotation, d_translation) = hits
+        .par_iter()
+        .map(|hit| {
+            let k0 = hit.position.floor() as isize - 1;
+            let row = &log_ratio[usize::from(hit.bin) * BINS..];
+            let c: f64 = (k0..k0 + 4).map(|k| bspline(k as f64 - hit.position).1 * row[k as usize]).sum();
+            let g = hit.gradient * (c * scale);
+            ((hit.at - centre).cross(&g), g)
+        })
+        .reduce(|| (Vector3::zeros(), Vector3::zeros()), |a, b| (a.0 + b.0, a.1 + b.1));
+    Some(Evaluation { mutual_information, d_rotation, d_translation, overlap: hits.len() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::volume::Grid;
+    use nalgebra::Translation3;
+
+    /// A smooth blob on a small grid.
+    fn blob(grid: &Grid, centre: Point3<f64>) -> Level {
+        let values = (0..grid.voxel_count())
+            .map(|i| {
+                let p = grid.patient_point(Point3::from(grid.ijk(i).map(|c| c as f64)));
+                (100.0 * (-(p - centre).norm_squared() / 50.0).exp()) as f32
+            })
+            .collect();
+        Level::new(grid.clone(), values)
+    }
+
+    #[test]
+    fn the_gradient_matches_finite_differences() {
+        // The fixed samples stay well inside the moving grid, so that none leaves it as the
+        // motion changes (a sample leaving is a jump, not a slope).
+        let inner = Grid::axis_aligned([16, 16, 16], Point3::new(-8.0, -8.0, -8.0), [1.0; 3]);
+        let outer = Grid::axis_aligned([28, 28, 28], Point3::new(-14.0, -14.0, -14.0), [1.0; 3]);
+        let fixed = blob(&inner, Point3::new(1.0, 0.0, -1.0));
+        let moving_level = blob(&outer, Point3::new(0.0, 1.5, 0.0));
+        let samples = Samples::draw(&fixed, 6000);
+        let moving = Moving::new(&moving_level).unwrap();
+        let at = Isometry3::new(Vector3::new(0.3, 0.2, -0.4), Vector3::new(0.02, -0.03, 0.01));
+        let e = evaluate(&samples, &moving, &at, 100).unwrap();
+        let mi = |m: &Isometry3<f64>| evaluate(&samples, &moving, m, 100).unwrap().mutual_information;
+        let h = 1e-4;
+        let centre = at * samples.centre;
+        for a in 0..3 {
+            let mut dt = Vector3::zeros();
+            dt[a] = h;
+            let numeric = (mi(&(Translation3::from(dt) * at)) - mi(&(Translation3::from(-dt) * at))) / (2.0 * h);
+            assert!(
+                (numeric - e.d_translation[a]).abs() < 1e-3 * numeric.abs().max(1e-3),
+                "t{a}: {numeric} vs {}",
+                e.d_translation[a]
+            );
+            let turn = |s: f64| {
+                let mut w = Vector3::zeros();
+                w[a] = s;
+                Translation3::from(centre.coords) * Isometry3::rotation(w) * Translation3::from(-centre.coords) * at
+            };
+            let numeric = (mi(&turn(h)) - mi(&turn(-h))) / (2.0 * h);
+            assert!(
+                (numeric - e.d_rotation[a]).abs() < 1e-3 * numeric.abs().max(1e-2),
+                "w{a}: {numeric} vs {}",
+                e.d_rotation[a]
+            );
+        }
+    }
+}

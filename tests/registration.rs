@@ -1,0 +1,89 @@
+//! Automatic registration on real scans with a known answer (see common/pairs.rs): the CT of the
+//! head phantom against a pseudo-MR of itself, and the MPRAGE against another contrast of itself,
+//! each moved by up to 20 mm and 15 degrees onto another grid. The target registration error is
+//! measured at points spread through the anatomy.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::pairs::{self, OTHER_CONTRAST, PSEUDO_MR};
+use nalgebra::Point3;
+use twinplan::core::dicom;
+use twinplan::core::progress::Progress;
+use twinplan::core::registration::{RegistrationError, Settings, register};
+use twinplan::core::volume::Volume;
+
+fn load(rel: &str) -> Volume {
+    dicom::open_volume(&common::data(rel), None, &Progress::new()).unwrap().1.volume
+}
+
+fn ct() -> &'static Volume {
+    static CT: OnceLock<Volume> = OnceLock::new();
+    CT.get_or_init(|| load("ct-head-phantom"))
+}
+
+fn centre(v: &Volume) -> Point3<f64> {
+    let (lo, hi) = v.grid.bounds_mm();
+    nalgebra::center(&lo, &hi)
+}
+
+/// Registers a moved copy of `fixed` and returns the TRE (mean, max) in mm.
+fn tre_after(
+    fixed: &Volume,
+    moving_grid_spacing: [f64; 3],
+    tilt_deg: f64,
+    shift: [f64; 3],
+    angles: [f64; 3],
+    remap: &'static [(f32, f32)],
+    threshold: f32,
+) -> (f64, f64) {
+    let c = centre(fixed);
+    let truth = pairs::motion(&c, shift, angles);
+    let grid = pairs::grid(&(truth.inverse() * c), [190.0, 200.0, 170.0], moving_grid_spacing, tilt_deg);
+    let moving = pairs::moved_copy(fixed, &truth, &grid, pairs::curve(remap), 12.0);
+    let found = register(fixed, &moving, &Settings::default(), &Progress::new()).unwrap();
+    assert!(found.converged, "{found:?}");
+    let points = pairs::anatomy_points(fixed, threshold, 10.0, &grid, &truth);
+    assert!(points.len() > 200, "{} points", points.len());
+    let (mean, max) = pairs::tre_mm(&found.fixed_from_moving, &truth, &points);
+    eprintln!(
+        "shift {shift:?} turn {angles:?}: TRE mean {mean:.3} mm, max {max:.3} mm, {} iterations, {:.2} s",
+        found.iterations, found.time_s
+    );
+    (mean, max)
+}
+
+#[test]
+fn ct_to_a_pseudo_mr_of_itself_within_a_fifth_of_a_millimetre() {
+    for (shift, angles) in [([20.0, 0.0, 0.0], [0.0, 0.0, 15.0]), ([-8.0, 12.0, -14.0], [9.0, -10.0, 6.0])] {
+        let (mean, max) = tre_after(ct(), [1.1, 1.1, 3.0], 12.0, shift, angles, PSEUDO_MR, -300.0);
+        assert!(mean < 0.2 && max < 0.5, "TRE mean {mean:.3} mm, max {max:.3} mm");
+    }
+}
+
+#[test]
+fn mr_to_another_contrast_of_itself_within_a_fifth_of_a_millimetre() {
+    let mr = load("mr-sagittal");
+    let (mean, max) =
+        tre_after(&mr, [1.2, 1.2, 2.5], -10.0, [5.0, -15.0, 10.0], [-12.0, 5.0, 8.0], OTHER_CONTRAST, 60.0);
+    assert!(mean < 0.2 && max < 0.5, "TRE mean {mean:.3} mm, max {max:.3} mm");
+}
+
+#[test]
+fn refuses_another_patient_and_scans_that_do_not_overlap() {
+    let fixed = ct();
+    let c = centre(fixed);
+    let grid = pairs::grid(&c, [120.0, 120.0, 90.0], [3.0, 3.0, 3.0], 0.0);
+    let mut other =
+        pairs::moved_copy(fixed, &pairs::motion(&c, [0.0; 3], [0.0; 3]), &grid, pairs::curve(PSEUDO_MR), 0.0);
+    other.meta.patient_id = format!("{}-other", fixed.meta.patient_id);
+    let e = register(fixed, &other, &Settings::default(), &Progress::new()).unwrap_err();
+    assert!(matches!(e, RegistrationError::OtherPatient { .. }), "{e}");
+    // Far away and small: neither the geometry nor the centres of mass bring the two together.
+    let far = pairs::grid(&(c + nalgebra::Vector3::new(600.0, 0.0, 0.0)), [40.0, 40.0, 40.0], [2.0; 3], 0.0);
+    let mut away = pairs::moved_copy(fixed, &pairs::motion(&c, [0.0; 3], [0.0; 3]), &far, |_| 0.0, 0.0);
+    away.meta.patient_id = fixed.meta.patient_id.clone();
+    let e = register(fixed, &away, &Settings::default(), &Progress::new()).unwrap_err();
+    assert!(matches!(e, RegistrationError::NoOverlap(_)), "{e}");
+}
