@@ -618,3 +618,39 @@ fn a_malformed_rle_stream_fails_its_file_quietly() {
     assert!(out.contains("rle-panic.dcm: pixel data cannot be decoded") && out.contains("too few bytes"), "{out}");
     assert!(err.contains("rle-panic.dcm") && !err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn register_recovers_a_known_motion_between_dicom_and_nifti_and_refuses_another_patient() {
+    use common::pairs;
+    use twinplan::core::dicom;
+    use twinplan::core::progress::Progress;
+    let ct_dir = data("ct-head-phantom");
+    let ct = dicom::open_volume(&ct_dir, None, &Progress::new()).unwrap().1.volume;
+    let (lo, hi) = ct.grid.bounds_mm();
+    let c = nalgebra::center(&lo, &hi);
+    let truth = pairs::motion(&c, [-12.0, 6.0, 9.0], [4.0, -6.0, 10.0]);
+    let grid = pairs::grid(&(truth.inverse() * c), [180.0, 190.0, 160.0], [1.3, 1.3, 2.5], 8.0);
+    let moving = pairs::moved_copy(&ct, &truth, &grid, pairs::curve(pairs::PSEUDO_MR), 10.0);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pseudo-mr.nii.gz");
+    twinplan::core::io::nifti::write_volume(&file, &moving.grid, &moving.data, "pseudo-MR").unwrap();
+
+    let (code, out, err) = twinplan(&["register", ct_dir.to_str().unwrap(), file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in ["metric", "iterations", "time_s", "converged", "levels"] {
+        assert!(!j[key].is_null(), "missing {key}");
+    }
+    let m: Vec<f64> = j["fixed_from_moving"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(m.len(), 16);
+    assert_eq!(&m[12..], &[0.0, 0.0, 0.0, 1.0], "row-major, the last row is the homogeneous one");
+    let found = nalgebra::Matrix4::from_row_slice(&m);
+    let points = pairs::anatomy_points(&ct, -300.0, 12.0, &grid, &truth);
+    let moving_from_fixed = truth.inverse();
+    let worst = points.iter().map(|p| (found.transform_point(&(moving_from_fixed * p)) - p).norm()).fold(0.0, f64::max);
+    assert!(worst < 0.5, "the worst target error is {worst:.3} mm over {} points", points.len());
+
+    let (code, _, err) = twinplan(&["register", ct_dir.to_str().unwrap(), data("mr-sagittal").to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("different patients") && err.contains("--allow-other-patient"), "{err}");
+}

@@ -22,9 +22,7 @@ use pyramid::Level;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
-    #[error(
-        "the scans belong to different patients (fixed: '{fixed}', moving: '{moving}'); confirm to register them anyway"
-    )]
+    #[error("the scans belong to different patients (PatientID '{fixed}' and '{moving}')")]
     OtherPatient { fixed: String, moving: String },
     #[error("the scans do not overlap: {0}")]
     NoOverlap(String),
