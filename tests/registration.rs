@@ -87,3 +87,17 @@ fn refuses_another_patient_and_scans_that_do_not_overlap() {
     let e = register(fixed, &away, &Settings::default(), &Progress::new()).unwrap_err();
     assert!(matches!(e, RegistrationError::NoOverlap(_)), "{e}");
 }
+
+#[test]
+fn the_same_answer_on_any_number_of_threads() {
+    let mr = load("mr-sagittal");
+    let c = centre(&mr);
+    let truth = pairs::motion(&c, [3.0, 4.0, -5.0], [2.0, -3.0, 4.0]);
+    let grid = pairs::grid(&(truth.inverse() * c), [160.0, 160.0, 140.0], [2.0, 2.0, 3.0], 5.0);
+    let moving = pairs::moved_copy(&mr, &truth, &grid, pairs::curve(OTHER_CONTRAST), 12.0);
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| register(&mr, &moving, &Settings::default(), &Progress::new()).unwrap().fixed_from_moving)
+    };
+    assert_eq!(on(1), on(3));
+}

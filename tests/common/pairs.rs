@@ -30,6 +30,16 @@ pub fn grid(centre: &Point3<f64>, size_mm: [f64; 3], spacing_mm: [f64; 3], tilt_
     Grid::new(dims, patient_from_voxel)
 }
 
+/// The scan on an axis-aligned grid of `spacing_mm` over the same bounds (trilinear): a coarser
+/// scan of the same anatomy.
+pub fn coarser(scan: &Volume, spacing_mm: f64) -> Volume {
+    let (lo, hi) = scan.grid.bounds_mm();
+    let dims: [usize; 3] = std::array::from_fn(|a| ((hi[a] - lo[a]) / spacing_mm).floor() as usize + 1);
+    let grid = Grid::axis_aligned(dims, lo, [spacing_mm; 3]);
+    let values = scan.resampled(&grid, &Matrix4::identity(), 0.0).expect("a grid with volume");
+    Volume { grid, data: VoxelData::F32(values), meta: scan.meta.clone(), warnings: Vec::new() }
+}
+
 /// Piecewise linear through `(from, to)` points sorted by `from`.
 pub fn curve(points: &'static [(f32, f32)]) -> impl Fn(f32) -> f32 + Sync {
     move |v| {

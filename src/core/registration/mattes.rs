@@ -14,6 +14,8 @@ use crate::core::phantom::splitmix;
 pub const BINS: usize = 32;
 /// Empty bins at each end of the moving axis, so that the B-spline window fits inside.
 const PAD: f64 = 2.0;
+/// Samples summed together before their sums are added (in order, for reproducible results).
+const CHUNK: usize = 4096;
 
 /// The fixed scan's samples at one level: where they are and which fixed bin they fall in.
 pub struct Samples {
@@ -166,11 +168,12 @@ pub fn evaluate(
     if hits.len() < min_overlap.max(1) {
         return None;
     }
+    // Sums over fixed chunks added in order: the same result on any number of threads.
     let joint = hits
-        .par_iter()
-        .fold(
-            || vec![0f64; BINS * BINS],
-            |mut h, hit| {
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut h = vec![0f64; BINS * BINS];
+            for hit in chunk {
                 let k0 = hit.position.floor() as isize - 1;
                 for k in k0..k0 + 4 {
                     let (w, _) = bspline(k as f64 - hit.position);
@@ -178,10 +181,13 @@ pub fn evaluate(
                         h[usize::from(hit.bin) * BINS + k as usize] += w;
                     }
                 }
-                h
-            },
-        )
-        .reduce(|| vec![0f64; BINS * BINS], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
+            }
+            h
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .reduce(|a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect())
+        .unwrap_or_default();
     let n = hits.len() as f64;
     let p: Vec<f64> = joint.iter().map(|c| c / n).collect();
     let fixed_p: Vec<f64> = (0..BINS).map(|i| p[i * BINS..(i + 1) * BINS].iter().sum()).collect();
@@ -201,15 +207,22 @@ pub fn evaluate(
     let centre = moving_from_fixed * samples.centre;
     let scale = -1.0 / (n * moving.bin_width);
     let (d_rotation, d_translation) = hits
-        .par_iter()
-        .map(|hit| {
-            let k0 = hit.position.floor() as isize - 1;
-            let row = &log_ratio[usize::from(hit.bin) * BINS..];
-            let c: f64 = (k0..k0 + 4).map(|k| bspline(k as f64 - hit.position).1 * row[k as usize]).sum();
-            let g = hit.gradient * (c * scale);
-            ((hit.at - centre).cross(&g), g)
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut sum = (Vector3::zeros(), Vector3::zeros());
+            for hit in chunk {
+                let k0 = hit.position.floor() as isize - 1;
+                let row = &log_ratio[usize::from(hit.bin) * BINS..];
+                let c: f64 = (k0..k0 + 4).map(|k| bspline(k as f64 - hit.position).1 * row[k as usize]).sum();
+                let g = hit.gradient * (c * scale);
+                sum.0 += (hit.at - centre).cross(&g);
+                sum.1 += g;
+            }
+            sum
         })
-        .reduce(|| (Vector3::zeros(), Vector3::zeros()), |a, b| (a.0 + b.0, a.1 + b.1));
+        .collect::<Vec<_>>()
+        .into_iter()
+        .fold((Vector3::zeros(), Vector3::zeros()), |a, b| (a.0 + b.0, a.1 + b.1));
     Some(Evaluation { mutual_information, d_rotation, d_translation, overlap: hits.len() })
 }
 

@@ -1,0 +1,200 @@
+//! Rigid registration against SimpleITK's ImageRegistrationMethod (Mattes MI, rigid, 3 levels),
+//! same pairs, same run: `cargo bench --bench register`. The pairs are real scans moved by a known
+//! motion onto another grid with another contrast and noise (tests/common/pairs.rs), written as
+//! NIfTI so that both read the same files; each side is timed from loaded images to transform,
+//! best of three, and scored by its target registration error at points through the anatomy.
+
+mod common;
+#[path = "../tests/common/pairs.rs"]
+mod pairs;
+
+use std::path::{Path, PathBuf};
+
+use common::{Measurement, anchor_with, run_self};
+use nalgebra::{Isometry3, Matrix4, Point3};
+use twinplan::core::dicom;
+use twinplan::core::io::nifti;
+use twinplan::core::progress::Progress;
+use twinplan::core::registration::{Settings, register};
+use twinplan::core::volume::Volume;
+
+const REPEATS: usize = 3;
+
+struct Pair {
+    name: &'static str,
+    source: &'static str,
+    spacing_mm: [f64; 3],
+    tilt_deg: f64,
+    shift_mm: [f64; 3],
+    angles_deg: [f64; 3],
+    remap: &'static [(f32, f32)],
+    /// Fixed values above this are anatomy (TRE points).
+    threshold: f32,
+    /// The fixed scan resampled to this spacing first (0: as it is).
+    fixed_spacing_mm: f64,
+}
+
+const PAIRS: [Pair; 4] = [
+    Pair {
+        name: "CT 1.5 mm to pseudo-MR",
+        source: "ct-head-phantom",
+        spacing_mm: [1.1, 1.1, 3.0],
+        tilt_deg: 12.0,
+        shift_mm: [-8.0, 12.0, -14.0],
+        angles_deg: [9.0, -10.0, 6.0],
+        remap: pairs::PSEUDO_MR,
+        threshold: -300.0,
+        fixed_spacing_mm: 1.5,
+    },
+    Pair {
+        name: "CT to pseudo-MR, 20 mm 15 deg",
+        source: "ct-head-phantom",
+        spacing_mm: [1.1, 1.1, 3.0],
+        tilt_deg: 12.0,
+        shift_mm: [20.0, 0.0, 0.0],
+        angles_deg: [0.0, 0.0, 15.0],
+        remap: pairs::PSEUDO_MR,
+        threshold: -300.0,
+        fixed_spacing_mm: 0.0,
+    },
+    Pair {
+        name: "CT to pseudo-MR, oblique",
+        source: "ct-head-phantom",
+        spacing_mm: [1.1, 1.1, 3.0],
+        tilt_deg: 12.0,
+        shift_mm: [-8.0, 12.0, -14.0],
+        angles_deg: [9.0, -10.0, 6.0],
+        remap: pairs::PSEUDO_MR,
+        threshold: -300.0,
+        fixed_spacing_mm: 0.0,
+    },
+    Pair {
+        name: "MR to another contrast",
+        source: "mr-sagittal",
+        spacing_mm: [1.2, 1.2, 2.5],
+        tilt_deg: -10.0,
+        shift_mm: [5.0, -15.0, 10.0],
+        angles_deg: [-12.0, 5.0, 8.0],
+        remap: pairs::OTHER_CONTRAST,
+        threshold: 60.0,
+        fixed_spacing_mm: 0.0,
+    },
+];
+
+fn centre(v: &Volume) -> Point3<f64> {
+    let (lo, hi) = v.grid.bounds_mm();
+    nalgebra::center(&lo, &hi)
+}
+
+/// Writes the pair's fixed and moving NIfTI files (once) and returns them with the truth and
+/// the TRE points.
+fn prepare(pair: &Pair, dir: &Path) -> (PathBuf, PathBuf, Isometry3<f64>, Vec<Point3<f64>>) {
+    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(pair.source);
+    let fixed = dicom::open_volume(&source, None, &Progress::new()).expect("load").1.volume;
+    let fixed = if pair.fixed_spacing_mm > 0.0 { pairs::coarser(&fixed, pair.fixed_spacing_mm) } else { fixed };
+    let c = centre(&fixed);
+    let truth = pairs::motion(&c, pair.shift_mm, pair.angles_deg);
+    let grid = pairs::grid(&(truth.inverse() * c), [190.0, 200.0, 170.0], pair.spacing_mm, pair.tilt_deg);
+    let stem = pair.name.replace([' ', ','], "_");
+    let (fixed_file, moving_file) =
+        (dir.join(format!("{stem}_fixed.nii.gz")), dir.join(format!("{stem}_moving.nii.gz")));
+    if !moving_file.is_file() {
+        let moving = pairs::moved_copy(&fixed, &truth, &grid, pairs::curve(pair.remap), 12.0);
+        nifti::write_volume(&fixed_file, &fixed.grid, &fixed.data, "fixed").expect("write fixed");
+        nifti::write_volume(&moving_file, &moving.grid, &moving.data, "moving").expect("write moving");
+    }
+    let points = pairs::anatomy_points(&fixed, pair.threshold, 10.0, &grid, &truth);
+    (fixed_file, moving_file, truth, points)
+}
+
+fn child(fixed: &Path, moving: &Path) -> (Measurement, Matrix4<f64>, usize) {
+    let read = |p: &Path| dicom::open_volume(p, None, &Progress::new()).expect("read").1.volume;
+    let (f, m) = (read(fixed), read(moving));
+    let mut best = f64::INFINITY;
+    let mut found = None;
+    for _ in 0..REPEATS {
+        let r = register(&f, &m, &Settings::default(), &Progress::new()).expect("register");
+        assert!(r.converged, "{r:?}");
+        best = best.min(r.time_s);
+        found = Some(r);
+    }
+    let r = found.unwrap();
+    let m =
+        Measurement { who: "twinplan".into(), seconds: best, peak_rss_bytes: 0, rss_before_bytes: 0, voxel_bytes: 1 };
+    (m, r.fixed_from_moving.to_homogeneous(), r.iterations)
+}
+
+/// A JSON line with a measurement, a row-major matrix under `key` and an iteration count.
+struct Found(Measurement, Matrix4<f64>, usize);
+
+impl common::FromJsonLine for Found {
+    fn from_line(line: &[u8]) -> Self {
+        let v: serde_json::Value = serde_json::from_slice(line).expect("JSON");
+        let key = if v["fixed_from_moving"].is_array() { "fixed_from_moving" } else { "moving_from_fixed" };
+        let m: Vec<f64> = v[key].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let matrix = Matrix4::from_row_slice(&m);
+        let matrix = if key == "moving_from_fixed" { matrix.try_inverse().expect("invertible") } else { matrix };
+        Found(
+            serde_json::from_value(v.clone()).expect("measurement"),
+            matrix,
+            v["iterations"].as_u64().unwrap_or(0) as usize,
+        )
+    }
+}
+
+fn tre(found: &Matrix4<f64>, truth: &Isometry3<f64>, points: &[Point3<f64>]) -> (f64, f64) {
+    let moving_from_fixed = truth.inverse();
+    let e: Vec<f64> = points.iter().map(|p| (found.transform_point(&(moving_from_fixed * p)) - p).norm()).collect();
+    (e.iter().sum::<f64>() / e.len() as f64, e.iter().copied().fold(0.0, f64::max))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        let (m, matrix, iterations) = child(Path::new(&args[i + 1]), Path::new(&args[i + 2]));
+        let mut j = serde_json::to_value(&m).unwrap();
+        j["fixed_from_moving"] = matrix.transpose().as_slice().to_vec().into();
+        j["iterations"] = iterations.into();
+        println!("{j}");
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/registration");
+    std::fs::create_dir_all(&dir).expect("bench data folder");
+    println!(
+        "\nregistration: best of {REPEATS}, same NIfTI pairs, same machine ({} cores); TRE over points through the anatomy",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+    println!(
+        "{:<32} {:>10} {:>17} {:>10} {:>17} {:>8}",
+        "pair", "twinplan s", "TRE mean/max mm", "SimpleITK", "TRE mean/max mm", "speedup"
+    );
+    let mut rows = Vec::new();
+    for pair in &PAIRS {
+        let (fixed, moving, truth, points) = prepare(pair, &dir);
+        let (f, m) = (fixed.to_str().unwrap(), moving.to_str().unwrap());
+        let Found(ours, ours_matrix, ours_iterations) = run_self(&["--child", f, m]);
+        let Found(sitk, sitk_matrix, sitk_iterations) = anchor_with(&["register", f, m, &REPEATS.to_string()]);
+        let (a, b) = (tre(&ours_matrix, &truth, &points), tre(&sitk_matrix, &truth, &points));
+        println!(
+            "{:<32} {:>10.3} {:>8.3}/{:<8.3} {:>10.3} {:>8.3}/{:<8.3} {:>7.2}x   ({} points; {ours_iterations} and {sitk_iterations} iterations; {})",
+            pair.name,
+            ours.seconds,
+            a.0,
+            a.1,
+            sitk.seconds,
+            b.0,
+            b.1,
+            sitk.seconds / ours.seconds,
+            points.len(),
+            sitk.who
+        );
+        rows.push(serde_json::json!({
+            "pair": pair.name, "points": points.len(),
+            "twinplan": { "seconds": ours.seconds, "tre_mean_mm": a.0, "tre_max_mm": a.1, "iterations": ours_iterations },
+            "anchor": { "who": sitk.who, "seconds": sitk.seconds, "tre_mean_mm": b.0, "tre_max_mm": b.1, "iterations": sitk_iterations },
+        }));
+    }
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-results/register.json");
+    let _ = std::fs::create_dir_all(out.parent().unwrap());
+    let _ = std::fs::write(out, serde_json::to_string_pretty(&rows).unwrap());
+}
