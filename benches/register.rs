@@ -12,79 +12,44 @@ use std::path::{Path, PathBuf};
 
 use common::{Measurement, anchor_with, run_self};
 use nalgebra::{Isometry3, Matrix4, Point3};
+use pairs::Recipe;
 use twinplan::core::dicom;
 use twinplan::core::io::nifti;
 use twinplan::core::progress::Progress;
 use twinplan::core::registration::{Settings, register};
-use twinplan::core::volume::Volume;
 
 const REPEATS: usize = 3;
 
 struct Pair {
     name: &'static str,
     source: &'static str,
-    spacing_mm: [f64; 3],
-    tilt_deg: f64,
-    shift_mm: [f64; 3],
-    angles_deg: [f64; 3],
-    remap: &'static [(f32, f32)],
-    /// Fixed values above this are anatomy (TRE points).
-    threshold: f32,
     /// The fixed scan resampled to this spacing first (0: as it is).
     fixed_spacing_mm: f64,
+    recipe: &'static Recipe,
 }
 
+/// The `registration` tests' pairs, and the oblique CT pair with the CT at 1.5 mm.
 const PAIRS: [Pair; 4] = [
     Pair {
         name: "CT 1.5 mm to pseudo-MR",
         source: "ct-head-phantom",
-        spacing_mm: [1.1, 1.1, 3.0],
-        tilt_deg: 12.0,
-        shift_mm: [-8.0, 12.0, -14.0],
-        angles_deg: [9.0, -10.0, 6.0],
-        remap: pairs::PSEUDO_MR,
-        threshold: -300.0,
         fixed_spacing_mm: 1.5,
+        recipe: &pairs::CT_OBLIQUE,
     },
     Pair {
         name: "CT to pseudo-MR, 20 mm 15 deg",
         source: "ct-head-phantom",
-        spacing_mm: [1.1, 1.1, 3.0],
-        tilt_deg: 12.0,
-        shift_mm: [20.0, 0.0, 0.0],
-        angles_deg: [0.0, 0.0, 15.0],
-        remap: pairs::PSEUDO_MR,
-        threshold: -300.0,
         fixed_spacing_mm: 0.0,
+        recipe: &pairs::CT_FAR,
     },
     Pair {
         name: "CT to pseudo-MR, oblique",
         source: "ct-head-phantom",
-        spacing_mm: [1.1, 1.1, 3.0],
-        tilt_deg: 12.0,
-        shift_mm: [-8.0, 12.0, -14.0],
-        angles_deg: [9.0, -10.0, 6.0],
-        remap: pairs::PSEUDO_MR,
-        threshold: -300.0,
         fixed_spacing_mm: 0.0,
+        recipe: &pairs::CT_OBLIQUE,
     },
-    Pair {
-        name: "MR to another contrast",
-        source: "mr-sagittal",
-        spacing_mm: [1.2, 1.2, 2.5],
-        tilt_deg: -10.0,
-        shift_mm: [5.0, -15.0, 10.0],
-        angles_deg: [-12.0, 5.0, 8.0],
-        remap: pairs::OTHER_CONTRAST,
-        threshold: 60.0,
-        fixed_spacing_mm: 0.0,
-    },
+    Pair { name: "MR to another contrast", source: "mr-sagittal", fixed_spacing_mm: 0.0, recipe: &pairs::MR_CONTRAST },
 ];
-
-fn centre(v: &Volume) -> Point3<f64> {
-    let (lo, hi) = v.grid.bounds_mm();
-    nalgebra::center(&lo, &hi)
-}
 
 /// Writes the pair's fixed and moving NIfTI files (once) and returns them with the truth and
 /// the TRE points.
@@ -92,18 +57,16 @@ fn prepare(pair: &Pair, dir: &Path) -> (PathBuf, PathBuf, Isometry3<f64>, Vec<Po
     let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(pair.source);
     let fixed = dicom::open_volume(&source, None, &Progress::new()).expect("load").1.volume;
     let fixed = if pair.fixed_spacing_mm > 0.0 { pairs::coarser(&fixed, pair.fixed_spacing_mm) } else { fixed };
-    let c = centre(&fixed);
-    let truth = pairs::motion(&c, pair.shift_mm, pair.angles_deg);
-    let grid = pairs::grid(&(truth.inverse() * c), [190.0, 200.0, 170.0], pair.spacing_mm, pair.tilt_deg);
+    let (truth, grid) = pair.recipe.geometry(&fixed);
     let stem = pair.name.replace([' ', ','], "_");
     let (fixed_file, moving_file) =
         (dir.join(format!("{stem}_fixed.nii.gz")), dir.join(format!("{stem}_moving.nii.gz")));
     if !moving_file.is_file() {
-        let moving = pairs::moved_copy(&fixed, &truth, &grid, pairs::curve(pair.remap), 12.0);
+        let moving = pair.recipe.moving(&fixed, &truth, &grid);
         nifti::write_volume(&fixed_file, &fixed.grid, &fixed.data, "fixed").expect("write fixed");
         nifti::write_volume(&moving_file, &moving.grid, &moving.data, "moving").expect("write moving");
     }
-    let points = pairs::anatomy_points(&fixed, pair.threshold, 10.0, &grid, &truth);
+    let points = pair.recipe.points(&fixed, &truth, &grid);
     (fixed_file, moving_file, truth, points)
 }
 

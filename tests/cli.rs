@@ -626,11 +626,15 @@ fn register_recovers_a_known_motion_between_dicom_and_nifti_and_refuses_another_
     use twinplan::core::progress::Progress;
     let ct_dir = data("ct-head-phantom");
     let ct = dicom::open_volume(&ct_dir, None, &Progress::new()).unwrap().1.volume;
-    let (lo, hi) = ct.grid.bounds_mm();
-    let c = nalgebra::center(&lo, &hi);
-    let truth = pairs::motion(&c, [-12.0, 6.0, 9.0], [4.0, -6.0, 10.0]);
-    let grid = pairs::grid(&(truth.inverse() * c), [180.0, 190.0, 160.0], [1.3, 1.3, 2.5], 8.0);
-    let moving = pairs::moved_copy(&ct, &truth, &grid, pairs::curve(pairs::PSEUDO_MR), 10.0);
+    let recipe = pairs::Recipe {
+        spacing_mm: [1.3, 1.3, 2.5],
+        tilt_deg: 8.0,
+        shift_mm: [-12.0, 6.0, 9.0],
+        angles_deg: [4.0, -6.0, 10.0],
+        ..pairs::CT_FAR
+    };
+    let (truth, grid) = recipe.geometry(&ct);
+    let moving = recipe.moving(&ct, &truth, &grid);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pseudo-mr.nii.gz");
     twinplan::core::io::nifti::write_volume(&file, &moving.grid, &moving.data, "pseudo-MR").unwrap();
@@ -645,7 +649,7 @@ fn register_recovers_a_known_motion_between_dicom_and_nifti_and_refuses_another_
     assert_eq!(m.len(), 16);
     assert_eq!(&m[12..], &[0.0, 0.0, 0.0, 1.0], "row-major, the last row is the homogeneous one");
     let found = nalgebra::Matrix4::from_row_slice(&m);
-    let points = pairs::anatomy_points(&ct, -300.0, 12.0, &grid, &truth);
+    let points = recipe.points(&ct, &truth, &grid);
     let moving_from_fixed = truth.inverse();
     let worst = points.iter().map(|p| (found.transform_point(&(moving_from_fixed * p)) - p).norm()).fold(0.0, f64::max);
     assert!(worst < 0.5, "the worst target error is {worst:.3} mm over {} points", points.len());

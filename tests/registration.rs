@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::pairs::{self, OTHER_CONTRAST, PSEUDO_MR};
+use common::pairs::{self, PSEUDO_MR, Recipe};
 use nalgebra::Point3;
 use twinplan::core::dicom;
 use twinplan::core::progress::Progress;
@@ -29,44 +29,32 @@ fn centre(v: &Volume) -> Point3<f64> {
 }
 
 /// Registers a moved copy of `fixed` and returns the TRE (mean, max) in mm.
-fn tre_after(
-    fixed: &Volume,
-    moving_grid_spacing: [f64; 3],
-    tilt_deg: f64,
-    shift: [f64; 3],
-    angles: [f64; 3],
-    remap: &'static [(f32, f32)],
-    threshold: f32,
-) -> (f64, f64) {
-    let c = centre(fixed);
-    let truth = pairs::motion(&c, shift, angles);
-    let grid = pairs::grid(&(truth.inverse() * c), [190.0, 200.0, 170.0], moving_grid_spacing, tilt_deg);
-    let moving = pairs::moved_copy(fixed, &truth, &grid, pairs::curve(remap), 12.0);
+fn tre_after(fixed: &Volume, recipe: &Recipe) -> (f64, f64) {
+    let (truth, grid) = recipe.geometry(fixed);
+    let moving = recipe.moving(fixed, &truth, &grid);
     let found = register(fixed, &moving, &Settings::default(), &Progress::new()).unwrap();
     assert!(found.converged, "{found:?}");
-    let points = pairs::anatomy_points(fixed, threshold, 10.0, &grid, &truth);
+    let points = recipe.points(fixed, &truth, &grid);
     assert!(points.len() > 200, "{} points", points.len());
     let (mean, max) = pairs::tre_mm(&found.fixed_from_moving, &truth, &points);
     eprintln!(
-        "shift {shift:?} turn {angles:?}: TRE mean {mean:.3} mm, max {max:.3} mm, {} iterations, {:.2} s",
-        found.iterations, found.time_s
+        "shift {:?} turn {:?}: TRE mean {mean:.3} mm, max {max:.3} mm, {} iterations, {:.2} s",
+        recipe.shift_mm, recipe.angles_deg, found.iterations, found.time_s
     );
     (mean, max)
 }
 
 #[test]
 fn ct_to_a_pseudo_mr_of_itself_within_a_fifth_of_a_millimetre() {
-    for (shift, angles) in [([20.0, 0.0, 0.0], [0.0, 0.0, 15.0]), ([-8.0, 12.0, -14.0], [9.0, -10.0, 6.0])] {
-        let (mean, max) = tre_after(ct(), [1.1, 1.1, 3.0], 12.0, shift, angles, PSEUDO_MR, -300.0);
+    for recipe in [&pairs::CT_FAR, &pairs::CT_OBLIQUE] {
+        let (mean, max) = tre_after(ct(), recipe);
         assert!(mean < 0.2 && max < 0.5, "TRE mean {mean:.3} mm, max {max:.3} mm");
     }
 }
 
 #[test]
 fn mr_to_another_contrast_of_itself_within_a_fifth_of_a_millimetre() {
-    let mr = load("mr-sagittal");
-    let (mean, max) =
-        tre_after(&mr, [1.2, 1.2, 2.5], -10.0, [5.0, -15.0, 10.0], [-12.0, 5.0, 8.0], OTHER_CONTRAST, 60.0);
+    let (mean, max) = tre_after(&load("mr-sagittal"), &pairs::MR_CONTRAST);
     assert!(mean < 0.2 && max < 0.5, "TRE mean {mean:.3} mm, max {max:.3} mm");
 }
 
@@ -91,10 +79,9 @@ fn refuses_another_patient_and_scans_that_do_not_overlap() {
 #[test]
 fn the_same_answer_on_any_number_of_threads() {
     let mr = load("mr-sagittal");
-    let c = centre(&mr);
-    let truth = pairs::motion(&c, [3.0, 4.0, -5.0], [2.0, -3.0, 4.0]);
-    let grid = pairs::grid(&(truth.inverse() * c), [160.0, 160.0, 140.0], [2.0, 2.0, 3.0], 5.0);
-    let moving = pairs::moved_copy(&mr, &truth, &grid, pairs::curve(OTHER_CONTRAST), 12.0);
+    let recipe = Recipe { spacing_mm: [2.0, 2.0, 3.0], ..pairs::MR_CONTRAST };
+    let (truth, grid) = recipe.geometry(&mr);
+    let moving = recipe.moving(&mr, &truth, &grid);
     let on = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| register(&mr, &moving, &Settings::default(), &Progress::new()).unwrap().fixed_from_moving)

@@ -7,6 +7,64 @@
 use nalgebra::{Isometry3, Matrix4, Point3, Rotation3, Vector3};
 use twinplan::core::volume::{Grid, Volume, VolumeMeta, VoxelData};
 
+/// How a pair is made from a real (fixed) scan.
+pub struct Recipe {
+    /// The moving grid: its spacing and how far its axes turn about x.
+    pub spacing_mm: [f64; 3],
+    pub tilt_deg: f64,
+    /// The motion, about the fixed scan's centre.
+    pub shift_mm: [f64; 3],
+    pub angles_deg: [f64; 3],
+    /// The moving scan's contrast, from the fixed scan's values.
+    pub remap: &'static [(f32, f32)],
+    /// Fixed values above this are anatomy, where the target error is measured.
+    pub threshold: f32,
+}
+
+impl Recipe {
+    /// The true `fixed_from_moving` and the moving scan's grid (190 x 200 x 170 mm about the
+    /// fixed scan's centre, moved).
+    pub fn geometry(&self, fixed: &Volume) -> (Isometry3<f64>, Grid) {
+        let (lo, hi) = fixed.grid.bounds_mm();
+        let c = nalgebra::center(&lo, &hi);
+        let truth = motion(&c, self.shift_mm, self.angles_deg);
+        (truth, grid(&(truth.inverse() * c), [190.0, 200.0, 170.0], self.spacing_mm, self.tilt_deg))
+    }
+
+    /// The moving scan, with noise of 12 (in the remapped values).
+    pub fn moving(&self, fixed: &Volume, truth: &Isometry3<f64>, grid: &Grid) -> Volume {
+        moved_copy(fixed, truth, grid, curve(self.remap), 12.0)
+    }
+
+    /// Anatomy points every 10 mm that the moving scan covers.
+    pub fn points(&self, fixed: &Volume, truth: &Isometry3<f64>, grid: &Grid) -> Vec<Point3<f64>> {
+        anatomy_points(fixed, self.threshold, 10.0, grid, truth)
+    }
+}
+
+/// ct-head-phantom against a pseudo-MR of itself, moved 20 mm and turned 15 degrees.
+pub const CT_FAR: Recipe = Recipe {
+    spacing_mm: [1.1, 1.1, 3.0],
+    tilt_deg: 12.0,
+    shift_mm: [20.0, 0.0, 0.0],
+    angles_deg: [0.0, 0.0, 15.0],
+    remap: PSEUDO_MR,
+    threshold: -300.0,
+};
+
+/// ct-head-phantom against a pseudo-MR of itself, moved along and about every axis.
+pub const CT_OBLIQUE: Recipe = Recipe { shift_mm: [-8.0, 12.0, -14.0], angles_deg: [9.0, -10.0, 6.0], ..CT_FAR };
+
+/// mr-sagittal against another contrast of itself.
+pub const MR_CONTRAST: Recipe = Recipe {
+    spacing_mm: [1.2, 1.2, 2.5],
+    tilt_deg: -10.0,
+    shift_mm: [5.0, -15.0, 10.0],
+    angles_deg: [-12.0, 5.0, 8.0],
+    remap: OTHER_CONTRAST,
+    threshold: 60.0,
+};
+
 /// A motion of `shift_mm` and turn `angles_deg` (about x, y, z) about `centre`: it maps the moving
 /// scan's patient space to the fixed scan's.
 pub fn motion(centre: &Point3<f64>, shift_mm: [f64; 3], angles_deg: [f64; 3]) -> Isometry3<f64> {
