@@ -658,3 +658,71 @@ fn register_recovers_a_known_motion_between_dicom_and_nifti_and_refuses_another_
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("different patients") && err.contains("--allow-other-patient"), "{err}");
 }
+
+#[test]
+fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
+    use common::pairs;
+    use twinplan::core::document::io as plan_io;
+    let dir = tempfile::tempdir().unwrap();
+    let bundled = common::project("sample_scans/phantom");
+    let plan = dir.path().join("phantom.twinplan.json");
+    std::fs::copy(bundled.join("phantom.twinplan.json"), &plan).unwrap();
+    std::fs::copy(bundled.join("truth_labels.nii.gz"), dir.path().join("truth_labels.nii.gz")).unwrap();
+    let scan_arg = ["--scan", bundled.join("dicom").to_str().unwrap()].map(str::to_owned);
+    let opened =
+        plan_io::open_with_scan(&plan, Some(&bundled.join("dicom")), &twinplan::core::progress::Progress::new())
+            .unwrap();
+    let ct = &opened.loaded.volume;
+    let recipe = pairs::Recipe {
+        spacing_mm: [1.2, 1.2, 3.0],
+        shift_mm: [6.0, -9.0, 4.0],
+        angles_deg: [3.0, 5.0, -8.0],
+        ..pairs::CT_FAR
+    };
+    let (truth, grid) = recipe.geometry(ct);
+    let moving = recipe.moving(ct, &truth, &grid);
+    let mr = dir.path().join("t1.nii.gz");
+    twinplan::core::io::nifti::write_volume(&mr, &moving.grid, &moving.data, "T1").unwrap();
+
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a =
+            vec!["plan".to_owned(), "add-scan".into(), plan.to_str().unwrap().into(), mr.to_str().unwrap().into()];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.extend(scan_arg.iter().cloned());
+        a
+    };
+    let run = |a: Vec<String>| twinplan(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, out, err) = run(args(&["--register", "--name", "T1 pseudo"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("added 'T1 pseudo'") && out.contains("registration"), "{out}");
+    let (code, _, err) = run(args(&[]));
+    assert_eq!(code, 0, "{err}");
+
+    let schema = common::project("assets/schema/plan.schema.json");
+    assert_eq!(common::validate(&schema, &plan), Ok(()));
+    let doc = plan_io::read(&plan).unwrap();
+    let [registered, by_geometry] = doc.secondary_scans.as_slice() else { panic!("{:?}", doc.secondary_scans) };
+    assert_eq!(registered.name, "T1 pseudo");
+    assert_eq!(registered.scan.path, mr);
+    assert!(matches!(registered.placement, twinplan::core::document::Placement::Automatic { .. }));
+    assert_eq!(by_geometry.primary_from_secondary, nalgebra::Isometry3::identity());
+    let points = recipe.points(ct, &truth, &grid);
+    let (mean, max) = pairs::tre_mm(&registered.primary_from_secondary, &truth, &points);
+    assert!(mean < 0.2 && max < 0.5, "TRE mean {mean:.3} mm, max {max:.3} mm");
+    // The plan still checks as before: its segments and paths did not move.
+    let (code, out, err) = twinplan(&["check", plan.to_str().unwrap(), &scan_arg[0], &scan_arg[1], "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Biopsy"), "{out}");
+
+    let (code, _, err) = twinplan(&[
+        "plan",
+        "add-scan",
+        plan.to_str().unwrap(),
+        data("mr-sagittal").to_str().unwrap(),
+        &scan_arg[0],
+        &scan_arg[1],
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("different patients") && err.contains("--allow-other-patient"), "{err}");
+    assert_eq!(plan_io::read(&plan).unwrap().secondary_scans.len(), 2, "a refused scan leaves the plan as it was");
+}

@@ -403,17 +403,38 @@ fn plan_files_follow_their_published_schema() {
     assert_eq!(doc.saved_views, vec![view.clone()], "undo gives the old name back");
     h.redo(&mut doc).unwrap();
     assert!(h.execute(&mut doc, Command::RenameSavedView { index: 1, name: "x".into() }, None).is_err());
+    // A scan of each placement: by geometry, registered, and fitted to landmarks.
+    use twinplan::core::document::{ScanRef, SecondaryScan};
+    let scan = ScanRef { path: "mr".into(), series_uid: "1.2.3".into(), series_id: "1.2.3".into() };
+    let moved =
+        nalgebra::Isometry3::new(nalgebra::Vector3::new(4.0, -2.0, 7.5), nalgebra::Vector3::new(0.05, -0.1, 0.2));
+    let fixed = [Point3::new(0.0, 0.0, 0.0), Point3::new(50.0, 0.0, 0.0), Point3::new(0.0, 40.0, 0.0)];
+    let moving: Vec<Point3<f64>> = fixed.iter().map(|p| moved.inverse() * p).collect();
+    let fit = twinplan::core::registration::fit_landmarks(&fixed, &moving).unwrap();
+    let mut automatic = SecondaryScan::by_geometry("CTA", scan.clone());
+    automatic.primary_from_secondary = moved;
+    automatic.placement = twinplan::core::document::Placement::Automatic { metric: 0.61, iterations: 104 };
+    doc.secondary_scans =
+        vec![SecondaryScan::by_geometry("T2", scan.clone()), automatic, SecondaryScan::by_landmarks("T1", scan, &fit)];
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("all.twinplan.json");
     std::fs::write(&plan, twinplan::core::document::io::to_json(&doc, &plan)).unwrap();
     assert_eq!(common::validate(&schema, &plan), Ok(()));
     let back = twinplan::core::document::io::read(&plan).unwrap();
     assert_eq!((&back.saved_views, &back.trajectories), (&doc.saved_views, &doc.trajectories));
+    assert_eq!(back.secondary_scans.len(), 3);
+    assert_eq!(back.secondary_scans[2].placement, doc.secondary_scans[2].placement);
+    assert_eq!(back.secondary_scans[0].scan.path, dir.path().join("mr"), "a scan's path is relative to the plan");
+    let error = (back.secondary_scans[1].primary_from_secondary.to_homogeneous() - moved.to_homogeneous()).abs().max();
+    assert!(error < 1e-12, "{error}");
 
-    // What the schema must refuse: an unknown instrument, a plan without its scan.
+    // What the schema must refuse: an unknown instrument, an unknown placement, a plan without
+    // its scan.
     let text = std::fs::read_to_string(&plan).unwrap();
     let bad = dir.path().join("bad.twinplan.json");
     std::fs::write(&bad, text.replacen("\"biopsy_needle\"", "\"laser\"", 1)).unwrap();
+    assert!(common::validate(&schema, &bad).is_err());
+    std::fs::write(&bad, text.replacen("\"landmarks\"", "\"guessed\"", 1)).unwrap();
     assert!(common::validate(&schema, &bad).is_err());
     let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
     value.as_object_mut().unwrap().remove("scan");
@@ -444,7 +465,7 @@ fn corrupt_or_hand_edited_plans_are_refused_with_line_and_column() {
     let e = parse("{\n  \"version\": 1,\n  \"scan\": {\"path\": \"x\",,}\n}", p).unwrap_err().to_string();
     assert!(e.contains("line 3, column"), "{e}");
     let e = parse("{\"version\": 7, \"scan\": {}}", p).unwrap_err().to_string();
-    assert!(e.contains("newer twinplan (plan version 7; this build reads up to 1)"), "{e}");
+    assert!(e.contains("newer twinplan (plan version 7; this build reads up to 2)"), "{e}");
 }
 
 /// The plan a saving process writes as its `k`th version: a trajectory named for `k` and a label
@@ -522,4 +543,21 @@ fn a_saving_process_killed_at_random_moments_leaves_a_whole_plan_every_time() {
     }
     // The kills fell at different points of the saving: many versions were found on disk.
     assert!(seen.len() > 10, "versions found: {seen:?}");
+}
+
+/// A plan written before secondary scans existed (the bundled plan as version 1 wrote it, kept in
+/// tests/fixtures) reads as version 2 with nothing lost: written out again it is the version 2
+/// file byte for byte.
+#[test]
+fn a_version_1_plan_reads_as_version_2_with_nothing_lost() {
+    use twinplan::core::document::io::{read, to_json};
+    let (old_path, new_path) = (
+        common::project("tests/fixtures/phantom-v1.twinplan.json"),
+        common::project("sample_scans/phantom/phantom.twinplan.json"),
+    );
+    assert!(std::fs::read_to_string(&old_path).unwrap().contains("\"version\": 1,"));
+    let old = read(&old_path).unwrap();
+    assert_eq!(old.version, 2);
+    assert!(old.secondary_scans.is_empty());
+    assert_eq!(to_json(&old, &old_path), std::fs::read_to_string(&new_path).unwrap());
 }

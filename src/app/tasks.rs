@@ -97,10 +97,7 @@ impl Jobs {
                 });
             }
             let (scan, loaded) = dicom::open_volume(&path, series.as_deref(), progress)?;
-            let v = &loaded.volume;
-            let series_id = loaded.series.id.clone();
-            let scan_ref = ScanRef { path: path.clone(), series_uid: v.meta.series_uid.clone(), series_id };
-            let doc = PlanDocument::for_volume(scan_ref, v);
+            let doc = PlanDocument::for_volume(ScanRef::of(&path, &loaded), &loaded.volume);
             Ok(LoadResult {
                 path,
                 scan,

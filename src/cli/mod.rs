@@ -7,6 +7,7 @@ mod export_volume;
 mod info;
 mod mesh;
 mod phantom;
+mod plan;
 mod register;
 mod report;
 mod search;
@@ -51,6 +52,8 @@ pub enum Command {
     /// The plan's report, PDF or HTML by the file name: scan, structures with volumes, per
     /// trajectory its coordinates (LPS and RAS), clearances, profile and pictures.
     Report(report::ReportArgs),
+    /// Change a plan: `plan add-scan PLAN SCAN [--register]` fuses another scan of the patient.
+    Plan(plan::PlanArgs),
     /// Align a moving scan to a fixed scan (rigid, by mutual information, so CT, MR and other
     /// contrasts can be fused): prints fixed_from_moving, which maps a point of MOVING's patient
     /// space to FIXED's (4 x 4, LPS mm).
@@ -72,6 +75,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Export(args)) => export::run(args),
         Some(Command::Search(args)) => search::run(args),
         Some(Command::Register(args)) => register::run(args),
+        Some(Command::Plan(args)) => plan::run(args),
         Some(Command::Open { .. }) | None => unreachable!("the GUI commands are handled in main"),
     };
     match result {

@@ -74,6 +74,9 @@ fn relative_to(base: &Path, p: &Path) -> PathBuf {
 
 fn map_paths(doc: &mut PlanDocument, f: impl Fn(&Path) -> PathBuf) {
     doc.scan.path = f(&doc.scan.path);
+    for s in &mut doc.secondary_scans {
+        s.scan.path = f(&s.scan.path);
+    }
     if let Some(l) = &doc.label_map {
         doc.label_map = Some(f(l));
     }

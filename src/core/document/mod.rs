@@ -8,6 +8,7 @@ mod history;
 mod import;
 pub mod io;
 pub mod recovery;
+mod scans;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,12 +19,14 @@ use serde::{Deserialize, Serialize};
 pub use command::{Changes, Command, StepChange};
 pub use history::History;
 pub use import::import_label_map;
+pub use scans::{Placement, SecondaryScan};
 
 use crate::core::planning::Trajectory;
 use crate::core::segmentation::{Category, Segmentation, SegmentationError};
 
 /// The schema version written by this build; older documents are migrated, newer refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 added secondary scans (a version 1 plan has none).
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -42,6 +45,17 @@ pub struct ScanRef {
     pub series_uid: String,
     /// The loader's id (the UID, with `#n` when one UID held several volumes).
     pub series_id: String,
+}
+
+impl ScanRef {
+    /// The series loaded from `path` (a folder or file).
+    pub fn of(path: &std::path::Path, loaded: &crate::core::dicom::Loaded) -> ScanRef {
+        ScanRef {
+            path: path.to_owned(),
+            series_uid: loaded.volume.meta.series_uid.clone(),
+            series_id: loaded.series.id.clone(),
+        }
+    }
 }
 
 /// An opacity as a plan file may hold it: a number from 0 to 1. (A number beyond f32's range
@@ -161,6 +175,9 @@ pub struct PlanDocument {
     pub display: BTreeMap<u16, SegmentDisplay>,
     #[serde(default)]
     pub view: ViewState,
+    /// Other scans of the patient fused with the primary (`scan`), each placed in its space.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secondary_scans: Vec<SecondaryScan>,
     /// Planned instrument paths, in LPS mm.
     #[serde(default)]
     pub trajectories: Vec<Trajectory>,
@@ -183,6 +200,7 @@ impl Default for PlanDocument {
             segmentation: Segmentation::default(),
             display: BTreeMap::new(),
             view: ViewState::default(),
+            secondary_scans: Vec::new(),
             trajectories: Vec::new(),
             saved_views: Vec::new(),
             label_map: None,

@@ -124,9 +124,8 @@ pub fn register(
     progress: &Progress,
 ) -> Result<Registration, RegistrationError> {
     let started = Instant::now();
-    let (a, b) = (fixed.meta.patient_id.trim(), moving.meta.patient_id.trim());
-    if !settings.allow_other_patient && !a.is_empty() && !b.is_empty() && a != b {
-        return Err(RegistrationError::OtherPatient { fixed: a.to_owned(), moving: b.to_owned() });
+    if !settings.allow_other_patient {
+        same_patient(fixed, moving)?;
     }
     for (what, v) in [("fixed", fixed), ("moving", moving)] {
         if v.grid.dims.iter().any(|&n| n < 4) || v.grid.voxel_from_patient().is_none() {
@@ -181,6 +180,15 @@ pub fn register(
         levels,
         time_s: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Refuses two scans whose PatientIDs are both known and differ.
+pub fn same_patient(fixed: &Volume, moving: &Volume) -> Result<(), RegistrationError> {
+    let (a, b) = (fixed.meta.patient_id.trim(), moving.meta.patient_id.trim());
+    if !a.is_empty() && !b.is_empty() && a != b {
+        return Err(RegistrationError::OtherPatient { fixed: a.to_owned(), moving: b.to_owned() });
+    }
+    Ok(())
 }
 
 /// Regular-step gradient ascent (as ITK's): a step of fixed length along the gradient, halved

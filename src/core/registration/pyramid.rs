@@ -2,7 +2,7 @@
 //! levels see the anatomy's large shapes and not the noise, with the grid moved to the blocks'
 //! centres so that a coarse voxel sits where the fine voxels it averages are.
 
-use nalgebra::{Matrix4, Vector3};
+use nalgebra::{Matrix4, Point3, Vector3};
 use rayon::prelude::*;
 
 use crate::core::volume::Grid;
@@ -17,6 +17,38 @@ pub struct Level {
 impl Level {
     pub fn new(grid: Grid, values: Vec<f32>) -> Level {
         Level { grid, values }
+    }
+
+    /// Trilinear value and its gradient in voxel units at continuous voxel coordinates; `None`
+    /// outside the grid.
+    #[inline]
+    pub fn sample(&self, v: &Point3<f64>) -> Option<(f64, Vector3<f64>)> {
+        let d = self.grid.dims;
+        let mut base = [0usize; 3];
+        let mut f = [0f64; 3];
+        for a in 0..3 {
+            if !(v[a] >= 0.0 && v[a] <= (d[a] - 1) as f64) || d[a] < 2 {
+                return None;
+            }
+            let b = v[a].floor().min((d[a] - 2) as f64);
+            base[a] = b as usize;
+            f[a] = v[a] - b;
+        }
+        let (nx, nxy) = (d[0], d[0] * d[1]);
+        let i0 = base[0] + nx * base[1] + nxy * base[2];
+        let c = |o: usize| f64::from(self.values[i0 + o]);
+        let (c000, c100, c010, c110) = (c(0), c(1), c(nx), c(nx + 1));
+        let (c001, c101, c011, c111) = (c(nxy), c(nxy + 1), c(nxy + nx), c(nxy + nx + 1));
+        let [fx, fy, fz] = f;
+        let (x00, x10) = (c000 + fx * (c100 - c000), c010 + fx * (c110 - c010));
+        let (x01, x11) = (c001 + fx * (c101 - c001), c011 + fx * (c111 - c011));
+        let (y0, y1) = (x00 + fy * (x10 - x00), x01 + fy * (x11 - x01));
+        let value = y0 + fz * (y1 - y0);
+        let dx = (1.0 - fz) * ((1.0 - fy) * (c100 - c000) + fy * (c110 - c010))
+            + fz * ((1.0 - fy) * (c101 - c001) + fy * (c111 - c011));
+        let dy = (1.0 - fz) * (x10 - x00) + fz * (x11 - x01);
+        let dz = y1 - y0;
+        Some((value, Vector3::new(dx, dy, dz)))
     }
 
     /// Averages blocks of voxels so that each axis' spacing comes near `spacing_mm` (never finer

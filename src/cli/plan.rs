@@ -1,0 +1,109 @@
+//! `twinplan plan ...`: changes to a plan file from the command line.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+
+use twinplan::core::dicom;
+use twinplan::core::document::io as plan_io;
+use twinplan::core::document::{ScanRef, SecondaryScan};
+use twinplan::core::progress::Progress;
+use twinplan::core::registration::{RegistrationError, Settings, register, same_patient};
+
+use super::common::{ScanArg, TerminalProgress};
+
+#[derive(Args)]
+pub struct PlanArgs {
+    #[command(subcommand)]
+    command: PlanCommand,
+}
+
+#[derive(Subcommand)]
+enum PlanCommand {
+    /// Add another scan of the patient to a plan (fusion): placed by the scans' own geometry, or
+    /// with --register aligned to the plan's scan by mutual information.
+    AddScan(AddScanArgs),
+}
+
+#[derive(Args)]
+struct AddScanArgs {
+    plan: PathBuf,
+    /// A DICOM folder or file, or a NIfTI or NRRD volume.
+    #[arg(value_name = "SCAN")]
+    secondary: PathBuf,
+    /// Series id or SeriesInstanceUID in SCAN (default: the largest series).
+    #[arg(long)]
+    series: Option<String>,
+    /// What to call it in the plan (default: its modality and description).
+    #[arg(long)]
+    name: Option<String>,
+    /// Align it to the plan's scan (rigid, mutual information) instead of trusting the geometry.
+    #[arg(long)]
+    register: bool,
+    /// Add a scan whose PatientID differs from the plan's scan.
+    #[arg(long)]
+    allow_other_patient: bool,
+    #[command(flatten)]
+    primary: ScanArg,
+}
+
+pub fn run(args: &PlanArgs) -> Result<()> {
+    match &args.command {
+        PlanCommand::AddScan(a) => add_scan(a),
+    }
+}
+
+fn add_scan(args: &AddScanArgs) -> Result<()> {
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let opened = plan_io::open_with_scan(&args.plan, args.primary.folder(), &progress)?;
+    let (_, loaded) = dicom::open_volume(&args.secondary, args.series.as_deref(), &progress)?;
+    let (primary, secondary) = (&opened.loaded.volume, &loaded.volume);
+    for w in &secondary.warnings {
+        eprintln!("warning: {}: {w}", args.secondary.display());
+    }
+    if !args.allow_other_patient
+        && let Err(e) = same_patient(primary, secondary)
+    {
+        bail!("{}: {e}; if it is this patient's, pass --allow-other-patient", args.secondary.display());
+    }
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{} {}", secondary.meta.modality, secondary.meta.description).trim().to_owned());
+    let scan = ScanRef::of(&args.secondary, &loaded);
+    let added = if args.register {
+        let settings = Settings { allow_other_patient: true, ..Settings::default() };
+        let found = register(primary, secondary, &settings, &progress).map_err(|e: RegistrationError| {
+            anyhow::anyhow!("registering {} to the plan's scan: {e}", args.secondary.display())
+        })?;
+        if !found.converged {
+            bail!(
+                "registering {} to the plan's scan did not converge in {} iterations: the plan is unchanged",
+                args.secondary.display(),
+                found.iterations
+            );
+        }
+        SecondaryScan::registered(&name, scan, &found)
+    } else {
+        SecondaryScan::by_geometry(&name, scan)
+    };
+    drop(shown);
+    let mut doc = opened.doc;
+    doc.secondary_scans.push(added);
+    plan_io::save_with(&doc, &args.plan, false).with_context(|| format!("{}", args.plan.display()))?;
+    let s = doc.secondary_scans.last().unwrap_or_else(|| unreachable!());
+    println!(
+        "{}: added '{}' (the plan has {} scans now), placed by {}",
+        args.plan.display(),
+        s.name,
+        doc.secondary_scans.len() + 1,
+        match &s.placement {
+            twinplan::core::document::Placement::Automatic { metric, iterations } =>
+                format!("registration (mutual information {metric:.4}, {iterations} iterations)"),
+            _ => "the scans' geometry".into(),
+        }
+    );
+    Ok(())
+}
