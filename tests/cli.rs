@@ -694,7 +694,7 @@ fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
     let run = |a: Vec<String>| twinplan(&a.iter().map(String::as_str).collect::<Vec<_>>());
     let (code, out, err) = run(args(&["--register", "--name", "T1 pseudo"]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("added 'T1 pseudo'") && out.contains("registration"), "{out}");
+    assert!(out.contains("added 'T1 pseudo'") && out.contains("registered by mutual information"), "{out}");
     let (code, _, err) = run(args(&[]));
     assert_eq!(code, 0, "{err}");
 
@@ -713,6 +713,39 @@ fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
     let (code, out, err) = twinplan(&["check", plan.to_str().unwrap(), &scan_arg[0], &scan_arg[1], "--json"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Biopsy"), "{out}");
+    // The report says which scans are fused and how each was placed.
+    let pdf = dir.path().join("report.pdf");
+    let (code, _, err) =
+        twinplan(&["report", plan.to_str().unwrap(), "--out", pdf.to_str().unwrap(), &scan_arg[0], &scan_arg[1]]);
+    assert_eq!(code, 0, "{err}");
+    let text = pdf_text(&pdf);
+    assert!(
+        text.contains("T1 pseudo, registered by mutual information")
+            && text.contains("registered by mutual information"),
+        "{text}"
+    );
+    assert!(text.contains("by the scanners' geometry (not registered)"), "{text}");
+    // The export writes each fused scan on the plan's grid: the registered one matches the
+    // plan's CT seen through the same contrast curve.
+    let out_dir = dir.path().join("export");
+    let (code, _, err) =
+        twinplan(&["export", plan.to_str().unwrap(), "--out", out_dir.to_str().unwrap(), &scan_arg[0], &scan_arg[1]]);
+    assert_eq!(code, 0, "{err}");
+    let fused = twinplan::core::io::volume_file::read(&out_dir.join("scans/1_T1_pseudo.nii.gz")).unwrap();
+    assert!(fused.grid.same_as(&ct.grid, 1e-3), "on the plan's grid");
+    assert_eq!(std::fs::read_dir(out_dir.join("scans")).unwrap().count(), 2, "both fused scans are written");
+    let curve = pairs::curve(pairs::PSEUDO_MR);
+    let (mut sxy, mut sx, mut sy, mut sxx, mut syy, mut n) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for i in (0..ct.data.len()).step_by(7) {
+        let p = ct.grid.patient_point(nalgebra::Point3::from(ct.grid.ijk(i).map(|c| c as f64)));
+        if grid.voxel_at(&(truth.inverse() * p)).is_none() {
+            continue;
+        }
+        let (x, y) = (f64::from(curve(ct.data.get(i))), f64::from(fused.data.get(i)));
+        (sxy, sx, sy, sxx, syy, n) = (sxy + x * y, sx + x, sy + y, sxx + x * x, syy + y * y, n + 1.0);
+    }
+    let r = (n * sxy - sx * sy) / ((n * sxx - sx * sx).sqrt() * (n * syy - sy * sy).sqrt());
+    assert!(r > 0.9, "correlation {r:.3} over {n} voxels");
 
     let (code, _, err) = twinplan(&[
         "plan",

@@ -561,3 +561,24 @@ fn a_version_1_plan_reads_as_version_2_with_nothing_lost() {
     assert!(old.secondary_scans.is_empty());
     assert_eq!(to_json(&old, &old_path), std::fs::read_to_string(&new_path).unwrap());
 }
+
+/// A scan path typed relative to the working folder (`--scan DIR`, `twinplan open DIR`) is saved
+/// so that it reads back as the same folder, not as a folder relative to the plan's. (Before,
+/// `plan add-scan` with relative paths saved a plan whose scans could not be found.)
+#[test]
+fn paths_typed_relative_to_the_working_folder_survive_a_save_elsewhere() {
+    use twinplan::core::document::io::{read, save};
+    let v = volume();
+    let mut doc = document(&v);
+    doc.scan.path = "sample_scans/phantom/dicom".into();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("moved.twinplan.json");
+    save(&doc, &plan).unwrap();
+    let back = read(&plan).unwrap();
+    assert_eq!(back.scan.path, std::env::current_dir().unwrap().join("sample_scans/phantom/dicom"));
+    assert!(back.scan.path.join("CT0001.dcm").is_file() || back.scan.path.is_dir());
+    // Inside the plan's folder a path stays relative, so a plan and its scan can move together.
+    doc.scan.path = dir.path().join("dicom");
+    save(&doc, &plan).unwrap();
+    assert!(std::fs::read_to_string(&plan).unwrap().contains("\"path\": \"dicom\""));
+}

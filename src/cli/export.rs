@@ -1,11 +1,14 @@
-//! `twinplan export`: a plan's parts for other tools (markups, CSV, meshes, label map).
+//! `twinplan export`: a plan's parts for other tools (markups, CSV, meshes, label map, fused
+//! scans on the plan's grid).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
 
+use twinplan::core::io::nifti;
 use twinplan::core::progress::Progress;
+use twinplan::core::volume::VoxelData;
 
 use super::common::{ScanArg, TerminalProgress};
 
@@ -77,6 +80,18 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     let labels = out.join("labels.nii.gz");
     doc.segmentation.labels.write_nifti(&labels, "twinplan label map")?;
     written.push(labels);
+    // Each fused scan on the plan's grid, voxel for voxel beside the label map.
+    let primary = &opened.loaded.volume.grid;
+    for (n, s) in doc.secondary_scans.iter().enumerate() {
+        let volume = plan_io::load_secondary(plan, s, &progress)?;
+        let values = s.on_grid(&volume, primary).with_context(|| format!("{}: a flat grid", s.scan.path.display()))?;
+        let scans = out.join("scans");
+        std::fs::create_dir_all(&scans).with_context(|| format!("{}: cannot create the folder", scans.display()))?;
+        let path = scans.join(format!("{}_{}.nii.gz", n + 1, paths::file_stem(&name(&s.name), "scan")));
+        let description = if anonymise { volume.meta.modality.clone() } else { name(&s.name) };
+        nifti::write_volume(&path, primary, &VoxelData::F32(values), &description)?;
+        written.push(path);
+    }
     drop(shown);
     for p in &written {
         println!("wrote {}", p.display());

@@ -95,15 +95,11 @@ fn add_scan(args: &AddScanArgs) -> Result<()> {
     plan_io::save_with(&doc, &args.plan, false).with_context(|| format!("{}", args.plan.display()))?;
     let s = doc.secondary_scans.last().unwrap_or_else(|| unreachable!());
     println!(
-        "{}: added '{}' (the plan has {} scans now), placed by {}",
+        "{}: added '{}' (the plan has {} scans now), {}",
         args.plan.display(),
         s.name,
         doc.secondary_scans.len() + 1,
-        match &s.placement {
-            twinplan::core::document::Placement::Automatic { metric, iterations } =>
-                format!("registration (mutual information {metric:.4}, {iterations} iterations)"),
-            _ => "the scans' geometry".into(),
-        }
+        s.placement.describe()
     );
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{PlanDocument, SCHEMA_VERSION};
+use super::{PlanDocument, SCHEMA_VERSION, ScanRef, SecondaryScan};
 use crate::core::io::nifti::NiftiError;
 use crate::core::progress::{Interrupted, Progress};
 use crate::core::segmentation::{SegmentationError, Step, import_labels};
@@ -26,6 +26,8 @@ pub enum PlanIoError {
         "{plan}: the plan's scan (series {series_uid}) is not at {scan}: {detail}. Point twinplan to the folder that holds it now (File > Locate scan, or --scan DIR)"
     )]
     ScanMissing { plan: PathBuf, scan: PathBuf, series_uid: String, detail: String },
+    #[error("{plan}: the fused scan '{name}' (series {series_uid}) is not at {scan}: {detail}")]
+    SecondaryMissing { plan: PathBuf, name: String, scan: PathBuf, series_uid: String, detail: String },
     #[error("{folder}: holds series {found}, not the plan's series {wanted}")]
     WrongScan { folder: PathBuf, wanted: String, found: String },
     #[error(transparent)]
@@ -68,8 +70,16 @@ fn labels_crc(labels: &[u16]) -> u32 {
     crc.sum()
 }
 
+/// `p` relative to `base` when it lies inside it, else absolute. Paths in memory are relative to
+/// the working folder (as the user typed them) or absolute; both are made absolute first, so a
+/// path typed relative to the working folder is not read back relative to the plan's.
 fn relative_to(base: &Path, p: &Path) -> PathBuf {
-    p.strip_prefix(base).map(Path::to_owned).unwrap_or_else(|_| p.to_owned())
+    let absolute = |p: &Path| {
+        if p.as_os_str().is_empty() { std::env::current_dir() } else { std::path::absolute(p) }
+            .unwrap_or_else(|_| p.to_owned())
+    };
+    let (base, p) = (absolute(base), absolute(p));
+    p.strip_prefix(&base).map(Path::to_owned).unwrap_or(p)
 }
 
 fn map_paths(doc: &mut PlanDocument, f: impl Fn(&Path) -> PathBuf) {
@@ -262,29 +272,54 @@ pub fn open(path: &Path, progress: &Progress) -> Result<OpenedPlan, PlanIoError>
     open_with_scan(path, None, progress)
 }
 
+/// Loads the series a plan names: its folder is scanned once, and the series picked by its id,
+/// else by its UID (a series split on loading may be numbered differently elsewhere).
+fn load_series(
+    scan_ref: &ScanRef,
+    progress: &Progress,
+) -> Result<(crate::core::dicom::Scan, crate::core::dicom::Loaded), crate::core::dicom::DicomError> {
+    use crate::core::dicom::{self, DicomError};
+    let scan = dicom::scan(&scan_ref.path, progress)?;
+    let series = scan.find(&scan_ref.series_id).or_else(|| scan.find(&scan_ref.series_uid)).ok_or_else(|| {
+        DicomError::NoSuchSeries {
+            path: scan_ref.path.clone(),
+            id: scan_ref.series_id.clone(),
+            found: scan.series.iter().map(|s| s.id.clone()).collect::<Vec<_>>().join(", "),
+        }
+    })?;
+    let loaded = dicom::load(series, progress)?;
+    Ok((scan, loaded))
+}
+
+/// Loads one of the plan's secondary scans (`plan` names the plan in errors).
+pub fn load_secondary(plan: &Path, secondary: &SecondaryScan, progress: &Progress) -> Result<Volume, PlanIoError> {
+    let missing = |detail: String| PlanIoError::SecondaryMissing {
+        plan: plan.to_owned(),
+        name: secondary.name.clone(),
+        scan: secondary.scan.path.clone(),
+        series_uid: secondary.scan.series_uid.clone(),
+        detail,
+    };
+    let (_, loaded) = load_series(&secondary.scan, progress).map_err(|e| match e {
+        e @ crate::core::dicom::DicomError::Cancelled(_) => PlanIoError::Scan(e),
+        e => missing(e.to_string()),
+    })?;
+    if !secondary.scan.series_uid.is_empty() && loaded.volume.meta.series_uid != secondary.scan.series_uid {
+        return Err(missing(format!("the series there is {}, not the plan's", loaded.volume.meta.series_uid)));
+    }
+    Ok(loaded.volume)
+}
+
 /// As [`open`], with the scan looked for in `scan_folder` instead (the plan's scan has moved):
 /// the series there must be the plan's, by its UID. The plan keeps the new place once saved.
 pub fn open_with_scan(path: &Path, scan_folder: Option<&Path>, progress: &Progress) -> Result<OpenedPlan, PlanIoError> {
-    use crate::core::dicom::{self, DicomError};
+    use crate::core::dicom::DicomError;
     let mut doc = read(path)?;
     if let Some(folder) = scan_folder {
         doc.scan.path = folder.to_owned();
     }
     let by_uid = |e: &DicomError| matches!(e, DicomError::NoSuchSeries { .. });
-    // The folder is scanned once; the plan's series is picked by its id, else by its UID (a
-    // series split on loading may be numbered differently elsewhere).
-    let found = dicom::scan(&doc.scan.path, progress).and_then(|scan| {
-        let series = scan.find(&doc.scan.series_id).or_else(|| scan.find(&doc.scan.series_uid)).ok_or_else(|| {
-            DicomError::NoSuchSeries {
-                path: doc.scan.path.clone(),
-                id: doc.scan.series_id.clone(),
-                found: scan.series.iter().map(|s| s.id.clone()).collect::<Vec<_>>().join(", "),
-            }
-        })?;
-        let loaded = dicom::load(series, progress)?;
-        Ok((scan, loaded))
-    });
-    let (scan, loaded) = match found {
+    let (scan, loaded) = match load_series(&doc.scan, progress) {
         Ok(f) => f,
         Err(e @ (DicomError::Io { .. } | DicomError::NoImages { .. } | DicomError::NoSuchSeries { .. })) => {
             return Err(match scan_folder {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ScanRef;
 use crate::core::registration::{LandmarkFit, Registration};
+use crate::core::volume::{Grid, Volume};
 
 /// How a secondary scan was placed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +20,24 @@ pub enum Placement {
     Landmarks { errors_mm: Vec<f64>, fre_mm: f64 },
     /// Moved by hand.
     Manual,
+}
+
+impl Placement {
+    /// How the scan was placed, for the report and the command line.
+    pub fn describe(&self) -> String {
+        match self {
+            Placement::Geometry => "by the scanners' geometry (not registered)".into(),
+            Placement::Automatic { metric, iterations } => {
+                format!("registered by mutual information ({metric:.4} after {iterations} iterations)")
+            }
+            Placement::Landmarks { errors_mm, fre_mm } => format!(
+                "fitted to {} landmark pairs, FRE {fre_mm:.2} mm (worst pair {:.2} mm)",
+                errors_mm.len(),
+                errors_mm.iter().copied().fold(0.0, f64::max)
+            ),
+            Placement::Manual => "moved by hand".into(),
+        }
+    }
 }
 
 /// A secondary scan in the plan.
@@ -63,6 +82,16 @@ impl SecondaryScan {
             primary_from_secondary: fit.fixed_from_moving,
             placement: Placement::Landmarks { errors_mm: fit.errors_mm.clone(), fre_mm: fit.fre_mm },
         }
+    }
+}
+
+impl SecondaryScan {
+    /// This scan's values on the primary scan's grid (trilinear, through
+    /// `primary_from_secondary`): what tools and exports read. Where the primary grid leaves
+    /// this scan the value is this scan's lowest (its background).
+    pub fn on_grid(&self, volume: &Volume, primary: &Grid) -> Option<Vec<f32>> {
+        let outside = volume.data.range().map_or(0.0, |r| r.0);
+        volume.resampled(primary, &self.primary_from_secondary.inverse().to_homogeneous(), outside)
     }
 }
 

@@ -112,6 +112,9 @@ pub fn build(input: &Input, anonymise: bool) -> Result<Report, ReportError> {
         scan.push(("Study date".into(), meta.study_date.clone()));
         scan.push(("Series UID".into(), meta.series_uid.clone()));
     }
+    for s in &doc.secondary_scans {
+        scan.push(("Fused scan".into(), format!("{}, {}", s.name, s.placement.describe())));
+    }
     let structures = seg
         .segments
         .iter()
