@@ -697,11 +697,34 @@ fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
     assert!(out.contains("added 'T1 pseudo'") && out.contains("registered by mutual information"), "{out}");
     let (code, _, err) = run(args(&[]));
     assert_eq!(code, 0, "{err}");
+    // By landmarks: four points of the plan's scan and where the truth puts them in the added one,
+    // one of them 1 mm off (as a click would be).
+    let csv = dir.path().join("pairs.csv");
+    let mut lines = String::from("# plan X,Y,Z, added X,Y,Z (LPS mm)\n");
+    for (n, p) in [[0.0, -15.0, 40.0], [40.0, -15.0, 40.0], [0.0, 30.0, 40.0], [0.0, -15.0, 90.0]].iter().enumerate() {
+        let q = truth.inverse() * nalgebra::Point3::from(*p);
+        let off = if n == 3 { 1.0 } else { 0.0 };
+        lines += &format!("{},{},{},{},{},{}\n", p[0], p[1], p[2], q.x + off, q.y, q.z);
+    }
+    std::fs::write(&csv, lines).unwrap();
+    let (code, out, err) = run(args(&["--landmarks", csv.to_str().unwrap(), "--name", "by points"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("fitted to 4 landmark pairs, FRE"), "{out}");
+    std::fs::write(&csv, "1,2,3,4,5\n").unwrap();
+    let (code, _, err) = run(args(&["--landmarks", csv.to_str().unwrap()]));
+    assert_eq!(code, 1);
+    assert!(err.contains("line 1: expected six numbers"), "{err}");
 
     let schema = common::project("assets/schema/plan.schema.json");
     assert_eq!(common::validate(&schema, &plan), Ok(()));
     let doc = plan_io::read(&plan).unwrap();
-    let [registered, by_geometry] = doc.secondary_scans.as_slice() else { panic!("{:?}", doc.secondary_scans) };
+    let [registered, by_geometry, by_points] = doc.secondary_scans.as_slice() else {
+        panic!("{:?}", doc.secondary_scans)
+    };
+    let twinplan::core::document::Placement::Landmarks { fre_mm, errors_mm } = &by_points.placement else {
+        panic!("{:?}", by_points.placement)
+    };
+    assert!(*fre_mm > 0.1 && *fre_mm < 1.0 && errors_mm.len() == 4, "{fre_mm} {errors_mm:?}");
     assert_eq!(registered.name, "T1 pseudo");
     assert_eq!(registered.scan.path, mr);
     assert!(matches!(registered.placement, twinplan::core::document::Placement::Automatic { .. }));
@@ -733,7 +756,7 @@ fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
     assert_eq!(code, 0, "{err}");
     let fused = twinplan::core::io::volume_file::read(&out_dir.join("scans/1_T1_pseudo.nii.gz")).unwrap();
     assert!(fused.grid.same_as(&ct.grid, 1e-3), "on the plan's grid");
-    assert_eq!(std::fs::read_dir(out_dir.join("scans")).unwrap().count(), 2, "both fused scans are written");
+    assert_eq!(std::fs::read_dir(out_dir.join("scans")).unwrap().count(), 3, "every fused scan is written");
     let curve = pairs::curve(pairs::PSEUDO_MR);
     let (mut sxy, mut sx, mut sy, mut sxx, mut syy, mut n) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for i in (0..ct.data.len()).step_by(7) {
@@ -757,5 +780,5 @@ fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("different patients") && err.contains("--allow-other-patient"), "{err}");
-    assert_eq!(plan_io::read(&plan).unwrap().secondary_scans.len(), 2, "a refused scan leaves the plan as it was");
+    assert_eq!(plan_io::read(&plan).unwrap().secondary_scans.len(), 3, "a refused scan leaves the plan as it was");
 }

@@ -1,15 +1,16 @@
 //! `twinplan plan ...`: changes to a plan file from the command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use nalgebra::Point3;
 
 use twinplan::core::dicom;
 use twinplan::core::document::io as plan_io;
 use twinplan::core::document::{ScanRef, SecondaryScan};
 use twinplan::core::progress::Progress;
-use twinplan::core::registration::{RegistrationError, Settings, register, same_patient};
+use twinplan::core::registration::{RegistrationError, Settings, fit_landmarks, register, same_patient};
 
 use super::common::{ScanArg, TerminalProgress};
 
@@ -39,13 +40,41 @@ struct AddScanArgs {
     #[arg(long)]
     name: Option<String>,
     /// Align it to the plan's scan (rigid, mutual information) instead of trusting the geometry.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "landmarks")]
     register: bool,
+    /// Place it by three or more point pairs: a CSV file whose lines are X,Y,Z in the plan's scan
+    /// then X,Y,Z of the same point in SCAN (LPS mm; lines starting with # are skipped).
+    #[arg(long, value_name = "CSV")]
+    landmarks: Option<PathBuf>,
     /// Add a scan whose PatientID differs from the plan's scan.
     #[arg(long)]
     allow_other_patient: bool,
     #[command(flatten)]
     primary: ScanArg,
+}
+
+/// Point pairs from a CSV file: the plan's scan's point, then the added scan's.
+fn read_pairs(file: &Path) -> Result<(Vec<Point3<f64>>, Vec<Point3<f64>>)> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    let mut pairs = (Vec::new(), Vec::new());
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let v: Vec<f64> =
+            line.split(',').map(|c| c.trim().parse::<f64>()).collect::<Result<_, _>>().unwrap_or_default();
+        if v.len() != 6 || !v.iter().all(|c| c.is_finite()) {
+            bail!(
+                "{}: line {}: expected six numbers, X,Y,Z in the plan's scan then X,Y,Z in the added scan",
+                file.display(),
+                n + 1
+            );
+        }
+        pairs.0.push(Point3::new(v[0], v[1], v[2]));
+        pairs.1.push(Point3::new(v[3], v[4], v[5]));
+    }
+    Ok(pairs)
 }
 
 pub fn run(args: &PlanArgs) -> Result<()> {
@@ -73,7 +102,11 @@ fn add_scan(args: &AddScanArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| format!("{} {}", secondary.meta.modality, secondary.meta.description).trim().to_owned());
     let scan = ScanRef::of(&args.secondary, &loaded);
-    let added = if args.register {
+    let added = if let Some(file) = &args.landmarks {
+        let (primary_points, secondary_points) = read_pairs(file)?;
+        let fit = fit_landmarks(&primary_points, &secondary_points).with_context(|| format!("{}", file.display()))?;
+        SecondaryScan::by_landmarks(&name, scan, &fit)
+    } else if args.register {
         let settings = Settings { allow_other_patient: true, ..Settings::default() };
         let found = register(primary, secondary, &settings, &progress).map_err(|e: RegistrationError| {
             anyhow::anyhow!("registering {} to the plan's scan: {e}", args.secondary.display())
