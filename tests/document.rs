@@ -405,7 +405,8 @@ fn plan_files_follow_their_published_schema() {
     assert!(h.execute(&mut doc, Command::RenameSavedView { index: 1, name: "x".into() }, None).is_err());
     // A scan of each placement: by geometry, registered, and fitted to landmarks.
     use twinplan::core::document::{ScanRef, SecondaryScan};
-    let scan = ScanRef { path: "mr".into(), series_uid: "1.2.3".into(), series_id: "1.2.3".into() };
+    let dir = tempfile::tempdir().unwrap();
+    let scan = ScanRef { path: dir.path().join("mr"), series_uid: "1.2.3".into(), series_id: "1.2.3".into() };
     let moved =
         nalgebra::Isometry3::new(nalgebra::Vector3::new(4.0, -2.0, 7.5), nalgebra::Vector3::new(0.05, -0.1, 0.2));
     let fixed = [Point3::new(0.0, 0.0, 0.0), Point3::new(50.0, 0.0, 0.0), Point3::new(0.0, 40.0, 0.0)];
@@ -416,7 +417,6 @@ fn plan_files_follow_their_published_schema() {
     automatic.placement = twinplan::core::document::Placement::Automatic { metric: 0.61, iterations: 104 };
     doc.secondary_scans =
         vec![SecondaryScan::by_geometry("T2", scan.clone()), automatic, SecondaryScan::by_landmarks("T1", scan, &fit)];
-    let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("all.twinplan.json");
     std::fs::write(&plan, twinplan::core::document::io::to_json(&doc, &plan)).unwrap();
     assert_eq!(common::validate(&schema, &plan), Ok(()));
@@ -424,7 +424,8 @@ fn plan_files_follow_their_published_schema() {
     assert_eq!((&back.saved_views, &back.trajectories), (&doc.saved_views, &doc.trajectories));
     assert_eq!(back.secondary_scans.len(), 3);
     assert_eq!(back.secondary_scans[2].placement, doc.secondary_scans[2].placement);
-    assert_eq!(back.secondary_scans[0].scan.path, dir.path().join("mr"), "a scan's path is relative to the plan");
+    assert!(std::fs::read_to_string(&plan).unwrap().contains("\"path\": \"mr\""), "written relative to the plan");
+    assert_eq!(back.secondary_scans[0].scan.path, dir.path().join("mr"), "and read back where it is");
     let error = (back.secondary_scans[1].primary_from_secondary.to_homogeneous() - moved.to_homogeneous()).abs().max();
     assert!(error < 1e-12, "{error}");
 
