@@ -583,3 +583,31 @@ fn paths_typed_relative_to_the_working_folder_survive_a_save_elsewhere() {
     save(&doc, &plan).unwrap();
     assert!(std::fs::read_to_string(&plan).unwrap().contains("\"path\": \"dicom\""));
 }
+
+/// Fusing, placing anew and removing a scan are commands like any other: each undoes exactly.
+#[test]
+fn fused_scans_are_added_placed_and_removed_with_undo() {
+    use twinplan::core::document::{Placement, ScanRef, SecondaryScan};
+    let v = volume();
+    let mut doc = document(&v);
+    let mut h = History::default();
+    let scan = SecondaryScan::by_geometry("T1", ScanRef { path: "mr".into(), ..ScanRef::default() });
+    h.execute(&mut doc, Command::AddScan { index: 0, scan: scan.clone() }, None).unwrap();
+    let moved = nalgebra::Isometry3::translation(1.0, 2.0, 3.0);
+    let placement = Placement::Manual;
+    let place = Command::SetScanPlacement { index: 0, primary_from_secondary: moved, placement: placement.clone() };
+    h.execute(&mut doc, place, None).unwrap();
+    assert_eq!((doc.secondary_scans[0].primary_from_secondary, &doc.secondary_scans[0].placement), (moved, &placement));
+    h.undo(&mut doc).unwrap();
+    assert_eq!(doc.secondary_scans, vec![scan.clone()], "undo puts it back where the scanner had it");
+    h.execute(&mut doc, Command::RemoveScan { index: 0 }, None).unwrap();
+    assert!(doc.secondary_scans.is_empty());
+    h.undo(&mut doc).unwrap();
+    assert_eq!(doc.secondary_scans, vec![scan]);
+    assert!(
+        h.execute(&mut doc, Command::RemoveScan { index: 4 }, None)
+            .unwrap_err()
+            .to_string()
+            .contains("no fused scan number 5")
+    );
+}

@@ -8,7 +8,7 @@ use nalgebra::Point3;
 
 use twinplan::core::dicom;
 use twinplan::core::document::io as plan_io;
-use twinplan::core::document::{ScanRef, SecondaryScan};
+use twinplan::core::document::{Command, ScanRef, SecondaryScan};
 use twinplan::core::progress::Progress;
 use twinplan::core::registration::{RegistrationError, Settings, fit_landmarks, register, same_patient};
 
@@ -124,7 +124,7 @@ fn add_scan(args: &AddScanArgs) -> Result<()> {
     };
     drop(shown);
     let mut doc = opened.doc;
-    doc.secondary_scans.push(added);
+    doc.apply(Command::AddScan { index: doc.secondary_scans.len(), scan: added })?;
     plan_io::save_with(&doc, &args.plan, false).with_context(|| format!("{}", args.plan.display()))?;
     let s = doc.secondary_scans.last().unwrap_or_else(|| unreachable!());
     println!(

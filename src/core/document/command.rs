@@ -1,8 +1,8 @@
 //! Commands: the only way a plan changes. Each returns its own inverse, which is how undo works.
 
-use nalgebra::Point3;
+use nalgebra::{Isometry3, Point3};
 
-use super::{ClipPlane, PlanDocument, PlanError, SavedView, SegmentDisplay, TransferPreset};
+use super::{ClipPlane, Placement, PlanDocument, PlanError, SavedView, SecondaryScan, SegmentDisplay, TransferPreset};
 use crate::core::planning::Trajectory;
 use crate::core::segmentation::{Category, LabelDiff, Segment, Step};
 
@@ -98,6 +98,20 @@ pub enum Command {
         index: usize,
         name: String,
     },
+    /// Fuses another scan of the patient into the plan.
+    AddScan {
+        index: usize,
+        scan: SecondaryScan,
+    },
+    RemoveScan {
+        index: usize,
+    },
+    /// Places a fused scan anew (registered, fitted to landmarks, moved by hand).
+    SetScanPlacement {
+        index: usize,
+        primary_from_secondary: Isometry3<f64>,
+        placement: Placement,
+    },
     /// Several commands as one undo step.
     Batch(Vec<Command>),
 }
@@ -152,6 +166,8 @@ pub struct Changes {
     pub view: bool,
     /// The planned paths.
     pub trajectories: bool,
+    /// The fused scans or their placement.
+    pub scans: bool,
 }
 
 impl Changes {
@@ -161,6 +177,7 @@ impl Changes {
         self.display.extend(o.display);
         self.view |= o.view;
         self.trajectories |= o.trajectories;
+        self.scans |= o.scans;
     }
 }
 
@@ -318,6 +335,24 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
             let view = item(&mut doc.saved_views, index, "saved view")?;
             ch.view = true;
             Command::RenameSavedView { index, name: std::mem::replace(&mut view.name, name) }
+        }
+        Command::AddScan { index, scan } => {
+            ch.scans = true;
+            Command::RemoveScan { index: insert(&mut doc.secondary_scans, index, scan) }
+        }
+        Command::RemoveScan { index } => {
+            let scan = remove(&mut doc.secondary_scans, index, "fused scan")?;
+            ch.scans = true;
+            Command::AddScan { index, scan }
+        }
+        Command::SetScanPlacement { index, primary_from_secondary, placement } => {
+            let scan = item(&mut doc.secondary_scans, index, "fused scan")?;
+            ch.scans = true;
+            Command::SetScanPlacement {
+                index,
+                primary_from_secondary: std::mem::replace(&mut scan.primary_from_secondary, primary_from_secondary),
+                placement: std::mem::replace(&mut scan.placement, placement),
+            }
         }
         Command::Batch(commands) => {
             let mut inverses = Vec::with_capacity(commands.len());
