@@ -64,7 +64,7 @@ fn panels(
     egui::Panel::left("side").default_size(380.0).resizable(true).show(ui, |ui| {
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::CollapsingHeader::new("Study").default_open(true).show(ui, |ui| {
-                study_panel::study_ui(ui, &study, &mut requests);
+                study_panel::study_ui(ui, &study, &doc, &mut requests);
             });
             egui::CollapsingHeader::new("Display").default_open(true).show(ui, |ui| {
                 tools_panel::display_ui(ui, &doc, &mut orbit, &mut requests);

@@ -1,13 +1,16 @@
-//! What is loaded: series, geometry, values, and every warning the loader raised.
+//! What is loaded: series, geometry, values, every warning the loader raised, and the scans fused
+//! with it.
 
 use bevy_egui::egui;
 
+use crate::app::document::{Doc, Edit};
 use crate::app::intent::Intent;
 use crate::app::study::Study;
+use crate::core::document::Command;
 
 const WARN: egui::Color32 = egui::Color32::from_rgb(240, 180, 60);
 
-pub fn study_ui(ui: &mut egui::Ui, study: &Study, requests: &mut Vec<Intent>) {
+pub fn study_ui(ui: &mut egui::Ui, study: &Study, doc: &Doc, requests: &mut Vec<Intent>) {
     let Some(v) = &study.volume else {
         ui.label("No scan loaded.");
         return;
@@ -40,6 +43,30 @@ pub fn study_ui(ui: &mut egui::Ui, study: &Study, requests: &mut Vec<Intent>) {
         for w in &v.warnings {
             ui.label(egui::RichText::new(w).color(WARN));
         }
+    }
+    let fused = &doc.doc.secondary_scans;
+    if !fused.is_empty() {
+        ui.separator();
+        ui.label(egui::RichText::new(format!("Fused scans ({})", fused.len())).strong());
+        for (index, s) in fused.iter().enumerate() {
+            ui.horizontal(|ui| {
+                ui.label(&s.name).on_hover_text(s.scan.path.display().to_string());
+                if ui
+                    .small_button("Remove")
+                    .on_hover_text("Take this scan out of the plan (undo brings it back)")
+                    .clicked()
+                {
+                    requests.push(Intent::Edit(Edit::run(Command::RemoveScan { index })));
+                }
+            });
+            ui.label(egui::RichText::new(s.placement.describe()).small());
+        }
+        ui.label(
+            egui::RichText::new(
+                "Kept with the plan, listed in its report and written by its export; the views do not show fused scans yet.",
+            )
+            .color(WARN),
+        );
     }
     if !study.other_series.is_empty() {
         ui.separator();
