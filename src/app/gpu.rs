@@ -115,7 +115,7 @@ fn upload(
     mut images: ResMut<Assets<Image>>,
     mut seen: Local<(u64, u64, u64)>,
 ) {
-    let Some(v) = &study.volume else { return };
+    let Some(v) = study.shown() else { return };
     let mut changed = false;
     if seen.0 != study.revision {
         let (img, scale) = volume_image(v);

@@ -35,6 +35,8 @@ pub enum Intent {
     Click(ClickAt),
     /// Run a segmentation step on a segment in the background.
     Segment(u16, Step),
+    /// Show a fused scan in the views (its index in the plan), or the plan's scan (`None`).
+    ShowScan(Option<usize>),
     /// Search entries for a trajectory's target in the background.
     SearchEntries(usize, SearchSettings),
     CancelSearch,
@@ -69,7 +71,7 @@ fn carry_out(
     mut reader: MessageReader<Intent>,
     (mut jobs, mut notices): (ResMut<Jobs>, ResMut<Notices>),
     doc: Res<Doc>,
-    study: Res<Study>,
+    mut study: ResMut<Study>,
     (meshes, mut searches, mut autosave): (Res<SegmentMeshes>, ResMut<EntrySearches>, ResMut<Autosave>),
     mut dialog: ResMut<PendingDialog>,
     mut edits: MessageWriter<Edit>,
@@ -81,9 +83,13 @@ fn carry_out(
             Intent::Dialog(kind) => dialog.0 = Some((*kind, file_dialog(*kind))),
             Intent::Open(path, series) => jobs.open(path.clone(), series.clone()),
             Intent::CancelJobs => {
-                for p in [jobs.load.as_ref().map(|j| &j.progress), jobs.edit.as_ref().map(|j| &j.progress)]
-                    .into_iter()
-                    .flatten()
+                for p in [
+                    jobs.load.as_ref().map(|j| &j.progress),
+                    jobs.edit.as_ref().map(|j| &j.progress),
+                    jobs.fuse.as_ref().map(|j| &j.progress),
+                ]
+                .into_iter()
+                .flatten()
                 {
                     p.cancel();
                 }
@@ -108,6 +114,18 @@ fn carry_out(
             Intent::Segment(label, step) => {
                 if let Some(v) = study.volume.clone() {
                     jobs.segment(&doc.doc, v, *label, step.clone());
+                }
+            }
+            Intent::ShowScan(Some(index)) => {
+                if let Some(v) = study.volume.clone() {
+                    jobs.show_fused(&doc, *index, v);
+                }
+            }
+            Intent::ShowScan(None) => {
+                if let Some(f) = study.fused.take() {
+                    study.revision += 1;
+                    let (centre, width) = f.window_before;
+                    edits.write(Edit::run(crate::core::document::Command::SetWindow { centre, width }));
                 }
             }
             Intent::SearchEntries(index, settings) => {

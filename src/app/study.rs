@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bevy::prelude::*;
 
 use crate::core::dicom::Skipped;
+use crate::core::document::SecondaryScan;
 use crate::core::volume::Volume;
 
 /// The scan the user is looking at. Replaced only when a new load succeeds, so a failed load
@@ -18,8 +19,27 @@ pub struct Study {
     pub skipped: Vec<Skipped>,
     /// Other series found in the same folder: (id, one-line description).
     pub other_series: Vec<(String, String)>,
+    /// A fused scan the views show instead of the plan's scan, on the plan's grid.
+    pub fused: Option<Fused>,
     /// Bumped on every change, so views know when to rebuild.
     pub revision: u64,
+}
+
+/// A fused scan resampled onto the plan's grid, and the plan's entry it was made from (when that
+/// entry changes or goes, the views return to the plan's scan).
+pub struct Fused {
+    pub index: usize,
+    pub scan: SecondaryScan,
+    pub volume: Arc<Volume>,
+    /// The window (centre, width) in use before it was shown, given back when it is hidden.
+    pub window_before: (f64, f64),
+}
+
+impl Study {
+    /// What the slices and volume rendering show: a fused scan when one is chosen, else the plan's.
+    pub fn shown(&self) -> Option<&Arc<Volume>> {
+        self.fused.as_ref().map(|f| &f.volume).or(self.volume.as_ref())
+    }
 }
 
 pub(super) fn plugin(app: &mut App) {

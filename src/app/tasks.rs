@@ -10,7 +10,7 @@ use super::document::{Doc, Edit};
 use super::job::{Job, JobError};
 use super::notices::Notices;
 use super::sets::Stage;
-use super::study::Study;
+use super::study::{Fused, Study};
 use crate::core::dicom::{self, Scan, Skipped};
 use crate::core::document::io as plan_io;
 use crate::core::document::{Command, PlanDocument, ScanRef, StepChange, import_label_map};
@@ -48,6 +48,8 @@ pub struct Jobs {
     pub report: Option<Job<PathBuf>>,
     /// A plan that could not open because its scan has moved, until the user points to it.
     pub relink: Option<PathBuf>,
+    /// Loading a fused scan and resampling it onto the plan's grid, to show it.
+    pub fuse: Option<Job<Fused>>,
 }
 
 /// Plans are JSON files; anything else is DICOM.
@@ -58,7 +60,11 @@ pub fn is_plan(path: &Path) -> bool {
 impl Jobs {
     /// Loading, editing, saving or writing a report is under way.
     pub fn busy(&self) -> bool {
-        self.load.is_some() || self.edit.is_some() || self.save.is_some() || self.report.is_some()
+        self.load.is_some()
+            || self.edit.is_some()
+            || self.save.is_some()
+            || self.report.is_some()
+            || self.fuse.is_some()
     }
 
     /// Starts opening `path` in the background: a plan with its scan and label map, or a DICOM
@@ -112,6 +118,26 @@ impl Jobs {
 
     /// Computes a segmentation step on segment `label` in the background; the result arrives as
     /// an undoable edit.
+    /// Starts loading the plan's fused scan `index` onto `primary`'s grid, to show it.
+    pub fn show_fused(&mut self, doc: &Doc, index: usize, primary: Arc<Volume>) {
+        let Some(scan) = doc.doc.secondary_scans.get(index).cloned() else { return };
+        let plan = doc.path.clone().unwrap_or_default();
+        self.fuse = Some(Job::spawn(format!("Loading {}", scan.name), move |progress| {
+            let volume = plan_io::load_secondary(&plan, &scan, progress)?;
+            progress.begin("Placing it on the plan's grid", 1);
+            let values = scan
+                .on_grid(&volume, &primary.grid)
+                .ok_or_else(|| JobError::Failed(format!("{}: the scan's grid is flat", scan.scan.path.display())))?;
+            let shown = Volume {
+                grid: primary.grid.clone(),
+                data: crate::core::volume::VoxelData::F32(values),
+                meta: volume.meta.clone(),
+                warnings: volume.warnings.clone(),
+            };
+            Ok(Fused { index, scan, volume: Arc::new(shown), window_before: (0.0, 0.0) })
+        }));
+    }
+
     pub fn segment(&mut self, doc: &PlanDocument, volume: Arc<Volume>, label: u16, step: Step) {
         let segmentation = doc.segmentation.clone();
         self.start_edit(Job::spawn(format!("Segmenting ({})", step_name(&step)), move |progress| {
@@ -222,6 +248,30 @@ fn poll_jobs(
             Err(e) => notices.error = Some(format!("The report was not written: {e}")),
         }
     }
+    if let Some(result) = jobs.fuse.as_mut().and_then(Job::poll) {
+        jobs.fuse = None;
+        match result {
+            Ok(mut fused) => {
+                let view = &doc.doc.view;
+                fused.window_before = (view.window_centre, view.window_width);
+                // A CT keeps the window in use; other scans are shown over their values.
+                if fused.volume.meta.modality != "CT"
+                    && let Some((centre, width)) = fused.volume.value_window()
+                {
+                    edits.write(Edit::run(Command::SetWindow { centre, width }));
+                }
+                study.fused = Some(fused);
+                study.revision += 1;
+            }
+            Err(JobError::Cancelled) => {}
+            Err(e) => notices.error = Some(format!("The fused scan cannot be shown: {e}")),
+        }
+    }
+    // A fused scan shown is dropped when the plan's entry for it changes or goes.
+    if study.fused.as_ref().is_some_and(|f| doc.doc.secondary_scans.get(f.index) != Some(&f.scan)) {
+        study.fused = None;
+        study.revision += 1;
+    }
     if let Some(result) = jobs.edit.as_mut().and_then(Job::poll) {
         jobs.edit = None;
         match result {
@@ -255,6 +305,7 @@ fn poll_jobs(
             let mut volume = r.volume;
             volume.warnings.extend(r.warnings);
             study.volume = Some(Arc::new(volume));
+            study.fused = None;
             study.revision += 1;
             notices.done = None;
             doc.replace(r.doc, r.plan_path);

@@ -166,7 +166,7 @@ fn sync(
     mut boxes: Query<(Entity, &MeshMaterial3d<VolumeMaterial>, &mut Visibility), With<VolumeBox>>,
     mut seen: Local<(u64, Option<TransferPreset>)>,
 ) {
-    let Some(v) = &study.volume else { return };
+    let Some(v) = study.shown() else { return };
     let Ok((entity, mat, mut vis)) = boxes.single_mut() else { return };
     let preset = doc.doc.view.volume_rendering;
     vis.set_if_neq(if preset.is_some() { Visibility::Inherited } else { Visibility::Hidden });

@@ -22,7 +22,8 @@ pub fn status_ui(
         let running = load
             .or_else(|| jobs.edit.as_ref().map(|j| (&j.title, &j.progress)))
             .or_else(|| jobs.save.as_ref().map(|j| (&j.title, &j.progress)))
-            .or_else(|| jobs.report.as_ref().map(|j| (&j.title, &j.progress)));
+            .or_else(|| jobs.report.as_ref().map(|j| (&j.title, &j.progress)))
+            .or_else(|| jobs.fuse.as_ref().map(|j| (&j.title, &j.progress)));
         if let Some((title, progress)) = running {
             let (done, total) = progress.counts();
             ui.label(title);

@@ -48,6 +48,18 @@ pub fn study_ui(ui: &mut egui::Ui, study: &Study, doc: &Doc, requests: &mut Vec<
     if !fused.is_empty() {
         ui.separator();
         ui.label(egui::RichText::new(format!("Fused scans ({})", fused.len())).strong());
+        let shown = study.fused.as_ref().map(|f| f.index);
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Slices show");
+            if ui.selectable_label(shown.is_none(), "plan's scan").clicked() && shown.is_some() {
+                requests.push(Intent::ShowScan(None));
+            }
+            for (index, s) in fused.iter().enumerate() {
+                if ui.selectable_label(shown == Some(index), &s.name).clicked() && shown != Some(index) {
+                    requests.push(Intent::ShowScan(Some(index)));
+                }
+            }
+        });
         for (index, s) in fused.iter().enumerate() {
             ui.horizontal(|ui| {
                 ui.label(&s.name).on_hover_text(s.scan.path.display().to_string());
@@ -61,12 +73,12 @@ pub fn study_ui(ui: &mut egui::Ui, study: &Study, doc: &Doc, requests: &mut Vec<
             });
             ui.label(egui::RichText::new(s.placement.describe()).small());
         }
-        ui.label(
-            egui::RichText::new(
-                "Kept with the plan, listed in its report and written by its export; the views do not show fused scans yet.",
-            )
-            .color(WARN),
-        );
+        if shown.is_some() {
+            ui.label(
+                egui::RichText::new("The slices and volume rendering show the fused scan, placed on the plan's grid; segmentation tools still read the plan's scan.")
+                    .color(WARN),
+            );
+        }
     }
     if !study.other_series.is_empty() {
         ui.separator();

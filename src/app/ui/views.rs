@@ -199,7 +199,7 @@ fn slice(
     v: &mut Views,
     out: &mut Vec<Intent>,
 ) {
-    let Some(volume) = &v.study.volume else { return };
+    let Some(volume) = v.study.shown() else { return };
     let view = &v.doc.doc.view;
     let i = axis as usize;
     let map = SliceMapping::new(axis.frame(lo, hi, &view.crosshair_mm), rect, &v.slices.nav[i]);

@@ -224,10 +224,9 @@ impl PlanDocument {
         let (lo, hi) = volume.grid.bounds_mm();
         doc.view.crosshair_mm = nalgebra::center(&lo, &hi);
         if volume.meta.modality != "CT"
-            && let Some((lo, hi)) = volume.data.range()
+            && let Some((centre, width)) = volume.value_window()
         {
-            doc.view.window_centre = f64::from(lo + hi) / 2.0;
-            doc.view.window_width = f64::from(hi - lo).max(1.0);
+            (doc.view.window_centre, doc.view.window_width) = (centre, width);
         }
         doc
     }

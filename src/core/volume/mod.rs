@@ -122,6 +122,14 @@ impl Volume {
         self.data.get(self.grid.index(i, j, k))
     }
 
+    /// A window (centre, width) over all the values: how a scan without calibrated units (MR and
+    /// others) is first shown. Header windows are not trusted for this: anonymisers and
+    /// converters leave meaningless ones (mr-sagittal says centre 11, width 22 over 0-713).
+    pub fn value_window(&self) -> Option<(f64, f64)> {
+        let (lo, hi) = self.data.range()?;
+        Some((f64::from(lo + hi) / 2.0, f64::from(hi - lo).max(1.0)))
+    }
+
     /// Trilinear interpolation at continuous voxel coordinates; `None` outside the grid.
     pub fn sample_voxel(&self, p: Point3<f64>) -> Option<f32> {
         let d = self.grid.dims;
