@@ -780,5 +780,11 @@ fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("different patients") && err.contains("--allow-other-patient"), "{err}");
+    // The plan's own series is not fused with itself.
+    let own = bundled.join("dicom");
+    let (code, _, err) =
+        twinplan(&["plan", "add-scan", plan.to_str().unwrap(), own.to_str().unwrap(), &scan_arg[0], &scan_arg[1]]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is the plan's own scan"), "{err}");
     assert_eq!(plan_io::read(&plan).unwrap().secondary_scans.len(), 3, "a refused scan leaves the plan as it was");
 }

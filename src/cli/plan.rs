@@ -97,6 +97,11 @@ fn add_scan(args: &AddScanArgs) -> Result<()> {
     {
         bail!("{}: {e}; if it is this patient's, pass --allow-other-patient", args.secondary.display());
     }
+    // The same series may be fused twice (placed two ways, to compare), but not with itself.
+    let uid = &secondary.meta.series_uid;
+    if !uid.is_empty() && *uid == primary.meta.series_uid {
+        bail!("{}: series {uid} is the plan's own scan", args.secondary.display());
+    }
     let name = args
         .name
         .clone()
