@@ -31,7 +31,7 @@ pub struct Fused {
     pub index: usize,
     pub scan: SecondaryScan,
     pub volume: Arc<Volume>,
-    /// The window (centre, width) in use before it was shown, given back when it is hidden.
+    /// The window (centre, width) in use when it was asked for, given back when it is hidden.
     pub window_before: (f64, f64),
 }
 

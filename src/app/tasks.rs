@@ -116,12 +116,11 @@ impl Jobs {
         }));
     }
 
-    /// Computes a segmentation step on segment `label` in the background; the result arrives as
-    /// an undoable edit.
     /// Starts loading the plan's fused scan `index` onto `primary`'s grid, to show it.
     pub fn show_fused(&mut self, doc: &Doc, index: usize, primary: Arc<Volume>) {
         let Some(scan) = doc.doc.secondary_scans.get(index).cloned() else { return };
         let plan = doc.path.clone().unwrap_or_default();
+        let window_before = (doc.doc.view.window_centre, doc.doc.view.window_width);
         self.fuse = Some(Job::spawn(format!("Loading {}", scan.name), move |progress| {
             let volume = plan_io::load_secondary(&plan, &scan, progress)?;
             progress.begin("Placing it on the plan's grid", 1);
@@ -134,9 +133,12 @@ impl Jobs {
                 meta: volume.meta.clone(),
                 warnings: volume.warnings.clone(),
             };
-            Ok(Fused { index, scan, volume: Arc::new(shown), window_before: (0.0, 0.0) })
+            Ok(Fused { index, scan, volume: Arc::new(shown), window_before })
         }));
     }
+
+    /// Computes a segmentation step on segment `label` in the background; the result arrives as
+    /// an undoable edit.
 
     pub fn segment(&mut self, doc: &PlanDocument, volume: Arc<Volume>, label: u16, step: Step) {
         let segmentation = doc.segmentation.clone();
@@ -251,9 +253,7 @@ fn poll_jobs(
     if let Some(result) = jobs.fuse.as_mut().and_then(Job::poll) {
         jobs.fuse = None;
         match result {
-            Ok(mut fused) => {
-                let view = &doc.doc.view;
-                fused.window_before = (view.window_centre, view.window_width);
+            Ok(fused) => {
                 // A CT keeps the window in use; other scans are shown over their values.
                 if fused.volume.meta.modality != "CT"
                     && let Some((centre, width)) = fused.volume.value_window()

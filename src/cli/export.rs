@@ -82,11 +82,13 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     written.push(labels);
     // Each fused scan on the plan's grid, voxel for voxel beside the label map.
     let primary = &opened.loaded.volume.grid;
+    let scans = out.join("scans");
+    if !doc.secondary_scans.is_empty() {
+        std::fs::create_dir_all(&scans).with_context(|| format!("{}: cannot create the folder", scans.display()))?;
+    }
     for (n, s) in doc.secondary_scans.iter().enumerate() {
         let volume = plan_io::load_secondary(plan, s, &progress)?;
         let values = s.on_grid(&volume, primary).with_context(|| format!("{}: a flat grid", s.scan.path.display()))?;
-        let scans = out.join("scans");
-        std::fs::create_dir_all(&scans).with_context(|| format!("{}: cannot create the folder", scans.display()))?;
         let path = scans.join(format!("{}_{}.nii.gz", n + 1, paths::file_stem(&name(&s.name), "scan")));
         let description = if anonymise { volume.meta.modality.clone() } else { name(&s.name) };
         nifti::write_volume(&path, primary, &VoxelData::F32(values), &description)?;

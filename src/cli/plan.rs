@@ -128,16 +128,11 @@ fn add_scan(args: &AddScanArgs) -> Result<()> {
         SecondaryScan::by_geometry(&name, scan)
     };
     drop(shown);
+    let told = format!("added '{}'", added.name);
+    let placed = added.placement.describe();
     let mut doc = opened.doc;
     doc.apply(Command::AddScan { index: doc.secondary_scans.len(), scan: added })?;
     plan_io::save_with(&doc, &args.plan, false).with_context(|| format!("{}", args.plan.display()))?;
-    let s = doc.secondary_scans.last().unwrap_or_else(|| unreachable!());
-    println!(
-        "{}: added '{}' (the plan has {} scans now), {}",
-        args.plan.display(),
-        s.name,
-        doc.secondary_scans.len() + 1,
-        s.placement.describe()
-    );
+    println!("{}: {told} (the plan has {} scans now), {placed}", args.plan.display(), doc.secondary_scans.len() + 1);
     Ok(())
 }

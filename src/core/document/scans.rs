@@ -83,9 +83,7 @@ impl SecondaryScan {
             placement: Placement::Landmarks { errors_mm: fit.errors_mm.clone(), fre_mm: fit.fre_mm },
         }
     }
-}
 
-impl SecondaryScan {
     /// This scan's values on the primary scan's grid (trilinear, through
     /// `primary_from_secondary`): what tools and exports read. Where the primary grid leaves
     /// this scan the value is this scan's lowest (its background).

@@ -36,13 +36,13 @@ pub fn fit(fixed: &[Point3<f64>], moving: &[Point3<f64>]) -> Result<LandmarkFit,
     let centre = |ps: &[Point3<f64>]| Point3::from(ps.iter().map(|p| p.coords).sum::<Vector3<f64>>() / n);
     let (cf, cm) = (centre(fixed), centre(moving));
     let covariance: Matrix3<f64> = fixed.iter().zip(moving).map(|(f, m)| (f - cf) * (m - cm).transpose()).sum();
-    // Points on one line leave the rotation about that line undetermined.
+    // `svd` orders the singular values largest first. Points on one line leave the rotation
+    // about that line undetermined.
     let svd = covariance.svd(true, true);
     let (Some(u), Some(v_t)) = (svd.u, svd.v_t) else {
         return Err(RegistrationError::Landmarks("the points could not be fitted".into()));
     };
-    let mut singular = svd.singular_values;
-    singular.as_mut_slice().sort_by(|a, b| b.total_cmp(a));
+    let singular = svd.singular_values;
     if singular[1] <= 1e-9 * singular[0].max(1e-12) {
         return Err(RegistrationError::Landmarks(
             "the points lie on one line: the rotation about it is unknown".into(),

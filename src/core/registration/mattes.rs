@@ -62,10 +62,6 @@ impl Samples {
     }
 }
 
-fn range(values: impl Iterator<Item = f32>) -> (f32, f32) {
-    values.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
-}
-
 /// The moving scan at one level, ready to be sampled with its gradient.
 pub struct Moving<'a> {
     level: &'a Level,
@@ -78,7 +74,7 @@ pub struct Moving<'a> {
 impl<'a> Moving<'a> {
     pub fn new(level: &'a Level) -> Option<Moving<'a>> {
         let voxel_from_patient = level.grid.voxel_from_patient()?;
-        let (lo, hi) = range(level.values.iter().copied());
+        let (lo, hi) = level.range();
         let bin_width = f64::from(hi - lo).max(f64::MIN_POSITIVE) / (BINS as f64 - 2.0 * PAD - 1.0);
         Some(Moving { level, voxel_from_patient, lo, bin_width })
     }

@@ -191,8 +191,8 @@ pub fn same_patient(fixed: &Volume, moving: &Volume) -> Result<(), RegistrationE
     Ok(())
 }
 
-/// Regular-step gradient ascent (as ITK's): a step of fixed length along the gradient, halved
-/// whenever the gradient turns back, until the step is below the minimum.
+/// Regular-step gradient ascent (as ITK's): a step of fixed length along the gradient, shortened
+/// by the relaxation factor whenever the gradient turns back, until it is below the minimum.
 fn optimise(
     samples: &Samples,
     moving: &Moving,
@@ -251,7 +251,7 @@ fn optimise(
 
 /// Centre of mass of the values above the scan's minimum (air and background weigh nothing).
 fn centre_of_mass(level: &Level) -> Vector3<f64> {
-    let lo = level.values.iter().copied().fold(f32::INFINITY, f32::min);
+    let (lo, _) = level.range();
     let (mut sum, mut weight) = (Vector3::zeros(), 0.0);
     for (i, v) in level.values.iter().enumerate() {
         let w = f64::from(v - lo);

@@ -51,6 +51,11 @@ impl Level {
         Some((value, Vector3::new(dx, dy, dz)))
     }
 
+    /// The lowest and highest value.
+    pub fn range(&self) -> (f32, f32) {
+        self.values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)))
+    }
+
     /// Averages blocks of voxels so that each axis' spacing comes near `spacing_mm` (never finer
     /// than it was).
     pub fn shrunk(&self, spacing_mm: f64) -> Level {
