@@ -122,7 +122,8 @@ fn visibility_crosshair_and_a_threshold_with_its_undo() {
     let in_range = (0..volume.data.len()).filter(|&i| (lo..=hi).contains(&f64::from(volume.data.get(i)))).count();
     assert!(in_range > 10_000);
     let plan = app.world().resource::<Doc>().doc.clone();
-    app.world_mut().resource_mut::<Jobs>().segment(&plan, volume, label, Step::Threshold { lo, hi });
+    let step = Step::Threshold { lo, hi, scan: None };
+    app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| jobs.segment(&plan, w.resource::<Study>(), label, step));
     run_until(&mut app, "the threshold and the new surface", settled);
     let w = app.world_mut();
     assert_eq!(w.resource::<Doc>().doc.segmentation.labels.count(label), in_range);
@@ -372,10 +373,79 @@ fn a_fused_scan_is_shown_on_the_plans_grid_through_its_motion() {
         let (a, b) = (shown.at(i + di, j, k), primary.at(i + di - 1, j, k));
         assert!((a - b).abs() < 1e-3, "voxel {}: {a} where the plan's scan has {b} one voxel over", i + di);
     }
+
+    // While it is shown, the tools read its values, and the step records which scan it read.
+    let add = Command::add_segment(&app.world().resource::<Doc>().doc, "From the fused scan", Category::Bone);
+    let Command::AddSegment { segment, .. } = &add else { unreachable!() };
+    let label = segment.label;
+    app.world_mut().write_message(Edit::run(add));
+    app.update();
+    let (lo, hi) = Preset::Bone.range_hu();
+    let in_range = (0..shown.data.len()).filter(|&i| (lo..=hi).contains(&f64::from(shown.data.get(i)))).count();
+    let plan = app.world().resource::<Doc>().doc.clone();
+    let step = Step::Threshold { lo, hi, scan: None };
+    app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| jobs.segment(&plan, w.resource::<Study>(), label, step));
+    run_until(&mut app, "the threshold on the fused scan", |w| {
+        w.resource::<Doc>().doc.segmentation.labels.count(label) > 0
+    });
+    let doc = &app.world().resource::<Doc>().doc;
+    assert_eq!(doc.segmentation.labels.count(label), in_range);
+    assert_eq!(doc.segmentation.segment(label).unwrap().steps[0].scan(), Some("CT again"));
+
+    // The scan cannot go while a segment is rebuilt from it; once that segment is gone, it can.
+    app.world_mut().write_message(Edit::run(Command::RemoveScan { index: 0 }));
+    app.update();
+    assert_eq!(app.world().resource::<Doc>().doc.secondary_scans[0].name, "CT again", "refused: a segment reads it");
+    app.world_mut().resource_mut::<Notices>().error = None;
+    let remove = Command::remove_segment(&app.world().resource::<Doc>().doc, label).unwrap();
+    app.world_mut().write_message(Edit::run(remove));
     app.world_mut().write_message(Edit::run(Command::RemoveScan { index: 0 }));
     app.update();
     app.update();
     let study = app.world().resource::<Study>();
     assert!(study.fused.is_none(), "a removed scan is not shown");
     assert!(std::sync::Arc::ptr_eq(study.shown().unwrap(), &primary));
+}
+
+/// Register in the Study panel: the bundled plan's MR, put back where the scanners' geometry
+/// places it (about 19 mm off on average), is registered in the background and placed anew
+/// within half a millimetre of the truth motion at points through the head; one undo puts it
+/// back.
+#[test]
+fn registering_a_fused_scan_places_it_anew_undoably() {
+    use twinplan::core::document::Placement;
+    let mut app = app();
+    open_phantom(&mut app);
+    let unplaced = Command::SetScanPlacement {
+        index: 0,
+        primary_from_secondary: nalgebra::Isometry3::identity(),
+        placement: Placement::Geometry,
+    };
+    app.world_mut().write_message(Edit::run(unplaced));
+    app.update();
+    let primary = app.world().resource::<Study>().volume.clone().unwrap();
+    app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| jobs.register_fused(w.resource::<Doc>(), 0, primary));
+    let placed =
+        |w: &mut World| matches!(w.resource::<Doc>().doc.secondary_scans[0].placement, Placement::Automatic { .. });
+    run_until(&mut app, "the registration", placed);
+    let truth: twinplan::core::phantom::Truth = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom/truth.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let m = nalgebra::Matrix4::from_fn(|r, c| truth.mr.ct_from_mr[r][c]);
+    let found = app.world().resource::<Doc>().doc.secondary_scans[0].primary_from_secondary.to_homogeneous();
+    let c = twinplan::core::phantom::CENTRE_MM;
+    for d in [[0.0, 0.0, 0.0], [60.0, 0.0, 0.0], [0.0, 75.0, 0.0], [0.0, 0.0, 65.0], [-40.0, -50.0, -40.0]] {
+        let p = nalgebra::Vector4::new(c.x + d[0], c.y + d[1], c.z + d[2], 1.0);
+        let error = ((found - m) * p).norm();
+        assert!(error < 0.5, "{error:.3} mm off at {d:?}");
+    }
+    app.world_mut().write_message(Edit::Undo);
+    app.update();
+    let back = &app.world().resource::<Doc>().doc.secondary_scans[0];
+    assert_eq!(
+        (back.placement.clone(), back.primary_from_secondary),
+        (Placement::Geometry, nalgebra::Isometry3::identity())
+    );
 }

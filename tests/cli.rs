@@ -448,7 +448,7 @@ fn export_writes_slicer_markups_that_validate_csv_meshes_and_labels() {
         args.extend(flag);
         let (code, text, err) = twinplan(&args);
         assert_eq!(code, 0, "{err}");
-        assert!(text.contains("11 files"), "{text}");
+        assert!(text.contains("12 files") && dir.path().join("scans/1_T1_MR.nii.gz").is_file(), "{text}");
         let markup: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("Biopsy__left_frontal.mrk.json")).unwrap())
                 .unwrap();
@@ -666,8 +666,9 @@ fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
     let dir = tempfile::tempdir().unwrap();
     let bundled = common::project("sample_scans/phantom");
     let plan = dir.path().join("phantom.twinplan.json");
-    std::fs::copy(bundled.join("phantom.twinplan.json"), &plan).unwrap();
-    std::fs::copy(bundled.join("truth_labels.nii.gz"), dir.path().join("truth_labels.nii.gz")).unwrap();
+    common::copy_files(&bundled, dir.path());
+    std::fs::create_dir(dir.path().join("mr")).unwrap();
+    common::copy_files(&bundled.join("mr"), &dir.path().join("mr"));
     let scan_arg = ["--scan", bundled.join("dicom").to_str().unwrap()].map(str::to_owned);
     let opened =
         plan_io::open_with_scan(&plan, Some(&bundled.join("dicom")), &twinplan::core::progress::Progress::new())
@@ -718,7 +719,8 @@ fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
     let schema = common::project("assets/schema/plan.schema.json");
     assert_eq!(common::validate(&schema, &plan), Ok(()));
     let doc = plan_io::read(&plan).unwrap();
-    let [registered, by_geometry, by_points] = doc.secondary_scans.as_slice() else {
+    // After the bundled plan's own MR.
+    let [_, registered, by_geometry, by_points] = doc.secondary_scans.as_slice() else {
         panic!("{:?}", doc.secondary_scans)
     };
     let twinplan::core::document::Placement::Landmarks { fre_mm, errors_mm } = &by_points.placement else {
@@ -754,9 +756,9 @@ fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
     let (code, _, err) =
         twinplan(&["export", plan.to_str().unwrap(), "--out", out_dir.to_str().unwrap(), &scan_arg[0], &scan_arg[1]]);
     assert_eq!(code, 0, "{err}");
-    let fused = twinplan::core::io::volume_file::read(&out_dir.join("scans/1_T1_pseudo.nii.gz")).unwrap();
+    let fused = twinplan::core::io::volume_file::read(&out_dir.join("scans/2_T1_pseudo.nii.gz")).unwrap();
     assert!(fused.grid.same_as(&ct.grid, 1e-3), "on the plan's grid");
-    assert_eq!(std::fs::read_dir(out_dir.join("scans")).unwrap().count(), 3, "every fused scan is written");
+    assert_eq!(std::fs::read_dir(out_dir.join("scans")).unwrap().count(), 4, "every fused scan is written");
     let curve = pairs::curve(pairs::PSEUDO_MR);
     let (mut sxy, mut sx, mut sy, mut sxx, mut syy, mut n) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for i in (0..ct.data.len()).step_by(7) {
@@ -786,5 +788,5 @@ fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
         twinplan(&["plan", "add-scan", plan.to_str().unwrap(), own.to_str().unwrap(), &scan_arg[0], &scan_arg[1]]);
     assert_eq!(code, 1);
     assert!(err.contains("is the plan's own scan"), "{err}");
-    assert_eq!(plan_io::read(&plan).unwrap().secondary_scans.len(), 3, "a refused scan leaves the plan as it was");
+    assert_eq!(plan_io::read(&plan).unwrap().secondary_scans.len(), 4, "a refused scan leaves the plan as it was");
 }

@@ -36,7 +36,7 @@ fn a_threshold_edit_and_its_undo_and_redo() {
     assert!(ch.segments);
     let label = doc.segmentation.segments[0].label;
     let (lo, hi) = Preset::Bone.range_hu();
-    let step = Step::Threshold { lo, hi };
+    let step = Step::Threshold { lo, hi, scan: None };
     let diff = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
     assert_eq!(diff.voxels(), 400);
     let rev = doc.revision;
@@ -71,7 +71,7 @@ fn removing_a_segment_and_undoing_brings_back_voxels_and_recipe() {
     }
     .unwrap();
     let label = doc.segmentation.segments[0].label;
-    let step = Step::Threshold { lo: 300.0, hi: 3000.0 };
+    let step = Step::Threshold { lo: 300.0, hi: 3000.0, scan: None };
     let diff = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
     h.execute(&mut doc, Command::EditLabels { label, step: StepChange::Push(step), diff }, None).unwrap();
     let before = doc.clone();
@@ -150,7 +150,7 @@ fn an_edit_computed_on_an_older_label_map_is_refused() {
     }
     .unwrap();
     let label = doc.segmentation.segments[0].label;
-    let step = Step::Threshold { lo: 300.0, hi: 3000.0 };
+    let step = Step::Threshold { lo: 300.0, hi: 3000.0, scan: None };
     let stale = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
     h.execute(&mut doc, Command::EditLabels { label, step: StepChange::Push(step.clone()), diff: stale.clone() }, None)
         .unwrap();
@@ -244,7 +244,7 @@ fn a_saved_plan_reopens_with_its_segments_voxels_and_paths() {
     h.execute(&mut doc, add, None).unwrap();
     let label = doc.segmentation.segments[0].label;
     let (lo, hi) = Preset::Bone.range_hu();
-    let step = Step::Threshold { lo, hi };
+    let step = Step::Threshold { lo, hi, scan: None };
     let diff = doc.segmentation.edit(label, &step, &v, &Progress::new()).unwrap();
     h.execute(&mut doc, Command::EditLabels { label, step: StepChange::Push(step), diff }, None).unwrap();
     let path_t = Trajectory::new(
@@ -275,7 +275,7 @@ fn a_saved_plan_reopens_with_its_segments_voxels_and_paths() {
     save(&doc, &plan).unwrap();
 
     let mut back = read(&plan).unwrap();
-    let warnings = load_labels(&mut back, &v, &Progress::new()).unwrap();
+    let warnings = load_labels(&plan, &mut back, &v, &Progress::new()).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(back.segmentation.segments, doc.segmentation.segments);
     assert_eq!(back.trajectories, doc.trajectories);
@@ -333,7 +333,7 @@ fn an_interrupted_save_keeps_the_old_plan_and_a_crashed_sessions_work_is_offered
     assert_eq!(found[0].about.original.as_deref(), Some(plan.as_path()));
     assert_eq!(found[0].about.trajectories, 2);
     let mut back = read(&found[0].plan).unwrap();
-    load_labels(&mut back, &v, &Progress::new()).unwrap();
+    load_labels(&found[0].plan, &mut back, &v, &Progress::new()).unwrap();
     assert_eq!(back.trajectories, doc.trajectories, "the unsaved second path is recovered");
     assert_eq!(back.segmentation.labels, doc.segmentation.labels);
     found[0].discard();
@@ -363,8 +363,8 @@ fn plan_files_follow_their_published_schema() {
     h.execute(&mut doc, add, None).unwrap();
     let seeds = vec![Point3::new(1.0, 2.0, 3.0)];
     doc.segmentation.segments[0].steps = vec![
-        Step::Threshold { lo: 100.0, hi: 3000.0 },
-        Step::Grow { seeds_mm: seeds.clone(), lo: 0.0, hi: 1.0, connectivity: Connectivity::Six },
+        Step::Threshold { lo: 100.0, hi: 3000.0, scan: None },
+        Step::Grow { seeds_mm: seeds.clone(), lo: 0.0, hi: 1.0, connectivity: Connectivity::Six, scan: None },
         Step::KeepLargest { connectivity: Connectivity::TwentySix },
         Step::KeepIslands { seeds_mm: seeds, connectivity: Connectivity::Six },
         Step::RemoveSmallIslands { min_mm3: 5.0, connectivity: Connectivity::Six },
@@ -466,7 +466,7 @@ fn corrupt_or_hand_edited_plans_are_refused_with_line_and_column() {
     let e = parse("{\n  \"version\": 1,\n  \"scan\": {\"path\": \"x\",,}\n}", p).unwrap_err().to_string();
     assert!(e.contains("line 3, column"), "{e}");
     let e = parse("{\"version\": 7, \"scan\": {}}", p).unwrap_err().to_string();
-    assert!(e.contains("newer twinplan (plan version 7; this build reads up to 2)"), "{e}");
+    assert!(e.contains("newer twinplan (plan version 7; this build reads up to 3)"), "{e}");
 }
 
 /// The plan a saving process writes as its `k`th version: a trajectory named for `k` and a label
@@ -547,20 +547,18 @@ fn a_saving_process_killed_at_random_moments_leaves_a_whole_plan_every_time() {
 }
 
 /// A plan written before secondary scans existed (the bundled plan as version 1 wrote it, kept in
-/// tests/fixtures) reads as version 2 with nothing lost: written out again it is the version 2
-/// file byte for byte.
+/// tests/fixtures) reads as the current version with nothing lost: written out again it is the
+/// same file byte for byte but for its version number.
 #[test]
-fn a_version_1_plan_reads_as_version_2_with_nothing_lost() {
+fn a_version_1_plan_reads_as_version_3_with_nothing_lost() {
     use twinplan::core::document::io::{read, to_json};
-    let (old_path, new_path) = (
-        common::project("tests/fixtures/phantom-v1.twinplan.json"),
-        common::project("sample_scans/phantom/phantom.twinplan.json"),
-    );
-    assert!(std::fs::read_to_string(&old_path).unwrap().contains("\"version\": 1,"));
-    let old = read(&old_path).unwrap();
-    assert_eq!(old.version, 2);
+    let path = common::project("tests/fixtures/phantom-v1.twinplan.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\"version\": 1,"));
+    let old = read(&path).unwrap();
+    assert_eq!(old.version, 3);
     assert!(old.secondary_scans.is_empty());
-    assert_eq!(to_json(&old, &old_path), std::fs::read_to_string(&new_path).unwrap());
+    assert_eq!(to_json(&old, &path), text.replacen("\"version\": 1,", "\"version\": 3,", 1));
 }
 
 /// A scan path typed relative to the working folder (`--scan DIR`, `twinplan open DIR`) is saved

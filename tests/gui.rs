@@ -149,9 +149,12 @@ fn no_surfaces_plan(dir: &Path) -> std::path::PathBuf {
     abs(&mut plan["scan"]["path"]);
     abs(&mut plan["label_map"]);
     for s in plan["segmentation"]["segments"].as_array_mut().unwrap() {
-        for step in s["steps"].as_array_mut().unwrap() {
+        for step in s["steps"].as_array_mut().unwrap().iter_mut().filter(|s| s.get("file").is_some()) {
             abs(&mut step["file"]);
         }
+    }
+    for s in plan["secondary_scans"].as_array_mut().unwrap() {
+        abs(&mut s["scan"]["path"]);
     }
     plan["view"]["show_meshes"] = false.into();
     // No trajectory either: its instrument and labels are drawn in the verdict's green.

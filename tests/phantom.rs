@@ -7,7 +7,7 @@ use nalgebra::Point3;
 use std::path::Path;
 
 use common::project;
-use twinplan::core::dicom::write::{WriteOptions, write_ct_series};
+use twinplan::core::dicom::write::{WriteOptions, write_series};
 use twinplan::core::dicom::{self};
 use twinplan::core::io::nifti;
 use twinplan::core::phantom::{self, LABELS, Shape};
@@ -61,7 +61,8 @@ fn regenerating_gives_the_committed_files_byte_for_byte() {
         compared += 1;
     }
     assert_eq!(compared, walk(&committed).len(), "sample_scans/phantom holds files the generator does not write");
-    assert_eq!(compared, phantom::DIMS[2] + 4);
+    // The CT's and the MR's slices, the truth (labels, JSON, README), the plan and its label map.
+    assert_eq!(compared, phantom::DIMS[2] + phantom::mr::MR_DIMS[2] + 5);
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -130,7 +131,7 @@ fn enhanced_multiframe_loads_like_the_single_frame_series() {
     let tmp = tempfile::tempdir().unwrap();
     let mut opts = WriteOptions::new("multiframe test");
     opts.enhanced_multiframe = true;
-    let files = write_ct_series(&v, tmp.path(), &opts).unwrap();
+    let files = write_series(&v, tmp.path(), &opts).unwrap();
     assert_eq!(files.len(), 1);
     let loaded = load(tmp.path());
     assert!(loaded.volume.warnings.is_empty(), "{:?}", loaded.volume.warnings);
@@ -144,7 +145,7 @@ fn missing_slices_are_reported_and_filled_between_their_neighbours() {
     let tmp = tempfile::tempdir().unwrap();
     let mut opts = WriteOptions::new("gap test");
     opts.slices = Some((0..40).filter(|k| !(17..=19).contains(k)).collect());
-    write_ct_series(&v, tmp.path(), &opts).unwrap();
+    write_series(&v, tmp.path(), &opts).unwrap();
     let loaded = load(tmp.path());
     let w = &loaded.volume.warnings;
     assert!(w.iter().any(|w| w.contains("about 3 slice(s) missing between slice 16 and 17")), "{w:?}");
@@ -173,7 +174,7 @@ fn gantry_tilt_keeps_the_true_sheared_geometry() {
     let tmp = tempfile::tempdir().unwrap();
     let mut opts = WriteOptions::new("tilt test");
     opts.gantry_tilt_deg = Some(tilt_deg);
-    write_ct_series(&v, tmp.path(), &opts).unwrap();
+    write_series(&v, tmp.path(), &opts).unwrap();
     let loaded = load(tmp.path());
     let w = &loaded.volume.warnings;
     assert!(
@@ -194,7 +195,7 @@ fn uneven_spacing_is_resampled_onto_an_even_grid() {
     let v = phantom_on(small_grid());
     let tmp = tempfile::tempdir().unwrap();
     // Write every slice, then move slice 10 by 1 mm towards slice 11 in its header.
-    write_ct_series(&v, tmp.path(), &WriteOptions::new("uneven test")).unwrap();
+    write_series(&v, tmp.path(), &WriteOptions::new("uneven test")).unwrap();
     let path = tmp.path().join("CT0011.dcm");
     let mut obj = ::dicom::object::open_file(&path).unwrap();
     let z = -30.0 + 10.0 * 3.0 + 1.0;

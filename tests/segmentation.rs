@@ -63,7 +63,7 @@ fn region_growing_from_a_vessel_seed_gets_that_tree_and_not_the_skull() {
     let (lo, hi) = Preset::ContrastVessels.range_hu();
     seg.apply(
         label,
-        Step::Grow { seeds_mm: vec![seed], lo, hi, connectivity: Connectivity::TwentySix },
+        Step::Grow { seeds_mm: vec![seed], lo, hi, connectivity: Connectivity::TwentySix, scan: None },
         &p.volume,
         &Progress::new(),
     )
@@ -89,7 +89,9 @@ fn recipes_rebuild_the_same_label_map() {
     let progress = Progress::new();
     let skin = seg.add("Skin", Category::Skin);
     let (lo, hi) = Preset::Skin.range_hu();
-    for step in [Step::Threshold { lo, hi }, Step::KeepLargest { connectivity: Connectivity::Six }, Step::FillHoles] {
+    for step in
+        [Step::Threshold { lo, hi, scan: None }, Step::KeepLargest { connectivity: Connectivity::Six }, Step::FillHoles]
+    {
         seg.apply(skin, step, &p.volume, &progress).unwrap();
     }
     let tumour = seg.add("Tumour", Category::Target);

@@ -6,7 +6,7 @@ use nalgebra::Point3;
 use std::path::PathBuf;
 use std::process::Command;
 
-use twinplan::core::dicom::write::{WriteOptions, write_ct_series};
+use twinplan::core::dicom::write::{WriteOptions, write_series};
 use twinplan::core::phantom::Anatomy;
 use twinplan::core::volume::{Grid, Volume, VoxelData};
 
@@ -164,6 +164,6 @@ pub fn big_series() -> PathBuf {
     let mut meta = twinplan::core::phantom::meta();
     meta.series_uid = String::new();
     let v = Volume { grid, data: VoxelData::I16(hu), meta, warnings: vec![] };
-    write_ct_series(&v, &dir, &WriteOptions::new("twinplan load benchmark")).expect("write series");
+    write_series(&v, &dir, &WriteOptions::new("twinplan load benchmark")).expect("write series");
     dir
 }

@@ -37,6 +37,8 @@ pub enum Intent {
     Segment(u16, Step),
     /// Show a fused scan in the views (its index in the plan), or the plan's scan (`None`).
     ShowScan(Option<usize>),
+    /// Register a fused scan (its index in the plan) to the plan's scan in the background.
+    RegisterScan(usize),
     /// Search entries for a trajectory's target in the background.
     SearchEntries(usize, SearchSettings),
     CancelSearch,
@@ -112,13 +114,16 @@ fn carry_out(
                 clicks.write(*c);
             }
             Intent::Segment(label, step) => {
-                if let Some(v) = study.volume.clone() {
-                    jobs.segment(&doc.doc, v, *label, step.clone());
-                }
+                jobs.segment(&doc.doc, &study, *label, step.clone());
             }
             Intent::ShowScan(Some(index)) => {
                 if let Some(v) = study.volume.clone() {
                     jobs.show_fused(&doc, *index, v);
+                }
+            }
+            Intent::RegisterScan(index) => {
+                if let Some(v) = study.volume.clone() {
+                    jobs.register_fused(&doc, *index, v);
                 }
             }
             Intent::ShowScan(None) => {

@@ -36,6 +36,14 @@ impl<E: Interrupted> From<E> for JobError {
 }
 
 impl JobError {
+    /// The same failure, saying what was being done.
+    pub fn context(self, doing: &str) -> Self {
+        match self {
+            JobError::Failed(message) => JobError::Failed(format!("{doing}: {message}")),
+            other => other,
+        }
+    }
+
     /// Opening a plan: a scan that is not where the plan says can be pointed to.
     pub fn opening(e: PlanIoError) -> Self {
         match e {

@@ -206,8 +206,8 @@ fn sync(
     let (lo, hi) = v.grid.bounds_mm();
     let view = &doc.doc.view;
     let mut changed = [tex.is_changed(); 3];
-    // The tools read the plan's scan: no preview over a fused scan's values.
-    let preview = (tools.tool == Tool::Threshold || tools.tool == Tool::Grow) && study.fused.is_none();
+    // The tools read the scan on show, as the preview does.
+    let preview = tools.tool == Tool::Threshold || tools.tool == Tool::Grow;
     let (plo, phi) = tools.range;
     for (entity, quad, mat, mesh) in &mut quads {
         let frame = quad.0.frame(&lo, &hi, &view.crosshair_mm);

@@ -14,7 +14,7 @@ use super::study::{Fused, Study};
 use crate::core::dicom::{self, Scan, Skipped};
 use crate::core::document::io as plan_io;
 use crate::core::document::{Command, PlanDocument, ScanRef, StepChange, import_label_map};
-use crate::core::segmentation::Step;
+use crate::core::segmentation::{Step, WithFused};
 use crate::core::volume::Volume;
 
 /// What to open first: a path given on the command line, else the bundled phantom.
@@ -124,26 +124,26 @@ impl Jobs {
         self.fuse = Some(Job::spawn(format!("Loading {}", scan.name), move |progress| {
             let volume = plan_io::load_secondary(&plan, &scan, progress)?;
             progress.begin("Placing it on the plan's grid", 1);
-            let values = scan
+            let shown = scan
                 .on_grid(&volume, &primary.grid)
                 .ok_or_else(|| JobError::Failed(format!("{}: the scan's grid is flat", scan.scan.path.display())))?;
-            let shown = Volume {
-                grid: primary.grid.clone(),
-                data: crate::core::volume::VoxelData::F32(values),
-                meta: volume.meta.clone(),
-                warnings: volume.warnings.clone(),
-            };
             Ok(Fused { index, scan, volume: Arc::new(shown), window_before })
         }));
     }
 
     /// Computes a segmentation step on segment `label` in the background; the result arrives as
-    /// an undoable edit.
-
-    pub fn segment(&mut self, doc: &PlanDocument, volume: Arc<Volume>, label: u16, step: Step) {
+    /// an undoable edit. While a fused scan is shown the step reads its values (and records its
+    /// name, so the plan rebuilds the segment from the same scan).
+    pub fn segment(&mut self, doc: &PlanDocument, study: &Study, label: u16, step: Step) {
+        let Some(primary) = study.volume.clone() else { return };
+        let (step, fused) = match &study.fused {
+            Some(f) => (step.reading(&f.scan.name), vec![(f.scan.name.clone(), f.volume.clone())]),
+            None => (step, Vec::new()),
+        };
         let segmentation = doc.segmentation.clone();
         self.start_edit(Job::spawn(format!("Segmenting ({})", step_name(&step)), move |progress| {
-            let diff = segmentation.edit(label, &step, &volume, progress)?;
+            let values = WithFused { primary: &primary, fused };
+            let diff = segmentation.edit(label, &step, &values, progress)?;
             Ok(Command::EditLabels { label, step: StepChange::Push(step), diff })
         }));
     }
@@ -185,6 +185,32 @@ impl Jobs {
             let r = report::build(&input, anonymise).map_err(|e| JobError::Failed(e.to_string()))?;
             report::write(&r, &path).map_err(|e| JobError::Failed(e.to_string()))?;
             Ok(path)
+        }));
+    }
+
+    /// Registers the plan's fused scan `index` to the plan's scan in the background (mutual
+    /// information, from the scans' geometry and centres of mass); the result arrives as an
+    /// undoable new placement. One that does not converge changes nothing and says so.
+    pub fn register_fused(&mut self, doc: &Doc, index: usize, primary: Arc<Volume>) {
+        use crate::core::document::Placement;
+        use crate::core::registration::{Settings, register};
+        let Some(scan) = doc.doc.secondary_scans.get(index).cloned() else { return };
+        let plan = doc.path.clone().unwrap_or_default();
+        self.start_edit(Job::spawn(format!("Registering {}", scan.name), move |progress| {
+            let volume = plan_io::load_secondary(&plan, &scan, progress)?;
+            let found = register(&primary, &volume, &Settings::default(), progress)
+                .map_err(|e| JobError::from(e).context(&format!("registering {}", scan.name)))?;
+            if !found.converged {
+                return Err(JobError::Failed(format!(
+                    "registering {}: no convergence after {} iterations (metric {:.4}); its placement is unchanged",
+                    scan.name, found.iterations, found.metric
+                )));
+            }
+            Ok(Command::SetScanPlacement {
+                index,
+                primary_from_secondary: found.fixed_from_moving,
+                placement: Placement::Automatic { metric: found.metric, iterations: found.iterations },
+            })
         }));
     }
 

@@ -193,16 +193,16 @@ pub(super) fn on_click(
                 edits.write(Edit::drag(Command::SetTrajectory { index, trajectory: moved }, key));
             }
             (Tool::Grow, Some(label)) if !click.dragging => {
-                let step = Step::Grow { seeds_mm: vec![click.mm], lo, hi, connectivity: c };
-                jobs.segment(&doc.doc, volume, label, step);
+                let step = Step::Grow { seeds_mm: vec![click.mm], lo, hi, connectivity: c, scan: None };
+                jobs.segment(&doc.doc, &study, label, step);
             }
             (Tool::KeepIsland, Some(label)) if !click.dragging => {
-                jobs.segment(&doc.doc, volume, label, Step::KeepIslands { seeds_mm: vec![click.mm], connectivity: c });
+                jobs.segment(&doc.doc, &study, label, Step::KeepIslands { seeds_mm: vec![click.mm], connectivity: c });
             }
             (Tool::Brush, Some(label)) => {
                 let step = Step::Brush { centre_mm: click.mm, radius_mm: tools.brush_radius_mm, erase: tools.erase };
                 // A dab is small and immediate; a stroke is one undo step.
-                match doc.doc.segmentation.edit(label, &step, &volume, &Progress::new()) {
+                match doc.doc.segmentation.edit(label, &step, volume.as_ref(), &Progress::new()) {
                     Ok(diff) if !diff.is_empty() => {
                         edits.write(Edit::drag(
                             Command::EditLabels { label, step: StepChange::Push(step), diff },

@@ -8,7 +8,6 @@ use clap::Args;
 
 use twinplan::core::io::nifti;
 use twinplan::core::progress::Progress;
-use twinplan::core::volume::VoxelData;
 
 use super::common::{ScanArg, TerminalProgress};
 
@@ -88,10 +87,10 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     }
     for (n, s) in doc.secondary_scans.iter().enumerate() {
         let volume = plan_io::load_secondary(plan, s, &progress)?;
-        let values = s.on_grid(&volume, primary).with_context(|| format!("{}: a flat grid", s.scan.path.display()))?;
+        let on_grid = s.on_grid(&volume, primary).with_context(|| format!("{}: a flat grid", s.scan.path.display()))?;
         let path = scans.join(format!("{}_{}.nii.gz", n + 1, paths::file_stem(&name(&s.name), "scan")));
         let description = if anonymise { volume.meta.modality.clone() } else { name(&s.name) };
-        nifti::write_volume(&path, primary, &VoxelData::F32(values), &description)?;
+        nifti::write_volume(&path, primary, &on_grid.data, &description)?;
         written.push(path);
     }
     drop(shown);

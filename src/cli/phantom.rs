@@ -19,10 +19,12 @@ pub fn run(args: &PhantomArgs) -> Result<()> {
     let p = phantom::generate();
     let files = phantom::write(&p, out)?;
     println!(
-        "wrote {} (DICOM series), {}, {}",
+        "wrote {} (CT series), {} (MR series), {}, {}, {}",
         files.dicom_dir.display(),
+        files.mr_dir.display(),
         files.labels.display(),
-        files.truth.display()
+        files.truth.display(),
+        files.plan.display()
     );
     Ok(())
 }

@@ -67,14 +67,22 @@ pub fn phantom_with_moved_scan(dir: &std::path::Path, name: &str) -> (PathBuf, P
     let phantom = project("sample_scans/phantom");
     let moved = dir.join(name);
     std::fs::create_dir(&moved).unwrap();
-    for f in std::fs::read_dir(phantom.join("dicom")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, moved.join(f.file_name().unwrap())).unwrap();
-    }
-    for name in ["phantom.twinplan.json", "truth_labels.nii.gz"] {
-        std::fs::copy(phantom.join(name), dir.join(name)).unwrap();
-    }
+    copy_files(&phantom.join("dicom"), &moved);
+    // The plan, its label map, the truth beside them, and the fused MR where the plan says.
+    copy_files(&phantom, dir);
+    std::fs::create_dir(dir.join("mr")).unwrap();
+    copy_files(&phantom.join("mr"), &dir.join("mr"));
     (dir.join("phantom.twinplan.json"), moved)
+}
+
+/// Copies the files (not the folders) of `from` into `to`.
+pub fn copy_files(from: &std::path::Path, to: &std::path::Path) {
+    for f in std::fs::read_dir(from).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+        }
+    }
 }
 
 /// Runs the twinplan binary: (exit code, stdout, stderr).

@@ -64,7 +64,7 @@ fn panels(
     egui::Panel::left("side").default_size(380.0).resizable(true).show(ui, |ui| {
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::CollapsingHeader::new("Study").default_open(true).show(ui, |ui| {
-                study_panel::study_ui(ui, &study, &doc, &mut requests);
+                study_panel::study_ui(ui, &study, &doc, jobs.edit.is_some(), &mut requests);
             });
             egui::CollapsingHeader::new("Display").default_open(true).show(ui, |ui| {
                 tools_panel::display_ui(ui, &doc, &mut orbit, &mut requests);
@@ -73,7 +73,8 @@ fn panels(
                 segments::segments_ui(ui, &doc, &mut tools, &mut requests);
             });
             egui::CollapsingHeader::new("Tools").default_open(true).show(ui, |ui| {
-                tools_panel::tools_ui(ui, &doc, &mut tools, jobs.edit.is_some(), &mut requests);
+                let reading = study.fused.as_ref().map(|f| f.scan.name.as_str());
+                tools_panel::tools_ui(ui, &doc, &mut tools, jobs.edit.is_some(), reading, &mut requests);
             });
             egui::CollapsingHeader::new("Plan").default_open(true).show(ui, |ui| {
                 let panel = plan_panel::PlanPanel {

@@ -10,7 +10,8 @@ use crate::core::document::Command;
 
 const WARN: egui::Color32 = egui::Color32::from_rgb(240, 180, 60);
 
-pub fn study_ui(ui: &mut egui::Ui, study: &Study, doc: &Doc, requests: &mut Vec<Intent>) {
+/// `busy`: an edit is being computed (a registration is one), so another cannot start.
+pub fn study_ui(ui: &mut egui::Ui, study: &Study, doc: &Doc, busy: bool, requests: &mut Vec<Intent>) {
     let Some(v) = &study.volume else {
         ui.label("No scan loaded.");
         return;
@@ -70,12 +71,19 @@ pub fn study_ui(ui: &mut egui::Ui, study: &Study, doc: &Doc, requests: &mut Vec<
                 {
                     requests.push(Intent::Edit(Edit::run(Command::RemoveScan { index })));
                 }
+                if ui
+                    .add_enabled(!busy, egui::Button::new("Register").small())
+                    .on_hover_text("Align it to the plan's scan by mutual information, in the background (undoable)")
+                    .clicked()
+                {
+                    requests.push(Intent::RegisterScan(index));
+                }
             });
             ui.label(egui::RichText::new(s.placement.describe()).small());
         }
         if shown.is_some() {
             ui.label(
-                egui::RichText::new("The slices and volume rendering show the fused scan, placed on the plan's grid; segmentation tools still read the plan's scan.")
+                egui::RichText::new("The slices and volume rendering show the fused scan, placed on the plan's grid; the threshold and region growing read its values.")
                     .color(WARN),
             );
         }

@@ -132,7 +132,15 @@ pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
     });
 }
 
-pub fn tools_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, busy: bool, out: &mut Vec<Intent>) {
+/// `reading`: the fused scan on show, whose values the threshold and region growing read.
+pub fn tools_ui(
+    ui: &mut egui::Ui,
+    doc: &Doc,
+    tools: &mut Tools,
+    busy: bool,
+    reading: Option<&str>,
+    out: &mut Vec<Intent>,
+) {
     ui.horizontal_wrapped(|ui| {
         for t in Tool::ALL {
             ui.selectable_value(&mut tools.tool, t, t.name());
@@ -141,19 +149,26 @@ pub fn tools_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, busy: bool, out
     let active = tools.active.and_then(|l| doc.doc.segmentation.segment(l));
     let target = active.map_or("no segment chosen".to_owned(), |s| format!("into {}", s.name));
     let range = |ui: &mut egui::Ui, tools: &mut Tools| {
+        ui.label(match reading {
+            Some(name) => format!("Values from the fused scan '{name}' (as the slices show it)."),
+            None => "Values from the plan's scan.".to_owned(),
+        });
         ui.horizontal(|ui| {
             ui.label("Range");
             ui.add(egui::DragValue::new(&mut tools.range.0).speed(5.0));
             ui.label("to");
             ui.add(egui::DragValue::new(&mut tools.range.1).speed(5.0));
         });
-        ui.horizontal_wrapped(|ui| {
-            for p in Preset::ALL {
-                if ui.small_button(p.name()).clicked() {
-                    tools.range = p.range_hu();
+        // The presets are CT numbers.
+        if reading.is_none() {
+            ui.horizontal_wrapped(|ui| {
+                for p in Preset::ALL {
+                    if ui.small_button(p.name()).clicked() {
+                        tools.range = p.range_hu();
+                    }
                 }
-            }
-        });
+            });
+        }
     };
     let run = |out: &mut Vec<Intent>, step: Step| {
         if let Some(s) = active {
@@ -168,7 +183,7 @@ pub fn tools_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, busy: bool, out
             ui.label("The preview (cyan) shows the voxels in range.");
             range(ui, tools);
             if ui.add_enabled(active.is_some() && !busy, egui::Button::new(format!("Apply {target}"))).clicked() {
-                run(out, Step::Threshold { lo: tools.range.0, hi: tools.range.1 });
+                run(out, Step::Threshold { lo: tools.range.0, hi: tools.range.1, scan: None });
             }
         }
         Tool::Grow => {

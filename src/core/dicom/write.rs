@@ -1,4 +1,4 @@
-//! Writing a CT volume as a DICOM series: the bundled phantom, and test series with known
+//! Writing a CT or MR volume as a DICOM series: the bundled phantom, and test series with known
 //! geometry (gaps, tilt, multi-frame) that exercise the loader through real files.
 
 use std::path::{Path, PathBuf};
@@ -70,11 +70,16 @@ fn item(f: impl FnOnce(&mut InMemDicomObject)) -> InMemDicomObject {
     o
 }
 
-/// Writes `volume` (i16 HU) under `dir` and returns the files written.
-pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Result<Vec<PathBuf>> {
+/// Writes `volume` (i16: HU for a CT, the signal for an MR, by its modality) under `dir` and
+/// returns the files written.
+pub fn write_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Result<Vec<PathBuf>> {
     let VoxelData::I16(data) = &volume.data else {
         return Err(DicomError::Unsupported { path: dir.to_owned(), what: "writing a float volume as DICOM".into() });
     };
+    let mr = volume.meta.modality == "MR";
+    if mr && opts.enhanced_multiframe {
+        return Err(DicomError::Unsupported { path: dir.to_owned(), what: "writing an Enhanced MR file".into() });
+    }
     std::fs::create_dir_all(dir).map_err(|e| DicomError::Io { path: dir.to_owned(), error: e })?;
     let g = &volume.grid;
     let [nx, ny, nz] = g.dims;
@@ -82,9 +87,13 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
     let dirs = g.directions();
     let sp = g.spacing_mm();
     let (lo, hi) = volume.data.range().unwrap_or((0.0, 0.0));
-    // Unsigned 12-bit with intercept -1024, like most CT scanners, when the values allow it.
-    let (bits_stored, signed, intercept) =
-        if lo >= -1024.0 && hi <= 3071.0 { (12u16, false, -1024i32) } else { (16, true, 0) };
+    // Unsigned 12-bit (with intercept -1024 on CT, like most CT scanners) when the values allow
+    // it; an MR has no rescale.
+    let (bits_stored, signed, intercept) = match mr {
+        false if lo >= -1024.0 && hi <= 3071.0 => (12u16, false, -1024i32),
+        true if lo >= 0.0 && hi <= 4095.0 => (12, false, 0),
+        _ => (16, true, 0),
+    };
     let slices: Vec<usize> = opts.slices.clone().unwrap_or_else(|| (0..nz).collect());
 
     let study_uid = uid_from_name(&format!("{}/study", opts.uid_seed));
@@ -225,7 +234,7 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
     }
 
     for (n, &k) in slices.iter().enumerate() {
-        let sop_class = uids::CT_IMAGE_STORAGE;
+        let sop_class = if mr { uids::MR_IMAGE_STORAGE } else { uids::CT_IMAGE_STORAGE };
         let sop_uid = uid_from_name(&format!("{}/slice/{k}", opts.uid_seed));
         let mut obj = InMemDicomObject::new_empty();
         common(&mut obj, sop_class, &sop_uid);
@@ -238,11 +247,27 @@ pub fn write_ct_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Resu
         put(&mut obj, tags::SLICE_THICKNESS, VR::DS, thickness.as_str());
         put(&mut obj, tags::WINDOW_CENTER, VR::DS, format_ds(window.0).as_str());
         put(&mut obj, tags::WINDOW_WIDTH, VR::DS, format_ds(window.1).as_str());
-        put(&mut obj, tags::RESCALE_INTERCEPT, VR::DS, rescale_intercept.as_str());
-        put(&mut obj, tags::RESCALE_SLOPE, VR::DS, "1");
-        put(&mut obj, tags::RESCALE_TYPE, VR::LO, "HU");
+        if mr {
+            // The MR Image module's acquisition attributes: a T1-weighted 3D spoiled gradient echo.
+            for (tag, vr, v) in [
+                (tags::SCANNING_SEQUENCE, VR::CS, "GR"),
+                (tags::SEQUENCE_VARIANT, VR::CS, "SP"),
+                (tags::SCAN_OPTIONS, VR::CS, ""),
+                (tags::MR_ACQUISITION_TYPE, VR::CS, "3D"),
+                (tags::REPETITION_TIME, VR::DS, "8"),
+                (tags::ECHO_TIME, VR::DS, "3"),
+                (tags::ECHO_TRAIN_LENGTH, VR::IS, "1"),
+                (tags::MAGNETIC_FIELD_STRENGTH, VR::DS, "3"),
+            ] {
+                put(&mut obj, tag, vr, v);
+            }
+        } else {
+            put(&mut obj, tags::RESCALE_INTERCEPT, VR::DS, rescale_intercept.as_str());
+            put(&mut obj, tags::RESCALE_SLOPE, VR::DS, "1");
+            put(&mut obj, tags::RESCALE_TYPE, VR::LO, "HU");
+        }
         put(&mut obj, tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(encode(k).into()));
-        let path = dir.join(format!("CT{:04}.dcm", n + 1));
+        let path = dir.join(format!("{}{:04}.dcm", if mr { "MR" } else { "CT" }, n + 1));
         write(obj, sop_class, &sop_uid, &path)?;
         written.push(path);
     }

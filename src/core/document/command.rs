@@ -337,10 +337,29 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
             Command::RenameSavedView { index, name: std::mem::replace(&mut view.name, name) }
         }
         Command::AddScan { index, scan } => {
+            // Segments name the scan whose values they read: names must say which.
+            if doc.secondary_scans.iter().any(|s| s.name == scan.name) {
+                return Err(PlanError::Invalid(format!("the plan already has a fused scan named '{}'", scan.name)));
+            }
             ch.scans = true;
             Command::RemoveScan { index: insert(&mut doc.secondary_scans, index, scan) }
         }
         Command::RemoveScan { index } => {
+            if let Some(name) = doc.secondary_scans.get(index).map(|s| &s.name) {
+                let readers: Vec<&str> = doc
+                    .segmentation
+                    .segments
+                    .iter()
+                    .filter(|s| s.steps.iter().any(|step| step.scan() == Some(name)))
+                    .map(|s| s.name.as_str())
+                    .collect();
+                if !readers.is_empty() {
+                    return Err(PlanError::Invalid(format!(
+                        "the fused scan '{name}' cannot go: the plan rebuilds {} from its values",
+                        readers.join(", ")
+                    )));
+                }
+            }
             let scan = remove(&mut doc.secondary_scans, index, "fused scan")?;
             ch.scans = true;
             Command::AddScan { index, scan }

@@ -2,12 +2,13 @@
 //! the file are relative to the plan's folder, so a plan and its scan can move together.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{PlanDocument, SCHEMA_VERSION, ScanRef, SecondaryScan};
 use crate::core::io::nifti::NiftiError;
 use crate::core::progress::{Interrupted, Progress};
-use crate::core::segmentation::{SegmentationError, Step, import_labels};
-use crate::core::volume::Volume;
+use crate::core::segmentation::{SegmentationError, Step, WithFused, import_labels};
+use crate::core::volume::{Grid, Volume};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanIoError {
@@ -242,9 +243,15 @@ fn rename(from: &Path, to: &Path) -> Result<(), PlanIoError> {
 }
 
 /// Fills the plan's label map for `volume`: from its side file when it has one (resampled onto
-/// the scan's grid if needed), else by re-running every segment's recipe. Returns the warnings
-/// the user should see.
-pub fn load_labels(doc: &mut PlanDocument, volume: &Volume, progress: &Progress) -> Result<Vec<String>, PlanIoError> {
+/// the scan's grid if needed), else by re-running every segment's recipe, with the fused scans
+/// the recipes read loaded from where the plan at `plan` says they are. Returns the warnings the
+/// user should see.
+pub fn load_labels(
+    plan: &Path,
+    doc: &mut PlanDocument,
+    volume: &Volume,
+    progress: &Progress,
+) -> Result<Vec<String>, PlanIoError> {
     match &doc.label_map {
         Some(path) => {
             let (labels, warnings) = import_labels(path, &volume.grid)?;
@@ -252,10 +259,39 @@ pub fn load_labels(doc: &mut PlanDocument, volume: &Volume, progress: &Progress)
             Ok(warnings)
         }
         None => {
-            doc.segmentation.rebuild(volume, progress)?;
+            let fused = fused_values(plan, doc, &volume.grid, progress)?;
+            doc.segmentation.rebuild(&WithFused { primary: volume, fused }, progress)?;
             Ok(Vec::new())
         }
     }
+}
+
+/// The fused scans that the plan's segments read, each loaded and placed on `primary`.
+pub fn fused_values(
+    plan: &Path,
+    doc: &PlanDocument,
+    primary: &Grid,
+    progress: &Progress,
+) -> Result<Vec<(String, Arc<Volume>)>, PlanIoError> {
+    let mut fused = Vec::new();
+    for name in doc.segmentation.fused_scans_read() {
+        let secondary = doc.secondary_scans.iter().find(|s| s.name == name).ok_or_else(|| {
+            PlanIoError::Segmentation(SegmentationError::Invalid(format!(
+                "{}: a segment reads the fused scan '{name}', which the plan does not list",
+                plan.display()
+            )))
+        })?;
+        let volume = load_secondary(plan, secondary, progress)?;
+        let on_grid = secondary.on_grid(&volume, primary).ok_or_else(|| PlanIoError::SecondaryMissing {
+            plan: plan.to_owned(),
+            name: name.to_owned(),
+            scan: secondary.scan.path.clone(),
+            series_uid: secondary.scan.series_uid.clone(),
+            detail: "its grid is flat".into(),
+        })?;
+        fused.push((name.to_owned(), Arc::new(on_grid)));
+    }
+    Ok(fused)
 }
 
 /// A plan opened with everything it stands on: its scan loaded and its label map filled.
@@ -348,6 +384,6 @@ pub fn open_with_scan(path: &Path, scan_folder: Option<&Path>, progress: &Progre
             found: loaded.volume.meta.series_uid.clone(),
         });
     }
-    let warnings = load_labels(&mut doc, &loaded.volume, progress)?;
+    let warnings = load_labels(path, &mut doc, &loaded.volume, progress)?;
     Ok(OpenedPlan { doc, scan, loaded, warnings })
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ScanRef;
 use crate::core::registration::{LandmarkFit, Registration};
-use crate::core::volume::{Grid, Volume};
+use crate::core::volume::{Grid, Volume, VoxelData};
 
 /// How a secondary scan was placed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,12 +84,19 @@ impl SecondaryScan {
         }
     }
 
-    /// This scan's values on the primary scan's grid (trilinear, through
-    /// `primary_from_secondary`): what tools and exports read. Where the primary grid leaves
-    /// this scan the value is this scan's lowest (its background).
-    pub fn on_grid(&self, volume: &Volume, primary: &Grid) -> Option<Vec<f32>> {
+    /// This scan on the primary scan's grid (trilinear, through `primary_from_secondary`), with
+    /// its own values, units and identity: what tools, the views and exports read. Where the
+    /// primary grid leaves this scan the value is this scan's lowest (its background). `None`
+    /// when this scan's grid is flat.
+    pub fn on_grid(&self, volume: &Volume, primary: &Grid) -> Option<Volume> {
         let outside = volume.data.range().map_or(0.0, |r| r.0);
-        volume.resampled(primary, &self.primary_from_secondary.inverse().to_homogeneous(), outside)
+        let values = volume.resampled(primary, &self.primary_from_secondary.inverse().to_homogeneous(), outside)?;
+        Some(Volume {
+            grid: primary.clone(),
+            data: VoxelData::F32(values),
+            meta: volume.meta.clone(),
+            warnings: volume.warnings.clone(),
+        })
     }
 }
 

@@ -5,16 +5,17 @@
 //! Its truth label is the structure at the voxel centre.
 
 pub mod anatomy;
+pub mod mr;
 
 use std::path::{Path, PathBuf};
 
-use nalgebra::{Point3, Vector3};
+use nalgebra::{Isometry3, Point3, Vector3};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use anatomy::{Anatomy, Ellipsoid, Shape, Tissue, Tube};
 
-use crate::core::dicom::write::{WriteOptions, write_ct_series};
+use crate::core::dicom::write::{WriteOptions, write_series};
 use crate::core::io::nifti;
 use crate::core::volume::{Grid, Volume, VolumeMeta, VoxelData};
 
@@ -47,6 +48,8 @@ pub struct TruthStructure {
     pub category: String,
     /// CT number of the tissue(s) making up the structure.
     pub hu: Vec<f64>,
+    /// Their signal on the MR (see [`mr`]), in the same order.
+    pub t1: Vec<f64>,
     pub geometry: Shape,
 }
 
@@ -59,6 +62,20 @@ pub struct Truth {
     pub patient_from_voxel: [[f64; 4]; 4],
     pub noise_sd_hu: f64,
     pub structures: Vec<TruthStructure>,
+    pub mr: MrTruth,
+}
+
+/// The MR series: its grid and the motion between the two patient spaces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MrTruth {
+    pub description: String,
+    pub dims: [usize; 3],
+    /// Row-major 4x4, the MR's patient space (LPS mm).
+    pub patient_from_voxel: [[f64; 4]; 4],
+    /// Row-major 4x4: maps a point of the MR's patient space to the CT's (LPS mm), which is the
+    /// plan's `primary_from_secondary` for the MR.
+    pub ct_from_mr: [[f64; 4]; 4],
+    pub noise_sd: f64,
 }
 
 impl Truth {
@@ -92,8 +109,8 @@ pub fn splitmix(mut x: u64) -> u64 {
 /// Approximately normal noise from the sum of 12 uniforms (Irwin-Hall): integer arithmetic and
 /// sums only, so every platform produces the same values. Seeded per voxel, so the result does
 /// not depend on thread scheduling.
-fn noise(index: usize) -> f64 {
-    let mut s = splitmix(SEED ^ index as u64);
+fn noise(seed: u64, index: usize) -> f64 {
+    let mut s = splitmix(seed ^ index as u64);
     let mut sum = 0.0;
     for _ in 0..12 {
         s = splitmix(s);
@@ -102,57 +119,68 @@ fn noise(index: usize) -> f64 {
     sum - 6.0
 }
 
-/// Generates the phantom (a few seconds on two cores).
-pub fn generate() -> Phantom {
-    let grid = grid();
-    let anatomy = Anatomy::new(CENTRE_MM);
+/// What a scanner records of `anatomy` on `grid`, whose patient space `anatomy_from_scan`
+/// places in the anatomy's: each voxel's value is the tissue value at its centre, or the mean
+/// over 4 x 4 x 4 sub-samples where it straddles a boundary (or is near a tube), plus noise of
+/// standard deviation `noise_sd` seeded per voxel from `seed`; and the truth label at each
+/// voxel centre.
+fn record(
+    grid: &Grid,
+    anatomy: &Anatomy,
+    anatomy_from_scan: &Isometry3<f64>,
+    value: impl Fn(Tissue) -> f64 + Sync,
+    noise_sd: f64,
+    seed: u64,
+) -> (Vec<f64>, Vec<u8>) {
     let [nx, ny, _] = grid.dims;
-    let sp = SPACING_MM;
+    // A voxel's edges in the anatomy's space, and the half extent of its bounding box.
+    let edges = anatomy_from_scan.rotation.to_rotation_matrix().matrix() * grid.linear_mm();
+    let half = Vector3::from_fn(|a, _| (0..3).map(|b| edges[(a, b)].abs() * 0.5).sum::<f64>());
+    let offset = |u: f64, v: f64, w: f64| edges * Vector3::new(u, v, w);
     let boxes: Vec<_> = anatomy.tube_boxes().collect();
-    let mut hu = vec![0i16; grid.voxel_count()];
+    let mut values = vec![0.0; grid.voxel_count()];
     let mut labels = vec![0u8; grid.voxel_count()];
-
-    hu.par_chunks_mut(nx * ny).zip(labels.par_chunks_mut(nx * ny)).enumerate().for_each(
-        |(k, (hu_slice, lab_slice))| {
+    values.par_chunks_mut(nx * ny).zip(labels.par_chunks_mut(nx * ny)).enumerate().for_each(
+        |(k, (value_slice, label_slice))| {
             for j in 0..ny {
                 for i in 0..nx {
-                    let c = grid.patient_point(Point3::new(i as f64, j as f64, k as f64));
+                    let c = anatomy_from_scan * grid.patient_point(Point3::new(i as f64, j as f64, k as f64));
                     let centre_tissue = anatomy.tissue(&c);
-                    let half = Vector3::new(sp[0], sp[1], sp[2]) * 0.5;
                     let near_tube =
                         boxes.iter().any(|(lo, hi)| (0..3).all(|a| c[a] + half[a] >= lo[a] && c[a] - half[a] <= hi[a]));
                     let corners_agree = (0..8).all(|n| {
-                        let o = Vector3::new(
-                            if n & 1 == 0 { -half.x } else { half.x },
-                            if n & 2 == 0 { -half.y } else { half.y },
-                            if n & 4 == 0 { -half.z } else { half.z },
-                        );
-                        anatomy.tissue(&(c + o)) == centre_tissue
+                        let s = |bit: usize| if n & bit == 0 { -0.5 } else { 0.5 };
+                        anatomy.tissue(&(c + offset(s(1), s(2), s(4)))) == centre_tissue
                     });
-                    let value = if corners_agree && !near_tube {
-                        centre_tissue.hu()
+                    let mean = if corners_agree && !near_tube {
+                        value(centre_tissue)
                     } else {
+                        let f = |s: usize| (s as f64 + 0.5) / SUBSAMPLES as f64 - 0.5;
                         let mut sum = 0.0;
                         for sz in 0..SUBSAMPLES {
                             for sy in 0..SUBSAMPLES {
                                 for sx in 0..SUBSAMPLES {
-                                    let f = |s: usize| (s as f64 + 0.5) / SUBSAMPLES as f64 - 0.5;
-                                    let p = c + Vector3::new(f(sx) * sp[0], f(sy) * sp[1], f(sz) * sp[2]);
-                                    sum += anatomy.tissue(&p).hu();
+                                    sum += value(anatomy.tissue(&(c + offset(f(sx), f(sy), f(sz)))));
                                 }
                             }
                         }
                         sum / (SUBSAMPLES * SUBSAMPLES * SUBSAMPLES) as f64
                     };
-                    let index = grid.index(i, j, k);
-                    let noisy = value + NOISE_SD_HU * noise(index);
-                    hu_slice[i + nx * j] = noisy.round().clamp(-1024.0, 3071.0) as i16;
-                    lab_slice[i + nx * j] = anatomy.label(&c);
+                    value_slice[i + nx * j] = mean + noise_sd * noise(seed, grid.index(i, j, k));
+                    label_slice[i + nx * j] = anatomy.label(&c);
                 }
             }
         },
     );
+    (values, labels)
+}
 
+/// Generates the phantom's CT (a few seconds on two cores).
+pub fn generate() -> Phantom {
+    let grid = grid();
+    let anatomy = Anatomy::new(CENTRE_MM);
+    let (values, labels) = record(&grid, &anatomy, &Isometry3::identity(), Tissue::hu, NOISE_SD_HU, SEED);
+    let hu = values.iter().map(|v| v.round().clamp(-1024.0, 3071.0) as i16).collect();
     let truth = truth_of(&anatomy, &grid);
     Phantom {
         volume: Volume { grid, data: VoxelData::I16(hu), meta: meta(), warnings: vec![] },
@@ -183,7 +211,8 @@ pub fn meta() -> VolumeMeta {
 }
 
 fn truth_of(a: &Anatomy, grid: &Grid) -> Truth {
-    let m = grid.patient_from_voxel;
+    let rows =
+        |m: &nalgebra::Matrix4<f64>| -> [[f64; 4]; 4] { std::array::from_fn(|r| std::array::from_fn(|c| m[(r, c)])) };
     let shell =
         |outer: f64, inner: f64| Shape::EllipsoidShell { outer: a.head.shrunk(outer), inner: a.head.shrunk(inner) };
     let geometry = |label: u8| -> (Vec<Tissue>, Shape) {
@@ -215,21 +244,40 @@ fn truth_of(a: &Anatomy, grid: &Grid) -> Truth {
             .into(),
         frame: "LPS, millimetres".into(),
         dims: grid.dims,
-        patient_from_voxel: std::array::from_fn(|r| std::array::from_fn(|c| m[(r, c)])),
+        patient_from_voxel: rows(&grid.patient_from_voxel),
         noise_sd_hu: NOISE_SD_HU,
         structures: LABELS
             .iter()
             .map(|&(label, name, category)| {
                 let (tissues, shape) = geometry(label);
-                TruthStructure { label, name: name.into(), category: category.into(), hu: tissues.iter().map(|t| t.hu()).collect(), geometry: shape }
+                TruthStructure {
+                    label,
+                    name: name.into(),
+                    category: category.into(),
+                    hu: tissues.iter().map(|t| t.hu()).collect(),
+                    t1: tissues.iter().map(|t| t.t1()).collect(),
+                    geometry: shape,
+                }
             })
             .collect(),
+        mr: MrTruth {
+            description: "The same head as a T1-weighted MR after gadolinium, on its own oblique grid, in a patient space \
+                          moved from the CT's by ct_from_mr (the patient lay differently). Values: the magnitude of the \
+                          tissue signal plus noise of the given standard deviation."
+                .into(),
+            dims: mr::MR_DIMS,
+            patient_from_voxel: rows(&mr::grid().patient_from_voxel),
+            ct_from_mr: rows(&mr::ct_from_mr().to_homogeneous()),
+            noise_sd: mr::MR_NOISE_SD,
+        },
     }
 }
 
 /// Files written by [`write`].
 pub struct PhantomFiles {
     pub dicom_dir: PathBuf,
+    /// The MR series (see [`mr`]).
+    pub mr_dir: PathBuf,
     pub labels: PathBuf,
     pub truth: PathBuf,
     pub readme: PathBuf,
@@ -244,16 +292,21 @@ pub enum WriteError {
     Dicom(#[from] crate::core::dicom::DicomError),
     #[error(transparent)]
     Nifti(#[from] nifti::NiftiError),
+    #[error(transparent)]
+    Plan(#[from] crate::core::document::io::PlanIoError),
+    #[error("registering the phantom's MR to its CT: {0}")]
+    Registration(#[from] crate::core::registration::RegistrationError),
     // The cause is part of the message, not a `source`: an error chain would print it twice.
     #[error("{path}: cannot write: {error}")]
     Io { path: PathBuf, error: std::io::Error },
 }
 
-/// Writes the phantom under `dir`: `dicom/` (the CT series), `truth_labels.nii.gz`,
-/// `truth.json` and `README.md`.
+/// Writes the phantom under `dir`: `dicom/` (the CT series), `mr/` (the MR series),
+/// `truth_labels.nii.gz`, `truth.json`, `README.md` and the plan (see [`plan`]).
 pub fn write(phantom: &Phantom, dir: &Path) -> Result<PhantomFiles, WriteError> {
     let files = PhantomFiles {
         dicom_dir: dir.join("dicom"),
+        mr_dir: dir.join("mr"),
         labels: dir.join("truth_labels.nii.gz"),
         truth: dir.join("truth.json"),
         readme: dir.join("README.md"),
@@ -264,31 +317,67 @@ pub fn write(phantom: &Phantom, dir: &Path) -> Result<PhantomFiles, WriteError> 
         move |error| WriteError::Io { path, error }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    write_ct_series(&phantom.volume, &files.dicom_dir, &WriteOptions::new("twinplan phantom v1"))?;
+    write_series(&phantom.volume, &files.dicom_dir, &WriteOptions::new("twinplan phantom v1"))?;
+    let mr = mr::generate(&phantom.anatomy);
+    write_series(&mr, &files.mr_dir, &WriteOptions::new("twinplan phantom v1 mr"))?;
     let labels: Vec<u16> = phantom.labels.iter().map(|&l| l as u16).collect();
     nifti::write_labels(&files.labels, &phantom.volume.grid, &labels, "twinplan phantom truth labels")?;
     let json = serde_json::to_string_pretty(&phantom.truth)
         .map_err(|e| WriteError::Io { path: files.truth.clone(), error: e.into() })?;
     std::fs::write(&files.truth, json + "\n").map_err(io(&files.truth))?;
     std::fs::write(&files.readme, readme()).map_err(io(&files.readme))?;
-    std::fs::write(&files.plan, crate::core::document::io::to_json(&plan(phantom, &files), &files.plan))
-        .map_err(io(&files.plan))?;
+    crate::core::document::io::save(&plan(phantom, &mr, &files)?, &files.plan)?;
     Ok(files)
 }
 
-/// The phantom's truth as a plan: one segment per structure, imported from the truth label map,
-/// shown so that the inner structures are visible (see-through scalp and skull, brain hidden).
-fn plan(phantom: &Phantom, files: &PhantomFiles) -> crate::core::document::PlanDocument {
-    use crate::core::document::{PlanDocument, ScanRef, SegmentDisplay, ViewState};
-    use crate::core::segmentation::{Category, Segment, Step};
-    let uid = phantom.volume.meta.series_uid.clone();
-    let mut doc = PlanDocument {
-        scan: ScanRef { path: files.dicom_dir.clone(), series_uid: uid.clone(), series_id: uid },
-        label_map: Some(files.labels.clone()),
-        ..Default::default()
-    };
+/// The fused MR's name in the plan.
+pub const MR_NAME: &str = "T1 MR";
+
+/// The plan that the workstation opens first: the MR fused by registration (not by the truth
+/// motion), every structure a segment imported from the truth label map except the optic
+/// nerves, grown from seeds on the MR where they show, and a needle biopsy of the tumour. Shown
+/// so that the inner structures are visible (see-through scalp and skull, brain hidden).
+fn plan(
+    phantom: &Phantom,
+    mr: &Volume,
+    files: &PhantomFiles,
+) -> Result<crate::core::document::PlanDocument, WriteError> {
+    use crate::core::document::{PlanDocument, ScanRef, SecondaryScan, SegmentDisplay, ViewState};
+    use crate::core::progress::Progress;
+    use crate::core::registration::{Settings, register};
+    use crate::core::segmentation::{Category, Connectivity, Segment, Step, WithFused};
+    let ct = &phantom.volume;
+    let scan_ref =
+        |path: &Path, uid: &str| ScanRef { path: path.to_owned(), series_uid: uid.into(), series_id: uid.into() };
+    let mut doc = PlanDocument { scan: scan_ref(&files.dicom_dir, &ct.meta.series_uid), ..Default::default() };
+    let progress = Progress::new();
+    let registration = register(ct, mr, &Settings::default(), &progress)?;
+    let fused = SecondaryScan::registered(MR_NAME, scan_ref(&files.mr_dir, &mr.meta.series_uid), &registration);
+    let mr_on_ct = fused.on_grid(mr, &ct.grid).ok_or_else(|| WriteError::Io {
+        path: files.mr_dir.clone(),
+        error: std::io::Error::other("the MR's grid is flat"),
+    })?;
+    doc.secondary_scans.push(fused);
+    // The nerves look thinner than they are after the MR's partial volume and the resampling
+    // onto the CT: a level 30% of the way from the white matter's signal to the nerves' (rather
+    // than halfway) errs toward a thicker nerve, the safe side for clearance. Fat is the bound
+    // above.
+    let wm = Tissue::WhiteMatter.t1();
+    let nerve_range = (wm + 0.3 * (Tissue::Nerve.t1() - wm), Tissue::Fat.t1());
+    let nerve_seeds: Vec<Point3<f64>> =
+        phantom.anatomy.nerves.iter().step_by(2).map(|t| nalgebra::center(&t.from, &t.to)).collect();
     for &(label, name, category) in &LABELS {
         let category = Category::parse(category).unwrap_or(Category::Other);
+        let step = match category {
+            Category::Nerve => Step::Grow {
+                seeds_mm: nerve_seeds.clone(),
+                lo: nerve_range.0,
+                hi: nerve_range.1,
+                connectivity: Connectivity::Six,
+                scan: Some(MR_NAME.into()),
+            },
+            _ => Step::Import { file: files.labels.clone(), label: label as u32 },
+        };
         doc.segmentation.segments.push(Segment {
             label: label as u16,
             name: name.to_owned(),
@@ -296,7 +385,7 @@ fn plan(phantom: &Phantom, files: &PhantomFiles) -> crate::core::document::PlanD
             margin_mm: category.default_margin_mm(),
             critical: category.is_critical(),
             overwrite: Default::default(),
-            steps: vec![Step::Import { file: files.labels.clone(), label: label as u32 }],
+            steps: vec![step],
         });
         let mut display = SegmentDisplay::for_category(category);
         match category {
@@ -307,10 +396,12 @@ fn plan(phantom: &Phantom, files: &PhantomFiles) -> crate::core::document::PlanD
         }
         doc.display.insert(label as u16, display);
     }
+    let values = WithFused { primary: ct, fused: vec![(MR_NAME.into(), std::sync::Arc::new(mr_on_ct))] };
+    doc.segmentation.rebuild(&values, &progress).map_err(crate::core::document::io::PlanIoError::from)?;
     let tumour = phantom.anatomy.tumour_centre;
     doc.trajectories.push(biopsy(&phantom.anatomy));
     doc.view = ViewState { crosshair_mm: tumour, window_centre: 40.0, window_width: 80.0, ..Default::default() };
-    doc
+    Ok(doc)
 }
 
 /// A needle biopsy of the tumour, entering where the line from the head's centre through the
@@ -327,24 +418,35 @@ fn biopsy(anatomy: &anatomy::Anatomy) -> crate::core::planning::Trajectory {
 
 fn readme() -> String {
     let labels: String = LABELS.iter().map(|(l, n, c)| format!("| {l} | {n} | {c} |\n")).collect();
+    let [mx, my, mz] = mr::MR_DIMS;
+    let [msx, _, msz] = mr::MR_SPACING_MM;
     format!(
         "# twinplan synthetic head phantom\n\n\
-         A deterministic CT of a synthetic head, written by `twinplan phantom --out DIR` (source:\n\
+         A deterministic CT and MR of a synthetic head, written by `twinplan phantom --out DIR` (source:\n\
          `src/core/phantom/`). Regenerating it gives byte-identical files; a test checks that.\n\n\
          - `dicom/`: {nz} axial CT slices, {nx} x {ny} pixels of {px} mm, {sz} mm apart, explicit VR little\n  \
          endian, 12 bits stored with RescaleIntercept -1024 (HU). Patient name and ID are synthetic.\n\
-         - `truth_labels.nii.gz`: the structure at each voxel centre (NIfTI, RAS affine).\n\
-         - `truth.json`: each structure's name, category, CT numbers and exact geometry in LPS mm\n  \
-         (ellipsoid centres and semi-axes, tube centre-lines and radii).\n\
-         - `phantom.twinplan.json`: a plan with every structure as a segment and a needle biopsy of\n  \
-         the tumour, which the workstation opens by default (`twinplan check` reports its clearances).\n\n\
+         - `mr/`: the same head as a T1-weighted MR after gadolinium, {mz} slices of {mx} x {my} pixels of\n  \
+         {msx} mm, {msz} mm apart, tilted {tilt} degrees about the left-right axis, scanned the next day with\n  \
+         the patient lying differently: its patient space is moved from the CT's by `ct_from_mr` in\n  \
+         `truth.json` (about 12 degrees and 15 mm). Its field of view leaves out the bottom of the head.\n\
+         - `truth_labels.nii.gz`: the structure at each CT voxel centre (NIfTI, RAS affine).\n\
+         - `truth.json`: each structure's name, category, CT numbers, MR signal and exact geometry in LPS\n  \
+         mm (ellipsoid centres and semi-axes, tube centre-lines and radii); the MR's grid and `ct_from_mr`.\n\
+         - `phantom.twinplan.json` (with its label map beside it): the plan the workstation opens by\n  \
+         default. The MR is fused by twinplan's own registration (not by the truth motion); every\n  \
+         structure is imported from the truth label map except the optic nerves, which are grown from\n  \
+         seeds on the fused MR, where they show; a needle biopsy of the tumour (`twinplan check` reports\n  \
+         its clearances).\n\n\
          ## How it was made\n\
          Every voxel whose corners do not all lie in one tissue (or that is near a tube) is sampled at\n\
-         4 x 4 x 4 points and gets the mean CT number (partial volume), like a scanner's finite voxel.\n\
-         Noise with a standard deviation of {noise} HU is added (sum of 12 uniforms from splitmix64,\n\
-         seeded per voxel, so every platform gives the same numbers).\n\
-         Nerves carry no contrast (34 HU, like the brain around them): as in a real CT, they are known\n\
-         from the truth label map, not from the image.\n\n\
+         4 x 4 x 4 points and gets the mean value (partial volume), like a scanner's finite voxel.\n\
+         Noise with a standard deviation of {noise} HU on the CT and {mr_noise} on the MR (whose values are\n\
+         the magnitude, as MR reconstructs them) is added: the sum of 12 uniforms from splitmix64, seeded\n\
+         per voxel, so every platform gives the same numbers.\n\
+         Nerves carry no contrast on the CT (34 HU, like the brain around them): as in a real CT, they\n\
+         are not in the image. On the MR they are brighter than the white matter; arteries and the\n\
+         sinus are dark (flow voids), as is cortical bone.\n\n\
          | label | structure | category |\n|---|---|---|\n{labels}\n\
          Not anatomy to learn from: shapes are simplified on purpose so their truth is exact.\n",
         nx = DIMS[0],
@@ -353,6 +455,8 @@ fn readme() -> String {
         px = SPACING_MM[0],
         sz = SPACING_MM[2],
         noise = NOISE_SD_HU,
+        mr_noise = mr::MR_NOISE_SD,
+        tilt = mr::MR_TILT_DEG,
     )
 }
 
@@ -363,7 +467,7 @@ mod tests {
     #[test]
     fn noise_has_unit_variance_and_zero_mean() {
         let n = 200_000;
-        let xs: Vec<f64> = (0..n).map(noise).collect();
+        let xs: Vec<f64> = (0..n).map(|i| noise(SEED, i)).collect();
         let mean = xs.iter().sum::<f64>() / n as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
         assert!(mean.abs() < 0.01, "{mean}");

@@ -118,17 +118,23 @@ impl Category {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "tool", rename_all = "snake_case")]
 pub enum Step {
-    /// Replace with the voxels in [lo, hi].
+    /// Replace with the voxels in [lo, hi], read from the plan's scan or from the fused scan
+    /// named `scan` (its values, in its units, on the plan's grid).
     Threshold {
         lo: f64,
         hi: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scan: Option<String>,
     },
-    /// Replace with the voxels in [lo, hi] connected to the seeds (LPS mm).
+    /// Replace with the voxels in [lo, hi] connected to the seeds (LPS mm); values as for
+    /// `Threshold`.
     Grow {
         seeds_mm: Vec<Point3<f64>>,
         lo: f64,
         hi: f64,
         connectivity: Connectivity,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scan: Option<String>,
     },
     KeepLargest {
         connectivity: Connectivity,
@@ -180,6 +186,25 @@ pub enum Step {
     },
 }
 
+impl Step {
+    /// The fused scan whose values the step reads (`None`: the plan's scan, or no values).
+    pub fn scan(&self) -> Option<&str> {
+        match self {
+            Step::Threshold { scan, .. } | Step::Grow { scan, .. } => scan.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The same step reading its values from the fused scan `name` (steps that read no values
+    /// are unchanged).
+    pub fn reading(mut self, name: &str) -> Step {
+        if let Step::Threshold { scan, .. } | Step::Grow { scan, .. } = &mut self {
+            *scan = Some(name.to_owned());
+        }
+        self
+    }
+}
+
 /// Which voxels a segment may take when its mask is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -214,6 +239,56 @@ pub struct Segmentation {
     #[serde(skip)]
     pub labels: LabelMap,
     pub segments: Vec<Segment>,
+}
+
+/// The values segmentation steps read: the plan's scan, whose grid the label map shares, and
+/// the plan's fused scans placed on that grid.
+pub trait Values: Sync {
+    fn primary(&self) -> &Volume;
+    /// The fused scan `name` on the primary grid.
+    fn fused(&self, name: &str) -> Result<&Volume, SegmentationError>;
+
+    /// The values a step reads from: the primary scan, or the fused scan it names.
+    fn of(&self, scan: &Option<String>) -> Result<&Volume, SegmentationError> {
+        match scan {
+            Some(name) => self.fused(name),
+            None => Ok(self.primary()),
+        }
+    }
+}
+
+/// A scan alone: a step naming a fused scan is refused.
+impl Values for Volume {
+    fn primary(&self) -> &Volume {
+        self
+    }
+
+    fn fused(&self, name: &str) -> Result<&Volume, SegmentationError> {
+        Err(SegmentationError::Invalid(format!("the step reads the fused scan '{name}', and no fused scan is loaded")))
+    }
+}
+
+/// A scan with some of its plan's fused scans, each already on the scan's grid (see
+/// `SecondaryScan::on_grid`).
+pub struct WithFused<'a> {
+    pub primary: &'a Volume,
+    pub fused: Vec<(String, std::sync::Arc<Volume>)>,
+}
+
+impl Values for WithFused<'_> {
+    fn primary(&self) -> &Volume {
+        self.primary
+    }
+
+    fn fused(&self, name: &str) -> Result<&Volume, SegmentationError> {
+        self.fused.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_ref()).ok_or_else(|| {
+            let loaded: Vec<&str> = self.fused.iter().map(|(n, _)| n.as_str()).collect();
+            SegmentationError::Invalid(format!(
+                "the step reads the fused scan '{name}', which is not loaded (loaded: {})",
+                if loaded.is_empty() { "none".to_owned() } else { loaded.join(", ") }
+            ))
+        })
+    }
 }
 
 /// The voxels an edit changed, as runs of consecutive indices that went from one label to
@@ -342,7 +417,7 @@ impl Segmentation {
         &self,
         label: u16,
         step: &Step,
-        volume: &Volume,
+        volume: &impl Values,
         progress: &Progress,
     ) -> Result<LabelDiff, SegmentationError> {
         let current = self.mask(label);
@@ -355,7 +430,7 @@ impl Segmentation {
         &mut self,
         label: u16,
         step: Step,
-        volume: &Volume,
+        volume: &impl Values,
         progress: &Progress,
     ) -> Result<(), SegmentationError> {
         let diff = self.edit(label, &step, volume, progress)?;
@@ -367,11 +442,12 @@ impl Segmentation {
     }
 
     /// Re-creates every segment from its recorded steps, in table order.
-    pub fn rebuild(&mut self, volume: &Volume, progress: &Progress) -> Result<(), SegmentationError> {
-        self.labels = LabelMap::empty(&volume.grid);
+    pub fn rebuild(&mut self, volume: &impl Values, progress: &Progress) -> Result<(), SegmentationError> {
+        let grid = &volume.primary().grid;
+        self.labels = LabelMap::empty(grid);
         let recipes: Vec<(u16, Vec<Step>)> = self.segments.iter().map(|s| (s.label, s.steps.clone())).collect();
         for (label, steps) in recipes {
-            let mut mask = Mask::empty(&volume.grid);
+            let mut mask = Mask::empty(grid);
             for step in &steps {
                 progress.check()?;
                 mask = run_step(step, mask, volume, self, progress)?;
@@ -379,6 +455,11 @@ impl Segmentation {
             self.set_mask(label, &mask)?;
         }
         Ok(())
+    }
+
+    /// The fused scans that some step reads, by name.
+    pub fn fused_scans_read(&self) -> std::collections::BTreeSet<&str> {
+        self.segments.iter().flat_map(|s| &s.steps).filter_map(Step::scan).collect()
     }
 
     pub fn volume_mm3(&self, label: u16) -> f64 {
@@ -394,11 +475,12 @@ pub fn seed_voxels(volume: &Volume, seeds_mm: &[Point3<f64>]) -> Vec<usize> {
 fn run_step(
     step: &Step,
     current: Mask,
-    volume: &Volume,
+    values: &impl Values,
     seg: &Segmentation,
     progress: &Progress,
 ) -> Result<Mask, SegmentationError> {
     progress.check()?;
+    let volume = values.primary();
     let seeds = |s: &[Point3<f64>]| -> Result<Vec<usize>, SegmentationError> {
         let v = seed_voxels(volume, s);
         if v.is_empty() {
@@ -407,9 +489,9 @@ fn run_step(
         Ok(v)
     };
     Ok(match step {
-        Step::Threshold { lo, hi } => mask::threshold(volume, *lo, *hi),
-        Step::Grow { seeds_mm, lo, hi, connectivity } => {
-            components::flood(&mask::threshold(volume, *lo, *hi), &seeds(seeds_mm)?, *connectivity)
+        Step::Threshold { lo, hi, scan } => mask::threshold(values.of(scan)?, *lo, *hi),
+        Step::Grow { seeds_mm, lo, hi, connectivity, scan } => {
+            components::flood(&mask::threshold(values.of(scan)?, *lo, *hi), &seeds(seeds_mm)?, *connectivity)
         }
         Step::KeepLargest { connectivity } => components::keep_largest(&current, *connectivity),
         Step::KeepIslands { seeds_mm, connectivity } => components::flood(&current, &seeds(seeds_mm)?, *connectivity),

@@ -59,14 +59,14 @@ impl Step {
                         other => return Err(bad(&format!("no preset '{other}'"))),
                     };
                     let (lo, hi) = preset.range_hu();
-                    Step::Threshold { lo, hi }
+                    Step::Threshold { lo, hi, scan: None }
                 } else {
                     arity(2)?;
                     let (lo, hi) = (number(0)?, number(1)?);
                     if lo > hi {
                         return Err(bad("the lower bound is above the upper one"));
                     }
-                    Step::Threshold { lo, hi }
+                    Step::Threshold { lo, hi, scan: None }
                 }
             }
             "grow" => {
@@ -75,7 +75,7 @@ impl Step {
                 if lo > hi {
                     return Err(bad("the lower bound is above the upper one"));
                 }
-                Step::Grow { seeds_mm: need_seeds(true)?, lo, hi, connectivity }
+                Step::Grow { seeds_mm: need_seeds(true)?, lo, hi, connectivity, scan: None }
             }
             "keep-largest" => {
                 arity(0)?;
@@ -157,15 +157,16 @@ mod tests {
 
     #[test]
     fn every_form_parses_to_its_step() {
-        assert_eq!(Step::parse("threshold:bone", C), Ok(Step::Threshold { lo: 250.0, hi: 3071.0 }));
-        assert_eq!(Step::parse("threshold:-100:40.5", C), Ok(Step::Threshold { lo: -100.0, hi: 40.5 }));
+        assert_eq!(Step::parse("threshold:bone", C), Ok(Step::Threshold { lo: 250.0, hi: 3071.0, scan: None }));
+        assert_eq!(Step::parse("threshold:-100:40.5", C), Ok(Step::Threshold { lo: -100.0, hi: 40.5, scan: None }));
         assert_eq!(
             Step::parse("grow:150:500@1,2,3@-4.5,5,6", C),
             Ok(Step::Grow {
                 seeds_mm: vec![Point3::new(1.0, 2.0, 3.0), Point3::new(-4.5, 5.0, 6.0)],
                 lo: 150.0,
                 hi: 500.0,
-                connectivity: C
+                connectivity: C,
+                scan: None
             })
         );
         assert_eq!(
