@@ -13,6 +13,11 @@ struct SliceParams {
     // x: overlay opacity; y: threshold preview on (1) / off (0); z, w: preview range
     overlay: vec4<f32>,
     preview_color: vec4<f32>,
+    // x: fusion mode (0 none or the fused scan alone, 1 blend, 2 checkerboard, 3 colour);
+    // y: the fused scan's opacity; z: checkerboard square (mm)
+    fusion: vec4<f32>,
+    // as `values`, for the plan's scan under a fused one (`volume_tex` then holds the fused scan)
+    under_values: vec4<f32>,
 };
 
 @group(#{MATERIAL_BIND_GROUP}) @binding(0) var<uniform> p: SliceParams;
@@ -20,6 +25,13 @@ struct SliceParams {
 @group(#{MATERIAL_BIND_GROUP}) @binding(2) var volume_smp: sampler;
 @group(#{MATERIAL_BIND_GROUP}) @binding(3) var labels_tex: texture_3d<u32>;
 @group(#{MATERIAL_BIND_GROUP}) @binding(4) var lut_tex: texture_2d<f32>;
+@group(#{MATERIAL_BIND_GROUP}) @binding(5) var under_tex: texture_3d<f32>;
+@group(#{MATERIAL_BIND_GROUP}) @binding(6) var under_smp: sampler;
+
+// Hot colour map: black through red and yellow to white.
+fn hot(t: f32) -> vec3<f32> {
+    return clamp(vec3(3.0 * t, 3.0 * t - 1.0, 3.0 * t - 2.0), vec3(0.0), vec3(1.0));
+}
 
 // Display values are sRGB; the render target expects linear light.
 fn to_linear(c: vec3<f32>) -> vec3<f32> {
@@ -36,9 +48,27 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
     if any(voxel < vec3(-0.5)) || any(voxel > dims - vec3(0.5)) {
         return vec4<f32>(0.0, 0.0, 0.0, 1.0);
     }
-    let value = textureSampleLevel(volume_tex, volume_smp, (voxel + vec3(0.5)) / dims, 0.0).r * p.values.x + p.values.y;
+    let texel = (voxel + vec3(0.5)) / dims;
+    let value = textureSampleLevel(volume_tex, volume_smp, texel, 0.0).r * p.values.x + p.values.y;
     let low = p.values.z - 0.5 * p.values.w;
-    var color = vec3<f32>(clamp((value - low) / p.values.w, 0.0, 1.0));
+    let level = clamp((value - low) / p.values.w, 0.0, 1.0);
+    var color = vec3<f32>(level);
+    let mode = i32(round(p.fusion.x));
+    if mode > 0 {
+        let under = textureSampleLevel(under_tex, under_smp, texel, 0.0).r * p.under_values.x + p.under_values.y;
+        let under_low = p.under_values.z - 0.5 * p.under_values.w;
+        let base = vec3<f32>(clamp((under - under_low) / p.under_values.w, 0.0, 1.0));
+        if mode == 1 {
+            color = mix(base, color, p.fusion.y);
+        } else if mode == 2 {
+            // Squares fixed in patient space, so they stay put while paging through slices.
+            let cell = floor(patient.xyz / p.fusion.z);
+            let odd = (i32(cell.x) + i32(cell.y) + i32(cell.z)) % 2 != 0;
+            color = select(base, color, odd);
+        } else {
+            color = mix(base, hot(level), p.fusion.y * level);
+        }
+    }
 
     let nearest = clamp(vec3<i32>(round(voxel)), vec3<i32>(0), vec3<i32>(dims) - vec3<i32>(1));
     let label = textureLoad(labels_tex, nearest, 0).r;

@@ -21,6 +21,10 @@ pub struct VolumeTextures {
     /// Scan values as 16-bit floats; the value is `texel * value_scale`.
     pub volume: Handle<Image>,
     pub value_scale: f32,
+    /// The plan's scan while a fused scan is shown (`volume` holds the fused one), for the
+    /// slice views to draw one with the other; 1 voxel otherwise.
+    pub under: Handle<Image>,
+    pub under_scale: f32,
     pub labels: Handle<Image>,
     /// sRGB colour and visibility per label.
     pub lut: Handle<Image>,
@@ -100,6 +104,8 @@ pub(super) fn setup(mut commands: Commands, mut images: ResMut<Assets<Image>>) {
     commands.insert_resource(VolumeTextures {
         volume: images.add(empty_3d(TextureFormat::R16Float)),
         value_scale: 1.0,
+        under: images.add(empty_3d(TextureFormat::R16Float)),
+        under_scale: 1.0,
         labels: images.add(empty_3d(TextureFormat::R16Uint)),
         lut: images.add(lut_image(&doc)),
         revision: 0,
@@ -121,6 +127,12 @@ fn upload(
         let (img, scale) = volume_image(v);
         let _ = images.insert(&tex.volume, img);
         tex.value_scale = scale;
+        let (under, under_scale) = match (&study.fused, &study.volume) {
+            (Some(_), Some(plan_scan)) => volume_image(plan_scan),
+            _ => (empty_3d(TextureFormat::R16Float), 1.0),
+        };
+        let _ = images.insert(&tex.under, under);
+        tex.under_scale = under_scale;
         seen.0 = study.revision;
         changed = true;
     }

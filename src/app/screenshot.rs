@@ -1,6 +1,8 @@
 //! Unattended screenshots for end-to-end tests and documentation: with `TWINPLAN_SCREENSHOT=F.png`
 //! the app waits until the study is loaded, its surfaces built and drawn, saves the window to
-//! F.png and exits. It logs how long each phase took and the frame times while loading and
+//! F.png and exits. With `TWINPLAN_SCREENSHOT_SHOW=NAME` as well, the slices show the plan's fused
+//! scan of that name in the capture, and `TWINPLAN_SCREENSHOT_FUSION=MODE` (alone, blend,
+//! checkerboard, colour overlay) says how. It logs how long each phase took and the frame times while loading and
 //! while the 3D view orbits (benches/frames.rs reads these lines).
 
 use std::path::PathBuf;
@@ -14,7 +16,7 @@ use super::activity::Motion;
 use super::document::Doc;
 use super::meshes::SegmentMeshes;
 use super::scene::Orbit;
-use super::study::Study;
+use super::study::{FusionMode, FusionView, Study};
 use super::tasks::Jobs;
 
 #[derive(Resource)]
@@ -36,6 +38,8 @@ struct Target {
     orbit_frames: u32,
     /// Frames in a row with the view at rest.
     resting_frames: u32,
+    /// The fused scan the slices are to show, by its name in the plan.
+    show: Option<String>,
 }
 
 /// Frames to let the scene settle after loading (egui layout, first mesh uploads).
@@ -68,6 +72,7 @@ fn take(
     motion: Res<Motion>,
     mut exit: MessageWriter<AppExit>,
     mut redraw: MessageWriter<RequestRedraw>,
+    mut intents: MessageWriter<super::intent::Intent>,
 ) {
     let Some(mut t) = target else { return };
     // Drawn continuously: the frames are what is timed and captured.
@@ -79,7 +84,18 @@ fn take(
         info!("timing: launch to first frame {:.2} s", (now - t.launched).as_secs_f64());
     }
     // A failed load is also something to capture: the error dialog is on screen.
-    let ready = (study.volume.is_some() || notices.error.is_some()) && jobs.load.is_none() && meshes.settled(&doc);
+    let mut ready = (study.volume.is_some() || notices.error.is_some()) && jobs.load.is_none() && meshes.settled(&doc);
+    if ready && let Some(name) = &t.show {
+        let index = doc.doc.secondary_scans.iter().position(|s| &s.name == name);
+        if index.is_none() {
+            warn!("the plan has no fused scan named '{name}'");
+        } else if study.fused.as_ref().map(|f| f.index) != index {
+            ready = false;
+            if jobs.fuse.is_none() && notices.error.is_none() {
+                intents.write(super::intent::Intent::ShowScan(index));
+            }
+        }
+    }
     if !ready {
         t.loading.extend(since_last);
         return;
@@ -140,6 +156,14 @@ pub(super) fn plugin(app: &mut App) {
             view: None,
             resting_frames: 0,
             orbit_frames: 0,
+            show: std::env::var("TWINPLAN_SCREENSHOT_SHOW").ok(),
+        })
+        .insert_resource(FusionView {
+            mode: std::env::var("TWINPLAN_SCREENSHOT_FUSION")
+                .ok()
+                .and_then(|m| FusionMode::ALL.into_iter().find(|f| f.name() == m))
+                .unwrap_or_default(),
+            ..FusionView::default()
         })
         .add_systems(Update, take);
     }

@@ -22,7 +22,7 @@ use super::gpu::VolumeTextures;
 use super::layout::{SliceAxis, SliceFrame, ViewRects, viewport_for};
 use super::redraw::RenderPending;
 use super::sets::GpuResources;
-use super::study::Study;
+use super::study::{FusionMode, FusionView, Study};
 use super::tools::{Tool, Tools};
 use crate::core::volume::Grid;
 
@@ -103,6 +103,11 @@ pub struct SliceParams {
     pub values: Vec4,
     pub overlay: Vec4,
     pub preview_color: Vec4,
+    /// x: the fusion mode (0 none or alone, 1 blend, 2 checkerboard, 3 colour); y: the fused
+    /// scan's opacity; z: the checkerboard's square (mm).
+    pub fusion: Vec4,
+    /// As `values`, for the plan's scan under a fused one.
+    pub under_values: Vec4,
 }
 
 #[derive(Asset, AsBindGroup, TypePath, Debug, Clone)]
@@ -116,6 +121,9 @@ pub struct SliceMaterial {
     pub labels: Handle<Image>,
     #[texture(4)]
     pub lut: Handle<Image>,
+    #[texture(5, dimension = "3d")]
+    #[sampler(6)]
+    pub under: Handle<Image>,
 }
 
 pub const SLICE_SHADER: Handle<Shader> = bevy::asset::uuid_handle!("0b6f2f0e-3d7a-4b8e-8e0f-5a4c1d2b9e21");
@@ -172,6 +180,7 @@ fn setup(
             volume: tex.volume.clone(),
             labels: tex.labels.clone(),
             lut: tex.lut.clone(),
+            under: tex.under.clone(),
         };
         commands.spawn((SliceQuad(axis), MeshMaterial3d(materials.add(material)), Transform::IDENTITY, layer));
     }
@@ -191,6 +200,7 @@ fn sync(
     rects: Res<ViewRects>,
     tools: Res<Tools>,
     tex: Res<VolumeTextures>,
+    fusion: Res<FusionView>,
     window: Single<&Window, With<PrimaryWindow>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<SliceMaterial>>,
@@ -209,6 +219,20 @@ fn sync(
     // The tools read the scan on show, as the preview does.
     let preview = tools.tool == Tool::Threshold || tools.tool == Tool::Grow;
     let (plo, phi) = tools.range;
+    // With a fused scan shown, the plan's scan under it keeps the window it had.
+    let (fusion_params, under_window) = match &study.fused {
+        Some(f) => {
+            let mode = match fusion.mode {
+                FusionMode::Alone => 0.0,
+                FusionMode::Blend => 1.0,
+                FusionMode::Checkerboard => 2.0,
+                FusionMode::Colour => 3.0,
+            };
+            (Vec4::new(mode, fusion.opacity, fusion.checker_mm.max(1.0), 0.0), f.window_before)
+        }
+        None => (Vec4::ZERO, (0.0, 1.0)),
+    };
+    let under_values = Vec4::new(tex.under_scale, 0.0, under_window.0 as f32, under_window.1.max(1.0) as f32);
     for (entity, quad, mat, mesh) in &mut quads {
         let frame = quad.0.frame(&lo, &hi, &view.crosshair_mm);
         let i = quad.0 as usize;
@@ -231,12 +255,15 @@ fn sync(
             values: Vec4::new(tex.value_scale, 0.0, view.window_centre as f32, view.window_width.max(1.0) as f32),
             overlay: Vec4::new(view.overlay_opacity, if preview { 1.0 } else { 0.0 }, plo as f32, phi as f32),
             preview_color: Vec4::new(0.2, 0.85, 1.0, 0.45),
+            fusion: fusion_params,
+            under_values,
         };
         // Touching the material also rebinds textures that were re-uploaded.
         if (materials.get(&mat.0).is_none_or(|m| m.params != params) || tex.is_changed())
             && let Some(mut m) = materials.get_mut(&mat.0)
         {
             m.params = params;
+            m.under = tex.under.clone();
             changed[i] = true;
         }
     }

@@ -25,13 +25,59 @@ pub struct Study {
     pub revision: u64,
 }
 
+/// How the slice views show a fused scan with the plan's scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FusionMode {
+    /// The fused scan alone.
+    #[default]
+    Alone,
+    /// The fused scan over the plan's scan at the chosen opacity.
+    Blend,
+    /// Squares of one and the other: edges that run on across the squares' borders show a good
+    /// alignment.
+    Checkerboard,
+    /// The plan's scan in grey, the fused scan's signal over it in colour (hot: dark red to
+    /// yellow-white), each with its own window.
+    Colour,
+}
+
+impl FusionMode {
+    pub const ALL: [FusionMode; 4] =
+        [FusionMode::Alone, FusionMode::Blend, FusionMode::Checkerboard, FusionMode::Colour];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FusionMode::Alone => "alone",
+            FusionMode::Blend => "blend",
+            FusionMode::Checkerboard => "checkerboard",
+            FusionMode::Colour => "colour overlay",
+        }
+    }
+}
+
+/// The slice views' fusion settings (a way of looking, not part of the plan).
+#[derive(Resource, Debug, Clone, Copy, PartialEq)]
+pub struct FusionView {
+    pub mode: FusionMode,
+    /// Of the fused scan, in blend and colour modes (0-1).
+    pub opacity: f32,
+    pub checker_mm: f32,
+}
+
+impl Default for FusionView {
+    fn default() -> Self {
+        FusionView { mode: FusionMode::Alone, opacity: 0.5, checker_mm: 20.0 }
+    }
+}
+
 /// A fused scan resampled onto the plan's grid, and the plan's entry it was made from (when that
 /// entry changes or goes, the views return to the plan's scan).
 pub struct Fused {
     pub index: usize,
     pub scan: SecondaryScan,
     pub volume: Arc<Volume>,
-    /// The window (centre, width) in use when it was asked for, given back when it is hidden.
+    /// The window (centre, width) in use when it was asked for, given back when it is hidden;
+    /// the plan's scan is drawn with it under the fused scan.
     pub window_before: (f64, f64),
 }
 
@@ -43,5 +89,5 @@ impl Study {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Study>();
+    app.init_resource::<Study>().init_resource::<FusionView>();
 }

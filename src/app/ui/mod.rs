@@ -24,7 +24,7 @@ use super::notices::Notices;
 use super::planning::Planning;
 use super::scene::{MainCamera, Orbit};
 use super::slices::SliceViews;
-use super::study::Study;
+use super::study::{FusionView, Study};
 use super::tasks::Jobs;
 use super::tools::{Hover, Tools};
 use crate::core::document::recovery::Found;
@@ -48,6 +48,7 @@ fn panels(
     (time, mut fps): (Res<Time>, Local<FrameRate>),
     mut requests: Local<Vec<Intent>>,
     mut apply: MessageWriter<Intent>,
+    mut fusion_view: ResMut<FusionView>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let mut root = egui::Ui::new(
@@ -58,13 +59,14 @@ fn panels(
     let ui = &mut root;
     let mut tools = state.p0().clone();
     let mut orbit = state.p1().clone();
+    let mut fusion = *fusion_view;
     egui::Panel::top("menu").show(ui, |ui| menu(ui, &doc, &mut tools, &mut requests));
     egui::Panel::bottom("status")
         .show(ui, |ui| status::status_ui(ui, &jobs, &notices, &study, mesh_state.pending(), &mut requests));
     egui::Panel::left("side").default_size(380.0).resizable(true).show(ui, |ui| {
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::CollapsingHeader::new("Study").default_open(true).show(ui, |ui| {
-                study_panel::study_ui(ui, &study, &doc, jobs.edit.is_some(), &mut requests);
+                study_panel::study_ui(ui, &study, &doc, jobs.edit.is_some(), &mut fusion, &mut requests);
             });
             egui::CollapsingHeader::new("Display").default_open(true).show(ui, |ui| {
                 tools_panel::display_ui(ui, &doc, &mut orbit, &mut requests);
@@ -131,6 +133,10 @@ fn panels(
     }
     keyboard(ctx, &mut tools, &mut requests);
     // Only write back what changed, so that systems watching for changes stay quiet.
+    // Written back only when changed: the slice views redraw on a change.
+    if *fusion_view != fusion {
+        *fusion_view = fusion;
+    }
     if *state.p0() != tools {
         *state.p0() = tools;
     }

@@ -5,13 +5,20 @@ use bevy_egui::egui;
 
 use crate::app::document::{Doc, Edit};
 use crate::app::intent::Intent;
-use crate::app::study::Study;
+use crate::app::study::{FusionMode, FusionView, Study};
 use crate::core::document::Command;
 
 const WARN: egui::Color32 = egui::Color32::from_rgb(240, 180, 60);
 
 /// `busy`: an edit is being computed (a registration is one), so another cannot start.
-pub fn study_ui(ui: &mut egui::Ui, study: &Study, doc: &Doc, busy: bool, requests: &mut Vec<Intent>) {
+pub fn study_ui(
+    ui: &mut egui::Ui,
+    study: &Study,
+    doc: &Doc,
+    busy: bool,
+    fusion: &mut FusionView,
+    requests: &mut Vec<Intent>,
+) {
     let Some(v) = &study.volume else {
         ui.label("No scan loaded.");
         return;
@@ -82,8 +89,23 @@ pub fn study_ui(ui: &mut egui::Ui, study: &Study, doc: &Doc, busy: bool, request
             ui.label(egui::RichText::new(s.placement.describe()).small());
         }
         if shown.is_some() {
+            ui.horizontal_wrapped(|ui| {
+                ui.label("In the slices");
+                for mode in FusionMode::ALL {
+                    ui.selectable_value(&mut fusion.mode, mode, mode.name());
+                }
+            });
+            match fusion.mode {
+                FusionMode::Blend | FusionMode::Colour => {
+                    ui.add(egui::Slider::new(&mut fusion.opacity, 0.0..=1.0).text("fused scan's opacity"));
+                }
+                FusionMode::Checkerboard => {
+                    ui.add(egui::Slider::new(&mut fusion.checker_mm, 5.0..=50.0).text("square (mm)"));
+                }
+                FusionMode::Alone => {}
+            }
             ui.label(
-                egui::RichText::new("The slices and volume rendering show the fused scan, placed on the plan's grid; the threshold and region growing read its values.")
+                egui::RichText::new("The slices and volume rendering show the fused scan, placed on the plan's grid (the window applies to it; the plan's scan keeps the window it had); the threshold and region growing read its values.")
                     .color(WARN),
             );
         }
