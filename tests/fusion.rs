@@ -115,3 +115,33 @@ fn the_optic_nerves_grown_on_the_fused_mr_cover_the_truth_nerves() {
     assert!((missed as f64) < 0.03 * truth_n as f64, "{missed} of {truth_n} truth nerve voxels missed");
     assert!(dice > 0.8, "Dice {dice:.3}");
 }
+
+/// The metric that follows a placement made by hand is the registration's own: at the plan's
+/// registered placement it is the value the plan recorded, and every nudge of 1 mm or 2 degrees
+/// away from it lowers it.
+#[test]
+fn the_metric_of_a_hand_placement_peaks_where_the_registration_ended() {
+    use twinplan::core::registration::{Probe, Settings};
+    let dir = common::project("sample_scans/phantom");
+    let plan = plan_io::read(&dir.join("phantom.twinplan.json")).unwrap();
+    let ct = dicom::open_volume(&dir.join("dicom"), None, &Progress::new()).unwrap().1.volume;
+    let mr = dicom::open_volume(&dir.join("mr"), None, &Progress::new()).unwrap().1.volume;
+    let fused = &plan.secondary_scans[0];
+    let Placement::Automatic { metric: recorded, .. } = fused.placement else { panic!("{:?}", fused.placement) };
+    let probe = Probe::new(&ct, &mr, Settings::default().samples);
+    let at = |m: &Isometry3<f64>| probe.metric(m).unwrap();
+    let best = at(&fused.primary_from_secondary);
+    assert!((best - recorded).abs() < 1e-3, "{best} where the plan recorded {recorded}");
+    let c = twinplan::core::phantom::CENTRE_MM.coords;
+    for axis in [nalgebra::Vector3::x(), nalgebra::Vector3::y(), nalgebra::Vector3::z()] {
+        let shifted = Isometry3::translation(axis.x, axis.y, axis.z) * fused.primary_from_secondary;
+        let turn = Translation3::from(c)
+            * UnitQuaternion::from_scaled_axis(axis * 2f64.to_radians())
+            * Translation3::from(-c)
+            * fused.primary_from_secondary;
+        for (what, m) in [("1 mm", shifted), ("2 degrees", turn)] {
+            let v = at(&m);
+            assert!(v < best, "{what} along {axis:?}: {v} is not below {best}");
+        }
+    }
+}

@@ -7,6 +7,7 @@ use bevy::prelude::*;
 
 use crate::core::dicom::Skipped;
 use crate::core::document::SecondaryScan;
+use crate::core::registration::Probe;
 use crate::core::volume::Volume;
 
 /// The scan the user is looking at. Replaced only when a new load succeeds, so a failed load
@@ -70,12 +71,20 @@ impl Default for FusionView {
     }
 }
 
-/// A fused scan resampled onto the plan's grid, and the plan's entry it was made from (when that
-/// entry changes or goes, the views return to the plan's scan).
+/// A fused scan resampled onto the plan's grid, and the plan's entry it was made from (placed
+/// anew when the entry's placement changes; when the entry otherwise changes or goes, the views
+/// return to the plan's scan).
+#[derive(Clone)]
 pub struct Fused {
     pub index: usize,
     pub scan: SecondaryScan,
     pub volume: Arc<Volume>,
+    /// The scan as loaded, to place it anew without reading it again.
+    pub original: Arc<Volume>,
+    /// Its metric against the plan's scan, for placements made by hand.
+    pub probe: Arc<Probe>,
+    /// The metric at `scan`'s placement (`None`: too little overlap).
+    pub metric: Option<f64>,
     /// The window (centre, width) in use when it was asked for, given back when it is hidden;
     /// the plan's scan is drawn with it under the fused scan.
     pub window_before: (f64, f64),

@@ -13,7 +13,7 @@ use super::sets::Stage;
 use super::study::{Fused, Study};
 use crate::core::dicom::{self, Scan, Skipped};
 use crate::core::document::io as plan_io;
-use crate::core::document::{Command, PlanDocument, ScanRef, StepChange, import_label_map};
+use crate::core::document::{Command, PlanDocument, ScanRef, SecondaryScan, StepChange, import_label_map};
 use crate::core::segmentation::{Step, WithFused};
 use crate::core::volume::Volume;
 
@@ -118,17 +118,25 @@ impl Jobs {
 
     /// Starts loading the plan's fused scan `index` onto `primary`'s grid, to show it.
     pub fn show_fused(&mut self, doc: &Doc, index: usize, primary: Arc<Volume>) {
+        use crate::core::registration::{Probe, Settings};
         let Some(scan) = doc.doc.secondary_scans.get(index).cloned() else { return };
         let plan = doc.path.clone().unwrap_or_default();
         let window_before = (doc.doc.view.window_centre, doc.doc.view.window_width);
         self.fuse = Some(Job::spawn(format!("Loading {}", scan.name), move |progress| {
-            let volume = plan_io::load_secondary(&plan, &scan, progress)?;
+            let original = Arc::new(plan_io::load_secondary(&plan, &scan, progress)?);
             progress.begin("Placing it on the plan's grid", 1);
-            let shown = scan
-                .on_grid(&volume, &primary.grid)
-                .ok_or_else(|| JobError::Failed(format!("{}: the scan's grid is flat", scan.scan.path.display())))?;
-            Ok(Fused { index, scan, volume: Arc::new(shown), window_before })
+            let probe = Arc::new(Probe::new(&primary, &original, Settings::default().samples));
+            let fused = Fused { index, scan, volume: original.clone(), original, probe, metric: None, window_before };
+            placed(fused, &primary.grid)
         }));
+    }
+
+    /// Places a shown fused scan anew on `primary`'s grid after its placement changed (by hand,
+    /// by a registration or by undo), from the scan already loaded.
+    pub fn place_fused(&mut self, shown: &Fused, scan: SecondaryScan, primary: &Volume) {
+        let fused = Fused { scan, volume: shown.original.clone(), ..shown.clone() };
+        let grid = primary.grid.clone();
+        self.fuse = Some(Job::spawn(format!("Placing {}", fused.scan.name), move |_| placed(fused, &grid)));
     }
 
     /// Computes a segmentation step on segment `label` in the background; the result arrives as
@@ -222,6 +230,16 @@ impl Jobs {
     }
 }
 
+/// `fused` placed on `grid` through its entry's placement, with the metric there.
+fn placed(fused: Fused, grid: &crate::core::volume::Grid) -> Result<Fused, JobError> {
+    let volume = fused
+        .scan
+        .on_grid(&fused.original, grid)
+        .ok_or_else(|| JobError::Failed(format!("{}: the scan's grid is flat", fused.scan.scan.path.display())))?;
+    let metric = fused.probe.metric(&fused.scan.primary_from_secondary);
+    Ok(Fused { volume: Arc::new(volume), metric, ..fused })
+}
+
 /// A tool's name as the user knows it.
 pub fn step_name(step: &Step) -> &'static str {
     match step {
@@ -280,8 +298,11 @@ fn poll_jobs(
         jobs.fuse = None;
         match result {
             Ok(fused) => {
-                // A CT keeps the window in use; other scans are shown over their values.
-                if fused.volume.meta.modality != "CT"
+                // A CT keeps the window in use; other scans are shown over their values (once:
+                // a scan placed anew keeps the window the user has set).
+                let again = study.fused.as_ref().is_some_and(|f| f.index == fused.index);
+                if !again
+                    && fused.volume.meta.modality != "CT"
                     && let Some((centre, width)) = fused.volume.value_window()
                 {
                     edits.write(Edit::run(Command::SetWindow { centre, width }));
@@ -293,10 +314,24 @@ fn poll_jobs(
             Err(e) => notices.error = Some(format!("The fused scan cannot be shown: {e}")),
         }
     }
-    // A fused scan shown is dropped when the plan's entry for it changes or goes.
-    if study.fused.as_ref().is_some_and(|f| doc.doc.secondary_scans.get(f.index) != Some(&f.scan)) {
-        study.fused = None;
-        study.revision += 1;
+    // A fused scan shown follows its plan entry: placed anew when only its placement changed
+    // (shown as it was meanwhile), dropped when the entry changes otherwise or goes.
+    if let Some(f) = &study.fused {
+        match doc.doc.secondary_scans.get(f.index) {
+            Some(entry) if *entry == f.scan => {}
+            Some(entry) if entry.name == f.scan.name && entry.scan == f.scan.scan => {
+                if jobs.fuse.is_none()
+                    && let Some(primary) = &study.volume
+                {
+                    let (entry, primary) = (entry.clone(), primary.clone());
+                    jobs.place_fused(f, entry, &primary);
+                }
+            }
+            _ => {
+                study.fused = None;
+                study.revision += 1;
+            }
+        }
     }
     if let Some(result) = jobs.edit.as_mut().and_then(Job::poll) {
         jobs.edit = None;

@@ -5,8 +5,8 @@ use bevy_egui::egui;
 
 use crate::app::document::{Doc, Edit};
 use crate::app::intent::Intent;
-use crate::app::study::{FusionMode, FusionView, Study};
-use crate::core::document::Command;
+use crate::app::study::{Fused, FusionMode, FusionView, Study};
+use crate::core::document::{Command, Placement, SecondaryScan};
 
 const WARN: egui::Color32 = egui::Color32::from_rgb(240, 180, 60);
 
@@ -104,6 +104,12 @@ pub fn study_ui(
                 }
                 FusionMode::Alone => {}
             }
+            if let (Some(f), Some(plan_scan)) = (&study.fused, &study.volume)
+                && let Some(entry) = fused.get(f.index)
+            {
+                let (lo, hi) = plan_scan.grid.bounds_mm();
+                adjust_ui(ui, f, entry, &nalgebra::center(&lo, &hi), requests);
+            }
             ui.label(
                 egui::RichText::new("The slices and volume rendering show the fused scan, placed on the plan's grid (the window applies to it; the plan's scan keeps the window it had); the threshold and region growing read its values.")
                     .color(WARN),
@@ -129,4 +135,63 @@ pub fn study_ui(
             }
         });
     }
+}
+
+/// Moving the shown fused scan by hand: shifts along and turns about the patient's axes (about
+/// the centre of the plan's scan, so a turn does not swing the scan away), typed or dragged, each
+/// drag one undo step; the mutual information at the placement follows.
+fn adjust_ui(
+    ui: &mut egui::Ui,
+    shown: &Fused,
+    entry: &SecondaryScan,
+    centre: &nalgebra::Point3<f64>,
+    requests: &mut Vec<Intent>,
+) {
+    use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
+    ui.label(egui::RichText::new("Adjust by hand").strong()).on_hover_text(
+        "Shift along and turn about the patient's axes, about the centre of the plan's scan; drag or type. Each drag is one undo step.",
+    );
+    let m = entry.primary_from_secondary;
+    let c = centre.coords;
+    // primary = R (p - c) + c + shift
+    let shift = m.translation.vector - c + m.rotation * c;
+    let (rx, ry, rz) = m.rotation.euler_angles();
+    let mut values = [shift.x, shift.y, shift.z, rx.to_degrees(), ry.to_degrees(), rz.to_degrees()];
+    let (mut changed, mut started) = (false, false);
+    for (row, (what, unit)) in [("shift", "mm"), ("turn about", "°")].into_iter().enumerate() {
+        ui.horizontal(|ui| {
+            ui.label(format!("{what} ({unit})"));
+            for (a, axis) in ["L", "P", "S"].into_iter().enumerate() {
+                let value = &mut values[row * 3 + a];
+                let r = ui.add(egui::DragValue::new(value).speed(0.05).fixed_decimals(2).prefix(format!("{axis} ")));
+                changed |= r.changed();
+                started |= r.drag_started() || r.gained_focus();
+            }
+        });
+    }
+    if started {
+        requests.push(Intent::Edit(Edit::Seal));
+    }
+    if changed {
+        let [sx, sy, sz, ax, ay, az] = values;
+        let rotation = UnitQuaternion::from_euler_angles(ax.to_radians(), ay.to_radians(), az.to_radians());
+        let t = Vector3::new(sx, sy, sz) + c - rotation * c;
+        let placed = Isometry3::from_parts(Translation3::from(t), rotation);
+        let command = Command::SetScanPlacement {
+            index: shown.index,
+            primary_from_secondary: placed,
+            placement: Placement::Manual,
+        };
+        requests.push(Intent::Edit(Edit::drag(command, "adjust placement")));
+    }
+    let recorded = match entry.placement {
+        Placement::Automatic { metric, .. } => format!(" (the registration ended at {metric:.4})"),
+        _ => String::new(),
+    };
+    // The metric shown is for the placement the views show (it follows a change within moments).
+    let text = match shown.metric {
+        Some(mi) => format!("Mutual information here: {mi:.4}{recorded}; higher is better aligned."),
+        None => "Too little of the scans overlap here for a mutual information.".to_owned(),
+    };
+    ui.label(egui::RichText::new(text).small());
 }

@@ -135,8 +135,7 @@ pub fn register(
             )));
         }
     }
-    let full = |v: &Volume| Level::new(v.grid.clone(), (0..v.data.len()).map(|i| v.data.get(i)).collect());
-    let (fixed_full, moving_full) = (full(fixed), full(moving));
+    let (fixed_full, moving_full) = (full_level(fixed), full_level(moving));
     progress.begin("Registering", settings.levels_mm.len() as u64 * settings.max_iterations as u64);
 
     let mut moving_from_fixed = Isometry3::identity();
@@ -180,6 +179,36 @@ pub fn register(
         levels,
         time_s: started.elapsed().as_secs_f64(),
     })
+}
+
+fn full_level(v: &Volume) -> Level {
+    Level::new(v.grid.clone(), (0..v.data.len()).map(|i| v.data.get(i)).collect())
+}
+
+/// The metric of placements made by hand, so that its value follows the user's changes: the
+/// scans are read and sampled once, at full resolution as a registration's last level is, then
+/// each placement costs one pass over the samples.
+pub struct Probe {
+    samples: Samples,
+    moving: Level,
+    min_overlap: usize,
+}
+
+impl Probe {
+    /// `samples`: fixed-scan samples (the more, the steadier the value; a registration uses
+    /// [`Settings::default`]'s).
+    pub fn new(fixed: &Volume, moving: &Volume, samples: usize) -> Probe {
+        let samples = Samples::draw(&full_level(fixed), samples);
+        let min_overlap = (samples.points.len() as f64 * MIN_OVERLAP).ceil() as usize;
+        Probe { samples, moving: full_level(moving), min_overlap }
+    }
+
+    /// Mattes mutual information with the moving scan placed by `fixed_from_moving` (higher is
+    /// better aligned); `None` when too few samples fall inside the moving scan.
+    pub fn metric(&self, fixed_from_moving: &Isometry3<f64>) -> Option<f64> {
+        let moving = Moving::new(&self.moving)?;
+        evaluate(&self.samples, &moving, &fixed_from_moving.inverse(), self.min_overlap).map(|e| e.mutual_information)
+    }
 }
 
 /// Refuses two scans whose PatientIDs are both known and differ.
