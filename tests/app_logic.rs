@@ -483,3 +483,50 @@ fn a_fused_scan_moved_by_hand_is_placed_anew_with_its_metric() {
     assert_eq!(back.metric, registered.metric);
     assert_eq!(back.scan, registered.scan);
 }
+
+/// File > Add scan: another patient's scan is refused until the user confirms it is this
+/// patient's (the dialog then offers to add it); the phantom's own MR, added again, is
+/// registered in the background and arrives as one undoable addition within half a millimetre
+/// of the plan's registered placement.
+#[test]
+fn a_scan_is_added_registered_and_another_patients_only_when_confirmed() {
+    let mut app = app();
+    open_phantom(&mut app);
+    let primary = app.world().resource::<Study>().volume.clone().unwrap();
+    let plan = app.world().resource::<Doc>().doc.clone();
+    let other = common::data("mr-sagittal");
+    app.world_mut().resource_mut::<Jobs>().add_scan(&plan, primary.clone(), other.clone(), false);
+    let refused = |w: &mut World| w.resource::<Notices>().error.is_some();
+    run_until_error(&mut app, refused);
+    let error = app.world().resource::<Notices>().error.clone().unwrap();
+    assert!(error.contains("different patients"), "{error}");
+    assert_eq!(app.world().resource::<Jobs>().confirm_patient.as_ref(), Some(&other));
+    assert_eq!(app.world().resource::<Doc>().doc.secondary_scans.len(), 1, "nothing added");
+    app.world_mut().resource_mut::<Notices>().error = None;
+
+    let mr = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom/mr");
+    app.world_mut().resource_mut::<Jobs>().add_scan(&plan, primary, mr, false);
+    run_until(&mut app, "the added MR", |w| w.resource::<Doc>().doc.secondary_scans.len() == 2);
+    let doc = &app.world().resource::<Doc>().doc;
+    let (bundled, added) = (&doc.secondary_scans[0], &doc.secondary_scans[1]);
+    assert_ne!(added.name, bundled.name);
+    let c = twinplan::core::phantom::CENTRE_MM;
+    for d in [[0.0, 0.0, 0.0], [60.0, 0.0, 0.0], [0.0, 75.0, 0.0], [0.0, 0.0, 65.0]] {
+        let p = c + nalgebra::Vector3::from(d);
+        let apart = (added.primary_from_secondary * p - bundled.primary_from_secondary * p).norm();
+        assert!(apart < 0.5, "{apart:.3} mm from the plan's placement at {d:?}");
+    }
+    app.world_mut().write_message(Edit::Undo);
+    app.update();
+    assert_eq!(app.world().resource::<Doc>().doc.secondary_scans.len(), 1);
+}
+
+/// Runs until `done`, with errors expected (unlike [`run_until`]).
+fn run_until_error(app: &mut App, done: impl Fn(&mut World) -> bool) {
+    let start = Instant::now();
+    while !done(app.world_mut()) {
+        assert!(start.elapsed() < Duration::from_secs(300), "timed out");
+        app.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

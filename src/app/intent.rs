@@ -39,6 +39,9 @@ pub enum Intent {
     ShowScan(Option<usize>),
     /// Register a fused scan (its index in the plan) to the plan's scan in the background.
     RegisterScan(usize),
+    /// Fuse the scan at this path into the plan (registered in the background); the flag is the
+    /// user's confirmation that a scan with another PatientID is this patient's.
+    AddScan(PathBuf, bool),
     /// Search entries for a trajectory's target in the background.
     SearchEntries(usize, SearchSettings),
     CancelSearch,
@@ -58,6 +61,8 @@ pub enum DialogKind {
     SavePlan,
     /// The folder a plan's moved scan is in now.
     LocateScan,
+    /// A scan to fuse into the plan.
+    AddScan,
     /// Where to write the plan's report (PDF or HTML); anonymised or not.
     Report {
         anonymise: bool,
@@ -99,6 +104,7 @@ fn carry_out(
             Intent::DismissError => {
                 notices.error = None;
                 jobs.relink = None;
+                jobs.confirm_patient = None;
             }
             Intent::Save => match &doc.path {
                 Some(path) => jobs.start_save(&doc.doc, path.clone()),
@@ -121,6 +127,10 @@ fn carry_out(
                     jobs.show_fused(&doc, *index, v);
                 }
             }
+            Intent::AddScan(path, allow_other_patient) => match study.volume.clone() {
+                Some(v) => jobs.add_scan(&doc.doc, v, path.clone(), *allow_other_patient),
+                None => notices.error = Some("Open a plan's scan before adding another scan to it.".into()),
+            },
             Intent::RegisterScan(index) => {
                 if let Some(v) = study.volume.clone() {
                     jobs.register_fused(&doc, *index, v);
@@ -151,6 +161,7 @@ fn file_dialog(kind: DialogKind) -> Job<Option<PathBuf>> {
         Ok(match kind {
             DialogKind::OpenFolder => d.set_title("Open a DICOM folder").pick_folder(),
             DialogKind::LocateScan => d.set_title("Locate the plan's scan folder").pick_folder(),
+            DialogKind::AddScan => d.set_title("Add a scan of this patient (DICOM folder)").pick_folder(),
             DialogKind::Report { anonymise } => d
                 .set_title(if anonymise { "Save the plan's anonymised report" } else { "Save the plan's report" })
                 .add_filter("PDF", &["pdf"])
@@ -193,6 +204,10 @@ fn poll_dialog(
     match kind {
         DialogKind::OpenFolder | DialogKind::OpenFile => jobs.open(path, None),
         DialogKind::LocateScan => jobs.relink_scan(path, &mut notices),
+        DialogKind::AddScan => match study.volume.clone() {
+            Some(v) => jobs.add_scan(&doc.doc, v, path, false),
+            None => notices.error = Some("Open a plan's scan before adding another scan to it.".into()),
+        },
         DialogKind::Report { anonymise } => match study.volume.clone() {
             Some(v) => jobs.start_report(&doc.doc, v, &meshes.shapes, path, anonymise),
             None => notices.error = Some("Open a scan before writing a report.".into()),

@@ -17,13 +17,23 @@ pub enum JobError {
         plan: PathBuf,
         message: String,
     },
+    /// A scan to fuse whose PatientID is not the plan's: the user may confirm it is this
+    /// patient's.
+    OtherPatient {
+        scan: PathBuf,
+        message: String,
+    },
 }
 
 impl std::fmt::Display for JobError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             JobError::Cancelled => write!(f, "cancelled"),
-            JobError::Failed(m) | JobError::ScanMissing { message: m, .. } => write!(f, "{m}"),
+            JobError::Failed(m)
+            | JobError::ScanMissing { message: m, .. }
+            | JobError::OtherPatient { message: m, .. } => {
+                write!(f, "{m}")
+            }
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct Jobs {
     pub report: Option<Job<PathBuf>>,
     /// A plan that could not open because its scan has moved, until the user points to it.
     pub relink: Option<PathBuf>,
+    /// A scan refused as another patient's, until the user confirms it is this one's or not.
+    pub confirm_patient: Option<PathBuf>,
     /// Loading a fused scan and resampling it onto the plan's grid, to show it.
     pub fuse: Option<Job<Fused>>,
 }
@@ -196,6 +198,40 @@ impl Jobs {
         }));
     }
 
+    /// Fuses the scan at `path` (a DICOM folder or file, or a volume file) into the plan: loaded,
+    /// checked (not the plan's own series; the same patient unless `allow_other_patient`) and
+    /// registered to the plan's scan in the background; it arrives as one undoable addition.
+    /// One that does not converge is not added.
+    pub fn add_scan(&mut self, doc: &PlanDocument, primary: Arc<Volume>, path: PathBuf, allow_other_patient: bool) {
+        use crate::core::document::{FuseRefused, fused_name, may_fuse};
+        use crate::core::registration::{Settings, register};
+        let (index, taken) = (doc.secondary_scans.len(), doc.secondary_scans.clone());
+        let title = format!("Adding {}", path.display());
+        self.start_edit(Job::spawn(title, move |progress| {
+            let (_, loaded) = dicom::open_volume(&path, None, progress)?;
+            let added = &loaded.volume;
+            let refused = |e: FuseRefused| match e {
+                FuseRefused::OtherPatient { .. } => {
+                    JobError::OtherPatient { scan: path.clone(), message: format!("{}: {e}.", path.display()) }
+                }
+                FuseRefused::OwnScan(_) => JobError::Failed(format!("{}: {e}", path.display())),
+            };
+            may_fuse(&primary, added, allow_other_patient).map_err(refused)?;
+            let settings = Settings { allow_other_patient: true, ..Settings::default() };
+            let found = register(&primary, added, &settings, progress)
+                .map_err(|e| JobError::from(e).context(&format!("registering {}", path.display())))?;
+            if !found.converged {
+                return Err(JobError::Failed(format!(
+                    "registering {} did not converge after {} iterations: it is not added",
+                    path.display(),
+                    found.iterations
+                )));
+            }
+            let scan = SecondaryScan::registered(&fused_name(added, &taken), ScanRef::of(&path, &loaded), &found);
+            Ok(Command::AddScan { index, scan })
+        }));
+    }
+
     /// Registers the plan's fused scan `index` to the plan's scan in the background (mutual
     /// information, from the scans' geometry and centres of mass); the result arrives as an
     /// undoable new placement. One that does not converge changes nothing and says so.
@@ -340,6 +376,10 @@ fn poll_jobs(
                 edits.write(Edit::run(command));
             }
             Err(JobError::Cancelled) => {}
+            Err(JobError::OtherPatient { scan, message }) => {
+                jobs.confirm_patient = Some(scan);
+                notices.error = Some(message);
+            }
             Err(e) => notices.error = Some(e.to_string()),
         }
     }
@@ -377,7 +417,7 @@ fn poll_jobs(
             notices.error = Some(message);
             jobs.relink = Some(plan);
         }
-        Err(JobError::Failed(e)) => notices.error = Some(e),
+        Err(e @ (JobError::Failed(_) | JobError::OtherPatient { .. })) => notices.error = Some(e.to_string()),
     }
 }
 

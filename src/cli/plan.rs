@@ -8,9 +8,9 @@ use nalgebra::Point3;
 
 use twinplan::core::dicom;
 use twinplan::core::document::io as plan_io;
-use twinplan::core::document::{Command, ScanRef, SecondaryScan};
+use twinplan::core::document::{Command, FuseRefused, ScanRef, SecondaryScan, fused_name, may_fuse};
 use twinplan::core::progress::Progress;
-use twinplan::core::registration::{RegistrationError, Settings, fit_landmarks, register, same_patient};
+use twinplan::core::registration::{RegistrationError, Settings, fit_landmarks, register};
 
 use super::common::{ScanArg, TerminalProgress};
 
@@ -92,20 +92,13 @@ fn add_scan(args: &AddScanArgs) -> Result<()> {
     for w in &secondary.warnings {
         eprintln!("warning: {}: {w}", args.secondary.display());
     }
-    if !args.allow_other_patient
-        && let Err(e) = same_patient(primary, secondary)
-    {
-        bail!("{}: {e}; if it is this patient's, pass --allow-other-patient", args.secondary.display());
-    }
-    // The same series may be fused twice (placed two ways, to compare), but not with itself.
-    let uid = &secondary.meta.series_uid;
-    if !uid.is_empty() && *uid == primary.meta.series_uid {
-        bail!("{}: series {uid} is the plan's own scan", args.secondary.display());
-    }
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{} {}", secondary.meta.modality, secondary.meta.description).trim().to_owned());
+    may_fuse(primary, secondary, args.allow_other_patient).map_err(|e| match e {
+        FuseRefused::OtherPatient { .. } => {
+            anyhow::anyhow!("{}: {e}; if it is this patient's, pass --allow-other-patient", args.secondary.display())
+        }
+        FuseRefused::OwnScan(_) => anyhow::anyhow!("{}: {e}", args.secondary.display()),
+    })?;
+    let name = args.name.clone().unwrap_or_else(|| fused_name(secondary, &opened.doc.secondary_scans));
     let scan = ScanRef::of(&args.secondary, &loaded);
     let added = if let Some(file) = &args.landmarks {
         let (primary_points, secondary_points) = read_pairs(file)?;

@@ -126,7 +126,7 @@ fn panels(
         }
     }
     if let Some(err) = &notices.error {
-        error_dialog(ctx, err, jobs.relink.is_some(), &mut requests);
+        error_dialog(ctx, err, jobs.relink.is_some(), jobs.confirm_patient.as_ref(), &mut requests);
     }
     if let Some(found) = autosave.left_behind.first() {
         recovery_dialog(ctx, found, autosave.left_behind.len() - 1, &mut requests);
@@ -149,8 +149,15 @@ fn panels(
     Ok(())
 }
 
-/// The error the user must read before going on; a plan whose scan moved offers to locate it.
-fn error_dialog(ctx: &egui::Context, err: &str, can_relink: bool, requests: &mut Vec<Intent>) {
+/// The error the user must read before going on; a plan whose scan moved offers to locate it, a
+/// scan refused as another patient's can be added once the user confirms it is this patient's.
+fn error_dialog(
+    ctx: &egui::Context,
+    err: &str,
+    can_relink: bool,
+    other_patient: Option<&std::path::PathBuf>,
+    requests: &mut Vec<Intent>,
+) {
     egui::Window::new("Could not complete")
         .collapsible(false)
         .resizable(true)
@@ -164,6 +171,17 @@ fn error_dialog(ctx: &egui::Context, err: &str, can_relink: bool, requests: &mut
                     && ui.button("Locate scan folder…").on_hover_text("Its series UID must match the plan's").clicked()
                 {
                     requests.push(Intent::Dialog(DialogKind::LocateScan));
+                }
+                if let Some(scan) = other_patient
+                    && ui
+                        .button("It is this patient's: add it")
+                        .on_hover_text(
+                            "The IDs differ, as when a patient was registered twice; fuse only a scan of this patient",
+                        )
+                        .clicked()
+                {
+                    requests.push(Intent::AddScan(scan.clone(), true));
+                    requests.push(Intent::DismissError);
                 }
                 if ui.button("OK").clicked() {
                     requests.push(Intent::DismissError);
@@ -219,6 +237,13 @@ fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, requests: &mut Vec<Inte
             }
             if ui.button("Import label map (NIfTI)…").clicked() {
                 requests.push(Intent::Dialog(DialogKind::ImportLabels));
+            }
+            if ui
+                .button("Add scan (fuse, registered)…")
+                .on_hover_text("Another scan of this patient, aligned to the plan's scan by mutual information")
+                .clicked()
+            {
+                requests.push(Intent::Dialog(DialogKind::AddScan));
             }
             ui.separator();
             if ui.add(egui::Button::new("Save plan").shortcut_text("Ctrl+S")).clicked() {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use command::{Changes, Command, StepChange};
 pub use history::History;
 pub use import::import_label_map;
-pub use scans::{Placement, SecondaryScan};
+pub use scans::{FuseRefused, Placement, SecondaryScan, fused_name, may_fuse};
 
 use crate::core::planning::Trajectory;
 use crate::core::segmentation::{Category, Segmentation, SegmentationError};

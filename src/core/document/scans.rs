@@ -100,6 +100,40 @@ impl SecondaryScan {
     }
 }
 
+/// Why a scan cannot be fused into a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum FuseRefused {
+    #[error("series {0} is the plan's own scan")]
+    OwnScan(String),
+    /// Unless the user confirms that both are this patient's.
+    #[error("the scans belong to different patients (PatientID '{plan}' and '{added}')")]
+    OtherPatient { plan: String, added: String },
+}
+
+/// Checks `added` before it is fused into a plan on `primary`: not the plan's own series (the
+/// same other series may be fused twice, placed two ways to compare), and the same patient
+/// unless `allow_other_patient`.
+pub fn may_fuse(primary: &Volume, added: &Volume, allow_other_patient: bool) -> Result<(), FuseRefused> {
+    let uid = &added.meta.series_uid;
+    if !uid.is_empty() && *uid == primary.meta.series_uid {
+        return Err(FuseRefused::OwnScan(uid.clone()));
+    }
+    let (plan, other) = (primary.meta.patient_id.trim(), added.meta.patient_id.trim());
+    if !allow_other_patient && !plan.is_empty() && !other.is_empty() && plan != other {
+        return Err(FuseRefused::OtherPatient { plan: plan.to_owned(), added: other.to_owned() });
+    }
+    Ok(())
+}
+
+/// A name for `added` that no scan of the plan has: its modality and description, numbered when
+/// taken.
+pub fn fused_name(added: &Volume, taken: &[SecondaryScan]) -> String {
+    let base = format!("{} {}", added.meta.modality, added.meta.description).trim().to_owned();
+    let base = if base.is_empty() { "Fused scan".to_owned() } else { base };
+    let free = |n: &str| taken.iter().all(|s| s.name != n);
+    (1..).map(|k| if k == 1 { base.clone() } else { format!("{base} ({k})") }).find(|n| free(n)).unwrap_or(base)
+}
+
 /// An isometry as the 4 x 4 matrix's rows; reading checks that the rows are one.
 mod rigid_rows {
     use super::*;
