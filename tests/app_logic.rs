@@ -306,7 +306,7 @@ fn the_report_is_written_from_the_workstation_in_the_background() {
     let out = dir.path().join("report.pdf");
     app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| {
         let (doc, study, meshes) = (w.resource::<Doc>(), w.resource::<Study>(), w.resource::<SegmentMeshes>());
-        jobs.start_report(&doc.doc, study.volume.clone().unwrap(), &meshes.shapes, out.clone(), false);
+        jobs.start_report(doc, study.volume.clone().unwrap(), &meshes.shapes, out.clone(), false);
     });
     run_until(&mut app, "the report", |w| w.resource::<Jobs>().report.is_none());
     let notice = app.world().resource::<Notices>().done.clone().unwrap_or_default();

@@ -532,6 +532,8 @@ fn report_pdf_has_the_plan_in_real_text_and_pictures_and_anonymises() {
         "17.49 mm, -0/+1.52 mm",
         "clear",
         "Research software, not a medical device; not for clinical decisions.",
+        "T1 MR, registered by mutual information",
+        "Along the path on T1 MR, as fused",
     ] {
         assert!(text.contains(want), "'{want}' is not in the report's text:\n{text}");
     }
@@ -582,11 +584,35 @@ fn report_pdf_has_the_plan_in_real_text_and_pictures_and_anonymises() {
     let bytes = std::fs::read(&anon).unwrap();
     let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
     assert!(has("Biopsy, left frontal"), "the check can find text in the file's bytes");
-    for secret in ["Phantom Head", "TWINPLAN-PHANTOM-1", "2.25.148885601513398175299803906516818148049", "20260101"] {
+    // The fused MR's study date, series UID and description too; it goes by its number.
+    for secret in [
+        "Phantom Head",
+        "TWINPLAN-PHANTOM-1",
+        "2.25.148885601513398175299803906516818148049",
+        "20260101",
+        "20260102",
+        "2.25.121367433778615823413076889523322424790",
+        "T1 after gadolinium",
+    ] {
         assert!(!has(secret), "{secret} is in the anonymised report");
         assert!(!pdf_text(&anon).contains(secret));
     }
-    assert!(pdf_text(&anon).contains("Patient: anonymised"));
+    let anon_text = pdf_text(&anon);
+    assert!(anon_text.contains("Patient: anonymised") && anon_text.contains("Along the path on fused scan 1"));
+
+    // A fused scan that cannot be found leaves its picture out with a warning; the report is
+    // written.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let bundled = common::project("sample_scans/phantom");
+    common::copy_files(&bundled, elsewhere.path());
+    let copy = elsewhere.path().join("phantom.twinplan.json");
+    let lost = dir.path().join("lost.pdf");
+    let dicom = bundled.join("dicom");
+    let args = ["report", copy.to_str().unwrap(), "--out", lost.to_str().unwrap(), "--scan", dicom.to_str().unwrap()];
+    let (code, _, err) = twinplan(&args);
+    assert_eq!(code, 0, "{err}");
+    let lost_text = pdf_text(&lost);
+    assert!(lost_text.contains("fused scan 'T1 MR'") && !lost_text.contains("Along the path on T1 MR"), "{lost_text}");
 
     let html = dir.path().join("plan.html");
     let (code, _, err) = twinplan(&["report", plan.to_str().unwrap(), "--out", html.to_str().unwrap()]);

@@ -209,7 +209,7 @@ fn poll_dialog(
             None => notices.error = Some("Open a plan's scan before adding another scan to it.".into()),
         },
         DialogKind::Report { anonymise } => match study.volume.clone() {
-            Some(v) => jobs.start_report(&doc.doc, v, &meshes.shapes, path, anonymise),
+            Some(v) => jobs.start_report(&doc, v, &meshes.shapes, path, anonymise),
             None => notices.error = Some("Open a scan before writing a report.".into()),
         },
         DialogKind::ImportLabels => match study.volume.clone() {

@@ -179,19 +179,29 @@ impl Jobs {
     /// the surfaces on screen.
     pub fn start_report(
         &mut self,
-        doc: &PlanDocument,
+        doc: &Doc,
         volume: Arc<Volume>,
         shapes: &std::collections::BTreeMap<u16, crate::core::planning::SegmentShape>,
         path: PathBuf,
         anonymise: bool,
     ) {
-        let doc = doc.clone();
+        // The plan's file names it in messages about its fused scans (whose paths are absolute).
+        let plan = doc.path.clone().unwrap_or_else(|| PathBuf::from("(unsaved plan)"));
+        let doc = doc.doc.clone();
         let scene = crate::core::planning::PlanningScene::from_shapes(&doc.segmentation, shapes);
-        self.report = Some(Job::spawn(format!("Writing the report {}", path.display()), move |_| {
+        self.report = Some(Job::spawn(format!("Writing the report {}", path.display()), move |progress| {
             use crate::core::report;
             let bytes = plan_io::to_json(&doc, &path).into_bytes();
+            let (fused, missing) = plan_io::all_fused(&plan, &doc, &volume.grid, progress)?;
             // The volume's own warnings are in the report already.
-            let input = report::Input { doc: &doc, volume: &volume, warnings: &[], scene: &scene, plan_bytes: &bytes };
+            let input = report::Input {
+                doc: &doc,
+                volume: &volume,
+                warnings: &missing,
+                scene: &scene,
+                plan_bytes: &bytes,
+                fused: &fused,
+            };
             let r = report::build(&input, anonymise).map_err(|e| JobError::Failed(e.to_string()))?;
             report::write(&r, &path).map_err(|e| JobError::Failed(e.to_string()))?;
             Ok(path)

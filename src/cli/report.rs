@@ -32,9 +32,19 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     let shown = TerminalProgress::start(&progress);
     let opened = plan_io::open_with_scan(plan, scan, &progress)?;
     let scene = PlanningScene::build(&opened.doc.segmentation, &progress)?;
+    let volume = &opened.loaded.volume;
+    let (fused, missing) = plan_io::all_fused(plan, &opened.doc, &volume.grid, &progress)?;
     drop(shown);
-    let r = report::build(&report::Input::opened(&opened, &scene, &bytes), anonymise)
-        .with_context(|| format!("{}", plan.display()))?;
+    let warnings: Vec<String> = opened.warnings.iter().chain(&missing).cloned().collect();
+    let input = report::Input {
+        doc: &opened.doc,
+        volume,
+        warnings: &warnings,
+        scene: &scene,
+        plan_bytes: &bytes,
+        fused: &fused,
+    };
+    let r = report::build(&input, anonymise).with_context(|| format!("{}", plan.display()))?;
     report::write(&r, out)?;
     println!("wrote {} ({} trajectories{})", out.display(), r.paths.len(), if anonymise { ", anonymised" } else { "" });
     Ok(())

@@ -137,7 +137,8 @@ fn slice_texture(
     {
         return texture;
     }
-    let rgb = Rgb::of_plane(volume, &doc.doc, plane, PIXELS, REHEARSAL_SPAN_MM);
+    let window = (doc.doc.view.window_centre, doc.doc.view.window_width);
+    let rgb = Rgb::of_plane(volume, Some(&doc.doc), window, plane, PIXELS, REHEARSAL_SPAN_MM);
     let image = egui::ColorImage::from_rgb([PIXELS, PIXELS], rgb.pixels.as_flattened());
     let texture = ui.ctx().load_texture("rehearsal slice", image, egui::TextureOptions::LINEAR);
     ui.data_mut(|d| d.insert_temp(id, (key, texture.clone())));

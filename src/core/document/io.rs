@@ -281,17 +281,45 @@ pub fn fused_values(
                 plan.display()
             )))
         })?;
-        let volume = load_secondary(plan, secondary, progress)?;
-        let on_grid = secondary.on_grid(&volume, primary).ok_or_else(|| PlanIoError::SecondaryMissing {
-            plan: plan.to_owned(),
-            name: name.to_owned(),
-            scan: secondary.scan.path.clone(),
-            series_uid: secondary.scan.series_uid.clone(),
-            detail: "its grid is flat".into(),
-        })?;
-        fused.push((name.to_owned(), Arc::new(on_grid)));
+        fused.push((name.to_owned(), Arc::new(fused_on_grid(plan, secondary, primary, progress)?)));
     }
     Ok(fused)
+}
+
+/// Every fused scan of the plan placed on `primary`, for pictures: one that cannot be loaded is
+/// left out, and why is in the warnings returned. Fails only when cancelled.
+pub fn all_fused(
+    plan: &Path,
+    doc: &PlanDocument,
+    primary: &Grid,
+    progress: &Progress,
+) -> Result<(Vec<(String, Arc<Volume>)>, Vec<String>), PlanIoError> {
+    let (mut fused, mut warnings) = (Vec::new(), Vec::new());
+    for s in &doc.secondary_scans {
+        match fused_on_grid(plan, s, primary, progress) {
+            Ok(v) => fused.push((s.name.clone(), Arc::new(v))),
+            Err(e) if e.is_cancelled() => return Err(e),
+            Err(e) => warnings.push(e.to_string()),
+        }
+    }
+    Ok((fused, warnings))
+}
+
+/// One of the plan's fused scans, loaded and placed on `primary`.
+fn fused_on_grid(
+    plan: &Path,
+    secondary: &SecondaryScan,
+    primary: &Grid,
+    progress: &Progress,
+) -> Result<Volume, PlanIoError> {
+    let volume = load_secondary(plan, secondary, progress)?;
+    secondary.on_grid(&volume, primary).ok_or_else(|| PlanIoError::SecondaryMissing {
+        plan: plan.to_owned(),
+        name: secondary.name.clone(),
+        scan: secondary.scan.path.clone(),
+        series_uid: secondary.scan.series_uid.clone(),
+        detail: "its grid is flat".into(),
+    })
 }
 
 /// A plan opened with everything it stands on: its scan loaded and its label map filled.

@@ -33,6 +33,15 @@ impl Scrubber {
         Scrubber { values }
     }
 
+    /// This scrubber removing `meta`'s identifying values too (a fused scan's).
+    pub fn and(self, meta: &VolumeMeta) -> Scrubber {
+        let mut values = self.values;
+        values.extend(Scrubber::new(meta).values);
+        values.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        values.dedup();
+        Scrubber { values }
+    }
+
     /// The text without the identifying values (matched regardless of case) and without paths
     /// (any word holding a slash or a backslash).
     pub fn text(&self, s: &str) -> String {

@@ -1,7 +1,8 @@
 //! The plan report, what a surgeon hands on: the scan and its structures (volumes in mL), then
 //! per trajectory its entry and target in LPS and RAS, length, entry angle, instrument, the
 //! clearance to each critical structure with its depth and verdict, the clearance profile, and
-//! pictures of the scan along the path and across it at the entry, half way and the target.
+//! pictures of the scan along the path and across it at the entry, half way and the target, and
+//! of each fused scan along the path.
 //! Written as PDF (real, searchable text) or HTML. With `anonymise`, nothing that identifies
 //! the patient (name, ID, dates, UIDs, file names) is written.
 
@@ -13,12 +14,12 @@ pub mod raster;
 pub use anonymise::Scrubber;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use nalgebra::Point3;
 
 use crate::core::document::PlanDocument;
-use crate::core::document::io::OpenedPlan;
 use crate::core::mesh::segment_surface;
 use crate::core::planning::{CONFLICT_MM, PlanningError, PlanningScene, Trajectory, TrajectoryReport, conflicts};
 use crate::core::progress::Progress;
@@ -85,13 +86,9 @@ pub struct Input<'a> {
     pub scene: &'a PlanningScene,
     /// The plan file's bytes (or the document as it would be saved), for the checksum.
     pub plan_bytes: &'a [u8],
-}
-
-impl<'a> Input<'a> {
-    /// A plan opened from its file.
-    pub fn opened(opened: &'a OpenedPlan, scene: &'a PlanningScene, plan_bytes: &'a [u8]) -> Input<'a> {
-        Input { doc: &opened.doc, volume: &opened.loaded.volume, warnings: &opened.warnings, scene, plan_bytes }
-    }
+    /// The plan's fused scans on its grid, by name, to picture along each path (see
+    /// `document::io::all_fused`; those that could not be loaded belong in `warnings`).
+    pub fused: &'a [(String, Arc<Volume>)],
 }
 
 /// Builds the report.
@@ -112,8 +109,10 @@ pub fn build(input: &Input, anonymise: bool) -> Result<Report, ReportError> {
         scan.push(("Study date".into(), meta.study_date.clone()));
         scan.push(("Series UID".into(), meta.series_uid.clone()));
     }
-    for s in &doc.secondary_scans {
-        scan.push(("Fused scan".into(), format!("{}, {}", s.name, s.placement.describe())));
+    // Anonymised, a fused scan goes by its number: its name may be its series description.
+    let fused_name = |n: usize, name: &str| if anonymise { format!("fused scan {}", n + 1) } else { name.to_owned() };
+    for (n, s) in doc.secondary_scans.iter().enumerate() {
+        scan.push(("Fused scan".into(), format!("{}, {}", fused_name(n, &s.name), s.placement.describe())));
     }
     let structures = seg
         .segments
@@ -130,7 +129,11 @@ pub fn build(input: &Input, anonymise: bool) -> Result<Report, ReportError> {
     let shown = if doc.trajectories.is_empty() { Vec::new() } else { shown_surfaces(doc, scene) };
     for t in &doc.trajectories {
         let report = scene.check(t, seg)?;
-        let figures = figures(doc, volume, &shown, t, &report)?;
+        let mut figures = figures(doc, volume, &shown, t, &report)?;
+        for (name, fused) in input.fused {
+            let n = doc.secondary_scans.iter().position(|s| s.name == *name).unwrap_or_default();
+            figures.extend(fused_along(fused, t, &report, &fused_name(n, name)));
+        }
         paths.push(PathSection { trajectory: t.clone(), report, figures });
     }
     let conflicts = conflicts(&doc.trajectories, CONFLICT_MM)
@@ -153,7 +156,7 @@ pub fn build(input: &Input, anonymise: bool) -> Result<Report, ReportError> {
     let patient = (!anonymise).then(|| (meta.patient_name.clone(), meta.patient_id.clone()));
     let mut report = Report { patient, scan, structures, paths, conflicts, warnings, footer };
     if anonymise {
-        report.scrub(&Scrubber::new(meta));
+        report.scrub(&input.fused.iter().fold(Scrubber::new(meta), |s, (_, v)| s.and(&v.meta)));
     }
     Ok(report)
 }
@@ -211,23 +214,15 @@ fn figures(
     let dir = t.direction()?;
     let colour = r.verdict.rgb();
     let length = t.length_mm();
-    let mid = t.at_depth(length / 2.0);
     let mut out = Vec::new();
-    if let Some(across) = Plane::perpendicular(mid, &dir) {
-        let plane = Plane { centre_mm: mid, right: dir, up: across.up };
-        let span = length + 40.0;
-        let mut image = Rgb::of_plane(volume, doc, &plane, ALONG_PX, span);
-        let (a, b) = (image.pixel_of(&plane, span, &t.entry_mm), image.pixel_of(&plane, span, &t.target_mm));
-        let width = (t.instrument.diameter_mm / span * ALONG_PX as f64).max(2.0);
-        image.line(a, b, width, colour);
-        image.disc(a, 4.0, [255, 255, 255]);
-        image.disc(b, 4.0, [255, 60, 60]);
+    let window = (doc.view.window_centre, doc.view.window_width);
+    if let Some((image, span)) = along(volume, Some(doc), window, t, colour) {
         out.push(Figure { caption: format!("Along the path ({span:.0} mm across; entry white, target red)"), image });
     }
     for (what, depth) in [("entry", 0.0), ("middle", length / 2.0), ("target", length)] {
         let at: Point3<f64> = t.at_depth(depth);
         let Some(plane) = Plane::perpendicular(at, &dir) else { continue };
-        let mut image = Rgb::of_plane(volume, doc, &plane, ACROSS_PX, ACROSS_MM);
+        let mut image = Rgb::of_plane(volume, Some(doc), window, &plane, ACROSS_PX, ACROSS_MM);
         let centre = image.pixel_of(&plane, ACROSS_MM, &at);
         image.ring(centre, t.instrument.radius_mm() / ACROSS_MM * ACROSS_PX as f64, [255, 255, 255]);
         image.ring(centre, t.instrument.radius_mm() / ACROSS_MM * ACROSS_PX as f64 + 1.0, colour);
@@ -261,6 +256,41 @@ fn figures(
         out.push(Figure { caption, image });
     }
     Ok(out)
+}
+
+/// The scan on the plane holding the path and the direction nearest superior, the path drawn in
+/// `colour` (entry white, target red), with the plan's segments tinted when `doc` is given; and
+/// how many mm it spans.
+fn along(
+    volume: &Volume,
+    doc: Option<&PlanDocument>,
+    window: (f64, f64),
+    t: &Trajectory,
+    colour: [u8; 3],
+) -> Option<(Rgb, f64)> {
+    let dir = t.direction().ok()?;
+    let length = t.length_mm();
+    let mid = t.at_depth(length / 2.0);
+    let plane = Plane { centre_mm: mid, right: dir, up: Plane::perpendicular(mid, &dir)?.up };
+    let span = length + 40.0;
+    let mut image = Rgb::of_plane(volume, doc, window, &plane, ALONG_PX, span);
+    let (a, b) = (image.pixel_of(&plane, span, &t.entry_mm), image.pixel_of(&plane, span, &t.target_mm));
+    let width = (t.instrument.diameter_mm / span * ALONG_PX as f64).max(2.0);
+    image.line(a, b, width, colour);
+    image.disc(a, 4.0, [255, 255, 255]);
+    image.disc(b, 4.0, [255, 60, 60]);
+    Some((image, span))
+}
+
+/// A fused scan (on the plan's grid) along the path, over its own values' window and without the
+/// segments, so that what only it shows can be seen beside the path.
+fn fused_along(fused: &Volume, t: &Trajectory, r: &TrajectoryReport, name: &str) -> Option<Figure> {
+    let window = fused.value_window()?;
+    let (image, span) = along(fused, None, window, t, r.verdict.rgb())?;
+    Some(Figure {
+        caption: format!("Along the path on {name}, as fused ({span:.0} mm across; entry white, target red)"),
+        image,
+    })
 }
 
 /// A point as the report prints it: to 0.1 mm.

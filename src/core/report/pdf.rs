@@ -201,7 +201,8 @@ fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
     l.gap(8.0);
     profile(l, s);
     l.gap(10.0);
-    // The picture along the path, then the three across it side by side; the 3D views below.
+    // The picture along the path, then the three across it side by side; below, two in a row,
+    // the 3D views and each fused scan along the path.
     let (slices, views) = s.figures.split_at(s.figures.len().min(4));
     if let Some((along, across)) = slices.split_first() {
         l.need(230.0);
@@ -223,8 +224,8 @@ fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
         }
         l.y = y_top - h.max(2.0 * (w + 22.0));
     }
-    if !views.is_empty() {
-        let w = (WIDTH - 2.0 * MARGIN - 14.0) / 2.0;
+    let w = (WIDTH - 2.0 * MARGIN - 14.0) / 2.0;
+    for views in views.chunks(2) {
         l.need(w + 30.0);
         l.gap(6.0);
         let y_top = l.y;

@@ -21,25 +21,36 @@ pub struct Rgb {
 }
 
 impl Rgb {
-    /// The scan on a square `plane` `span_mm` across, `n` pixels a side, in the plan's window,
-    /// with each visible segment tinted in its display colour.
-    pub fn of_plane(volume: &Volume, doc: &PlanDocument, plane: &Plane, n: usize, span_mm: f64) -> Rgb {
+    /// The scan on a square `plane` `span_mm` across, `n` pixels a side, in `window` (centre,
+    /// width), with each visible segment of `doc` tinted in its display colour when it is given.
+    pub fn of_plane(
+        volume: &Volume,
+        doc: Option<&PlanDocument>,
+        (centre, width): (f64, f64),
+        plane: &Plane,
+        n: usize,
+        span_mm: f64,
+    ) -> Rgb {
         let values = plane.sample(volume, n, span_mm);
-        let labels = &doc.segmentation.labels;
-        let cut = plane.sample_labels(&labels.grid, &labels.labels, n, span_mm);
-        let view = &doc.view;
-        let low = view.window_centre - view.window_width / 2.0;
+        let cut = doc.map(|d| {
+            let labels = &d.segmentation.labels;
+            plane.sample_labels(&labels.grid, &labels.labels, n, span_mm)
+        });
+        let low = centre - width / 2.0;
         let pixels = values
             .iter()
-            .zip(&cut)
-            .map(|(v, l)| {
-                let grey =
-                    if v.is_nan() { 0.0 } else { ((f64::from(*v) - low) / view.window_width).clamp(0.0, 1.0) * 255.0 };
+            .enumerate()
+            .map(|(i, v)| {
+                let grey = if v.is_nan() { 0.0 } else { ((f64::from(*v) - low) / width).clamp(0.0, 1.0) * 255.0 };
                 let mut px = [grey; 3];
-                let display = doc.display_of(*l);
-                if *l != 0 && display.visible {
-                    for (c, s) in px.iter_mut().zip(display.color) {
-                        *c = *c * 0.55 + f64::from(s) * 0.45;
+                if let (Some(doc), Some(cut)) = (doc, &cut)
+                    && cut[i] != 0
+                {
+                    let display = doc.display_of(cut[i]);
+                    if display.visible {
+                        for (c, s) in px.iter_mut().zip(display.color) {
+                            *c = *c * 0.55 + f64::from(s) * 0.45;
+                        }
                     }
                 }
                 px.map(|c| c.round() as u8)
