@@ -530,3 +530,48 @@ fn run_until_error(app: &mut App, done: impl Fn(&mut World) -> bool) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// The landmark tool: four features clicked in the plan's scan and then where the shown fused MR
+/// has them (here, where the truth motion puts them under the placement shown) place the MR by
+/// least squares on the truth motion exactly, with an FRE of nothing; a click with no fused scan
+/// shown says what to do.
+#[test]
+fn landmarks_clicked_on_both_scans_place_the_fused_scan() {
+    use twinplan::app::tools::{ClickAt, Tool, Tools};
+    use twinplan::core::document::Placement;
+    let mut app = app();
+    open_phantom(&mut app);
+    app.world_mut().resource_mut::<Tools>().tool = Tool::Landmarks;
+    let c = twinplan::core::phantom::CENTRE_MM;
+    app.world_mut().write_message(ClickAt { mm: c, dragging: false });
+    app.update();
+    assert!(app.world().resource::<Notices>().error.as_deref().unwrap_or_default().contains("show a fused scan"));
+    app.world_mut().resource_mut::<Notices>().error = None;
+
+    let primary = app.world().resource::<Study>().volume.clone().unwrap();
+    app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| jobs.show_fused(w.resource::<Doc>(), 0, primary));
+    run_until(&mut app, "the fused MR", |w| w.resource::<Study>().fused.is_some());
+    let shown = app.world().resource::<Study>().fused.as_ref().unwrap().scan.primary_from_secondary;
+    let truth: twinplan::core::phantom::Truth = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom/truth.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let rows = truth.mr.ct_from_mr;
+    let m = nalgebra::Matrix4::from_fn(|r, c| rows[r][c]);
+    let mr_from_ct = |p: Point3<f64>| Point3::from_homogeneous(m.try_inverse().unwrap() * p.to_homogeneous()).unwrap();
+    for d in [[30.0, -20.0, 20.0], [-40.0, 30.0, 0.0], [0.0, -60.0, -30.0], [10.0, 40.0, 50.0]] {
+        let p = c + nalgebra::Vector3::from(d);
+        app.world_mut().write_message(ClickAt { mm: p, dragging: false });
+        app.update();
+        app.world_mut().write_message(ClickAt { mm: shown * mr_from_ct(p), dragging: false });
+        app.update();
+    }
+    let command = app.world().resource::<Tools>().landmarks.fit(0, "T1 MR").unwrap();
+    app.world_mut().write_message(Edit::run(command));
+    app.update();
+    let placed = &app.world().resource::<Doc>().doc.secondary_scans[0];
+    let Placement::Landmarks { fre_mm, errors_mm } = &placed.placement else { panic!("{:?}", placed.placement) };
+    assert!(*fre_mm < 1e-6 && errors_mm.len() == 4, "{fre_mm} {errors_mm:?}");
+    assert!((placed.primary_from_secondary.to_homogeneous() - m).abs().max() < 1e-6);
+}

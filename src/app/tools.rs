@@ -30,14 +30,17 @@ pub enum Tool {
     Brush,
     /// Click two points (on surfaces or in slices) to measure their distance.
     Measure,
+    /// Click the same features in the plan's scan and in the shown fused scan, to place the
+    /// fused scan by them.
+    Landmarks,
     /// Clicks (and drags) move the chosen trajectory's entry or target.
     PlaceEntry,
     PlaceTarget,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 6] =
-        [Tool::Navigate, Tool::Threshold, Tool::Grow, Tool::KeepIsland, Tool::Brush, Tool::Measure];
+    pub const ALL: [Tool; 7] =
+        [Tool::Navigate, Tool::Threshold, Tool::Grow, Tool::KeepIsland, Tool::Brush, Tool::Measure, Tool::Landmarks];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -47,6 +50,7 @@ impl Tool {
             Tool::KeepIsland => "Keep island",
             Tool::Brush => "Brush",
             Tool::Measure => "Measure",
+            Tool::Landmarks => "Landmarks",
             Tool::PlaceEntry => "Place entry",
             Tool::PlaceTarget => "Place target",
         }
@@ -72,6 +76,54 @@ pub struct Tools {
     pub risk_map: bool,
     /// Rehearsing the chosen trajectory: the instrument's tip this far from the entry (mm).
     pub rehearsal: Option<f64>,
+    pub landmarks: Landmarks,
+}
+
+/// Landmark pairs being picked for one fused scan: each pair a point in the plan's scan (LPS mm)
+/// and the same feature in the fused scan's own patient space.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Landmarks {
+    /// The fused scan they are for, by name (picking in another one starts afresh).
+    pub scan: Option<String>,
+    pub pairs: Vec<[Option<Point3<f64>>; 2]>,
+    /// Which side the next click picks: false the plan's scan, true the fused scan.
+    pub in_fused: bool,
+}
+
+impl Landmarks {
+    /// Puts `p` on `side` (0 the plan's scan, 1 the fused scan) of the first pair lacking it.
+    pub fn pick(&mut self, side: usize, p: Point3<f64>) {
+        match self.pairs.iter_mut().find(|pair| pair[side].is_none()) {
+            Some(pair) => pair[side] = Some(p),
+            None => {
+                let mut pair = [None, None];
+                pair[side] = Some(p);
+                self.pairs.push(pair);
+            }
+        }
+    }
+
+    /// The complete pairs: (points in the plan's scan, the same in the fused scan).
+    pub fn complete(&self) -> (Vec<Point3<f64>>, Vec<Point3<f64>>) {
+        self.pairs.iter().filter_map(|[a, b]| Some(((*a)?, (*b)?))).unzip()
+    }
+
+    /// The fused scan `index` (named `name`) placed by the complete pairs: the command, or why
+    /// not.
+    pub fn fit(&self, index: usize, name: &str) -> Result<Command, String> {
+        use crate::core::document::Placement;
+        use crate::core::registration::fit_landmarks;
+        if self.scan.as_deref() != Some(name) {
+            return Err(format!("No landmarks are picked for {name}."));
+        }
+        let (plan, fused) = self.complete();
+        let fit = fit_landmarks(&plan, &fused).map_err(|e| e.to_string())?;
+        Ok(Command::SetScanPlacement {
+            index,
+            primary_from_secondary: fit.fixed_from_moving,
+            placement: Placement::Landmarks { errors_mm: fit.errors_mm, fre_mm: fit.fre_mm },
+        })
+    }
 }
 
 impl Default for Tools {
@@ -88,6 +140,7 @@ impl Default for Tools {
             search: SearchSettings::default(),
             risk_map: true,
             rehearsal: None,
+            landmarks: Landmarks::default(),
         }
     }
 }
@@ -173,6 +226,25 @@ pub(super) fn on_click(
                 if !click.dragging {
                     tools.measure.push(click.mm);
                 }
+            }
+            (Tool::Landmarks, _) if !click.dragging => {
+                let Some(f) = &study.fused else {
+                    notices.error = Some("Landmarks: show a fused scan first (Study panel, \"Slices show\").".into());
+                    continue;
+                };
+                let marks = &mut tools.landmarks;
+                if marks.scan.as_deref() != Some(f.scan.name.as_str()) {
+                    *marks = Landmarks { scan: Some(f.scan.name.clone()), ..Landmarks::default() };
+                }
+                // A click on the fused scan is where its feature lies in its own space, under the
+                // placement shown now.
+                let (side, p) = if marks.in_fused {
+                    (1, f.scan.primary_from_secondary.inverse() * click.mm)
+                } else {
+                    (0, click.mm)
+                };
+                marks.pick(side, p);
+                marks.in_fused = !marks.in_fused;
             }
             (Tool::PlaceEntry | Tool::PlaceTarget, _) => {
                 let entry = tools.tool == Tool::PlaceEntry;

@@ -8,7 +8,7 @@ use crate::app::frames::{patient_from_world, world_from_patient};
 use crate::app::intent::Intent;
 use crate::app::scene::{Orbit, StandardView};
 use crate::app::tools::{Tool, Tools};
-use crate::core::document::{ClipPlane, Command, SavedView, TransferPreset};
+use crate::core::document::{ClipPlane, Command, Placement, SavedView, TransferPreset};
 use crate::core::segmentation::{Connectivity, Preset, Step};
 
 /// Window/level presets (centre, width) in HU.
@@ -214,6 +214,7 @@ pub fn tools_ui(
                 tools.measure.clear();
             }
         }
+        Tool::Landmarks => landmarks_ui(ui, doc, tools, reading, out),
     }
     if active.is_some() && matches!(tools.tool, Tool::Threshold | Tool::Grow | Tool::KeepIsland | Tool::Brush) {
         ui.horizontal_wrapped(|ui| {
@@ -233,4 +234,52 @@ pub fn tools_ui(
             }
         });
     }
+}
+
+/// Picking landmark pairs on the shown fused scan and the plan's scan, and placing the fused scan
+/// by them (least squares), with the fiducial registration error it would have.
+fn landmarks_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, reading: Option<&str>, out: &mut Vec<Intent>) {
+    let Some(name) = reading else {
+        ui.label("Show a fused scan in the slices first (Study panel, \"Slices show\"): blend or checkerboard shows both scans.");
+        return;
+    };
+    ui.label("Click a feature in the plan's scan, then the same feature in the fused scan, and so on: three pairs at least, spread out.");
+    let marks = &mut tools.landmarks;
+    ui.horizontal(|ui| {
+        ui.label("Next click:");
+        ui.selectable_value(&mut marks.in_fused, false, "plan's scan");
+        ui.selectable_value(&mut marks.in_fused, true, name);
+    });
+    let ours = marks.scan.as_deref() == Some(name);
+    let pairs = if ours { marks.pairs.as_slice() } else { &[] };
+    let point =
+        |p: &Option<nalgebra::Point3<f64>>| p.map_or("-".to_owned(), |p| format!("{:.1}, {:.1}, {:.1}", p.x, p.y, p.z));
+    for (n, [a, b]) in pairs.iter().enumerate() {
+        ui.label(egui::RichText::new(format!("{}: plan {} / fused {} (LPS mm)", n + 1, point(a), point(b))).small());
+    }
+    let index = doc.doc.secondary_scans.iter().position(|s| s.name == name);
+    let fit = index.map(|i| marks.fit(i, name));
+    match &fit {
+        Some(Ok(Command::SetScanPlacement { placement: Placement::Landmarks { errors_mm, fre_mm }, .. })) => {
+            let worst = errors_mm.iter().copied().fold(0.0, f64::max);
+            ui.label(format!(
+                "Placed by these {} pairs: FRE {fre_mm:.2} mm, worst pair {worst:.2} mm.",
+                errors_mm.len()
+            ));
+        }
+        Some(Err(why)) if pairs.iter().any(|[a, b]| a.is_some() && b.is_some()) => {
+            ui.label(egui::RichText::new(why).color(egui::Color32::from_rgb(245, 170, 40)));
+        }
+        _ => {}
+    }
+    ui.horizontal(|ui| {
+        if ui.add_enabled(matches!(fit, Some(Ok(_))), egui::Button::new("Place by the landmarks")).clicked()
+            && let Some(Ok(command)) = fit
+        {
+            out.push(Intent::Edit(Edit::run(command)));
+        }
+        if ui.button("Clear").clicked() {
+            *marks = Default::default();
+        }
+    });
 }

@@ -276,6 +276,7 @@ fn slice(
         }
     }
     trajectories_in_slice(&painter, &map, v);
+    landmarks_in_slice(&painter, &map, v);
     painter.rect_stroke(rect, 0.0, Stroke::new(1.5, AXIS_COLORS[i]), egui::StrokeKind::Inside);
     let [l, r, t, b] = axis.edge_letters();
     let gray = Color32::from_gray(210);
@@ -314,6 +315,29 @@ fn slice(
             }
         }
         text(&painter, rect.left_bottom() + egui::vec2(8.0, -8.0), egui::Align2::LEFT_BOTTOM, &s, gray);
+    }
+}
+
+/// Landmarks picked for the shown fused scan that lie within 2 mm of the slice: numbered, cyan in
+/// the plan's scan, magenta in the fused scan (where its placement now puts them).
+fn landmarks_in_slice(painter: &egui::Painter, map: &SliceMapping, v: &Views) {
+    let (Some(f), marks) = (&v.study.fused, &v.tools.landmarks) else { return };
+    if marks.scan.as_deref() != Some(f.scan.name.as_str()) {
+        return;
+    }
+    let normal = map.frame.right.cross(&map.frame.down);
+    let on_plane = v.doc.doc.view.crosshair_mm;
+    for (n, pair) in marks.pairs.iter().enumerate() {
+        let placed = [pair[0], pair[1].map(|p| f.scan.primary_from_secondary * p)];
+        for (p, color) in placed.iter().zip([Color32::from_rgb(80, 220, 255), Color32::from_rgb(240, 90, 220)]) {
+            let Some(p) = p else { continue };
+            if (p - on_plane).dot(&normal).abs() > 2.0 {
+                continue;
+            }
+            let at = map.px_from_patient(p);
+            painter.circle_stroke(at, 5.0, Stroke::new(2.0, color));
+            text(painter, at + egui::vec2(7.0, -7.0), egui::Align2::LEFT_BOTTOM, &(n + 1).to_string(), color);
+        }
     }
 }
 
