@@ -1,5 +1,6 @@
-//! Rigid registration against SimpleITK's ImageRegistrationMethod (Mattes MI, rigid, 3 levels),
-//! same pairs, same run: `cargo bench --bench register`. The pairs are real scans moved by a known
+//! Rigid registration against SimpleITK's ImageRegistrationMethod (Mattes MI, rigid, 3 levels)
+//! and, where it installs, itk-elastix with its default rigid parameter map, same pairs, same
+//! run: `cargo bench --bench register`. The pairs are real scans moved by a known
 //! motion onto another grid with another contrast and noise (tests/common/pairs.rs), written as
 //! NIfTI so that both read the same files; each side is timed from loaded images to transform,
 //! best of three, and scored by its target registration error at points through the anatomy.
@@ -90,6 +91,19 @@ fn child(fixed: &Path, moving: &Path) -> (Measurement, Matrix4<f64>, usize) {
 /// A JSON line with a measurement, a row-major matrix under `key` and an iteration count.
 struct Found(Measurement, Matrix4<f64>, usize);
 
+/// elastix's result, or why there is none (it did not install).
+struct MaybeFound(Result<Found, String>);
+
+impl common::FromJsonLine for MaybeFound {
+    fn from_line(line: &[u8]) -> Self {
+        let v: serde_json::Value = serde_json::from_slice(line).expect("JSON");
+        match v["unavailable"].as_str() {
+            Some(why) => MaybeFound(Err(why.to_owned())),
+            None => MaybeFound(Ok(Found::from_line(line))),
+        }
+    }
+}
+
 impl common::FromJsonLine for Found {
     fn from_line(line: &[u8]) -> Self {
         let v: serde_json::Value = serde_json::from_slice(line).expect("JSON");
@@ -128,8 +142,16 @@ fn main() {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
     println!(
-        "{:<32} {:>10} {:>17} {:>10} {:>17} {:>8}",
-        "pair", "twinplan s", "TRE mean/max mm", "SimpleITK", "TRE mean/max mm", "speedup"
+        "{:<32} {:>10} {:>17} {:>10} {:>17} {:>8} {:>10} {:>17} {:>8}",
+        "pair",
+        "twinplan s",
+        "TRE mean/max mm",
+        "SimpleITK",
+        "TRE mean/max mm",
+        "speedup",
+        "elastix",
+        "TRE mean/max mm",
+        "speedup"
     );
     let mut rows = Vec::new();
     for pair in &PAIRS {
@@ -137,9 +159,20 @@ fn main() {
         let (f, m) = (fixed.to_str().unwrap(), moving.to_str().unwrap());
         let Found(ours, ours_matrix, ours_iterations) = run_self(&["--child", f, m]);
         let Found(sitk, sitk_matrix, sitk_iterations) = anchor_with(&["register", f, m, &REPEATS.to_string()]);
+        let MaybeFound(elastix) = anchor_with(&["elastix", f, m, &REPEATS.to_string()]);
         let (a, b) = (tre(&ours_matrix, &truth, &points), tre(&sitk_matrix, &truth, &points));
+        let (elastix_text, elastix_json) = match &elastix {
+            Ok(Found(e, matrix, iterations)) => {
+                let c = tre(matrix, &truth, &points);
+                (
+                    format!("{:>10.3} {:>8.3}/{:<8.3} {:>7.2}x", e.seconds, c.0, c.1, e.seconds / ours.seconds),
+                    serde_json::json!({ "who": e.who, "seconds": e.seconds, "tre_mean_mm": c.0, "tre_max_mm": c.1, "iterations": iterations }),
+                )
+            }
+            Err(why) => (format!("{:>10} ({why})", "-"), serde_json::json!({ "unavailable": why })),
+        };
         println!(
-            "{:<32} {:>10.3} {:>8.3}/{:<8.3} {:>10.3} {:>8.3}/{:<8.3} {:>7.2}x   ({} points; {ours_iterations} and {sitk_iterations} iterations; {})",
+            "{:<32} {:>10.3} {:>8.3}/{:<8.3} {:>10.3} {:>8.3}/{:<8.3} {:>7.2}x {elastix_text}   ({} points; {ours_iterations} and {sitk_iterations} iterations; {})",
             pair.name,
             ours.seconds,
             a.0,
@@ -155,6 +188,7 @@ fn main() {
             "pair": pair.name, "points": points.len(),
             "twinplan": { "seconds": ours.seconds, "tre_mean_mm": a.0, "tre_max_mm": a.1, "iterations": ours_iterations },
             "anchor": { "who": sitk.who, "seconds": sitk.seconds, "tre_mean_mm": b.0, "tre_max_mm": b.1, "iterations": sitk_iterations },
+            "elastix": elastix_json,
         }));
     }
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-results/register.json");

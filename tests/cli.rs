@@ -680,6 +680,31 @@ fn register_recovers_a_known_motion_between_dicom_and_nifti_and_refuses_another_
     let worst = points.iter().map(|p| (found.transform_point(&(moving_from_fixed * p)) - p).norm()).fold(0.0, f64::max);
     assert!(worst < 0.5, "the worst target error is {worst:.3} mm over {} points", points.len());
 
+    // Masked to the upper half of the head by a label map on the CT: the same motion; a label
+    // that is not in the map is refused with the labels that are.
+    let c = nalgebra::center(&ct.grid.bounds_mm().0, &ct.grid.bounds_mm().1);
+    let labels: Vec<u16> = (0..ct.data.len())
+        .map(|i| u16::from(ct.grid.patient_point(nalgebra::Point3::from(ct.grid.ijk(i).map(|v| v as f64))).z > c.z))
+        .collect();
+    let mask = dir.path().join("upper.nii.gz");
+    twinplan::core::io::nifti::write_labels(&mask, &ct.grid, &labels, "upper half").unwrap();
+    let masked = format!("{}:1", mask.display());
+    let (code, out, err) =
+        twinplan(&["register", ct_dir.to_str().unwrap(), file.to_str().unwrap(), "--fixed-mask", &masked, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m: Vec<f64> = j["fixed_from_moving"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let found = nalgebra::Matrix4::from_row_slice(&m);
+    let upper: Vec<_> = points.iter().filter(|p| p.z > c.z).collect();
+    let worst =
+        upper.iter().map(|p| (found.transform_point(&(moving_from_fixed * *p)) - *p).norm()).fold(0.0, f64::max);
+    assert!(worst < 0.5 && upper.len() > 50, "masked: the worst target error is {worst:.3} mm over {}", upper.len());
+    let absent = format!("{}:7", mask.display());
+    let (code, _, err) =
+        twinplan(&["register", ct_dir.to_str().unwrap(), file.to_str().unwrap(), "--fixed-mask", &absent]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no voxel of the fixed scan") && err.contains("present"), "{err}");
+
     let (code, _, err) = twinplan(&["register", ct_dir.to_str().unwrap(), data("mr-sagittal").to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("different patients") && err.contains("--allow-other-patient"), "{err}");
@@ -719,7 +744,10 @@ fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
         a
     };
     let run = |a: Vec<String>| twinplan(&a.iter().map(String::as_str).collect::<Vec<_>>());
-    let (code, out, err) = run(args(&["--register", "--name", "T1 pseudo"]));
+    let (code, _, err) = run(args(&["--register", "--mask", "Cerebellum"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("--mask Cerebellum: the plan has no such segment") && err.contains("Brain"), "{err}");
+    let (code, out, err) = run(args(&["--register", "--mask", "Skull", "--name", "T1 pseudo"]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("added 'T1 pseudo'") && out.contains("registered by mutual information"), "{out}");
     let (code, _, err) = run(args(&[]));

@@ -88,3 +88,48 @@ fn the_same_answer_on_any_number_of_threads() {
     };
     assert_eq!(on(1), on(3));
 }
+
+/// A mask keeps the registration to the anatomy it covers. The moving scan is the CT's pseudo-MR
+/// moved by the truth, except that the half of the head on the patient's right (x below the
+/// centre, in the fixed scan's space) comes from a copy moved 8 mm further (as a jaw or a neck
+/// that moved on its own would). Masked to the left half (from 10 mm past the centre), the
+/// registration finds the truth there; unmasked it is pulled away by the other half.
+#[test]
+fn a_mask_keeps_the_registration_to_the_anatomy_it_covers() {
+    use std::sync::Arc;
+    use twinplan::core::segmentation::Mask;
+    use twinplan::core::volume::VoxelData;
+    let fixed = ct();
+    let c = centre(fixed);
+    let recipe = &pairs::CT_FAR;
+    let (truth, grid) = recipe.geometry(fixed);
+    let other = nalgebra::Isometry3::translation(8.0, 0.0, 0.0) * truth;
+    let (a, b) = (recipe.moving(fixed, &truth, &grid), recipe.moving(fixed, &other, &grid));
+    let mixed: Vec<f32> = (0..a.data.len())
+        .map(|i| {
+            let m = grid.patient_point(Point3::from(grid.ijk(i).map(|v| v as f64)));
+            if (truth * m).x > c.x { a.data.get(i) } else { b.data.get(i) }
+        })
+        .collect();
+    let moving = Volume { data: VoxelData::F32(mixed), ..a };
+    let left = |p: &Point3<f64>| p.x > c.x + 10.0;
+    let voxels = (0..fixed.data.len())
+        .map(|i| u8::from(left(&fixed.grid.patient_point(Point3::from(fixed.grid.ijk(i).map(|v| v as f64))))))
+        .collect();
+    let mask = Arc::new(Mask { grid: fixed.grid.clone(), voxels });
+    let points: Vec<Point3<f64>> = recipe.points(fixed, &truth, &grid).into_iter().filter(left).collect();
+    assert!(points.len() > 50, "{} points", points.len());
+    let run = |mask: Option<Arc<Mask>>| {
+        let settings = Settings { fixed_mask: mask, ..Settings::default() };
+        let found = register(fixed, &moving, &settings, &Progress::new()).unwrap();
+        pairs::tre_mm(&found.fixed_from_moving, &truth, &points)
+    };
+    let (masked, unmasked) = (run(Some(mask)), run(None));
+    eprintln!("TRE in the masked half: masked {masked:.3?} mm, unmasked {unmasked:.3?} mm");
+    assert!(masked.0 < 0.2 && masked.1 < 0.5, "masked: TRE {masked:?}");
+    assert!(unmasked.0 > 2.0 * masked.0 + 0.2, "the other half did not pull the unmasked one away: {unmasked:?}");
+
+    let empty = Arc::new(Mask::empty(&fixed.grid));
+    let e = register(fixed, &moving, &Settings { fixed_mask: Some(empty), ..Settings::default() }, &Progress::new());
+    assert!(e.unwrap_err().to_string().contains("no voxel"));
+}

@@ -42,6 +42,11 @@ struct AddScanArgs {
     /// Align it to the plan's scan (rigid, mutual information) instead of trusting the geometry.
     #[arg(long, conflicts_with = "landmarks")]
     register: bool,
+    /// With --register: compare only the voxels of this segment of the plan (by name): anatomy
+    /// that keeps its shape between the scans and has edges to align on (the skull, not the jaw;
+    /// a smooth region alone, such as the brain, holds too little).
+    #[arg(long, value_name = "SEGMENT", requires = "register")]
+    mask: Option<String>,
     /// Place it by three or more point pairs: a CSV file whose lines are X,Y,Z in the plan's scan
     /// then X,Y,Z of the same point in SCAN (LPS mm; lines starting with # are skipped).
     #[arg(long, value_name = "CSV")]
@@ -105,7 +110,18 @@ fn add_scan(args: &AddScanArgs) -> Result<()> {
         let fit = fit_landmarks(&primary_points, &secondary_points).with_context(|| format!("{}", file.display()))?;
         SecondaryScan::by_landmarks(&name, scan, &fit)
     } else if args.register {
-        let settings = Settings { allow_other_patient: true, ..Settings::default() };
+        let fixed_mask = match &args.mask {
+            Some(name) => {
+                let seg = &opened.doc.segmentation;
+                let segment = seg.segments.iter().find(|s| s.name == *name).with_context(|| {
+                    let names: Vec<&str> = seg.segments.iter().map(|s| s.name.as_str()).collect();
+                    format!("--mask {name}: the plan has no such segment (it has: {})", names.join(", "))
+                })?;
+                Some(std::sync::Arc::new(seg.mask(segment.label)))
+            }
+            None => None,
+        };
+        let settings = Settings { allow_other_patient: true, fixed_mask, ..Settings::default() };
         let found = register(primary, secondary, &settings, &progress).map_err(|e: RegistrationError| {
             anyhow::anyhow!("registering {} to the plan's scan: {e}", args.secondary.display())
         })?;

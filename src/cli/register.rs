@@ -9,6 +9,7 @@ use serde_json::json;
 use twinplan::core::dicom;
 use twinplan::core::progress::Progress;
 use twinplan::core::registration::{RegistrationError, Settings, register};
+use twinplan::core::segmentation::{Mask, import_labels};
 
 use super::common::{TerminalProgress, row_major};
 
@@ -27,6 +28,11 @@ pub struct RegisterArgs {
     /// Register scans whose PatientID differs.
     #[arg(long)]
     allow_other_patient: bool,
+    /// Compare only the fixed scan's voxels in this NIfTI label map (resampled onto the fixed
+    /// scan if needed): any label, or only LABEL with FILE:LABEL. For anatomy that keeps its
+    /// shape between the scans and has edges to align on (the skull, not the jaw).
+    #[arg(long, value_name = "FILE[:LABEL]")]
+    fixed_mask: Option<String>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -45,7 +51,8 @@ pub fn run(args: &RegisterArgs) -> Result<()> {
             eprintln!("warning: {}: {w}", path.display());
         }
     }
-    let settings = Settings { allow_other_patient: args.allow_other_patient, ..Settings::default() };
+    let fixed_mask = args.fixed_mask.as_deref().map(|m| fixed_mask(m, &fixed)).transpose()?;
+    let settings = Settings { allow_other_patient: args.allow_other_patient, fixed_mask, ..Settings::default() };
     let found = register(&fixed, &moving, &settings, &progress).map_err(|e| {
         let hint = match e {
             RegistrationError::OtherPatient { .. } => "; if they are one patient's, pass --allow-other-patient",
@@ -95,4 +102,23 @@ pub fn run(args: &RegisterArgs) -> Result<()> {
         bail!("the registration did not converge in {} iterations: do not use this transform", found.iterations);
     }
     Ok(())
+}
+
+/// The mask `FILE[:LABEL]` on `fixed`'s grid.
+fn fixed_mask(text: &str, fixed: &twinplan::core::volume::Volume) -> Result<std::sync::Arc<Mask>> {
+    // A label is what follows the last colon, when it is a number (paths may hold colons).
+    let (file, label) = match text.rsplit_once(':') {
+        Some((f, l)) if l.parse::<u16>().is_ok() => (f, l.parse::<u16>().ok()),
+        _ => (text, None),
+    };
+    let (labels, warnings) = import_labels(std::path::Path::new(file), &fixed.grid)?;
+    for w in warnings {
+        eprintln!("warning: {file}: {w}");
+    }
+    let voxels = labels.labels.iter().map(|&l| u8::from(label.map_or(l != 0, |want| l == want))).collect();
+    let mask = Mask { grid: fixed.grid.clone(), voxels };
+    if mask.is_empty() {
+        bail!("--fixed-mask {text}: no voxel of the fixed scan is in it (present: {})", labels.present_summary());
+    }
+    Ok(std::sync::Arc::new(mask))
 }

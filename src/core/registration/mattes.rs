@@ -32,10 +32,17 @@ impl Samples {
     /// random place inside it (deterministic). Off the voxel centres, because at the centres the
     /// metric rewards motions that line the moving scan's voxels up with them (interpolation
     /// blurs less there): a bias of up to half a moving voxel, which is what a 3 mm slice
-    /// spacing would cost.
-    pub fn draw(fixed: &Level, count: usize) -> Samples {
+    /// spacing would cost. Only points for which `inside` holds are kept (a mask), out of as
+    /// many more drawn as `share_inside` (the share of the scan it covers) asks.
+    pub fn draw(
+        fixed: &Level,
+        count: usize,
+        inside: &(dyn Fn(&Point3<f64>) -> bool + Sync),
+        share_inside: f64,
+    ) -> Samples {
         let n = fixed.values.len();
-        let step = (n as f64 / count.max(1) as f64).max(1.0);
+        let wanted = count as f64 / share_inside.clamp(1e-6, 1.0);
+        let step = (n as f64 / wanted.max(1.0)).max(1.0);
         let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64;
         let hi = fixed.grid.dims.map(|d| d.saturating_sub(1) as f64);
         let (voxels, values): (Vec<Point3<f64>>, Vec<f64>) = (0..((n as f64 / step) as usize))
@@ -47,6 +54,9 @@ impl Samples {
                     r = splitmix(r);
                     (ijk[a] as f64 + unit(r) - 0.5).clamp(0.0, hi[a])
                 }));
+                if !inside(&fixed.grid.patient_point(v)) {
+                    return None;
+                }
                 fixed.sample(&v).map(|(value, _)| (v, value))
             })
             .unzip();
@@ -221,7 +231,7 @@ mod tests {
         let outer = Grid::axis_aligned([28, 28, 28], Point3::new(-14.0, -14.0, -14.0), [1.0; 3]);
         let fixed = blob(&inner, Point3::new(1.0, 0.0, -1.0));
         let moving_level = blob(&outer, Point3::new(0.0, 1.5, 0.0));
-        let samples = Samples::draw(&fixed, 6000);
+        let samples = Samples::draw(&fixed, 6000, &|_| true, 1.0);
         let moving = Moving::new(&moving_level).unwrap();
         let at = Isometry3::new(Vector3::new(0.3, 0.2, -0.4), Vector3::new(0.02, -0.03, 0.01));
         let e = evaluate(&samples, &moving, &at, 100).unwrap();

@@ -15,6 +15,7 @@ use nalgebra::{Isometry3, Point3, Translation3, Vector3};
 use serde::Serialize;
 
 use crate::core::progress::{Cancelled, Interrupted, Progress};
+use crate::core::segmentation::Mask;
 use crate::core::volume::Volume;
 pub use landmarks::{LandmarkFit, fit as fit_landmarks};
 use mattes::{Moving, Samples, evaluate};
@@ -62,6 +63,11 @@ pub struct Settings {
     pub max_iterations: usize,
     /// Register scans whose PatientID differs.
     pub allow_other_patient: bool,
+    /// Only the fixed scan's voxels in this mask (on its grid) are compared: anatomy that keeps
+    /// its shape between the scans and has edges to align on (the skull, not the jaw or the
+    /// neck; a smooth region alone holds too little).
+    #[serde(skip)]
+    pub fixed_mask: Option<std::sync::Arc<Mask>>,
 }
 
 impl Default for Settings {
@@ -74,6 +80,7 @@ impl Default for Settings {
             relaxation: 0.7,
             max_iterations: 300,
             allow_other_patient: false,
+            fixed_mask: None,
         }
     }
 }
@@ -136,6 +143,17 @@ pub fn register(
         }
     }
     let (fixed_full, moving_full) = (full_level(fixed), full_level(moving));
+    let mask = settings.fixed_mask.as_deref();
+    if let Some(m) = mask {
+        if !m.grid.same_as(&fixed.grid, 1e-3) {
+            return Err(RegistrationError::Unusable("the mask is not on the fixed scan's grid".into()));
+        }
+        if m.is_empty() {
+            return Err(RegistrationError::Unusable("the mask holds no voxel of the fixed scan".into()));
+        }
+    }
+    let share = mask.map_or(1.0, |m| m.count() as f64 / m.voxels.len() as f64);
+    let inside = |p: &Point3<f64>| mask.is_none_or(|m| m.grid.voxel_at(p).is_some_and(|i| m.voxels[i] != 0));
     progress.begin("Registering", settings.levels_mm.len() as u64 * settings.max_iterations as u64);
 
     let mut moving_from_fixed = Isometry3::identity();
@@ -144,7 +162,7 @@ pub fn register(
     for (n, &spacing_mm) in settings.levels_mm.iter().enumerate() {
         let shrink = |l: &Level| if spacing_mm > 0.0 { l.shrunk(spacing_mm) } else { l.clone() };
         let (f, m) = (shrink(&fixed_full), shrink(&moving_full));
-        let samples = Samples::draw(&f, settings.samples);
+        let samples = Samples::draw(&f, settings.samples, &inside, share);
         let moving_level =
             Moving::new(&m).ok_or_else(|| RegistrationError::Unusable("the moving scan's grid is flat".into()))?;
         let min_overlap = (samples.points.len() as f64 * MIN_OVERLAP).ceil() as usize;
@@ -198,7 +216,7 @@ impl Probe {
     /// `samples`: fixed-scan samples (the more, the steadier the value; a registration uses
     /// [`Settings::default`]'s).
     pub fn new(fixed: &Volume, moving: &Volume, samples: usize) -> Probe {
-        let samples = Samples::draw(&full_level(fixed), samples);
+        let samples = Samples::draw(&full_level(fixed), samples, &|_| true, 1.0);
         let min_overlap = (samples.points.len() as f64 * MIN_OVERLAP).ceil() as usize;
         Probe { samples, moving: full_level(moving), min_overlap }
     }
