@@ -49,6 +49,11 @@ impl Shot {
 
 /// Runs the workstation until it has saved a screenshot; `None` when no display can be had.
 fn screenshot(args: &[&str], out: &Path) -> Option<Shot> {
+    screenshot_with(args, &[], out)
+}
+
+/// As [`screenshot`], with more of the screenshot mode's settings in the environment.
+fn screenshot_with(args: &[&str], env: &[(&str, &str)], out: &Path) -> Option<Shot> {
     let exe = env!("CARGO_BIN_EXE_twinplan");
     let have_xvfb = Command::new("xvfb-run").arg("--help").output().is_ok();
     let mut cmd = if have_xvfb {
@@ -63,7 +68,12 @@ fn screenshot(args: &[&str], out: &Path) -> Option<Shot> {
         eprintln!("SKIPPED: {msg}");
         return None;
     };
-    let status = cmd.args(args).env("TWINPLAN_SCREENSHOT", out).output().expect("start the workstation");
+    let status = cmd
+        .args(args)
+        .env("TWINPLAN_SCREENSHOT", out)
+        .envs(env.iter().copied())
+        .output()
+        .expect("start the workstation");
     assert!(status.status.success(), "the workstation failed:\n{}", String::from_utf8_lossy(&status.stderr));
     assert!(out.is_file(), "no screenshot written:\n{}", String::from_utf8_lossy(&status.stderr));
     Some(Shot::read(out))
@@ -178,4 +188,18 @@ fn a_bad_folder_shows_the_error_and_no_scene() {
     // No scan: the slice views are not drawn (no bright skull pixels in their column).
     let bone = shot.fraction(0.72, 0.05, 0.99, 0.95, |[r, g, b]| r > 200 && g > 200 && b > 180);
     assert!(bone < 0.001, "no scan, no slices ({bone})");
+}
+
+/// The bundled plan's MR fused in the slices as a colour overlay: the head in the slice views
+/// takes the hot map's orange and yellow over the grey CT (a quarter of the slice column in a run
+/// on 2026-11-30; under 0.4% with the plan's scan alone, its yellow nerves and red vessels).
+#[test]
+fn the_fused_mr_shows_over_the_ct_as_a_colour_overlay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env = [("TWINPLAN_SCREENSHOT_SHOW", "T1 MR"), ("TWINPLAN_SCREENSHOT_FUSION", "colour overlay")];
+    let Some(shot) = screenshot_with(&[], &env, &tmp.path().join("fused.png")) else {
+        return;
+    };
+    let hot = shot.fraction(0.72, 0.05, 0.99, 0.95, |[r, g, b]| r > 120 && r - b > 50 && g - b > 30);
+    assert!(hot > 0.1, "hot overlay pixels in the slices: {hot:.3}");
 }
