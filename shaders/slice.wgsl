@@ -61,9 +61,11 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
         if mode == 1 {
             color = mix(base, color, p.fusion.y);
         } else if mode == 2 {
-            // Squares fixed in patient space, so they stay put while paging through slices.
-            let cell = floor(patient.xyz / p.fusion.z);
-            let odd = (i32(cell.x) + i32(cell.y) + i32(cell.z)) % 2 != 0;
+            // Squares fixed on the view's plane (its mm from the plane's corner), so they stay
+            // put while paging through slices.
+            let along = in.uv * vec2(length(p.patient_from_uv[0].xyz), length(p.patient_from_uv[1].xyz));
+            let cell = floor(along / p.fusion.z);
+            let odd = (i32(cell.x) + i32(cell.y)) % 2 != 0;
             color = select(base, color, odd);
         } else {
             color = mix(base, hot(level), p.fusion.y * level);

@@ -123,7 +123,8 @@ fn visibility_crosshair_and_a_threshold_with_its_undo() {
     assert!(in_range > 10_000);
     let plan = app.world().resource::<Doc>().doc.clone();
     let step = Step::Threshold { lo, hi, scan: None };
-    app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| jobs.segment(&plan, w.resource::<Study>(), label, step));
+    app.world_mut()
+        .resource_scope(|w, mut jobs: Mut<Jobs>| jobs.segment(&plan, w.resource::<Study>(), label, step).unwrap());
     run_until(&mut app, "the threshold and the new surface", settled);
     let w = app.world_mut();
     assert_eq!(w.resource::<Doc>().doc.segmentation.labels.count(label), in_range);
@@ -384,7 +385,8 @@ fn a_fused_scan_is_shown_on_the_plans_grid_through_its_motion() {
     let in_range = (0..shown.data.len()).filter(|&i| (lo..=hi).contains(&f64::from(shown.data.get(i)))).count();
     let plan = app.world().resource::<Doc>().doc.clone();
     let step = Step::Threshold { lo, hi, scan: None };
-    app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| jobs.segment(&plan, w.resource::<Study>(), label, step));
+    app.world_mut()
+        .resource_scope(|w, mut jobs: Mut<Jobs>| jobs.segment(&plan, w.resource::<Study>(), label, step).unwrap());
     run_until(&mut app, "the threshold on the fused scan", |w| {
         w.resource::<Doc>().doc.segmentation.labels.count(label) > 0
     });
@@ -421,6 +423,13 @@ fn registering_a_fused_scan_places_it_anew_undoably() {
         primary_from_secondary: nalgebra::Isometry3::identity(),
         placement: Placement::Geometry,
     };
+    // The optic nerves were grown on the MR: it cannot move while they stand.
+    app.world_mut().write_message(Edit::run(unplaced.clone()));
+    app.update();
+    let refused = app.world_mut().resource_mut::<Notices>().error.take().unwrap_or_default();
+    assert!(refused.contains("cannot move") && refused.contains("Optic nerves"), "{refused}");
+    assert!(matches!(app.world().resource::<Doc>().doc.secondary_scans[0].placement, Placement::Automatic { .. }));
+    without_segments_read_from_the_mr(&mut app);
     app.world_mut().write_message(Edit::run(unplaced));
     app.update();
     let primary = app.world().resource::<Study>().volume.clone().unwrap();
@@ -458,6 +467,7 @@ fn a_fused_scan_moved_by_hand_is_placed_anew_with_its_metric() {
     use twinplan::core::document::Placement;
     let mut app = app();
     open_phantom(&mut app);
+    without_segments_read_from_the_mr(&mut app);
     let primary = app.world().resource::<Study>().volume.clone().unwrap();
     app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| jobs.show_fused(w.resource::<Doc>(), 0, primary.clone()));
     run_until(&mut app, "the fused MR", |w| w.resource::<Study>().fused.is_some());
@@ -541,6 +551,7 @@ fn landmarks_clicked_on_both_scans_place_the_fused_scan() {
     use twinplan::core::document::Placement;
     let mut app = app();
     open_phantom(&mut app);
+    without_segments_read_from_the_mr(&mut app);
     app.world_mut().resource_mut::<Tools>().tool = Tool::Landmarks;
     let c = twinplan::core::phantom::CENTRE_MM;
     app.world_mut().write_message(ClickAt { mm: c, dragging: false });
@@ -567,11 +578,21 @@ fn landmarks_clicked_on_both_scans_place_the_fused_scan() {
         app.world_mut().write_message(ClickAt { mm: shown * mr_from_ct(p), dragging: false });
         app.update();
     }
-    let command = app.world().resource::<Tools>().landmarks.fit(0, "T1 MR").unwrap();
+    let mr = app.world().resource::<Doc>().doc.secondary_scans[0].clone();
+    let command = app.world().resource::<Tools>().landmarks.fit(0, &mr).unwrap();
     app.world_mut().write_message(Edit::run(command));
     app.update();
     let placed = &app.world().resource::<Doc>().doc.secondary_scans[0];
     let Placement::Landmarks { fre_mm, errors_mm } = &placed.placement else { panic!("{:?}", placed.placement) };
     assert!(*fre_mm < 1e-6 && errors_mm.len() == 4, "{fre_mm} {errors_mm:?}");
     assert!((placed.primary_from_secondary.to_homogeneous() - m).abs().max() < 1e-6);
+}
+
+/// Removes the bundled plan's optic nerves, grown on its MR, so that the MR may move.
+fn without_segments_read_from_the_mr(app: &mut App) {
+    let doc = &app.world().resource::<Doc>().doc;
+    let nerves = doc.segmentation.segments.iter().find(|s| s.name == "Optic nerves").unwrap().label;
+    let remove = Command::remove_segment(doc, nerves).unwrap();
+    app.world_mut().write_message(Edit::run(remove));
+    app.update();
 }

@@ -145,3 +145,34 @@ fn the_metric_of_a_hand_placement_peaks_where_the_registration_ended() {
         }
     }
 }
+
+/// Where the plan's grid leaves the fused MR (the bottom of the head), the MR has no value: a
+/// threshold on its dark values (air, bone, flow voids, from 0) takes none of those voxels,
+/// though it would if they read as the MR's lowest value.
+#[test]
+fn a_threshold_on_the_fused_mr_takes_nothing_outside_its_field_of_view() {
+    use std::sync::Arc;
+    use twinplan::core::segmentation::{Segmentation, Step, WithFused};
+    let dir = common::project("sample_scans/phantom");
+    let plan = plan_io::read(&dir.join("phantom.twinplan.json")).unwrap();
+    let ct = dicom::open_volume(&dir.join("dicom"), None, &Progress::new()).unwrap().1.volume;
+    let mr = dicom::open_volume(&dir.join("mr"), None, &Progress::new()).unwrap().1.volume;
+    let fused = &plan.secondary_scans[0];
+    let on_ct = fused.on_grid(&mr, &ct.grid).unwrap();
+    let mr_from_ct = fused.primary_from_secondary.inverse();
+    let outside: Vec<usize> = (0..ct.data.len())
+        .filter(|&i| {
+            let p = ct.grid.patient_point(Point3::from(ct.grid.ijk(i).map(|c| c as f64)));
+            mr.grid.voxel_point(&(mr_from_ct * p)).and_then(|v| mr.sample_voxel(v)).is_none()
+        })
+        .collect();
+    assert!(outside.len() > 100_000, "{} voxels outside the MR", outside.len());
+    let values = WithFused { primary: &ct, fused: vec![(MR_NAME.to_owned(), Arc::new(on_ct))] };
+    let mut seg = Segmentation::new(&ct);
+    let label = seg.add("dark on the MR", twinplan::core::segmentation::Category::Other);
+    let step = Step::Threshold { lo: 0.0, hi: 50.0, scan: Some(MR_NAME.to_owned()) };
+    seg.apply(label, step, &values, &Progress::new()).unwrap();
+    let taken = seg.labels.count(label);
+    assert!(taken > 10_000, "{taken} dark voxels inside the MR");
+    assert!(outside.iter().all(|&i| seg.labels.labels[i] == 0), "a voxel outside the MR was taken");
+}

@@ -42,7 +42,7 @@ fn extent(grid: &Grid) -> Extent3d {
 fn volume_image(v: &Volume) -> (Image, f32) {
     let max_abs = v.data.range().map_or(1.0, |(lo, hi)| lo.abs().max(hi.abs()));
     let scale = if max_abs > 60000.0 { max_abs / 60000.0 } else { 1.0 };
-    let bits: Vec<u16> = match &v.data {
+    let bits: Vec<u16> = match &v.filled() {
         VoxelData::I16(d) => d.par_iter().map(|&x| half::f16::from_f32(x as f32 / scale).to_bits()).collect(),
         VoxelData::F32(d) => d.par_iter().map(|&x| half::f16::from_f32(x / scale).to_bits()).collect(),
     };

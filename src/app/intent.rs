@@ -120,7 +120,9 @@ fn carry_out(
                 clicks.write(*c);
             }
             Intent::Segment(label, step) => {
-                jobs.segment(&doc.doc, &study, *label, step.clone());
+                if let Err(e) = jobs.segment(&doc.doc, &study, *label, step.clone()) {
+                    notices.error = Some(e);
+                }
             }
             Intent::ShowScan(Some(index)) => {
                 if let Some(v) = study.volume.clone() {
@@ -137,6 +139,10 @@ fn carry_out(
                 }
             }
             Intent::ShowScan(None) => {
+                // A fused scan still being loaded or placed is not shown after all.
+                if let Some(job) = jobs.fuse.take() {
+                    job.progress.cancel();
+                }
                 if let Some(f) = study.fused.take() {
                     study.revision += 1;
                     let (centre, width) = f.window_before;

@@ -89,9 +89,10 @@ fn take(
         let index = doc.doc.secondary_scans.iter().position(|s| &s.name == name);
         if index.is_none() {
             warn!("the plan has no fused scan named '{name}'");
-        } else if study.fused.as_ref().map(|f| f.index) != index {
+        } else if study.fused.as_ref().map(|f| f.index) != index && notices.error.is_none() {
+            // (A failure to show it is captured as it is: its error dialog on screen.)
             ready = false;
-            if jobs.fuse.is_none() && notices.error.is_none() {
+            if jobs.fuse.is_none() {
                 intents.write(super::intent::Intent::ShowScan(index));
             }
         }

@@ -50,6 +50,8 @@ pub struct Jobs {
     pub relink: Option<PathBuf>,
     /// A scan refused as another patient's, until the user confirms it is this one's or not.
     pub confirm_patient: Option<PathBuf>,
+    /// An edit stopped because another began, for the status bar.
+    pub stopped: Option<String>,
     /// Loading a fused scan and resampling it onto the plan's grid, to show it.
     pub fuse: Option<Job<Fused>>,
 }
@@ -144,9 +146,17 @@ impl Jobs {
     /// Computes a segmentation step on segment `label` in the background; the result arrives as
     /// an undoable edit. While a fused scan is shown the step reads its values (and records its
     /// name, so the plan rebuilds the segment from the same scan).
-    pub fn segment(&mut self, doc: &PlanDocument, study: &Study, label: u16, step: Step) {
-        let Some(primary) = study.volume.clone() else { return };
+    /// Refused (with why) while the shown fused scan is still being placed anew: its values on
+    /// screen are not yet where the plan puts it.
+    pub fn segment(&mut self, doc: &PlanDocument, study: &Study, label: u16, step: Step) -> Result<(), String> {
+        let Some(primary) = study.volume.clone() else { return Ok(()) };
         let (step, fused) = match &study.fused {
+            Some(f) if doc.secondary_scans.get(f.index) != Some(&f.scan) => {
+                return Err(format!(
+                    "{} is being placed anew: segment from it once it is shown where the plan puts it.",
+                    f.scan.name
+                ));
+            }
             Some(f) => (step.reading(&f.scan.name), vec![(f.scan.name.clone(), f.volume.clone())]),
             None => (step, Vec::new()),
         };
@@ -156,6 +166,7 @@ impl Jobs {
             let diff = segmentation.edit(label, &step, &values, progress)?;
             Ok(Command::EditLabels { label, step: StepChange::Push(step), diff })
         }));
+        Ok(())
     }
 
     /// Imports every label of a NIfTI label map as a new segment, in one undoable step.
@@ -268,9 +279,11 @@ impl Jobs {
         }));
     }
 
+    /// Starts an edit; one still running is stopped, and the user told so.
     fn start_edit(&mut self, job: EditJob) {
         if let Some(old) = &self.edit {
             old.progress.cancel();
+            self.stopped = Some(format!("{} was stopped: {} started.", old.title, job.title));
         }
         self.edit = Some(job);
     }
@@ -343,10 +356,14 @@ fn poll_jobs(
     if let Some(result) = jobs.fuse.as_mut().and_then(Job::poll) {
         jobs.fuse = None;
         match result {
-            Ok(fused) => {
+            Ok(mut fused) => {
                 // A CT keeps the window in use; other scans are shown over their values (once:
                 // a scan placed anew keeps the window the user has set).
                 let again = study.fused.as_ref().is_some_and(|f| f.index == fused.index);
+                // The plan's scan keeps the window it had before any fused scan was shown.
+                if let Some(shown) = &study.fused {
+                    fused.window_before = shown.window_before;
+                }
                 if !again
                     && fused.volume.meta.modality != "CT"
                     && let Some((centre, width)) = fused.volume.value_window()
@@ -378,6 +395,9 @@ fn poll_jobs(
                 study.revision += 1;
             }
         }
+    }
+    if let Some(stopped) = jobs.stopped.take() {
+        notices.done = Some(stopped);
     }
     if let Some(result) = jobs.edit.as_mut().and_then(Job::poll) {
         jobs.edit = None;
@@ -419,6 +439,12 @@ fn poll_jobs(
             study.fused = None;
             study.revision += 1;
             notices.done = None;
+            // Work begun on the plan before belongs to it: none of it lands on this one.
+            for job in
+                [jobs.edit.take().map(|j| j.progress), jobs.fuse.take().map(|j| j.progress)].into_iter().flatten()
+            {
+                job.cancel();
+            }
             doc.replace(r.doc, r.plan_path);
         }
         // Either way the current study stays as it was.

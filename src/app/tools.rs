@@ -12,7 +12,7 @@ use super::scene::MainCamera;
 use super::sets::Stage;
 use super::study::Study;
 use super::tasks::Jobs;
-use crate::core::document::{Command, StepChange};
+use crate::core::document::{Command, SecondaryScan, StepChange};
 use crate::core::planning::SearchSettings;
 use crate::core::progress::Progress;
 use crate::core::segmentation::{Connectivity, Preset, Step};
@@ -83,7 +83,8 @@ pub struct Tools {
 /// and the same feature in the fused scan's own patient space.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Landmarks {
-    /// The fused scan they are for, by name (picking in another one starts afresh).
+    /// The series they are for (its points are in its patient space, whichever plan entry shows
+    /// it); picking on another series starts afresh.
     pub scan: Option<String>,
     pub pairs: Vec<[Option<Point3<f64>>; 2]>,
     /// Which side the next click picks: false the plan's scan, true the fused scan.
@@ -108,13 +109,18 @@ impl Landmarks {
         self.pairs.iter().filter_map(|[a, b]| Some(((*a)?, (*b)?))).unzip()
     }
 
-    /// The fused scan `index` (named `name`) placed by the complete pairs: the command, or why
+    /// Whether they were picked on `scan`'s series.
+    pub fn are_for(&self, scan: &SecondaryScan) -> bool {
+        self.scan.as_deref() == Some(series_key(scan))
+    }
+
+    /// The plan's fused scan `index`, `scan`, placed by the complete pairs: the command, or why
     /// not.
-    pub fn fit(&self, index: usize, name: &str) -> Result<Command, String> {
+    pub fn fit(&self, index: usize, scan: &SecondaryScan) -> Result<Command, String> {
         use crate::core::document::Placement;
         use crate::core::registration::fit_landmarks;
-        if self.scan.as_deref() != Some(name) {
-            return Err(format!("No landmarks are picked for {name}."));
+        if !self.are_for(scan) {
+            return Err(format!("No landmarks are picked for {}.", scan.name));
         }
         let (plan, fused) = self.complete();
         let fit = fit_landmarks(&plan, &fused).map_err(|e| e.to_string())?;
@@ -153,6 +159,11 @@ impl Tools {
             _ => None,
         }
     }
+}
+
+/// The series a fused scan shows (its name where a volume file gave it no UID).
+fn series_key(scan: &SecondaryScan) -> &str {
+    if scan.scan.series_uid.is_empty() { &scan.name } else { &scan.scan.series_uid }
 }
 
 /// What the pointer is over in the 3D view.
@@ -233,8 +244,8 @@ pub(super) fn on_click(
                     continue;
                 };
                 let marks = &mut tools.landmarks;
-                if marks.scan.as_deref() != Some(f.scan.name.as_str()) {
-                    *marks = Landmarks { scan: Some(f.scan.name.clone()), ..Landmarks::default() };
+                if !marks.are_for(&f.scan) {
+                    *marks = Landmarks { scan: Some(series_key(&f.scan).to_owned()), ..Landmarks::default() };
                 }
                 // A click on the fused scan is where its feature lies in its own space, under the
                 // placement shown now.
@@ -266,10 +277,15 @@ pub(super) fn on_click(
             }
             (Tool::Grow, Some(label)) if !click.dragging => {
                 let step = Step::Grow { seeds_mm: vec![click.mm], lo, hi, connectivity: c, scan: None };
-                jobs.segment(&doc.doc, &study, label, step);
+                if let Err(e) = jobs.segment(&doc.doc, &study, label, step) {
+                    notices.error = Some(e);
+                }
             }
             (Tool::KeepIsland, Some(label)) if !click.dragging => {
-                jobs.segment(&doc.doc, &study, label, Step::KeepIslands { seeds_mm: vec![click.mm], connectivity: c });
+                let step = Step::KeepIslands { seeds_mm: vec![click.mm], connectivity: c };
+                if let Err(e) = jobs.segment(&doc.doc, &study, label, step) {
+                    notices.error = Some(e);
+                }
             }
             (Tool::Brush, Some(label)) => {
                 let step = Step::Brush { centre_mm: click.mm, radius_mm: tools.brush_radius_mm, erase: tools.erase };

@@ -90,7 +90,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         let on_grid = s.on_grid(&volume, primary).with_context(|| format!("{}: a flat grid", s.scan.path.display()))?;
         let path = scans.join(format!("{}_{}.nii.gz", n + 1, paths::file_stem(&name(&s.name), "scan")));
         let description = if anonymise { volume.meta.modality.clone() } else { name(&s.name) };
-        nifti::write_volume(&path, primary, &on_grid.data, &description)?;
+        nifti::write_volume(&path, primary, &on_grid.filled(), &description)?;
         written.push(path);
     }
     drop(shown);

@@ -72,7 +72,7 @@ pub fn study_ui(
             ui.horizontal(|ui| {
                 ui.label(&s.name).on_hover_text(s.scan.path.display().to_string());
                 if ui
-                    .small_button("Remove")
+                    .add_enabled(!busy, egui::Button::new("Remove").small())
                     .on_hover_text("Take this scan out of the plan (undo brings it back)")
                     .clicked()
                 {
@@ -137,9 +137,10 @@ pub fn study_ui(
     }
 }
 
-/// Moving the shown fused scan by hand: shifts along and turns about the patient's axes (about
-/// the centre of the plan's scan, so a turn does not swing the scan away), typed or dragged, each
-/// drag one undo step; the mutual information at the placement follows.
+/// Moving the shown fused scan by hand: a shift along the patient's axes and turns about them
+/// (roll, pitch, yaw about L, P and S as fixed axes), pivoting on the fused scan's point that the
+/// shift carries away from the plan scan's centre, so a turn does not swing the scan away; typed
+/// or dragged, each drag one undo step; the mutual information at the placement follows.
 fn adjust_ui(
     ui: &mut egui::Ui,
     shown: &Fused,
@@ -149,7 +150,7 @@ fn adjust_ui(
 ) {
     use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
     ui.label(egui::RichText::new("Adjust by hand").strong()).on_hover_text(
-        "Shift along and turn about the patient's axes, about the centre of the plan's scan; drag or type. Each drag is one undo step.",
+        "Shift along the patient's axes (mm) and turn (degrees: about L, then P, then S, the patient's fixed axes), pivoting on the fused scan's point that lay at the centre of the plan's scan before the shift; drag or type. Each drag is one undo step.",
     );
     let m = entry.primary_from_secondary;
     let c = centre.coords;

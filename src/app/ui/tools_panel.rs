@@ -250,15 +250,14 @@ fn landmarks_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, reading: Option
         ui.selectable_value(&mut marks.in_fused, false, "plan's scan");
         ui.selectable_value(&mut marks.in_fused, true, name);
     });
-    let ours = marks.scan.as_deref() == Some(name);
-    let pairs = if ours { marks.pairs.as_slice() } else { &[] };
+    let entry = doc.doc.secondary_scans.iter().enumerate().find(|(_, s)| s.name == name);
+    let pairs = if entry.is_some_and(|(_, s)| marks.are_for(s)) { marks.pairs.as_slice() } else { &[] };
     let point =
         |p: &Option<nalgebra::Point3<f64>>| p.map_or("-".to_owned(), |p| format!("{:.1}, {:.1}, {:.1}", p.x, p.y, p.z));
     for (n, [a, b]) in pairs.iter().enumerate() {
         ui.label(egui::RichText::new(format!("{}: plan {} / fused {} (LPS mm)", n + 1, point(a), point(b))).small());
     }
-    let index = doc.doc.secondary_scans.iter().position(|s| s.name == name);
-    let fit = index.map(|i| marks.fit(i, name));
+    let fit = entry.map(|(i, s)| marks.fit(i, s));
     match &fit {
         Some(Ok(Command::SetScanPlacement { placement: Placement::Landmarks { errors_mm, fre_mm }, .. })) => {
             let worst = errors_mm.iter().copied().fold(0.0, f64::max);

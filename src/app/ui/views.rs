@@ -298,7 +298,8 @@ fn slice(
             painter.circle_stroke(p, radius, Stroke::new(1.5, color));
         }
         let voxel = volume.grid.voxel_point(&mm);
-        let value = voxel.and_then(|q| volume.sample_voxel(q));
+        // NaN: outside a fused scan's field of view.
+        let value = voxel.and_then(|q| volume.sample_voxel(q)).filter(|v| !v.is_nan());
         let mut s = match value {
             Some(val) => format!("{val:.0} {}", volume.meta.unit),
             None => "outside the scan".to_owned(),
@@ -322,7 +323,7 @@ fn slice(
 /// the plan's scan, magenta in the fused scan (where its placement now puts them).
 fn landmarks_in_slice(painter: &egui::Painter, map: &SliceMapping, v: &Views) {
     let (Some(f), marks) = (&v.study.fused, &v.tools.landmarks) else { return };
-    if marks.scan.as_deref() != Some(f.scan.name.as_str()) {
+    if !marks.are_for(&f.scan) {
         return;
     }
     let normal = map.frame.right.cross(&map.frame.down);

@@ -345,26 +345,17 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
             Command::RemoveScan { index: insert(&mut doc.secondary_scans, index, scan) }
         }
         Command::RemoveScan { index } => {
-            if let Some(name) = doc.secondary_scans.get(index).map(|s| &s.name) {
-                let readers: Vec<&str> = doc
-                    .segmentation
-                    .segments
-                    .iter()
-                    .filter(|s| s.steps.iter().any(|step| step.scan() == Some(name)))
-                    .map(|s| s.name.as_str())
-                    .collect();
-                if !readers.is_empty() {
-                    return Err(PlanError::Invalid(format!(
-                        "the fused scan '{name}' cannot go: the plan rebuilds {} from its values",
-                        readers.join(", ")
-                    )));
-                }
-            }
+            refuse_if_read(doc, index, "cannot go")?;
             let scan = remove(&mut doc.secondary_scans, index, "fused scan")?;
             ch.scans = true;
             Command::AddScan { index, scan }
         }
         Command::SetScanPlacement { index, primary_from_secondary, placement } => {
+            // Its segments would stay where the old placement put them while their recipe
+            // would rebuild them elsewhere.
+            if doc.secondary_scans.get(index).is_some_and(|s| s.primary_from_secondary != primary_from_secondary) {
+                refuse_if_read(doc, index, "cannot move")?;
+            }
             let scan = item(&mut doc.secondary_scans, index, "fused scan")?;
             ch.scans = true;
             Command::SetScanPlacement {
@@ -421,6 +412,30 @@ impl Command {
 }
 
 /// Inserts at `index`, or at the end when the list is shorter; returns where it went.
+/// Refuses to change the fused scan `index` (`what`: "cannot go") while segments are made from
+/// its values, naming them.
+fn refuse_if_read(doc: &PlanDocument, index: usize, what: &str) -> Result<(), PlanError> {
+    let Some(name) = doc.secondary_scans.get(index).map(|s| &s.name) else { return Ok(()) };
+    let readers: Vec<&str> = doc
+        .segmentation
+        .segments
+        .iter()
+        .filter(|s| s.steps.iter().any(|step| step.scan() == Some(name)))
+        .map(|s| s.name.as_str())
+        .collect();
+    if readers.is_empty() {
+        return Ok(());
+    }
+    Err(PlanError::Invalid(format!(
+        "the fused scan '{name}' {what}: {} {} made from its values and would not follow it; remove {} first \
+         (and make {} again afterwards)",
+        readers.join(", "),
+        if readers.len() == 1 { "is" } else { "are" },
+        if readers.len() == 1 { "that segment" } else { "those segments" },
+        if readers.len() == 1 { "it" } else { "them" },
+    )))
+}
+
 fn insert<T>(list: &mut Vec<T>, index: usize, item: T) -> usize {
     let index = index.min(list.len());
     list.insert(index, item);

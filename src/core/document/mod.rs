@@ -26,8 +26,8 @@ use crate::core::segmentation::{Category, Segmentation, SegmentationError};
 
 /// The schema version written by this build; older documents are migrated, newer refused.
 /// Version 2 added secondary scans (a version 1 plan has none); version 3 lets a threshold or a
-/// region growing read a fused scan's values (`scan` on the step): a version 2 reader would
-/// ignore it and read the plan's scan instead, so such a plan is refused there.
+/// region growing read a fused scan's values (`scan` on the step), which a version 2 reader would
+/// ignore, reading the plan's scan instead: so version 2 readers refuse version 3 files.
 pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]

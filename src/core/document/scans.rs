@@ -86,11 +86,11 @@ impl SecondaryScan {
 
     /// This scan on the primary scan's grid (trilinear, through `primary_from_secondary`), with
     /// its own values, units and identity: what tools, the views and exports read. Where the
-    /// primary grid leaves this scan the value is this scan's lowest (its background). `None`
-    /// when this scan's grid is flat.
+    /// primary grid leaves this scan the value is NaN: no value, which no threshold takes (the
+    /// views and exports show it as this scan's lowest). `None` when this scan's grid is flat.
     pub fn on_grid(&self, volume: &Volume, primary: &Grid) -> Option<Volume> {
-        let outside = volume.data.range().map_or(0.0, |r| r.0);
-        let values = volume.resampled(primary, &self.primary_from_secondary.inverse().to_homogeneous(), outside)?;
+        let to_secondary = self.primary_from_secondary.inverse().to_homogeneous();
+        let values = volume.resampled(primary, &to_secondary, f32::NAN)?;
         Some(Volume {
             grid: primary.clone(),
             data: VoxelData::F32(values),

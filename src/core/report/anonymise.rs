@@ -35,11 +35,17 @@ impl Scrubber {
 
     /// This scrubber removing `meta`'s identifying values too (a fused scan's).
     pub fn and(self, meta: &VolumeMeta) -> Scrubber {
-        let mut values = self.values;
-        values.extend(Scrubber::new(meta).values);
-        values.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-        values.dedup();
-        Scrubber { values }
+        let more = Scrubber::new(meta).values;
+        self.and_values(more)
+    }
+
+    /// This scrubber removing `values` too (what names a fused scan that could not be read).
+    pub fn and_values(self, values: impl IntoIterator<Item = String>) -> Scrubber {
+        let mut all = self.values;
+        all.extend(values.into_iter().map(|v| v.trim().to_lowercase()).filter(|v| v.chars().count() >= 3));
+        all.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        all.dedup();
+        Scrubber { values: all }
     }
 
     /// The text without the identifying values (matched regardless of case) and without paths

@@ -156,7 +156,11 @@ pub fn build(input: &Input, anonymise: bool) -> Result<Report, ReportError> {
     let patient = (!anonymise).then(|| (meta.patient_name.clone(), meta.patient_id.clone()));
     let mut report = Report { patient, scan, structures, paths, conflicts, warnings, footer };
     if anonymise {
-        report.scrub(&input.fused.iter().fold(Scrubber::new(meta), |s, (_, v)| s.and(&v.meta)));
+        // The fused scans' headers where they were read, and what names each in the plan (a
+        // warning about one that could not be read names it and its series).
+        let named = doc.secondary_scans.iter().flat_map(|s| [s.name.clone(), s.scan.series_uid.clone()]);
+        let scrubber = input.fused.iter().fold(Scrubber::new(meta), |s, (_, v)| s.and(&v.meta)).and_values(named);
+        report.scrub(&scrubber);
     }
     Ok(report)
 }

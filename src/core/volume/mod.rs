@@ -125,6 +125,18 @@ impl Volume {
     /// A window (centre, width) over all the values: how a scan without calibrated units (MR and
     /// others) is first shown. Header windows are not trusted for this: anonymisers and
     /// converters leave meaningless ones (mr-sagittal says centre 11, width 22 over 0-713).
+    /// The values with every NaN (no value: outside a fused scan's field of view) as the
+    /// lowest value, for pictures and files that need a number everywhere.
+    pub fn filled(&self) -> VoxelData {
+        match &self.data {
+            VoxelData::F32(v) if v.iter().any(|x| x.is_nan()) => {
+                let lo = self.data.range().map_or(0.0, |r| r.0);
+                VoxelData::F32(v.par_iter().map(|&x| if x.is_nan() { lo } else { x }).collect())
+            }
+            data => data.clone(),
+        }
+    }
+
     pub fn value_window(&self) -> Option<(f64, f64)> {
         let (lo, hi) = self.data.range()?;
         Some((f64::from(lo + hi) / 2.0, f64::from(hi - lo).max(1.0)))
