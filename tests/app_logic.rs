@@ -457,6 +457,16 @@ fn registering_a_fused_scan_places_it_anew_undoably() {
         (back.placement.clone(), back.primary_from_secondary),
         (Placement::Geometry, nalgebra::Isometry3::identity())
     );
+
+    // Removed while it registers: the result is not applied to whatever entry is there now.
+    let primary = app.world().resource::<Study>().volume.clone().unwrap();
+    app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| jobs.register_fused(w.resource::<Doc>(), 0, primary));
+    app.world_mut().write_message(Edit::run(Command::RemoveScan { index: 0 }));
+    app.update();
+    run_until_error(&mut app, |w| w.resource::<Jobs>().edit.is_none());
+    let error = app.world().resource::<Notices>().error.clone().unwrap_or_default();
+    assert!(error.contains("is not applied"), "{error}");
+    assert!(app.world().resource::<Doc>().doc.secondary_scans.is_empty());
 }
 
 /// Moving a shown fused scan by hand: the views place it anew from the scan already loaded (it

@@ -52,6 +52,9 @@ pub struct Jobs {
     pub confirm_patient: Option<PathBuf>,
     /// An edit stopped because another began, for the status bar.
     pub stopped: Option<String>,
+    /// The fused scan (index, name) the running edit will place: its result is applied only if
+    /// that entry is still there.
+    edit_places: Option<(usize, String)>,
     /// Loading a fused scan and resampling it onto the plan's grid, to show it.
     pub fuse: Option<Job<Fused>>,
 }
@@ -261,6 +264,7 @@ impl Jobs {
         use crate::core::registration::{Settings, register};
         let Some(scan) = doc.doc.secondary_scans.get(index).cloned() else { return };
         let plan = doc.path.clone().unwrap_or_default();
+        let places = (index, scan.name.clone());
         self.start_edit(Job::spawn(format!("Registering {}", scan.name), move |progress| {
             let volume = plan_io::load_secondary(&plan, &scan, progress)?;
             let found = register(&primary, &volume, &Settings::default(), progress)
@@ -277,6 +281,7 @@ impl Jobs {
                 placement: Placement::Automatic { metric: found.metric, iterations: found.iterations },
             })
         }));
+        self.edit_places = Some(places);
     }
 
     /// Starts an edit; one still running is stopped, and the user told so.
@@ -286,6 +291,7 @@ impl Jobs {
             self.stopped = Some(format!("{} was stopped: {} started.", old.title, job.title));
         }
         self.edit = Some(job);
+        self.edit_places = None;
     }
 }
 
@@ -401,7 +407,20 @@ fn poll_jobs(
     }
     if let Some(result) = jobs.edit.as_mut().and_then(Job::poll) {
         jobs.edit = None;
+        let places = jobs.edit_places.take();
         match result {
+            // The plan's fused scans changed under a registration (undo, another plan): its
+            // result would place another entry.
+            Ok(_)
+                if places
+                    .as_ref()
+                    .is_some_and(|(i, name)| doc.doc.secondary_scans.get(*i).map(|s| &s.name) != Some(name)) =>
+            {
+                let name = places.map(|(_, n)| n).unwrap_or_default();
+                notices.error = Some(format!(
+                    "The registration of {name} is not applied: the plan's fused scans changed while it ran."
+                ));
+            }
             Ok(command) => {
                 edits.write(Edit::run(command));
             }
@@ -445,6 +464,7 @@ fn poll_jobs(
             {
                 job.cancel();
             }
+            jobs.edit_places = None;
             doc.replace(r.doc, r.plan_path);
         }
         // Either way the current study stays as it was.
