@@ -2,6 +2,8 @@
 //! They are uploaded when the scan or the voxels change; window/level, the overlay and the
 //! transfer functions are applied in the shaders.
 
+use std::sync::Arc;
+
 use bevy::asset::RenderAssetUsages;
 use bevy::image::ImageSampler;
 use bevy::prelude::*;
@@ -120,6 +122,9 @@ fn upload(
     mut tex: ResMut<VolumeTextures>,
     mut images: ResMut<Assets<Image>>,
     mut seen: Local<(u64, u64, u64)>,
+    // The plan's scan now under a fused one (by its address), so that placing the fused scan
+    // anew, at every step of a drag, does not upload the plan's scan again.
+    mut under_seen: Local<Option<usize>>,
 ) {
     let Some(v) = study.shown() else { return };
     let mut changed = false;
@@ -127,13 +132,18 @@ fn upload(
         let (img, scale) = volume_image(v);
         let _ = images.insert(&tex.volume, img);
         tex.value_scale = scale;
-        let (under, under_scale) = match (&study.fused, &study.volume) {
-            (Some(_), Some(plan_scan)) => volume_image(plan_scan),
-            _ => (empty_3d(TextureFormat::R16Float), 1.0),
+        seen.0 = study.revision;
+        changed = true;
+    }
+    let under_now = study.fused.as_ref().and(study.volume.as_ref());
+    if *under_seen != under_now.map(|p| Arc::as_ptr(p) as usize) {
+        let (under, under_scale) = match under_now {
+            Some(plan_scan) => volume_image(plan_scan),
+            None => (empty_3d(TextureFormat::R16Float), 1.0),
         };
         let _ = images.insert(&tex.under, under);
         tex.under_scale = under_scale;
-        seen.0 = study.revision;
+        *under_seen = under_now.map(|p| Arc::as_ptr(p) as usize);
         changed = true;
     }
     let labels = &doc.doc.segmentation.labels;
