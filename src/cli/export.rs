@@ -86,10 +86,9 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         std::fs::create_dir_all(&scans).with_context(|| format!("{}: cannot create the folder", scans.display()))?;
     }
     for (n, s) in doc.secondary_scans.iter().enumerate() {
-        let volume = plan_io::load_secondary(plan, s, &progress)?;
-        let on_grid = s.on_grid(&volume, primary).with_context(|| format!("{}: a flat grid", s.scan.path.display()))?;
+        let on_grid = plan_io::fused_on_grid(plan, s, primary, &progress)?;
         let path = scans.join(format!("{}_{}.nii.gz", n + 1, paths::file_stem(&name(&s.name), "scan")));
-        let description = if anonymise { volume.meta.modality.clone() } else { name(&s.name) };
+        let description = if anonymise { on_grid.meta.modality.clone() } else { name(&s.name) };
         nifti::write_volume(&path, primary, &on_grid.filled(), &description)?;
         written.push(path);
     }

@@ -306,20 +306,25 @@ pub fn all_fused(
 }
 
 /// One of the plan's fused scans, loaded and placed on `primary`.
-fn fused_on_grid(
+pub fn fused_on_grid(
     plan: &Path,
     secondary: &SecondaryScan,
     primary: &Grid,
     progress: &Progress,
 ) -> Result<Volume, PlanIoError> {
     let volume = load_secondary(plan, secondary, progress)?;
-    secondary.on_grid(&volume, primary).ok_or_else(|| PlanIoError::SecondaryMissing {
+    secondary.on_grid(&volume, primary).ok_or_else(|| secondary_missing(plan, secondary, "its grid is flat".into()))
+}
+
+/// The plan at `plan` cannot have its fused scan `secondary`, for `detail`.
+fn secondary_missing(plan: &Path, secondary: &SecondaryScan, detail: String) -> PlanIoError {
+    PlanIoError::SecondaryMissing {
         plan: plan.to_owned(),
         name: secondary.name.clone(),
         scan: secondary.scan.path.clone(),
         series_uid: secondary.scan.series_uid.clone(),
-        detail: "its grid is flat".into(),
-    })
+        detail,
+    }
 }
 
 /// A plan opened with everything it stands on: its scan loaded and its label map filled.
@@ -357,13 +362,7 @@ fn load_series(
 
 /// Loads one of the plan's secondary scans (`plan` names the plan in errors).
 pub fn load_secondary(plan: &Path, secondary: &SecondaryScan, progress: &Progress) -> Result<Volume, PlanIoError> {
-    let missing = |detail: String| PlanIoError::SecondaryMissing {
-        plan: plan.to_owned(),
-        name: secondary.name.clone(),
-        scan: secondary.scan.path.clone(),
-        series_uid: secondary.scan.series_uid.clone(),
-        detail,
-    };
+    let missing = |detail: String| secondary_missing(plan, secondary, detail);
     let (_, loaded) = load_series(&secondary.scan, progress).map_err(|e| match e {
         e @ crate::core::dicom::DicomError::Cancelled(_) => PlanIoError::Scan(e),
         e => missing(e.to_string()),
