@@ -228,7 +228,7 @@ impl Jobs {
     /// One that does not converge is not added.
     pub fn add_scan(&mut self, doc: &PlanDocument, primary: Arc<Volume>, path: PathBuf, allow_other_patient: bool) {
         use crate::core::document::{FuseRefused, fused_name, may_fuse};
-        use crate::core::registration::{Settings, register};
+        use crate::core::registration::{Registration, Settings, register};
         let (index, taken) = (doc.secondary_scans.len(), doc.secondary_scans.clone());
         let title = format!("Adding {}", path.display());
         self.start_edit(Job::spawn(title, move |progress| {
@@ -243,14 +243,8 @@ impl Jobs {
             may_fuse(&primary, added, allow_other_patient).map_err(refused)?;
             let settings = Settings { allow_other_patient: true, ..Settings::default() };
             let found = register(&primary, added, &settings, progress)
-                .map_err(|e| JobError::from(e).context(&format!("registering {}", path.display())))?;
-            if !found.converged {
-                return Err(JobError::Failed(format!(
-                    "registering {} did not converge after {} iterations: it is not added",
-                    path.display(),
-                    found.iterations
-                )));
-            }
+                .and_then(Registration::converged)
+                .map_err(|e| JobError::from(e).context(&format!("registering {} (it is not added)", path.display())))?;
             let scan = SecondaryScan::registered(&fused_name(added, &taken), ScanRef::of(&path, &loaded), &found);
             Ok(Command::AddScan { index, scan })
         }));
@@ -261,20 +255,16 @@ impl Jobs {
     /// undoable new placement. One that does not converge changes nothing and says so.
     pub fn register_fused(&mut self, doc: &Doc, index: usize, primary: Arc<Volume>) {
         use crate::core::document::Placement;
-        use crate::core::registration::{Settings, register};
+        use crate::core::registration::{Registration, Settings, register};
         let Some(scan) = doc.doc.secondary_scans.get(index).cloned() else { return };
         let plan = doc.path.clone().unwrap_or_default();
         let places = (index, scan.name.clone());
         self.start_edit(Job::spawn(format!("Registering {}", scan.name), move |progress| {
             let volume = plan_io::load_secondary(&plan, &scan, progress)?;
-            let found = register(&primary, &volume, &Settings::default(), progress)
-                .map_err(|e| JobError::from(e).context(&format!("registering {}", scan.name)))?;
-            if !found.converged {
-                return Err(JobError::Failed(format!(
-                    "registering {}: no convergence after {} iterations (metric {:.4}); its placement is unchanged",
-                    scan.name, found.iterations, found.metric
-                )));
-            }
+            let found =
+                register(&primary, &volume, &Settings::default(), progress).and_then(Registration::converged).map_err(
+                    |e| JobError::from(e).context(&format!("registering {} (its placement is unchanged)", scan.name)),
+                )?;
             Ok(Command::SetScanPlacement {
                 index,
                 primary_from_secondary: found.fixed_from_moving,

@@ -10,7 +10,7 @@ use twinplan::core::dicom;
 use twinplan::core::document::io as plan_io;
 use twinplan::core::document::{Command, FuseRefused, ScanRef, SecondaryScan, fused_name, may_fuse};
 use twinplan::core::progress::Progress;
-use twinplan::core::registration::{RegistrationError, Settings, fit_landmarks, register};
+use twinplan::core::registration::{Registration, RegistrationError, Settings, fit_landmarks, register};
 
 use super::common::{ScanArg, TerminalProgress};
 
@@ -122,16 +122,14 @@ fn add_scan(args: &AddScanArgs) -> Result<()> {
             None => None,
         };
         let settings = Settings { allow_other_patient: true, fixed_mask, ..Settings::default() };
-        let found = register(primary, secondary, &settings, &progress).map_err(|e: RegistrationError| {
-            anyhow::anyhow!("registering {} to the plan's scan: {e}", args.secondary.display())
-        })?;
-        if !found.converged {
-            bail!(
-                "registering {} to the plan's scan did not converge in {} iterations: the plan is unchanged",
-                args.secondary.display(),
-                found.iterations
-            );
-        }
+        let found = register(primary, secondary, &settings, &progress).and_then(Registration::converged).map_err(
+            |e: RegistrationError| {
+                anyhow::anyhow!(
+                    "registering {} to the plan's scan (the plan is unchanged): {e}",
+                    args.secondary.display()
+                )
+            },
+        )?;
         SecondaryScan::registered(&name, scan, &found)
     } else {
         SecondaryScan::by_geometry(&name, scan)

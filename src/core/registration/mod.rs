@@ -31,6 +31,9 @@ pub enum RegistrationError {
     Unusable(String),
     #[error("landmarks: {0}")]
     Landmarks(String),
+    /// The finest level did not converge: the motion found must not be used.
+    #[error("no convergence after {iterations} iterations (mutual information {metric:.4})")]
+    NotConverged { iterations: usize, metric: f64 },
     #[error("cancelled")]
     Cancelled,
 }
@@ -118,6 +121,17 @@ pub struct Registration {
     /// The finest level converged; when false the result must not be used.
     pub converged: bool,
     pub time_s: f64,
+}
+
+impl Registration {
+    /// The registration, if its motion may be used.
+    pub fn converged(self) -> Result<Registration, RegistrationError> {
+        if self.converged {
+            Ok(self)
+        } else {
+            Err(RegistrationError::NotConverged { iterations: self.iterations, metric: self.metric })
+        }
+    }
 }
 
 /// The smallest share of the samples that must land in the moving scan.
