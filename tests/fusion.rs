@@ -6,14 +6,22 @@ mod common;
 
 use nalgebra::{Isometry3, Matrix3, Point3, Rotation3, Translation3, UnitQuaternion};
 use twinplan::core::dicom;
-use twinplan::core::document::{Placement, io as plan_io};
+use twinplan::core::document::{Placement, PlanDocument, io as plan_io};
 use twinplan::core::phantom::{MR_NAME, Truth};
 use twinplan::core::progress::Progress;
 use twinplan::core::segmentation::import_labels;
+use twinplan::core::volume::Volume;
 
 fn truth() -> Truth {
     let text = std::fs::read_to_string(common::project("sample_scans/phantom/truth.json")).unwrap();
     serde_json::from_str(&text).unwrap()
+}
+
+/// The bundled plan, its CT and its MR as the reader loads them.
+fn bundled() -> (PlanDocument, Volume, Volume) {
+    let dir = common::project("sample_scans/phantom");
+    let load = |folder: &str| dicom::open_volume(&dir.join(folder), None, &Progress::new()).unwrap().1.volume;
+    (plan_io::read(&dir.join("phantom.twinplan.json")).unwrap(), load("dicom"), load("mr"))
 }
 
 fn rigid(rows: &[[f64; 4]; 4]) -> Isometry3<f64> {
@@ -68,10 +76,7 @@ fn the_bundled_mr_is_fused_within_a_fifth_of_a_millimetre_of_its_truth_motion() 
 #[test]
 fn the_bundled_mr_reads_as_an_oblique_mr_of_the_same_patient() {
     let truth = truth();
-    let dir = common::project("sample_scans/phantom");
-    let (_, mr) = dicom::open_volume(&dir.join("mr"), None, &Progress::new()).unwrap();
-    let (_, ct) = dicom::open_volume(&dir.join("dicom"), None, &Progress::new()).unwrap();
-    let (mr, ct) = (mr.volume, ct.volume);
+    let (_, ct, mr) = bundled();
     assert_eq!(mr.meta.modality, "MR");
     assert_eq!(mr.meta.patient_id, ct.meta.patient_id);
     assert_ne!(mr.meta.study_uid, ct.meta.study_uid);
@@ -122,10 +127,7 @@ fn the_optic_nerves_grown_on_the_fused_mr_cover_the_truth_nerves() {
 #[test]
 fn the_metric_of_a_hand_placement_peaks_where_the_registration_ended() {
     use twinplan::core::registration::{Probe, Settings};
-    let dir = common::project("sample_scans/phantom");
-    let plan = plan_io::read(&dir.join("phantom.twinplan.json")).unwrap();
-    let ct = dicom::open_volume(&dir.join("dicom"), None, &Progress::new()).unwrap().1.volume;
-    let mr = dicom::open_volume(&dir.join("mr"), None, &Progress::new()).unwrap().1.volume;
+    let (plan, ct, mr) = bundled();
     let fused = &plan.secondary_scans[0];
     let Placement::Automatic { metric: recorded, .. } = fused.placement else { panic!("{:?}", fused.placement) };
     let probe = Probe::new(&ct, &mr, Settings::default().samples);
@@ -153,10 +155,7 @@ fn the_metric_of_a_hand_placement_peaks_where_the_registration_ended() {
 fn a_threshold_on_the_fused_mr_takes_nothing_outside_its_field_of_view() {
     use std::sync::Arc;
     use twinplan::core::segmentation::{Segmentation, Step, WithFused};
-    let dir = common::project("sample_scans/phantom");
-    let plan = plan_io::read(&dir.join("phantom.twinplan.json")).unwrap();
-    let ct = dicom::open_volume(&dir.join("dicom"), None, &Progress::new()).unwrap().1.volume;
-    let mr = dicom::open_volume(&dir.join("mr"), None, &Progress::new()).unwrap().1.volume;
+    let (plan, ct, mr) = bundled();
     let fused = &plan.secondary_scans[0];
     let on_ct = fused.on_grid(&mr, &ct.grid).unwrap();
     let mr_from_ct = fused.primary_from_secondary.inverse();
