@@ -312,6 +312,7 @@ pub fn step_name(step: &Step) -> &'static str {
         Step::Combine { .. } => "combine",
         Step::Brush { .. } => "brush",
         Step::Import { .. } => "import",
+        Step::Vessels { .. } => "vessel tree",
     }
 }
 

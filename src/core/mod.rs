@@ -10,4 +10,5 @@ pub mod progress;
 pub mod registration;
 pub mod report;
 pub mod segmentation;
+pub mod vessels;
 pub mod volume;

@@ -20,6 +20,7 @@ pub use step_text::{STEP_SYNTAX, point};
 
 use crate::core::io::nifti::NiftiError;
 use crate::core::progress::{Cancelled, Interrupted, Progress};
+use crate::core::vessels::TreeSettings;
 use crate::core::volume::Volume;
 
 #[derive(Debug, thiserror::Error)]
@@ -184,13 +185,22 @@ pub enum Step {
         file: PathBuf,
         label: u32,
     },
+    /// Replace with the vessel tree through the seeds (LPS mm), grown on the vesselness of the
+    /// plan's scan or of the fused scan `scan` (see [`crate::core::vessels::tree`]).
+    Vessels {
+        seeds_mm: Vec<Point3<f64>>,
+        #[serde(flatten)]
+        settings: TreeSettings,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scan: Option<String>,
+    },
 }
 
 impl Step {
     /// The fused scan whose values the step reads (`None`: the plan's scan, or no values).
     pub fn scan(&self) -> Option<&str> {
         match self {
-            Step::Threshold { scan, .. } | Step::Grow { scan, .. } => scan.as_deref(),
+            Step::Threshold { scan, .. } | Step::Grow { scan, .. } | Step::Vessels { scan, .. } => scan.as_deref(),
             _ => None,
         }
     }
@@ -198,7 +208,7 @@ impl Step {
     /// The same step reading its values from the fused scan `name` (steps that read no values
     /// are unchanged).
     pub fn reading(mut self, name: &str) -> Step {
-        if let Step::Threshold { scan, .. } | Step::Grow { scan, .. } = &mut self {
+        if let Step::Threshold { scan, .. } | Step::Grow { scan, .. } | Step::Vessels { scan, .. } = &mut self {
             *scan = Some(name.to_owned());
         }
         self
@@ -526,6 +536,9 @@ fn run_step(
                 });
             }
             map.mask(label)
+        }
+        Step::Vessels { seeds_mm, settings, scan } => {
+            crate::core::vessels::tree::tree(values.of(scan)?, seeds_mm, settings, progress)?
         }
     })
 }
