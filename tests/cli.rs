@@ -342,11 +342,20 @@ fn segment_takes_a_nifti_name_in_any_case_as_export_volume_does() {
     let run = |out: &std::path::Path| {
         twinplan(&["segment", dicom.to_str().unwrap(), "--step", "threshold:bone", "--out", out.to_str().unwrap()])
     };
-    let upper = tmp.path().join("OUT.NII.GZ");
-    let (code, _, err) = run(&upper);
-    assert_eq!(code, 0, "{err}");
-    let written: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(upper.is_file(), "{} not written; the folder has {written:?}", upper.display());
+    // Compressed or not, in either case: each written under its own name and nothing else left
+    // (plain `.nii` once came out as a hidden `.out.nii.nii` and an error).
+    for (name, gz) in [("OUT.NII.GZ", true), ("out.nii", false), ("OUT.NII", false), ("a.b.nii.gz", true)] {
+        let out = tmp.path().join(name);
+        let (code, _, err) = run(&out);
+        assert_eq!(code, 0, "{name}: {err}");
+        let written: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(out.is_file() && written.len() == 1, "{name} not written alone; the folder has {written:?}");
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(bytes.starts_with(&[0x1f, 0x8b]), gz, "{name}: compressed {}", !gz);
+        let labels = twinplan::core::io::nifti::read(&out).unwrap();
+        assert_eq!(labels.grid.dims, [176, 216, 150], "{name}");
+        std::fs::remove_file(&out).unwrap();
+    }
     let other = tmp.path().join("OUT.NRRD");
     let (code, _, err) = run(&other);
     assert_eq!(code, 1);

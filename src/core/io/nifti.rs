@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use nalgebra::{Matrix3, Matrix4, Rotation3, UnitQuaternion, Vector3};
 use ndarray::{ArrayView3, ShapeBuilder};
 use nifti::writer::WriterOptions;
-use nifti::{InMemNiftiObject, NiftiHeader, NiftiObject, NiftiType, ReaderOptions};
+use nifti::{InMemNiftiObject, NiftiHeader, NiftiObject, NiftiType};
 
 use crate::core::volume::{Grid, VoxelData, ras_from_lps};
 
@@ -43,9 +43,19 @@ pub struct NiftiGeometry {
 
 /// Reads a NIfTI-1 file's header (the data stays on disk).
 pub fn read_header(path: &Path) -> Result<NiftiGeometry, NiftiError> {
-    let h = NiftiHeader::from_file(path).map_err(|e| read_error(path, &e))?;
+    let h = NiftiHeader::from_reader(source(path)?).map_err(|e| read_error(path, &e))?;
     let (grid, warnings) = geometry(&h, path)?;
     Ok(NiftiGeometry { grid, description: description(&h), warnings })
+}
+
+/// The file's bytes, decompressed when they are gzip: told by the bytes, not by the name (the
+/// crate knows only a lower-case `.gz`, so `OUT.NII.GZ` did not open).
+fn source(path: &Path) -> Result<Box<dyn std::io::Read>, NiftiError> {
+    use std::io::{BufRead, BufReader};
+    let err = |e: std::io::Error| NiftiError::Read { path: path.to_owned(), detail: e.to_string() };
+    let mut file = BufReader::new(std::fs::File::open(path).map_err(err)?);
+    let gz = file.fill_buf().map_err(err)?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gz { Box::new(flate2::bufread::MultiGzDecoder::new(file)) } else { Box::new(file) })
 }
 
 fn read_error(path: &Path, e: &nifti::NiftiError) -> NiftiError {
@@ -132,8 +142,10 @@ where
     // `.nii`: it writes under a lower-case name beside the file, which is then renamed to the one
     // asked for (`OUT.NII.GZ` stays compressed and keeps its name).
     let gz = path.to_string_lossy().to_lowercase().ends_with(".gz");
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let staging = path.with_file_name(format!(".{name}.writing{}", if gz { ".nii.gz" } else { ".nii" }));
+    // The crate also replaces the last extension before its own, so the staging name has no
+    // other dot ("a.nii" staged as ".a.nii.writing.nii" came out as ".a.nii.nii").
+    let name = path.file_name().map(|n| n.to_string_lossy().replace('.', "_")).unwrap_or_default();
+    let staging = path.with_file_name(format!(".{name}-writing{}", if gz { ".nii.gz" } else { ".nii" }));
     WriterOptions::new(&staging).reference_header(&header).write_nifti(&view).map_err(|e| {
         let _ = std::fs::remove_file(&staging);
         match e {
@@ -247,7 +259,7 @@ fn ras_from_qform(h: &NiftiHeader) -> Matrix4<f64> {
 /// Reads a 3D NIfTI-1 file (.nii or .nii.gz). A 4D file with one volume is accepted.
 pub fn read(path: &Path) -> Result<NiftiVolume, NiftiError> {
     let bad = |d: String| NiftiError::Invalid { path: path.to_owned(), detail: d };
-    let obj: InMemNiftiObject = ReaderOptions::new().read_file(path).map_err(|e| read_error(path, &e))?;
+    let obj = InMemNiftiObject::from_reader(source(path)?).map_err(|e| read_error(path, &e))?;
     let h = obj.header().clone();
     let (grid, warnings) = geometry(&h, path)?;
     let dims = grid.dims;
