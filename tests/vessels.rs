@@ -3,11 +3,12 @@
 
 mod common;
 
+use nalgebra::Point3;
 use twinplan::core::dicom;
 use twinplan::core::phantom::{Shape, Truth, Tube};
 use twinplan::core::progress::Progress;
 use twinplan::core::segmentation::{Logic, Mask, import_labels};
-use twinplan::core::vessels::{TreeSettings, tree};
+use twinplan::core::vessels::{TreeSettings, centrelines, trace, tree};
 use twinplan::core::volume::Volume;
 
 fn truth() -> Truth {
@@ -31,15 +32,24 @@ fn truth_mask(volume: &Volume, label: u16) -> Mask {
     map.mask(label)
 }
 
+/// The arterial trees from one seed per side, as the tests below grow them.
+fn phantom_arteries(ct: &Volume, arteries: &[Tube]) -> (Mask, Point3<f64>) {
+    let mid = |t: &Tube| t.from + (t.to - t.from) * 0.5;
+    let seeds = [mid(&arteries[0]), mid(&arteries[6])];
+    (tree::tree(ct, &seeds, &TreeSettings::contrast_ct(), &Progress::new()).unwrap(), seeds[0])
+}
+
+/// Distance from a point to the nearest tube's axis, and that tube.
+fn nearest_axis(p: &Point3<f64>, tubes: &[Tube]) -> (f64, Tube) {
+    tubes.iter().map(|t| (t.axis_distance(p), *t)).min_by(|a, b| a.0.total_cmp(&b.0)).unwrap()
+}
+
 #[test]
 fn the_phantom_arteries_grow_from_one_seed_per_side() {
     let truth = truth();
     let arteries = tubes(&truth, "Arteries");
     let ct = phantom_ct();
-    let mid = |t: &Tube| t.from + (t.to - t.from) * 0.5;
-    let seeds = [mid(&arteries[0]), mid(&arteries[6])];
-    let settings = TreeSettings::contrast_ct();
-    let found = tree::tree(&ct, &seeds, &settings, &Progress::new()).unwrap();
+    let (found, _) = phantom_arteries(&ct, &arteries);
     let want = truth_mask(&ct, 6);
     let dice = found.dice(&want);
     let missed = want.combine(&found, Logic::Subtract).count();
@@ -108,4 +118,82 @@ fn a_seed_off_any_vessel_is_refused_by_name() {
         let e = tree::grow(&ct, &prepared, &[seed], &settings, &Progress::new()).unwrap_err().to_string();
         assert!(e.contains(says) && e.contains(&format!("{:.1}", seed.z)), "{e}");
     }
+}
+
+/// The centrelines of the grown arteries against the analytic tubes: every point near a tube's
+/// axis with that tube's radius, every tube (the thin branches too) followed, every junction a
+/// branch point.
+#[test]
+fn phantom_artery_centrelines_follow_the_analytic_axes_and_radii() {
+    let arteries = tubes(&truth(), "Arteries");
+    let ct = phantom_ct();
+    let (found, seed) = phantom_arteries(&ct, &arteries);
+    let lines = centrelines(&found, Some(seed), &Progress::new()).unwrap();
+    let points: Vec<_> = lines.points().collect();
+    let (mut off, mut radius_error, mut signed) = (0.0, 0.0, 0.0);
+    for p in &points {
+        let (d, tube) = nearest_axis(&p.position_mm, &arteries);
+        off += d;
+        radius_error += (p.radius_mm - tube.radius_mm).abs();
+        signed += p.radius_mm - tube.radius_mm;
+    }
+    let n = points.len() as f64;
+    let (off, radius_error) = (off / n, radius_error / n);
+    eprintln!(
+        "{} branches, {} points: axis distance {off:.3} mm, radius error {radius_error:.3} mm (signed {:.3})",
+        lines.branches.len(),
+        points.len(),
+        signed / n
+    );
+    for (t, tube) in arteries.iter().enumerate() {
+        // The axis, 1 mm apart, inside the tube's own stretch (its ends lie in its neighbours).
+        let length = (tube.to - tube.from).norm();
+        let samples: Vec<Point3<f64>> =
+            (0..=length as usize).map(|s| tube.from + (tube.to - tube.from) * (s as f64 / length)).collect();
+        let followed =
+            samples.iter().filter(|q| points.iter().any(|p| (p.position_mm - **q).norm() < tube.radius_mm)).count()
+                as f64
+                / samples.len() as f64;
+        eprintln!("tube {t} (r {:.1} mm, {length:.0} mm long): {:.0}% followed", tube.radius_mm, 100.0 * followed);
+        assert!(followed > 0.75, "tube {t}: {followed}");
+    }
+    assert!(off < 0.5, "mean distance to the axis {off:.3} mm");
+    assert!(radius_error < 0.3, "mean radius error {radius_error:.3} mm");
+    // Junctions: where three tube ends meet (two are a bend).
+    let branch_points = lines.branch_points();
+    let mut junctions = 0;
+    for t in &arteries {
+        let meets = arteries.iter().filter(|o| (o.from - t.to).norm() < 1e-9 || (o.to - t.to).norm() < 1e-9).count();
+        if meets >= 3 {
+            junctions += 1;
+            let nearest = branch_points.iter().map(|b| (b - t.to).norm()).fold(f64::INFINITY, f64::min);
+            assert!(nearest < 3.0, "junction {} has no branch point within 3 mm ({nearest:.1})", t.to);
+        }
+    }
+    assert_eq!(junctions, 4, "two junctions a side");
+}
+
+/// The left optic nerve traced on the MR from its two ends only: the path must find the bend at
+/// the chiasm, 14 mm off the straight line between the clicks, by the nerve's brightness.
+#[test]
+fn an_optic_nerve_traced_from_its_ends_follows_its_bend() {
+    let truth = truth();
+    let nerves = tubes(&truth, "Optic nerves");
+    let mr = dicom::open_volume(&common::project("sample_scans/phantom/mr"), None, &Progress::new()).unwrap().1.volume;
+    let ct_from_mr = nalgebra::Matrix4::from_fn(|i, j| truth.mr.ct_from_mr[i][j]);
+    let mr_from_ct = ct_from_mr.try_inverse().unwrap();
+    let left = &nerves[..2];
+    let ends = [left[0].from, left[1].to].map(|p| mr_from_ct.transform_point(&p));
+    let line = trace::trace(&mr, &ends, &Progress::new()).unwrap();
+    let line_ct: Vec<Point3<f64>> = line.iter().map(|p| ct_from_mr.transform_point(p)).collect();
+    let off = line_ct.iter().map(|p| nearest_axis(p, left).0).sum::<f64>() / line_ct.len() as f64;
+    let worst = line_ct.iter().map(|p| nearest_axis(p, left).0).fold(0.0, f64::max);
+    let bend = left[0].to;
+    let at_bend = line_ct.iter().map(|p| (p - bend).norm()).fold(f64::INFINITY, f64::min);
+    eprintln!(
+        "traced nerve: {} points, mean {off:.2} mm off the axis, worst {worst:.2}, {at_bend:.2} mm from the bend",
+        line.len()
+    );
+    assert!(off < 0.5, "{off}");
+    assert!(at_bend < 1.5, "{at_bend}");
 }

@@ -75,6 +75,18 @@ impl FromJsonLine for (Measurement, usize) {
     }
 }
 
+/// A measurement, or why the anchor could not run (`{"unavailable": ...}`: an optional wheel that
+/// did not install).
+impl FromJsonLine for Result<Measurement, String> {
+    fn from_line(line: &[u8]) -> Self {
+        let v: serde_json::Value = serde_json::from_slice(line).expect("JSON");
+        match v["unavailable"].as_str() {
+            Some(why) => Err(why.to_owned()),
+            None => Ok(Measurement::from_line(line)),
+        }
+    }
+}
+
 fn last_line(bytes: &[u8]) -> &[u8] {
     let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     match text.iter().rposition(|&b| b == b'\n') {

@@ -313,6 +313,7 @@ pub fn step_name(step: &Step) -> &'static str {
         Step::Brush { .. } => "brush",
         Step::Import { .. } => "import",
         Step::Vessels { .. } => "vessel tree",
+        Step::Trace { .. } => "nerve trace",
     }
 }
 

@@ -12,57 +12,75 @@ pub const MARKUPS_SCHEMA: &str = "https://raw.githubusercontent.com/slicer/slice
 
 /// One trajectory as a Slicer markups file holding one line: entry, then target, in `frame`.
 pub fn slicer_line(t: &Trajectory, frame: Frame) -> serde_json::Value {
+    let points = [("entry".to_owned(), t.entry_mm), ("target".to_owned(), t.target_mm)];
+    json!({
+        "@schema": MARKUPS_SCHEMA,
+        "markups": [markup("Line", &t.name, t.color, &points, &[("length", t.length_mm())], frame)]
+    })
+}
+
+/// One Slicer markup (`kind`: "Line", "Curve"...) of labelled points in `frame`, locked, with
+/// its measurements in mm.
+pub fn markup(
+    kind: &str,
+    name: &str,
+    colour: [u8; 3],
+    points: &[(String, Point3<f64>)],
+    measurements: &[(&str, f64)],
+    frame: Frame,
+) -> serde_json::Value {
     // The control points' own axes: the patient axes, written in the file's frame.
     let orientation = match frame {
         Frame::Lps => [-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0],
         Frame::Ras => [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
     };
-    let point = |id: &str, label: &str, p: Point3<f64>| {
-        json!({
-            "id": id,
-            "label": label,
-            "description": "",
-            "associatedNodeID": "",
-            "position": frame.point(&p),
-            "orientation": orientation,
-            "selected": true,
-            "locked": true,
-            "visibility": true,
-            "positionStatus": "defined"
-        })
-    };
-    let [r, g, b] = t.color.map(|c| f64::from(c) / 255.0);
-    json!({
-        "@schema": MARKUPS_SCHEMA,
-        "markups": [{
-            "type": "Line",
-            "name": t.name,
-            "coordinateSystem": frame.name(),
-            "coordinateUnits": "mm",
-            "locked": true,
-            "fixedNumberOfControlPoints": true,
-            "labelFormat": "%N-%d",
-            "lastUsedControlPointNumber": 2,
-            "controlPoints": [point("1", "entry", t.entry_mm), point("2", "target", t.target_mm)],
-            "measurements": [{
-                "name": "length",
-                "enabled": true,
-                "value": t.length_mm(),
-                "units": "mm",
-                "printFormat": "%-#4.4g%s"
-            }],
-            "display": {
+    let control_points: Vec<serde_json::Value> = points
+        .iter()
+        .enumerate()
+        .map(|(n, (label, p))| {
+            json!({
+                "id": (n + 1).to_string(),
+                "label": label,
+                "description": "",
+                "associatedNodeID": "",
+                "position": frame.point(p),
+                "orientation": orientation,
+                "selected": true,
+                "locked": true,
                 "visibility": true,
-                "opacity": 1.0,
-                "color": [r, g, b],
-                "selectedColor": [r, g, b],
-                "propertiesLabelVisibility": true,
-                "pointLabelsVisibility": true,
-                "lineThickness": 0.2,
-                "glyphType": "Sphere3D",
-                "glyphScale": 1.0
-            }
-        }]
+                "positionStatus": "defined"
+            })
+        })
+        .collect();
+    let measurements: Vec<serde_json::Value> = measurements
+        .iter()
+        .map(|(what, value)| {
+            json!({ "name": what, "enabled": true, "value": value, "units": "mm", "printFormat": "%-#4.4g%s" })
+        })
+        .collect();
+    let [r, g, b] = colour.map(|c| f64::from(c) / 255.0);
+    json!({
+        "type": kind,
+        "name": name,
+        "coordinateSystem": frame.name(),
+        "coordinateUnits": "mm",
+        "locked": true,
+        "fixedNumberOfControlPoints": true,
+        "labelFormat": "%N-%d",
+        "lastUsedControlPointNumber": points.len(),
+        "controlPoints": control_points,
+        "measurements": measurements,
+        "display": {
+            "visibility": true,
+            "opacity": 1.0,
+            "color": [r, g, b],
+            "selectedColor": [r, g, b],
+            "propertiesLabelVisibility": true,
+            "pointLabelsVisibility": kind == "Line",
+            "lineThickness": 0.2,
+            "glyphType": "Sphere3D",
+            "glyphScale": 1.0
+        }
     })
 }
 

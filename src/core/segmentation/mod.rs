@@ -194,13 +194,25 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scan: Option<String>,
     },
+    /// Replace with a tube of `radius_mm` along the cheapest path through the points (LPS mm),
+    /// in order, on the values of the plan's scan or of the fused scan `scan` (see
+    /// [`crate::core::vessels::trace`]).
+    Trace {
+        points_mm: Vec<Point3<f64>>,
+        radius_mm: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scan: Option<String>,
+    },
 }
 
 impl Step {
     /// The fused scan whose values the step reads (`None`: the plan's scan, or no values).
     pub fn scan(&self) -> Option<&str> {
         match self {
-            Step::Threshold { scan, .. } | Step::Grow { scan, .. } | Step::Vessels { scan, .. } => scan.as_deref(),
+            Step::Threshold { scan, .. }
+            | Step::Grow { scan, .. }
+            | Step::Vessels { scan, .. }
+            | Step::Trace { scan, .. } => scan.as_deref(),
             _ => None,
         }
     }
@@ -208,7 +220,11 @@ impl Step {
     /// The same step reading its values from the fused scan `name` (steps that read no values
     /// are unchanged).
     pub fn reading(mut self, name: &str) -> Step {
-        if let Step::Threshold { scan, .. } | Step::Grow { scan, .. } | Step::Vessels { scan, .. } = &mut self {
+        if let Step::Threshold { scan, .. }
+        | Step::Grow { scan, .. }
+        | Step::Vessels { scan, .. }
+        | Step::Trace { scan, .. } = &mut self
+        {
             *scan = Some(name.to_owned());
         }
         self
@@ -539,6 +555,11 @@ fn run_step(
         }
         Step::Vessels { seeds_mm, settings, scan } => {
             crate::core::vessels::tree::tree(values.of(scan)?, seeds_mm, settings, progress)?
+        }
+        Step::Trace { points_mm, radius_mm, scan } => {
+            let values = values.of(scan)?;
+            let line = crate::core::vessels::trace::trace(values, points_mm, progress)?;
+            crate::core::vessels::trace::tube_mask(values, &line, *radius_mm)
         }
     })
 }

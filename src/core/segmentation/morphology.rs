@@ -163,6 +163,35 @@ fn within(sources: &Mask, radius_mm: f64) -> Mask {
     out
 }
 
+/// How deep each voxel of a mask lies: its distance (mm) to the nearest voxel centre outside,
+/// on the mask's bounding box grown by one voxel all round (so the box's edge is outside).
+pub struct Depth {
+    /// The box's first voxel on the grid (-1 where the box starts before the grid), and its size.
+    pub origin: [isize; 3],
+    pub dims: [usize; 3],
+    /// 0 outside the mask; i-fastest over the box.
+    pub values: Vec<f32>,
+}
+
+/// The mask's depth; `None` when it is empty. The grid's own edge counts as outside.
+pub fn depth_mm(mask: &Mask) -> Option<Depth> {
+    let (lo, hi) = bounds(mask)?;
+    let g = &mask.grid;
+    // The box starts one voxel before the mask (index may go below 0: the layer is virtual).
+    let dims: [usize; 3] = std::array::from_fn(|a| hi[a] - lo[a] + 3);
+    let mut outside = vec![true; dims[0] * dims[1] * dims[2]];
+    for k in 1..dims[2] - 1 {
+        for j in 1..dims[1] - 1 {
+            for i in 1..dims[0] - 1 {
+                outside[i + dims[0] * (j + dims[1] * k)] =
+                    !mask.get(g.index(lo[0] + i - 1, lo[1] + j - 1, lo[2] + k - 1));
+            }
+        }
+    }
+    let values = squared_distance(&outside, dims, g.spacing_mm()).into_iter().map(f32::sqrt).collect();
+    Some(Depth { origin: lo.map(|l| l as isize - 1), dims, values })
+}
+
 /// Every voxel whose centre is within `radius_mm` of the mask.
 pub fn dilate(mask: &Mask, radius_mm: f64) -> Mask {
     if radius_mm <= 0.0 {

@@ -1,7 +1,8 @@
 //! A one-line text form of a segmentation step, for the command line and scripts:
 //! `threshold:bone`, `threshold:300:3000`, `grow:150:500@12.5,-30,40`, `keep-largest`,
 //! `keep-island@x,y,z`, `remove-small:50`, `dilate:1.5`, `erode:1`, `open:1`, `close:2`,
-//! `fill-holes`, `margin:3`, `hollow:2`, `brush:x,y,z:r`, `erase:x,y,z:r`, `import:FILE:LABEL`.
+//! `fill-holes`, `margin:3`, `hollow:2`, `brush:x,y,z:r`, `erase:x,y,z:r`, `import:FILE:LABEL`,
+//! `vessels:contrast=150:threshold=0.1@x,y,z`, `trace:1.5@x,y,z@x,y,z`.
 //! Points are LPS millimetres; ranges are in the scan's units (HU for CT).
 
 use std::path::PathBuf;
@@ -9,11 +10,14 @@ use std::path::PathBuf;
 use nalgebra::Point3;
 
 use super::{Connectivity, Preset, Step};
+use crate::core::vessels::{Polarity, TreeSettings};
 
 /// The accepted forms, for error messages and `--help`.
 pub const STEP_SYNTAX: &str = "threshold:bone|skin|vessels|soft, threshold:LO:HI, grow:LO:HI@X,Y,Z[@X,Y,Z...], \
 keep-largest, keep-island@X,Y,Z[@...], remove-small:MM3, dilate:MM, erode:MM, open:MM, close:MM, fill-holes, \
-margin:MM, hollow:MM, brush:X,Y,Z:RADIUS, erase:X,Y,Z:RADIUS, import:FILE:LABEL (points in LPS mm)";
+margin:MM, hollow:MM, brush:X,Y,Z:RADIUS, erase:X,Y,Z:RADIUS, import:FILE:LABEL, \
+vessels[:scales=MM/MM/..][:contrast=V][:threshold=0-1][:min-radius=MM][:bone=HU|off][:dark]@X,Y,Z[@...], \
+trace:RADIUS@X,Y,Z@X,Y,Z[@...] (points in LPS mm)";
 
 impl Step {
     /// Parses the text form; the error says what was expected.
@@ -130,6 +134,45 @@ impl Step {
                 }
                 Step::Import { file: PathBuf::from(file), label }
             }
+            "vessels" => {
+                let mut settings = TreeSettings::contrast_ct();
+                for option in &args {
+                    let (key, value) = option.split_once('=').unwrap_or((option, ""));
+                    let number = |v: &str| -> Result<f64, String> {
+                        v.trim()
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|x| x.is_finite())
+                            .ok_or_else(|| bad(&format!("'{v}' is not a number")))
+                    };
+                    match key {
+                        "scales" => {
+                            settings.scales_mm = value.split('/').map(number).collect::<Result<_, _>>()?;
+                        }
+                        "contrast" => settings.contrast = number(value)?,
+                        "threshold" => settings.threshold = number(value)?,
+                        "min-radius" => settings.min_radius_mm = number(value)?,
+                        "bone" if value == "off" => settings.bone_above = None,
+                        "bone" => settings.bone_above = Some(number(value)?),
+                        "dark" if value.is_empty() => {
+                            settings.polarity = Polarity::Dark;
+                            // Dark vessels are on MR, where there is no bone level to take.
+                            settings.bone_above = None;
+                        }
+                        _ => return Err(bad(&format!("no vessels option '{option}'"))),
+                    }
+                }
+                settings.check().map_err(|e| bad(&e))?;
+                Step::Vessels { seeds_mm: need_seeds(true)?, settings, scan: None }
+            }
+            "trace" => {
+                arity(1)?;
+                let points_mm = need_seeds(true)?;
+                if points_mm.len() < 2 {
+                    return Err(bad("a nerve needs at least two points"));
+                }
+                Step::Trace { points_mm, radius_mm: positive(0)?, scan: None }
+            }
             _ => return Err(bad(&format!("no tool '{tool}'"))),
         };
         Ok(step)
@@ -185,6 +228,31 @@ mod tests {
             Ok(Step::Import { file: PathBuf::from("C:/scans/l.nii.gz"), label: 7 })
         );
         assert_eq!(Step::parse("fill-holes", C), Ok(Step::FillHoles));
+        assert_eq!(
+            Step::parse("vessels:contrast=150:threshold=0.1:scales=2/4/8:min-radius=5:bone=400@1,2,3", C),
+            Ok(Step::Vessels {
+                seeds_mm: vec![Point3::new(1.0, 2.0, 3.0)],
+                settings: TreeSettings {
+                    scales_mm: vec![2.0, 4.0, 8.0],
+                    polarity: Polarity::Bright,
+                    contrast: 150.0,
+                    threshold: 0.1,
+                    min_radius_mm: 5.0,
+                    bone_above: Some(400.0)
+                },
+                scan: None
+            })
+        );
+        let Ok(Step::Vessels { settings, .. }) = Step::parse("vessels:dark@0,0,0", C) else { panic!() };
+        assert_eq!((settings.polarity, settings.bone_above), (Polarity::Dark, None));
+        assert_eq!(
+            Step::parse("trace:1.5@0,0,0@10,0,0", C),
+            Ok(Step::Trace {
+                points_mm: vec![Point3::origin(), Point3::new(10.0, 0.0, 0.0)],
+                radius_mm: 1.5,
+                scan: None
+            })
+        );
     }
 
     #[test]
@@ -199,6 +267,10 @@ mod tests {
             ("keep-island@1,2", "is not a point"),
             ("blur:2", "no tool 'blur'"),
             ("fill-holes@1,2,3", "takes no seed points"),
+            ("vessels:threshold=2@0,0,0", "between 0 and 1"),
+            ("vessels:width=3@0,0,0", "no vessels option 'width=3'"),
+            ("vessels", "needs at least one seed"),
+            ("trace:1@0,0,0", "at least two points"),
         ] {
             let e = Step::parse(text, C).unwrap_err();
             assert!(e.contains(says) && e.contains(text), "{text}: {e}");

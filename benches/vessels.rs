@@ -1,0 +1,82 @@
+//! Vesselness of a 512 x 512 x 300 CT at four scales against SimpleITK's ObjectnessMeasure and
+//! ITK's multi-scale Hessian filter, same volume, same run: `cargo bench --bench vessels`. The
+//! measure is the same on both sides (Frangi's, alpha = beta = 0.5, ITK's gamma = twinplan's
+//! c), so the benchmark also reports how far the two answers lie apart.
+
+mod common;
+
+use std::time::Instant;
+
+use common::{Measurement, anchor_with, compare, report};
+use twinplan::core::dicom;
+use twinplan::core::io::nifti;
+use twinplan::core::progress::Progress;
+use twinplan::core::vessels::{Polarity, TreeSettings, vesselness};
+
+const REPEATS: usize = 3;
+const SCALES_MM: [f64; 4] = [0.5, 1.0, 1.5, 2.0];
+
+fn main() {
+    let folder = common::big_series();
+    let volume = dicom::open_volume(&folder, None, &Progress::new()).expect("load").1.volume;
+    let dir = folder.parent().expect("bench-data").to_path_buf();
+    let image = dir.join("ct-512x512x300.nii");
+    if !image.is_file() {
+        nifti::write_volume(&image, &volume.grid, &volume.data, "vesselness benchmark").expect("write NIfTI");
+    }
+    let contrast = TreeSettings::contrast_ct().contrast;
+    let mut best = f64::INFINITY;
+    let mut ours = None;
+    for _ in 0..REPEATS {
+        let t = Instant::now();
+        let v =
+            vesselness(&volume, &SCALES_MM, Polarity::Bright, contrast, None, &Progress::new()).expect("vesselness");
+        best = best.min(t.elapsed().as_secs_f64());
+        ours = Some(v);
+    }
+    let ours = ours.expect("a run");
+    let measured = Measurement {
+        who: "twinplan".into(),
+        seconds: best,
+        peak_rss_bytes: common::peak_rss_bytes(),
+        rss_before_bytes: 0,
+        voxel_bytes: 1,
+    };
+    let scales = SCALES_MM.map(|s| s.to_string()).join(",");
+    // twinplan's c is contrast / 4 (see vessels::vesselness).
+    let gamma = (contrast / 4.0).to_string();
+    let theirs_file = dir.join("objectness-simpleitk.nii");
+    let repeats = REPEATS.to_string();
+    let sitk: Measurement = anchor_with(&[
+        "objectness",
+        &image.to_string_lossy(),
+        &scales,
+        &gamma,
+        &theirs_file.to_string_lossy(),
+        &repeats,
+    ]);
+    let mut rows = vec![compare("512x512x300 CT, 4 scales", &measured, &sitk)];
+    let itk: Result<Measurement, String> =
+        anchor_with(&["itk-objectness", &image.to_string_lossy(), &scales, &gamma, "1"]);
+    match itk {
+        Ok(m) => rows.push(compare("512x512x300 CT, 4 scales", &measured, &m)),
+        Err(why) => println!("ITK's multi-scale filter left out: {why}"),
+    }
+    report("vessels", &rows);
+
+    // How far apart the two answers are, where either sees a vessel.
+    let theirs = nifti::read(&theirs_file).expect("SimpleITK's result").values;
+    let (mut n, mut sum, mut worst) = (0usize, 0f64, 0f32);
+    for (i, &a) in ours.values.iter().enumerate() {
+        let b = theirs[i];
+        if a > 0.05 || b > 0.05 {
+            n += 1;
+            sum += f64::from((a - b).abs());
+            worst = worst.max((a - b).abs());
+        }
+    }
+    println!(
+        "agreement with SimpleITK where either is above 0.05: {n} voxels, mean |difference| {:.4}, largest {worst:.3}",
+        sum / n.max(1) as f64
+    );
+}
