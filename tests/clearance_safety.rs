@@ -5,6 +5,9 @@
 //! code under test), must not exceed the analytic clearance by more than 0.05 mm, and must lie
 //! within its own stated uncertainty below the analytic clearance.
 
+mod common;
+
+use common::segment_segment;
 use nalgebra::{Matrix3, Matrix4, Point3, Rotation3, Vector3};
 use twinplan::core::phantom::splitmix;
 use twinplan::core::planning::{Instrument, Obstacle, SegmentShape, Trajectory};
@@ -37,23 +40,6 @@ fn point_segment(p: &P, a: &P, b: &P) -> f64 {
     let ab = b - a;
     let t = ((p - a).dot(&ab) / ab.norm_squared()).clamp(0.0, 1.0);
     (p - (a + ab * t)).norm()
-}
-
-/// Exact distance between two segments (closest points by the clamped normal equations).
-fn segment_segment(p1: &P, q1: &P, p2: &P, q2: &P) -> f64 {
-    let (d1, d2, r) = (q1 - p1, q2 - p2, p1 - p2);
-    let (a, e, f, c, b) = (d1.dot(&d1), d2.dot(&d2), d2.dot(&r), d1.dot(&r), d1.dot(&d2));
-    let denom = a * e - b * b;
-    let mut s = if denom > 1e-12 { ((b * f - c * e) / denom).clamp(0.0, 1.0) } else { 0.0 };
-    let mut t = (b * s + f) / e;
-    if t < 0.0 {
-        t = 0.0;
-        s = (-c / a).clamp(0.0, 1.0);
-    } else if t > 1.0 {
-        t = 1.0;
-        s = ((b - c) / a).clamp(0.0, 1.0);
-    }
-    ((p1 + d1 * s) - (p2 + d2 * t)).norm()
 }
 
 /// A parallelepiped: corner and three edges.

@@ -197,3 +197,73 @@ fn an_optic_nerve_traced_from_its_ends_follows_its_bend() {
     assert!(off < 0.5, "{off}");
     assert!(at_bend < 1.5, "{at_bend}");
 }
+
+/// A traced nerve is a tube segment whose exact shape is known (capsules along the traced line):
+/// the clearance reported from its label map never exceeds the exact clearance to those capsules
+/// (beyond 0.05 mm), and falls short of it by no more than its stated uncertainty.
+#[test]
+fn a_traced_nerve_clearance_agrees_with_its_analytic_tubes() {
+    use twinplan::core::phantom::splitmix;
+    use twinplan::core::planning::{Instrument, Obstacle, SegmentShape, Trajectory};
+    let nerves = tubes(&truth(), "Optic nerves");
+    let ct = phantom_ct();
+    let points = [nerves[0].from, nerves[0].to, nerves[1].to];
+    let line = trace::trace(&ct, &points, &Progress::new()).unwrap();
+    let radius_mm = 1.5;
+    let capsules = trace::tubes(&line, radius_mm);
+    let mask = trace::tube_mask(&ct, &line, radius_mm);
+    let (_, shape) = SegmentShape::from_mask(&mask, &Progress::new()).unwrap().unwrap();
+    let obstacle = Obstacle::new(1, "nerve", twinplan::core::segmentation::Category::Nerve, 2.0, shape);
+    let mut state = 7u64;
+    let mut uniform = |lo: f64, hi: f64| {
+        state = splitmix(state);
+        lo + (hi - lo) * (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (mut worst_over, mut paths) = (f64::NEG_INFINITY, 0);
+    for _ in 0..200 {
+        // A target 0.3-6 mm clear of a point along the nerve, approached from above.
+        let c = &capsules[(uniform(0.0, capsules.len() as f64) as usize).min(capsules.len() - 1)];
+        let on = c.from + (c.to - c.from) * uniform(0.0, 1.0);
+        let side = nalgebra::Vector3::new(uniform(-1.0, 1.0), uniform(-1.0, 1.0), uniform(0.2, 1.0)).normalize();
+        let instrument_radius = uniform(0.4, 1.2);
+        let target = on + side * (radius_mm + instrument_radius + uniform(0.3, 6.0));
+        let entry = target + nalgebra::Vector3::new(uniform(-0.5, 0.5), uniform(-0.5, 0.5), 1.0).normalize() * 40.0;
+        let t = Trajectory::new("p", entry, target, Instrument::custom(2.0 * instrument_radius, 300.0));
+        let reported = obstacle.clearance(&t, instrument_radius);
+        let analytic = capsules
+            .iter()
+            .map(|c| common::segment_segment(&entry, &target, &c.from, &c.to))
+            .fold(f64::INFINITY, f64::min)
+            - radius_mm
+            - instrument_radius;
+        let r = reported.min_clearance_mm;
+        assert!(r <= analytic + 0.05, "reported {r:.3} above the exact {analytic:.3}");
+        assert!(
+            r >= analytic - reported.uncertainty_mm,
+            "reported {r:.3} below the exact {analytic:.3} by more than {:.3}",
+            reported.uncertainty_mm
+        );
+        worst_over = worst_over.max(r - analytic);
+        paths += 1;
+    }
+    eprintln!("{paths} paths past a traced nerve: reported at most {worst_over:.3} mm above the exact clearance");
+}
+
+/// Points off the scan, or on either side of a part without values (outside a fused scan's
+/// field of view), are refused by number; nothing is traced.
+#[test]
+fn points_that_cannot_be_joined_are_refused_by_number() {
+    use twinplan::core::volume::{Grid, VolumeMeta, VoxelData};
+    let grid = Grid::axis_aligned([20, 20, 20], Point3::origin(), [1.0; 3]);
+    let values = (0..8000).map(|n| if n / 400 == 10 { f32::NAN } else { 30.0 }).collect();
+    let volume = Volume { grid, data: VoxelData::F32(values), meta: VolumeMeta::default(), warnings: vec![] };
+    let (a, b) = (Point3::new(10.0, 10.0, 5.0), Point3::new(10.0, 10.0, 15.0));
+    for (points, says) in [
+        (vec![a, Point3::new(10.0, 10.0, 50.0)], "point 2 at (10.0, 10.0, 50.0) mm lies outside the scan"),
+        (vec![a, b], "points 1 and 2 cannot be joined"),
+        (vec![a], "at least two points"),
+    ] {
+        let e = trace::trace(&volume, &points, &Progress::new()).unwrap_err().to_string();
+        assert!(e.contains(says), "{e}");
+    }
+}

@@ -106,3 +106,25 @@ pub fn pdf_text(pdf: &std::path::Path) -> String {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Exact distance between two segments (closest points by the clamped normal equations).
+pub fn segment_segment(
+    p1: &nalgebra::Point3<f64>,
+    q1: &nalgebra::Point3<f64>,
+    p2: &nalgebra::Point3<f64>,
+    q2: &nalgebra::Point3<f64>,
+) -> f64 {
+    let (d1, d2, r) = (q1 - p1, q2 - p2, p1 - p2);
+    let (a, e, f, c, b) = (d1.dot(&d1), d2.dot(&d2), d2.dot(&r), d1.dot(&r), d1.dot(&d2));
+    let denom = a * e - b * b;
+    let mut s = if denom > 1e-12 { ((b * f - c * e) / denom).clamp(0.0, 1.0) } else { 0.0 };
+    let mut t = (b * s + f) / e;
+    if t < 0.0 {
+        t = 0.0;
+        s = (-c / a).clamp(0.0, 1.0);
+    } else if t > 1.0 {
+        t = 1.0;
+        s = ((b - c) / a).clamp(0.0, 1.0);
+    }
+    ((p1 + d1 * s) - (p2 + d2 * t)).norm()
+}
