@@ -109,7 +109,7 @@ pub fn splitmix(mut x: u64) -> u64 {
 /// Approximately normal noise from the sum of 12 uniforms (Irwin-Hall): integer arithmetic and
 /// sums only, so every platform produces the same values. Seeded per voxel, so the result does
 /// not depend on thread scheduling.
-fn noise(seed: u64, index: usize) -> f64 {
+pub fn noise(seed: u64, index: usize) -> f64 {
     let mut s = splitmix(seed ^ index as u64);
     let mut sum = 0.0;
     for _ in 0..12 {

@@ -83,22 +83,45 @@ pub fn vesselness(
     progress.begin("Vesselness", (scales_mm.len() * dims[2]) as u64);
     let excluded = |v: usize| exclude.is_some_and(|e| e.voxels[v] != 0);
     let c = structureness_scale(contrast);
+    let diagonal = (0..3).all(|r| (0..3).all(|col| r == col || m[(r, col)] == 0.0));
+    // Below this Hessian norm (squared) a voxel's vesselness is under 0.001: it is left at 0.
+    let faint = 2.0 * c * c * 1e-3;
+    let mut s = vec![0f32; n];
     for (scale_index, &sigma_mm) in scales_mm.iter().enumerate() {
-        let mut s = input.clone();
+        s.copy_from_slice(&input);
         gaussian::smooth(&mut s, dims, std::array::from_fn(|a| sigma_mm / spacing[a]));
         progress.check()?;
         let norm = (sigma_mm * sigma_mm) as f32;
+        let s = &s;
         best.par_chunks_mut(plane).zip(best_scale.par_chunks_mut(plane)).enumerate().for_each(|(k, (out, scale))| {
             if progress.is_cancelled() || c <= 0.0 {
                 return;
             }
+            let (k0, k1) = (k.saturating_sub(1), (k + 1).min(dims[2] - 1));
             for j in 0..dims[1] {
+                let (j0, j1) = (j.saturating_sub(1), (j + 1).min(dims[1] - 1));
+                let row = |jj: usize, kk: usize| &s[dims[0] * (jj + dims[1] * kk)..][..dims[0]];
+                let rows = [row(j, k), row(j0, k), row(j1, k), row(j, k0), row(j, k1)];
+                let corners = [row(j1, k1), row(j1, k0), row(j0, k1), row(j0, k0)];
                 for i in 0..dims[0] {
                     let at = i + dims[0] * j;
                     if excluded(at + plane * k) {
                         continue;
                     }
-                    let v = frangi(eigenvalues(&hessian_mm(&s, dims, [i, j, k], &m, norm)), c, polarity);
+                    let (i0, i1) = (i.saturating_sub(1), (i + 1).min(dims[0] - 1));
+                    let h = index_hessian(&rows, &corners, i, i0, i1);
+                    let h = if diagonal { scaled(h, &m, norm) } else { transformed(h, &m, norm) };
+                    let trace = h[0] + h[1] + h[2];
+                    // Two strong curvatures of the tube's sign outweigh the weak one: the trace has
+                    // that sign.
+                    let sign_fits = match polarity {
+                        Polarity::Bright => trace < 0.0,
+                        Polarity::Dark => trace > 0.0,
+                    };
+                    if !sign_fits || frobenius2(&h) < faint {
+                        continue;
+                    }
+                    let v = frangi(eigenvalues(&h), c, polarity);
                     if v > out[at] {
                         out[at] = v;
                         scale[at] = scale_index as u8;
@@ -112,31 +135,48 @@ pub fn vesselness(
     Ok(Vesselness { grid, values: best, best_scale, scales_mm: scales_mm.to_vec() })
 }
 
-/// The Hessian (xx, yy, zz, xy, xz, yz) in patient mm at a voxel, by central differences on the
-/// smoothed image (edges repeat the border), scaled by `norm` (sigma²).
+/// The Hessian (xx, yy, zz, xy, xz, yz) along the voxel axes at voxel `i` of a row, by central
+/// differences on the smoothed image (edges repeat the border). `rows`: the voxel's row, then
+/// j-1, j+1, k-1, k+1; `corners`: (j+1, k+1), (j+1, k-1), (j-1, k+1), (j-1, k-1).
 #[inline]
-fn hessian_mm(s: &[f32], dims: [usize; 3], at: [usize; 3], m: &nalgebra::Matrix3<f32>, norm: f32) -> [f32; 6] {
-    let [nx, ny, _] = dims;
-    let step = |a: usize, d: isize| -> usize {
-        let x = at[a] as isize + d;
-        x.clamp(0, dims[a] as isize - 1) as usize
-    };
-    let idx = |i: usize, j: usize, k: usize| i + nx * (j + ny * k);
-    let (i, j, k) = (at[0], at[1], at[2]);
-    let (i0, i1, j0, j1, k0, k1) = (step(0, -1), step(0, 1), step(1, -1), step(1, 1), step(2, -1), step(2, 1));
-    let c = s[idx(i, j, k)];
-    let mut h = nalgebra::Matrix3::<f32>::zeros();
-    h[(0, 0)] = s[idx(i1, j, k)] - 2.0 * c + s[idx(i0, j, k)];
-    h[(1, 1)] = s[idx(i, j1, k)] - 2.0 * c + s[idx(i, j0, k)];
-    h[(2, 2)] = s[idx(i, j, k1)] - 2.0 * c + s[idx(i, j, k0)];
-    h[(0, 1)] = 0.25 * (s[idx(i1, j1, k)] - s[idx(i1, j0, k)] - s[idx(i0, j1, k)] + s[idx(i0, j0, k)]);
-    h[(0, 2)] = 0.25 * (s[idx(i1, j, k1)] - s[idx(i1, j, k0)] - s[idx(i0, j, k1)] + s[idx(i0, j, k0)]);
-    h[(1, 2)] = 0.25 * (s[idx(i, j1, k1)] - s[idx(i, j1, k0)] - s[idx(i, j0, k1)] + s[idx(i, j0, k0)]);
-    h[(1, 0)] = h[(0, 1)];
-    h[(2, 0)] = h[(0, 2)];
-    h[(2, 1)] = h[(1, 2)];
-    let p = m.transpose() * h * m * norm;
+fn index_hessian(rows: &[&[f32]; 5], corners: &[&[f32]; 4], i: usize, i0: usize, i1: usize) -> [f32; 6] {
+    let [r, rj0, rj1, rk0, rk1] = rows;
+    let c = r[i];
+    [
+        r[i1] - 2.0 * c + r[i0],
+        rj1[i] - 2.0 * c + rj0[i],
+        rk1[i] - 2.0 * c + rk0[i],
+        0.25 * (rj1[i1] - rj0[i1] - rj1[i0] + rj0[i0]),
+        0.25 * (rk1[i1] - rk0[i1] - rk1[i0] + rk0[i0]),
+        0.25 * (corners[0][i] - corners[1][i] - corners[2][i] + corners[3][i]),
+    ]
+}
+
+/// The voxel-axis Hessian in patient mm, H_mm = M^T H M (M = voxel_from_patient's linear part),
+/// times `norm`; for an axis-aligned grid M is diagonal and this is a scaling.
+#[inline]
+fn scaled(h: [f32; 6], m: &nalgebra::Matrix3<f32>, norm: f32) -> [f32; 6] {
+    let d = [m[(0, 0)], m[(1, 1)], m[(2, 2)]];
+    [
+        h[0] * d[0] * d[0] * norm,
+        h[1] * d[1] * d[1] * norm,
+        h[2] * d[2] * d[2] * norm,
+        h[3] * d[0] * d[1] * norm,
+        h[4] * d[0] * d[2] * norm,
+        h[5] * d[1] * d[2] * norm,
+    ]
+}
+
+#[inline]
+fn transformed(h: [f32; 6], m: &nalgebra::Matrix3<f32>, norm: f32) -> [f32; 6] {
+    let full = nalgebra::Matrix3::new(h[0], h[3], h[4], h[3], h[1], h[5], h[4], h[5], h[2]);
+    let p = m.transpose() * full * m * norm;
     [p[(0, 0)], p[(1, 1)], p[(2, 2)], p[(0, 1)], p[(0, 2)], p[(1, 2)]]
+}
+
+#[inline]
+fn frobenius2(h: &[f32; 6]) -> f32 {
+    h[0] * h[0] + h[1] * h[1] + h[2] * h[2] + 2.0 * (h[3] * h[3] + h[4] * h[4] + h[5] * h[5])
 }
 
 /// Eigenvalues of a symmetric 3x3 matrix (xx, yy, zz, xy, xz, yz), by the trigonometric solution
