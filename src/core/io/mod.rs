@@ -2,4 +2,5 @@
 
 pub mod nifti;
 pub mod nrrd;
+pub mod tracts;
 pub mod volume_file;
