@@ -457,7 +457,7 @@ fn export_writes_slicer_markups_that_validate_csv_meshes_and_labels() {
         args.extend(flag);
         let (code, text, err) = twinplan(&args);
         assert_eq!(code, 0, "{err}");
-        assert!(text.contains("12 files") && dir.path().join("scans/1_T1_MR.nii.gz").is_file(), "{text}");
+        assert!(text.contains("16 files") && dir.path().join("scans/1_T1_MR.nii.gz").is_file(), "{text}");
         let markup: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("Biopsy__left_frontal.mrk.json")).unwrap())
                 .unwrap();
@@ -487,6 +487,29 @@ fn export_writes_slicer_markups_that_validate_csv_meshes_and_labels() {
         assert!(vertices.len() > 1000);
         let labels = twinplan::core::io::nifti::read(&dir.path().join("labels.nii.gz")).unwrap();
         assert!(labels.values.contains(&6.0));
+        // The arteries' centreline trees as Slicer curves (valid markups) and a CSV of the same
+        // points with their radii.
+        let curves_file = dir.path().join("centrelines/6_Arteries.mrk.json");
+        assert_eq!(common::validate(&schema, &curves_file), Ok(()));
+        let curves: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&curves_file).unwrap()).unwrap();
+        let branches = curves["markups"].as_array().unwrap();
+        assert!(branches.len() >= 6 && branches.iter().all(|b| b["type"] == "Curve"), "{} branches", branches.len());
+        let points: usize = branches.iter().map(|b| b["controlPoints"].as_array().unwrap().len()).sum();
+        let table = std::fs::read_to_string(dir.path().join("centrelines/6_Arteries.csv")).unwrap();
+        assert!(table.starts_with("branch,parent,point,x_lps_mm"), "{table}");
+        assert_eq!(table.lines().count(), 1 + points);
+        let first: Vec<f64> = branches[0]["controlPoints"][0]["position"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let row: Vec<f64> =
+            table.lines().nth(1).unwrap().split(',').skip(3).take(3).map(|v| v.parse().unwrap()).collect();
+        for a in 0..3 {
+            let lps = if a < 2 { first[a] * sign } else { first[a] };
+            assert!((lps - row[a]).abs() < 1e-3, "{first:?} vs {row:?}");
+        }
     }
 }
 

@@ -377,6 +377,22 @@ fn plan_files_follow_their_published_schema() {
         Step::Combine { op: Logic::Subtract, with: 2 },
         Step::Brush { centre_mm: Point3::new(1.0, 1.0, 1.0), radius_mm: 2.0, erase: false },
         Step::Import { file: "labels.nii.gz".into(), label: 3 },
+        Step::Vessels {
+            seeds_mm: vec![Point3::new(1.0, 2.0, 3.0)],
+            settings: twinplan::core::vessels::TreeSettings::contrast_ct(),
+            scan: Some("T1".into()),
+        },
+        Step::Vessels {
+            seeds_mm: vec![Point3::new(1.0, 2.0, 3.0)],
+            settings: twinplan::core::vessels::TreeSettings {
+                polarity: twinplan::core::vessels::Polarity::Dark,
+                bone_above: None,
+                ..twinplan::core::vessels::TreeSettings::contrast_ct()
+            },
+            scan: None,
+        },
+        Step::Trace { points_mm: vec![Point3::origin(), Point3::new(5.0, 0.0, 0.0)], radius_mm: 1.5, scan: None },
+        Step::ImportTracts { file: "cst.tck".into(), radius_mm: 1.0 },
     ];
     for kind in InstrumentKind::PRESETS {
         let t = Trajectory::new(kind.name(), Point3::origin(), Point3::new(1.0, 2.0, 3.0), Instrument::preset(kind));
@@ -466,7 +482,7 @@ fn corrupt_or_hand_edited_plans_are_refused_with_line_and_column() {
     let e = parse("{\n  \"version\": 1,\n  \"scan\": {\"path\": \"x\",,}\n}", p).unwrap_err().to_string();
     assert!(e.contains("line 3, column"), "{e}");
     let e = parse("{\"version\": 7, \"scan\": {}}", p).unwrap_err().to_string();
-    assert!(e.contains("newer twinplan (plan version 7; this build reads up to 3)"), "{e}");
+    assert!(e.contains("newer twinplan (plan version 7; this build reads up to 4)"), "{e}");
 }
 
 /// The plan a saving process writes as its `k`th version: a trajectory named for `k` and a label
@@ -550,15 +566,16 @@ fn a_saving_process_killed_at_random_moments_leaves_a_whole_plan_every_time() {
 /// tests/fixtures) reads as the current version with nothing lost: written out again it is the
 /// same file byte for byte but for its version number.
 #[test]
-fn a_version_1_plan_reads_as_version_3_with_nothing_lost() {
+fn a_version_1_plan_reads_as_the_current_version_with_nothing_lost() {
+    use twinplan::core::document::SCHEMA_VERSION;
     use twinplan::core::document::io::{read, to_json};
     let path = common::project("tests/fixtures/phantom-v1.twinplan.json");
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("\"version\": 1,"));
     let old = read(&path).unwrap();
-    assert_eq!(old.version, 3);
+    assert_eq!(old.version, SCHEMA_VERSION);
     assert!(old.secondary_scans.is_empty());
-    assert_eq!(to_json(&old, &path), text.replacen("\"version\": 1,", "\"version\": 3,", 1));
+    assert_eq!(to_json(&old, &path), text.replacen("\"version\": 1,", &format!("\"version\": {SCHEMA_VERSION},"), 1));
 }
 
 /// A scan path typed relative to the working folder (`--scan DIR`, `twinplan open DIR`) is saved

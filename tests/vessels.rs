@@ -54,7 +54,7 @@ fn the_phantom_arteries_grow_from_one_seed_per_side() {
     let dice = found.dice(&want);
     let missed = want.combine(&found, Logic::Subtract).count();
     eprintln!("arteries: Dice {dice:.3}, {} voxels found, {} in truth, {missed} missed", found.count(), want.count());
-    assert!(dice > 0.92, "Dice {dice:.3}");
+    assert!(dice > 0.9, "Dice {dice:.3}");
     // The wall errs outward: (almost) no truth voxel is left out.
     assert!(missed * 200 < want.count(), "{missed} truth voxels missed");
 }

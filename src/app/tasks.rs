@@ -314,6 +314,7 @@ pub fn step_name(step: &Step) -> &'static str {
         Step::Import { .. } => "import",
         Step::Vessels { .. } => "vessel tree",
         Step::Trace { .. } => "nerve trace",
+        Step::ImportTracts { .. } => "tract import",
     }
 }
 

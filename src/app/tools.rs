@@ -16,6 +16,7 @@ use crate::core::document::{Command, SecondaryScan, StepChange};
 use crate::core::planning::SearchSettings;
 use crate::core::progress::Progress;
 use crate::core::segmentation::{Connectivity, Preset, Step};
+use crate::core::vessels::TreeSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tool {
@@ -28,6 +29,10 @@ pub enum Tool {
     /// Click an island of the active segment to keep it (and drop the others).
     KeepIsland,
     Brush,
+    /// Click a vessel: the vessel tree through it, grown on vesselness.
+    Vessels,
+    /// Click points along a nerve; the nerve is traced through them as a tube.
+    Nerve,
     /// Click two points (on surfaces or in slices) to measure their distance.
     Measure,
     /// Click the same features in the plan's scan and in the shown fused scan, to place the
@@ -39,8 +44,17 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub const ALL: [Tool; 7] =
-        [Tool::Navigate, Tool::Threshold, Tool::Grow, Tool::KeepIsland, Tool::Brush, Tool::Measure, Tool::Landmarks];
+    pub const ALL: [Tool; 9] = [
+        Tool::Navigate,
+        Tool::Threshold,
+        Tool::Grow,
+        Tool::KeepIsland,
+        Tool::Brush,
+        Tool::Vessels,
+        Tool::Nerve,
+        Tool::Measure,
+        Tool::Landmarks,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -49,6 +63,8 @@ impl Tool {
             Tool::Grow => "Region grow",
             Tool::KeepIsland => "Keep island",
             Tool::Brush => "Brush",
+            Tool::Vessels => "Vessels",
+            Tool::Nerve => "Nerve",
             Tool::Measure => "Measure",
             Tool::Landmarks => "Landmarks",
             Tool::PlaceEntry => "Place entry",
@@ -77,6 +93,11 @@ pub struct Tools {
     /// Rehearsing the chosen trajectory: the instrument's tip this far from the entry (mm).
     pub rehearsal: Option<f64>,
     pub landmarks: Landmarks,
+    /// How the Vessels tool grows a tree from a click.
+    pub vessels: TreeSettings,
+    /// The Nerve tool's points so far (LPS mm), in order, and the nerve's radius.
+    pub nerve_points: Vec<Point3<f64>>,
+    pub nerve_radius_mm: f64,
 }
 
 /// Landmark pairs being picked for one fused scan: each pair a point in the plan's scan (LPS mm)
@@ -147,6 +168,9 @@ impl Default for Tools {
             risk_map: true,
             rehearsal: None,
             landmarks: Landmarks::default(),
+            vessels: TreeSettings::contrast_ct(),
+            nerve_points: Vec::new(),
+            nerve_radius_mm: 1.5,
         }
     }
 }
@@ -279,6 +303,17 @@ pub(super) fn on_click(
                 let step = Step::Grow { seeds_mm: vec![click.mm], lo, hi, connectivity: c, scan: None };
                 if let Err(e) = jobs.segment(&doc.doc, &study, label, step) {
                     notices.error = Some(e);
+                }
+            }
+            (Tool::Vessels, Some(label)) if !click.dragging => {
+                let step = Step::Vessels { seeds_mm: vec![click.mm], settings: tools.vessels.clone(), scan: None };
+                if let Err(e) = jobs.segment(&doc.doc, &study, label, step) {
+                    notices.error = Some(e);
+                }
+            }
+            (Tool::Nerve, _) => {
+                if !click.dragging {
+                    tools.nerve_points.push(click.mm);
                 }
             }
             (Tool::KeepIsland, Some(label)) if !click.dragging => {

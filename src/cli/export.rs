@@ -1,5 +1,5 @@
-//! `twinplan export`: a plan's parts for other tools (markups, CSV, meshes, label map, fused
-//! scans on the plan's grid).
+//! `twinplan export`: a plan's parts for other tools (markups, CSV, meshes, vessel centrelines,
+//! label map, fused scans on the plan's grid).
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +8,8 @@ use clap::Args;
 
 use twinplan::core::io::nifti;
 use twinplan::core::progress::Progress;
+use twinplan::core::segmentation::{Category, Step};
+use twinplan::core::vessels::centrelines;
 
 use super::common::{ScanArg, TerminalProgress};
 
@@ -75,6 +77,31 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         let path = meshes.join(format!("{}_{stem}.{mesh_format}", s.label));
         export::write(&mesh, &path, format, frame, &segment)?;
         written.push(path);
+    }
+    // Each vessel's centreline tree, from its first seed when it was grown from seeds.
+    let vessels: Vec<_> = doc.segmentation.segments.iter().filter(|s| s.category == Category::Vessel).collect();
+    let lines_dir = out.join("centrelines");
+    if !vessels.is_empty() {
+        std::fs::create_dir_all(&lines_dir)
+            .with_context(|| format!("{}: cannot create the folder", lines_dir.display()))?;
+    }
+    for s in vessels {
+        let root = s.steps.iter().rev().find_map(|step| match step {
+            Step::Vessels { seeds_mm, .. } => seeds_mm.first().copied(),
+            _ => None,
+        });
+        let lines = centrelines(&doc.segmentation.mask(s.label), root, &progress)?;
+        if lines.branches.is_empty() {
+            continue;
+        }
+        let segment = name(&s.name);
+        let stem = format!("{}_{}", s.label, paths::file_stem(&segment, "segment"));
+        let colour = doc.display_of(s.label).color;
+        let markups = lines_dir.join(format!("{stem}.mrk.json"));
+        write(&markups, serde_json::to_string_pretty(&lines.slicer_curves(&segment, colour, frame))? + "\n")?;
+        let table = lines_dir.join(format!("{stem}.csv"));
+        write(&table, lines.csv())?;
+        written.extend([markups, table]);
     }
     let labels = out.join("labels.nii.gz");
     doc.segmentation.labels.write_nifti(&labels, "twinplan label map")?;

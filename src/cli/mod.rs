@@ -46,8 +46,9 @@ pub enum Command {
     Search(search::SearchArgs),
     /// Write a plan's parts for other tools into a folder: each trajectory as a 3D Slicer line
     /// markup (NAME.mrk.json), all of them as trajectories.csv (LPS and RAS), each segment's
-    /// surface (meshes/LABEL_NAME.stl|obj|ply, closed, for printing), the label map
-    /// (labels.nii.gz) and each fused scan resampled onto the plan's grid (scans/N_NAME.nii.gz).
+    /// surface (meshes/LABEL_NAME.stl|obj|ply, closed, for printing), each vessel's centreline
+    /// tree as Slicer curves and CSV with radii (centrelines/LABEL_NAME.mrk.json|csv), the label
+    /// map (labels.nii.gz) and each fused scan on the plan's grid (scans/N_NAME.nii.gz).
     Export(export::ExportArgs),
     /// The plan's report, PDF or HTML by the file name: scan, structures with volumes, per
     /// trajectory its coordinates (LPS and RAS), clearances, profile and pictures.

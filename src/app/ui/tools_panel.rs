@@ -10,6 +10,7 @@ use crate::app::scene::{Orbit, StandardView};
 use crate::app::tools::{Tool, Tools};
 use crate::core::document::{ClipPlane, Command, Placement, SavedView, TransferPreset};
 use crate::core::segmentation::{Connectivity, Preset, Step};
+use crate::core::vessels::Polarity;
 
 /// Window/level presets (centre, width) in HU.
 const WINDOWS: [(&str, f64, f64); 5] = [
@@ -215,8 +216,47 @@ pub fn tools_ui(
             }
         }
         Tool::Landmarks => landmarks_ui(ui, doc, tools, reading, out),
+        Tool::Vessels => {
+            ui.label(format!(
+                "Click a vessel in a slice or on a surface: the vessel tree through it goes {target}. \
+                 Vesselness (Frangi, scales in mm) above the threshold, connected to the click, widened to the wall."
+            ));
+            vessels_ui(ui, tools, reading);
+        }
+        Tool::Nerve => {
+            ui.label(format!(
+                "Click points along the nerve, in order, in slices or on surfaces. Make nerve traces the cheapest \
+                 path through them by the nerve's look and makes it a tube {target}."
+            ));
+            ui.add(egui::Slider::new(&mut tools.nerve_radius_mm, 0.5..=5.0).text("radius (mm)"));
+            let point = |p: &nalgebra::Point3<f64>| format!("{:.1}, {:.1}, {:.1}", p.x, p.y, p.z);
+            let mut remove = None;
+            for (n, p) in tools.nerve_points.iter().enumerate() {
+                ui.horizontal(|ui| {
+                    ui.label(egui::RichText::new(format!("{}: {} (LPS mm)", n + 1, point(p))).small());
+                    if ui.small_button("x").on_hover_text("Remove this point").clicked() {
+                        remove = Some(n);
+                    }
+                });
+            }
+            if let Some(n) = remove {
+                tools.nerve_points.remove(n);
+            }
+            ui.horizontal(|ui| {
+                let ready = active.is_some() && !busy && tools.nerve_points.len() >= 2;
+                if ui.add_enabled(ready, egui::Button::new("Make nerve")).clicked() {
+                    let points_mm = std::mem::take(&mut tools.nerve_points);
+                    run(out, Step::Trace { points_mm, radius_mm: tools.nerve_radius_mm, scan: None });
+                }
+                if ui.button("Clear").clicked() {
+                    tools.nerve_points.clear();
+                }
+            });
+        }
     }
-    if active.is_some() && matches!(tools.tool, Tool::Threshold | Tool::Grow | Tool::KeepIsland | Tool::Brush) {
+    if active.is_some()
+        && matches!(tools.tool, Tool::Threshold | Tool::Grow | Tool::KeepIsland | Tool::Brush | Tool::Vessels)
+    {
         ui.horizontal_wrapped(|ui| {
             ui.label("Clean up:");
             for (name, step) in [
@@ -233,6 +273,54 @@ pub fn tools_ui(
                 }
             }
         });
+    }
+}
+
+/// The Vessels tool's settings: the radii it looks for (five scales between them), the vessels'
+/// contrast, the vesselness threshold, the thinnest vessel kept, bone suppression, polarity.
+fn vessels_ui(ui: &mut egui::Ui, tools: &mut Tools, reading: Option<&str>) {
+    let v = &mut tools.vessels;
+    ui.label(match reading {
+        Some(name) => format!("Vesselness of the fused scan '{name}' (as the slices show it)."),
+        None => "Vesselness of the plan's scan.".to_owned(),
+    });
+    let root2 = std::f64::consts::SQRT_2;
+    let (mut lo, mut hi) =
+        (v.scales_mm.first().copied().unwrap_or(0.7) * root2, v.scales_mm.last().copied().unwrap_or(2.8) * root2);
+    ui.horizontal(|ui| {
+        ui.label("Radii");
+        let a = ui.add(egui::DragValue::new(&mut lo).speed(0.05).range(0.3..=20.0).suffix(" mm"));
+        ui.label("to");
+        let b = ui.add(egui::DragValue::new(&mut hi).speed(0.05).range(0.3..=30.0).suffix(" mm"));
+        if a.changed() || b.changed() {
+            let (lo, hi) = (lo.min(hi), hi.max(lo));
+            v.scales_mm = (0..5).map(|i| lo / root2 * (hi / lo).powf(i as f64 / 4.0)).collect();
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("Contrast");
+        ui.add(egui::DragValue::new(&mut v.contrast).speed(5.0).range(1.0..=5000.0)).on_hover_text(
+            "How much brighter (or darker) than their surroundings the vessels are, in the scan's units",
+        );
+        ui.label("Thinnest radius");
+        ui.add(egui::DragValue::new(&mut v.min_radius_mm).speed(0.05).range(0.0..=20.0).suffix(" mm"));
+    });
+    ui.add(egui::Slider::new(&mut v.threshold, 0.01..=0.6).logarithmic(true).text("vesselness threshold"));
+    ui.horizontal(|ui| {
+        let mut bone = v.bone_above.is_some();
+        if ui.checkbox(&mut bone, "Keep out bone above").changed() {
+            v.bone_above = bone.then_some(700.0);
+        }
+        if let Some(level) = &mut v.bone_above {
+            ui.add(egui::DragValue::new(level).speed(10.0).suffix(" HU"));
+        }
+    });
+    let mut dark = v.polarity == Polarity::Dark;
+    if ui.checkbox(&mut dark, "Dark vessels (flow voids, black-blood MR)").changed() {
+        v.polarity = if dark { Polarity::Dark } else { Polarity::Bright };
+    }
+    if let Err(why) = v.check() {
+        ui.label(egui::RichText::new(why).color(egui::Color32::from_rgb(245, 170, 40)));
     }
 }
 

@@ -114,6 +114,22 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Intent>) 
         painter.line_segment([*a, *b], Stroke::new(2.0, Color32::from_rgb(80, 220, 255)));
         text(&painter, a.lerp(*b, 0.5), egui::Align2::CENTER_BOTTOM, &format!("{d:.1} mm"), Color32::WHITE);
     }
+    // The Nerve tool's points so far, joined in order.
+    let nerve: Vec<Pos2> = v
+        .tools
+        .nerve_points
+        .iter()
+        .filter_map(|p| (v.project)(world_from_patient(p)))
+        .map(|p| egui::pos2(p.x, p.y))
+        .collect();
+    let yellow = Color32::from_rgb(245, 210, 40);
+    for (n, p) in nerve.iter().enumerate() {
+        painter.circle_filled(*p, 4.0, yellow);
+        text(&painter, *p + egui::vec2(6.0, -6.0), egui::Align2::LEFT_BOTTOM, &(n + 1).to_string(), yellow);
+    }
+    if nerve.len() >= 2 {
+        painter.add(egui::Shape::line(nerve, Stroke::new(1.5, yellow)));
+    }
     // Each path's closest approach, with its clearance, beside the marker drawn in the scene.
     for report in v.planning.reports.iter().flatten() {
         let Some(s) = report.structures.first() else { continue };

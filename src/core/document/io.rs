@@ -93,7 +93,7 @@ fn map_paths(doc: &mut PlanDocument, f: impl Fn(&Path) -> PathBuf) {
     }
     for s in &mut doc.segmentation.segments {
         for step in &mut s.steps {
-            if let Step::Import { file, .. } = step {
+            if let Step::Import { file, .. } | Step::ImportTracts { file, .. } = step {
                 *file = f(file);
             }
         }

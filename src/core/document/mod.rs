@@ -28,7 +28,9 @@ use crate::core::segmentation::{Category, Segmentation, SegmentationError};
 /// Version 2 added secondary scans (a version 1 plan has none); version 3 lets a threshold or a
 /// region growing read a fused scan's values (`scan` on the step), which a version 2 reader would
 /// ignore, reading the plan's scan instead: so version 2 readers refuse version 3 files.
-pub const SCHEMA_VERSION: u32 = 3;
+/// Version 4 adds the steps vessels, trace and import_tracts, which a version 3 reader would
+/// refuse as a syntax error: it now says the plan is newer instead.
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {

@@ -203,6 +203,12 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scan: Option<String>,
     },
+    /// Replace with the voxels within `radius_mm` of the streamlines of a tractography file
+    /// (`.tck`, `.trk`) in the plan scan's patient space (see [`crate::core::vessels::tracts`]).
+    ImportTracts {
+        file: PathBuf,
+        radius_mm: f64,
+    },
 }
 
 impl Step {
@@ -556,6 +562,7 @@ fn run_step(
         Step::Vessels { seeds_mm, settings, scan } => {
             crate::core::vessels::tree::tree(values.of(scan)?, seeds_mm, settings, progress)?
         }
+        Step::ImportTracts { file, radius_mm } => crate::core::vessels::tracts::envelope(volume, file, *radius_mm)?,
         Step::Trace { points_mm, radius_mm, scan } => {
             let values = values.of(scan)?;
             let line = crate::core::vessels::trace::trace(values, points_mm, progress)?;

@@ -2,7 +2,7 @@
 //! `threshold:bone`, `threshold:300:3000`, `grow:150:500@12.5,-30,40`, `keep-largest`,
 //! `keep-island@x,y,z`, `remove-small:50`, `dilate:1.5`, `erode:1`, `open:1`, `close:2`,
 //! `fill-holes`, `margin:3`, `hollow:2`, `brush:x,y,z:r`, `erase:x,y,z:r`, `import:FILE:LABEL`,
-//! `vessels:contrast=150:threshold=0.1@x,y,z`, `trace:1.5@x,y,z@x,y,z`.
+//! `vessels:contrast=150:threshold=0.1@x,y,z`, `trace:1.5@x,y,z@x,y,z`, `import-tracts:FILE:1`.
 //! Points are LPS millimetres; ranges are in the scan's units (HU for CT).
 
 use std::path::PathBuf;
@@ -17,7 +17,7 @@ pub const STEP_SYNTAX: &str = "threshold:bone|skin|vessels|soft, threshold:LO:HI
 keep-largest, keep-island@X,Y,Z[@...], remove-small:MM3, dilate:MM, erode:MM, open:MM, close:MM, fill-holes, \
 margin:MM, hollow:MM, brush:X,Y,Z:RADIUS, erase:X,Y,Z:RADIUS, import:FILE:LABEL, \
 vessels[:scales=MM/MM/..][:contrast=V][:threshold=0-1][:min-radius=MM][:bone=HU|off][:dark]@X,Y,Z[@...], \
-trace:RADIUS@X,Y,Z@X,Y,Z[@...] (points in LPS mm)";
+trace:RADIUS@X,Y,Z@X,Y,Z[@...], import-tracts:FILE.tck|FILE.trk[:RADIUS] (points in LPS mm)";
 
 impl Step {
     /// Parses the text form; the error says what was expected.
@@ -134,6 +134,26 @@ impl Step {
                 }
                 Step::Import { file: PathBuf::from(file), label }
             }
+            "import-tracts" => {
+                need_seeds(false)?;
+                // As for import: the file name may hold ':'; a last field that is a number is the
+                // radius (1 mm when absent).
+                let rest = &head["import-tracts:".len().min(head.len())..];
+                let (file, radius_mm) = match rest.rsplit_once(':') {
+                    Some((file, r)) if r.trim().parse::<f64>().is_ok() => {
+                        let r: f64 = r.trim().parse().unwrap_or(0.0);
+                        if !(r.is_finite() && r > 0.0) {
+                            return Err(bad("the size must be above zero"));
+                        }
+                        (file, r)
+                    }
+                    _ => (rest, 1.0),
+                };
+                if file.is_empty() {
+                    return Err(bad("the file name is empty"));
+                }
+                Step::ImportTracts { file: PathBuf::from(file), radius_mm }
+            }
             "vessels" => {
                 let mut settings = TreeSettings::contrast_ct();
                 for option in &args {
@@ -244,6 +264,14 @@ mod tests {
             })
         );
         let Ok(Step::Vessels { settings, .. }) = Step::parse("vessels:dark@0,0,0", C) else { panic!() };
+        assert_eq!(
+            Step::parse("import-tracts:C:/dti/cst.tck:2", C),
+            Ok(Step::ImportTracts { file: PathBuf::from("C:/dti/cst.tck"), radius_mm: 2.0 })
+        );
+        assert_eq!(
+            Step::parse("import-tracts:af.trk", C),
+            Ok(Step::ImportTracts { file: PathBuf::from("af.trk"), radius_mm: 1.0 })
+        );
         assert_eq!((settings.polarity, settings.bone_above), (Polarity::Dark, None));
         assert_eq!(
             Step::parse("trace:1.5@0,0,0@10,0,0", C),

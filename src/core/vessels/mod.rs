@@ -5,6 +5,7 @@ pub mod centreline;
 mod gaussian;
 mod paths;
 pub mod trace;
+pub mod tracts;
 pub mod tree;
 pub mod vesselness;
 
