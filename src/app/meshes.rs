@@ -20,7 +20,8 @@ use super::study::Study;
 use crate::core::document::PlanDocument;
 use crate::core::mesh::lod;
 use crate::core::planning::SegmentShape;
-use crate::core::segmentation::Mask;
+use crate::core::segmentation::{Category, Mask, Step};
+use crate::core::vessels::{Centrelines, centrelines};
 
 /// Meshes in the 3D view: standard lighting, cut by the clipping plane.
 pub type ClipMaterial = ExtendedMaterial<StandardMaterial, ClipExt>;
@@ -92,6 +93,8 @@ pub struct Built {
     levels: Vec<(Mesh, usize, f64)>,
     centre: Vec3,
     shape: Option<SegmentShape>,
+    /// A vessel's centreline tree.
+    centrelines: Option<Centrelines>,
 }
 
 /// Extractions in flight and the surfaces that can be picked.
@@ -104,6 +107,8 @@ pub struct SegmentMeshes {
     generation: u64,
     /// Shapes in LPS mm, for hover, picking and clearances.
     pub shapes: BTreeMap<u16, SegmentShape>,
+    /// Each vessel segment's centreline tree (LPS mm), drawn by the Vessels tool.
+    pub centrelines: BTreeMap<u16, Centrelines>,
     /// Bumped whenever `shapes` changes.
     pub version: u64,
 }
@@ -141,12 +146,21 @@ fn to_bevy(mesh: &crate::core::mesh::Mesh) -> Mesh {
     out
 }
 
-fn build(mask: Mask, progress: &crate::core::progress::Progress) -> Result<Built, JobError> {
+/// `vessel`: the segment is a vessel, whose centrelines start from this point when it has one.
+fn build(
+    mask: Mask,
+    vessel: Option<Option<Point3<f64>>>,
+    progress: &crate::core::progress::Progress,
+) -> Result<Built, JobError> {
     let made = SegmentShape::from_mask(&mask, progress)?;
     // A segment without voxels has an empty mesh and no shape.
     let (mesh, shape) = made.map_or_else(|| (Default::default(), None), |(m, s)| (m, Some(s)));
     let coarse = if mesh.is_empty() { Vec::new() } else { lod::coarse_levels(&mask, progress)? };
     let full_cell_mm = mask.grid.spacing_mm().into_iter().fold(0.0, f64::max);
+    let centrelines = match vessel {
+        Some(root) if !mesh.is_empty() => Some(centrelines(&mask, root, progress)?),
+        _ => None,
+    };
     drop(mask);
     let centre = mesh.bounds().map_or(Vec3::ZERO, |(lo, hi)| {
         let c = |a: usize| (lo[a] as f64 + hi[a] as f64) / 2.0;
@@ -154,7 +168,7 @@ fn build(mask: Mask, progress: &crate::core::progress::Progress) -> Result<Built
     });
     let mut levels = vec![(to_bevy(&mesh), mesh.triangles.len(), full_cell_mm)];
     levels.extend(coarse.iter().map(|l| (to_bevy(&l.mesh), l.mesh.triangles.len(), l.cell_mm)));
-    Ok(Built { levels, centre, shape })
+    Ok(Built { levels, centre, shape, centrelines })
 }
 
 /// Starts an extraction for every segment whose voxels changed since its mesh was built.
@@ -168,6 +182,7 @@ fn start_builds(doc: Res<Doc>, study: Res<Study>, mut meshes: ResMut<SegmentMesh
         }
         meshes.built.clear();
         meshes.shapes.clear();
+        meshes.centrelines.clear();
         meshes.version += 1;
         meshes.generation = doc.generation;
     }
@@ -186,7 +201,13 @@ fn start_builds(doc: Res<Doc>, study: Res<Study>, mut meshes: ResMut<SegmentMesh
             old.progress.cancel();
         }
         let mask = doc.doc.segmentation.mask(s.label);
-        let job = Job::spawn(format!("Meshing {}", s.name), move |p| build(mask, p));
+        let vessel = (s.category == Category::Vessel).then(|| {
+            s.steps.iter().rev().find_map(|step| match step {
+                Step::Vessels { seeds_mm, .. } => seeds_mm.first().copied(),
+                _ => None,
+            })
+        });
+        let job = Job::spawn(format!("Meshing {}", s.name), move |p| build(mask, vessel, p));
         meshes.jobs.insert(s.label, (rev, job));
     }
 }
@@ -234,6 +255,10 @@ fn finish_builds(
             Some(p) => state.shapes.insert(label, p),
             None => state.shapes.remove(&label),
         };
+        match built.centrelines {
+            Some(c) => state.centrelines.insert(label, c),
+            None => state.centrelines.remove(&label),
+        };
         state.version += 1;
         let levels: Vec<ShownLevel> = built
             .levels
@@ -260,6 +285,7 @@ fn finish_builds(
             commands.entity(e).despawn();
             state.built.remove(&seg.label);
             state.shapes.remove(&seg.label);
+            state.centrelines.remove(&seg.label);
             state.version += 1;
         }
     }

@@ -115,6 +115,7 @@ fn panels(
             tools: &tools,
             hover: &mut hover,
             planning: &planning,
+            centrelines: &mesh_state.centrelines,
             project: &project,
             diagnostics,
         };

@@ -218,8 +218,9 @@ pub fn tools_ui(
         Tool::Landmarks => landmarks_ui(ui, doc, tools, reading, out),
         Tool::Vessels => {
             ui.label(format!(
-                "Click a vessel in a slice or on a surface: the vessel tree through it goes {target}. \
-                 Vesselness (Frangi, scales in mm) above the threshold, connected to the click, widened to the wall."
+                "Click a vessel in a slice or on a surface: the vessel tree through it ({target}). Vesselness \
+                 (Frangi, scales in mm) above the threshold, connected to the click, widened to the wall. The 3D \
+                 view shows each vessel's centrelines, branch points in white."
             ));
             vessels_ui(ui, tools, reading);
         }
@@ -289,9 +290,9 @@ fn vessels_ui(ui: &mut egui::Ui, tools: &mut Tools, reading: Option<&str>) {
         (v.scales_mm.first().copied().unwrap_or(0.7) * root2, v.scales_mm.last().copied().unwrap_or(2.8) * root2);
     ui.horizontal(|ui| {
         ui.label("Radii");
-        let a = ui.add(egui::DragValue::new(&mut lo).speed(0.05).range(0.3..=20.0).suffix(" mm"));
+        let a = ui.add(egui::DragValue::new(&mut lo).speed(0.05).range(0.3..=20.0).fixed_decimals(1).suffix(" mm"));
         ui.label("to");
-        let b = ui.add(egui::DragValue::new(&mut hi).speed(0.05).range(0.3..=30.0).suffix(" mm"));
+        let b = ui.add(egui::DragValue::new(&mut hi).speed(0.05).range(0.3..=30.0).fixed_decimals(1).suffix(" mm"));
         if a.changed() || b.changed() {
             let (lo, hi) = (lo.min(hi), hi.max(lo));
             v.scales_mm = (0..5).map(|i| lo / root2 * (hi / lo).powf(i as f64 / 4.0)).collect();
@@ -303,7 +304,9 @@ fn vessels_ui(ui: &mut egui::Ui, tools: &mut Tools, reading: Option<&str>) {
             "How much brighter (or darker) than their surroundings the vessels are, in the scan's units",
         );
         ui.label("Thinnest radius");
-        ui.add(egui::DragValue::new(&mut v.min_radius_mm).speed(0.05).range(0.0..=20.0).suffix(" mm"));
+        ui.add(
+            egui::DragValue::new(&mut v.min_radius_mm).speed(0.05).range(0.0..=20.0).fixed_decimals(1).suffix(" mm"),
+        );
     });
     ui.add(egui::Slider::new(&mut v.threshold, 0.01..=0.6).logarithmic(true).text("vesselness threshold"));
     ui.horizontal(|ui| {

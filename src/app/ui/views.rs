@@ -25,6 +25,8 @@ pub struct Views<'a> {
     pub tools: &'a Tools,
     pub hover: &'a mut Hover,
     pub planning: &'a Planning,
+    /// Vessel segments' centreline trees, drawn while the Vessels tool is chosen.
+    pub centrelines: &'a std::collections::BTreeMap<u16, crate::core::vessels::Centrelines>,
     /// Projects a world point to logical window pixels, if the 3D camera sees it.
     pub project: &'a dyn Fn(Vec3) -> Option<Vec2>,
     pub diagnostics: Option<String>,
@@ -113,6 +115,33 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Intent>) 
     if let ([a, b], Some(d)) = (pts.as_slice(), v.tools.distance_mm()) {
         painter.line_segment([*a, *b], Stroke::new(2.0, Color32::from_rgb(80, 220, 255)));
         text(&painter, a.lerp(*b, 0.5), egui::Align2::CENTER_BOTTOM, &format!("{d:.1} mm"), Color32::WHITE);
+    }
+    // Each shown vessel's centreline tree, its branch points marked, while the Vessels tool is on.
+    if v.tools.tool == crate::app::tools::Tool::Vessels {
+        for (label, lines) in v.centrelines {
+            let display = v.doc.doc.display_of(*label);
+            if !display.visible {
+                continue;
+            }
+            let [r, g, b] = display.color.map(|c| c / 2 + 128);
+            let colour = Color32::from_rgb(r, g, b);
+            for branch in &lines.branches {
+                let pts: Vec<Pos2> = branch
+                    .points
+                    .iter()
+                    .filter_map(|p| (v.project)(world_from_patient(&p.position_mm)))
+                    .map(|p| egui::pos2(p.x, p.y))
+                    .collect();
+                if pts.len() >= 2 {
+                    painter.add(egui::Shape::line(pts, Stroke::new(1.5, colour)));
+                }
+            }
+            for p in lines.branch_points() {
+                if let Some(p) = (v.project)(world_from_patient(&p)) {
+                    painter.circle_filled(egui::pos2(p.x, p.y), 3.0, Color32::WHITE);
+                }
+            }
+        }
     }
     // The Nerve tool's points so far, joined in order.
     let nerve: Vec<Pos2> = v
