@@ -606,3 +606,71 @@ fn without_segments_read_from_the_mr(app: &mut App) {
     app.world_mut().write_message(Edit::run(remove));
     app.update();
 }
+
+/// The Vessels tool: a click on an artery, into a new vessel segment, grows that side's tree in
+/// the background as one undoable step whose recipe is the vessels step, and its centreline tree
+/// comes with its surface. The Nerve tool: clicks collect points in order; the step the panel's
+/// Make nerve sends traces them into a nerve segment.
+#[test]
+fn the_vessels_tool_grows_a_tree_from_a_click_and_the_nerve_tool_traces_clicked_points() {
+    use twinplan::app::tools::{ClickAt, Tool, Tools};
+    use twinplan::core::phantom::{Shape, Truth};
+    let mut app = app();
+    open_phantom(&mut app);
+    let truth: Truth = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_scans/phantom/truth.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let tubes = |name: &str| match &truth.structure(name).unwrap().geometry {
+        Shape::Tubes { segments } => segments.clone(),
+        other => panic!("{other:?}"),
+    };
+    let add_segment = |app: &mut App, name: &str, category: Category| {
+        let add = Command::add_segment(&app.world().resource::<Doc>().doc, name, category);
+        let Command::AddSegment { segment, .. } = &add else { unreachable!() };
+        let label = segment.label;
+        app.world_mut().write_message(Edit::run(add));
+        app.update();
+        label
+    };
+
+    let label = add_segment(&mut app, "Left arteries", Category::Vessel);
+    {
+        let mut tools = app.world_mut().resource_mut::<Tools>();
+        tools.tool = Tool::Vessels;
+        tools.active = Some(label);
+    }
+    let root = &tubes("Arteries")[0];
+    app.world_mut().write_message(ClickAt { mm: root.from + (root.to - root.from) * 0.5, dragging: false });
+    app.update();
+    run_until(&mut app, "the vessel tree and its surface", settled);
+    let doc = &app.world().resource::<Doc>().doc;
+    assert!(matches!(doc.segmentation.segment(label).unwrap().steps.as_slice(), [Step::Vessels { .. }]));
+    // One side's tree: about half the truth's arteries (3,994 voxels for both sides).
+    let voxels = doc.segmentation.labels.count(label);
+    assert!((1500..3500).contains(&voxels), "{voxels} voxels");
+    let lines = app.world().resource::<SegmentMeshes>().centrelines.get(&label).cloned().unwrap();
+    assert!(lines.branches.len() >= 3 && lines.branch_points().len() >= 2, "{} branches", lines.branches.len());
+    app.world_mut().write_message(Edit::Undo);
+    app.update();
+    assert_eq!(app.world().resource::<Doc>().doc.segmentation.labels.count(label), 0);
+
+    let nerve = add_segment(&mut app, "Left optic nerve", Category::Nerve);
+    app.world_mut().resource_mut::<Tools>().tool = Tool::Nerve;
+    let optic = tubes("Optic nerves");
+    for p in [optic[0].from, optic[0].to, optic[1].to] {
+        app.world_mut().write_message(ClickAt { mm: p, dragging: false });
+        app.update();
+    }
+    let points = app.world().resource::<Tools>().nerve_points.clone();
+    assert_eq!(points, vec![optic[0].from, optic[0].to, optic[1].to]);
+    let plan = app.world().resource::<Doc>().doc.clone();
+    let step = Step::Trace { points_mm: points, radius_mm: 1.5, scan: None };
+    app.world_mut()
+        .resource_scope(|w, mut jobs: Mut<Jobs>| jobs.segment(&plan, w.resource::<Study>(), nerve, step).unwrap());
+    run_until(&mut app, "the traced nerve", settled);
+    // A 1.5 mm tube along about 60 mm of nerve: some 420 mm³.
+    let volume = app.world().resource::<Doc>().doc.segmentation.volume_mm3(nerve);
+    assert!((300.0..600.0).contains(&volume), "{volume} mm³");
+}
