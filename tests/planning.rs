@@ -214,24 +214,6 @@ fn closest_on_triangle(p: &P, a: &P, b: &P, c: &P) -> P {
     a + ab * (vb * denom) + ac * (vc * denom)
 }
 
-fn segment_segment_distance(p1: &P, q1: &P, p2: &P, q2: &P) -> f64 {
-    let (d1, d2, r) = (q1 - p1, q2 - p2, p1 - p2);
-    let (a, e, f) = (d1.dot(&d1), d2.dot(&d2), d2.dot(&r));
-    let c = d1.dot(&r);
-    let b = d1.dot(&d2);
-    let denom = a * e - b * b;
-    let mut s = if denom > 1e-12 { ((b * f - c * e) / denom).clamp(0.0, 1.0) } else { 0.0 };
-    let mut t = (b * s + f) / e;
-    if t < 0.0 {
-        t = 0.0;
-        s = (-c / a).clamp(0.0, 1.0);
-    } else if t > 1.0 {
-        t = 1.0;
-        s = ((b - c) / a).clamp(0.0, 1.0);
-    }
-    ((p1 + d1 * s) - (p2 + d2 * t)).norm()
-}
-
 fn segment_crosses_triangle(p: &P, q: &P, a: &P, b: &P, c: &P) -> bool {
     let (e1, e2, d) = (b - a, c - a, q - p);
     let h = d.cross(&e2);
@@ -261,7 +243,7 @@ fn brute_force_distance(mesh: &twinplan::core::mesh::Mesh, p: &P, q: &P) -> f64 
             }
             let ends =
                 (closest_on_triangle(p, &a, &b, &c) - p).norm().min((closest_on_triangle(q, &a, &b, &c) - q).norm());
-            [(a, b), (b, c), (c, a)].iter().map(|(x, y)| segment_segment_distance(p, q, x, y)).fold(ends, f64::min)
+            [(a, b), (b, c), (c, a)].iter().map(|(x, y)| common::segment_segment(p, q, x, y)).fold(ends, f64::min)
         })
         .fold(f64::INFINITY, f64::min)
 }

@@ -258,6 +258,9 @@ fn points_that_cannot_be_joined_are_refused_by_number() {
     let values = (0..8000).map(|n| if n / 400 == 10 { f32::NAN } else { 30.0 }).collect();
     let volume = Volume { grid, data: VoxelData::F32(values), meta: VolumeMeta::default(), warnings: vec![] };
     let (a, b) = (Point3::new(10.0, 10.0, 5.0), Point3::new(10.0, 10.0, 15.0));
+    // Two clicks in one voxel make a nerve of that voxel's stretch.
+    let close = trace::trace(&volume, &[a, a + nalgebra::Vector3::new(0.2, 0.0, 0.0)], &Progress::new()).unwrap();
+    assert_eq!(close.len(), 2);
     for (points, says) in [
         (vec![a, Point3::new(10.0, 10.0, 50.0)], "point 2 at (10.0, 10.0, 50.0) mm lies outside the scan"),
         (vec![a, b], "points 1 and 2 cannot be joined"),

@@ -18,6 +18,10 @@ impl Tube {
     pub fn axis_distance(&self, p: &Point3<f64>) -> f64 {
         let (a, b) = (self.from, self.to);
         let ab = b - a;
+        if ab.norm_squared() == 0.0 {
+            // A ball (a traced nerve's two clicks in one place).
+            return (p - a).norm();
+        }
         let t = ((p - a).dot(&ab) / ab.norm_squared()).clamp(0.0, 1.0);
         (p - (a + ab * t)).norm()
     }
@@ -293,6 +297,8 @@ mod tests {
         assert!((t.signed_distance(&Point3::new(5.0, 5.0, 0.0)) - 3.0).abs() < 1e-12);
         assert!((t.signed_distance(&Point3::new(13.0, 4.0, 0.0)) - 3.0).abs() < 1e-12);
         assert!(t.signed_distance(&Point3::new(1.0, 1.0, 1.0)) < 0.0);
+        let ball = Tube { from: Point3::origin(), to: Point3::origin(), radius_mm: 2.0 };
+        assert!((ball.signed_distance(&Point3::new(0.0, 3.0, 4.0)) - 3.0).abs() < 1e-12);
     }
 
     #[test]

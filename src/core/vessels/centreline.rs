@@ -7,7 +7,7 @@
 use nalgebra::Point3;
 use serde::Serialize;
 
-use super::paths::shortest;
+use super::paths::{Paths, shortest};
 use crate::core::mesh::export::Frame;
 use crate::core::progress::{Cancelled, Progress};
 use crate::core::segmentation::Mask;
@@ -147,36 +147,44 @@ pub fn centrelines(mask: &Mask, root_mm: Option<Point3<f64>>, progress: &Progres
     let mut first_root = root_mm.and_then(|p| {
         (0..n).filter(|&v| inside(v)).min_by(|&a, &b| (position(a) - p).norm().total_cmp(&(position(b) - p).norm()))
     });
-    progress.begin("Centrelines", n as u64);
+    // Other pieces start from their deepest voxel: the deepest not yet reached, in one pass.
+    let mut by_depth: Vec<usize> = (0..n).filter(|&v| inside(v)).collect();
+    by_depth.sort_by(|&a, &b| depth.values[b].total_cmp(&depth.values[a]));
+    let mut next_deepest = by_depth.iter();
+    // Work areas over the box, reused piece after piece and cleared where a piece touched them.
+    let mut paths = Paths::new(n);
+    let mut along = vec![0f64; n];
+    let mut explained = vec![false; n];
+    let mut marked: Vec<usize> = Vec::new();
+    progress.begin("Centrelines", by_depth.len() as u64);
     loop {
         progress.check()?;
-        let Some(root) = first_root.take().or_else(|| {
-            (0..n).filter(|&v| inside(v) && !done[v]).max_by(|&a, &b| depth.values[a].total_cmp(&depth.values[b]))
-        }) else {
+        let Some(root) = first_root.take().or_else(|| next_deepest.by_ref().copied().find(|&v| !done[v])) else {
             break;
         };
         // Shortest paths from the root, each step costing its length over the squared depth.
-        let paths = shortest(bd, sp, root, None, |_, w, len| {
+        shortest(&mut paths, bd, sp, root, None, |_, w, len| {
             let d = f64::from(depth.values[w]);
             if d > 0.0 && !done[w] { len / (d * d) } else { f64::INFINITY }
         });
-        let reached = paths.settled;
-        let previous = paths.previous;
-        let mut along = vec![0f64; n];
-        for &v in &reached {
-            if previous[v] != usize::MAX {
-                along[v] = along[previous[v]] + (position(v) - position(previous[v])).norm();
-            }
+        let (reached, previous) = (&paths.settled, &paths.previous);
+        for &v in reached {
+            along[v] = if previous[v] == usize::MAX {
+                0.0
+            } else {
+                along[previous[v]] + (position(v) - position(previous[v])).norm()
+            };
         }
         reached.iter().for_each(|&v| done[v] = true);
         progress.advance(reached.len() as u64);
         if reached.len() < MIN_PIECE_VOXELS {
             continue;
         }
+        marked.iter().for_each(|&v| explained[v] = false);
+        marked.clear();
         // Farthest first; each path runs back to the tree (or to the root).
         let mut order = reached.clone();
         order.sort_by(|&a, &b| along[b].total_cmp(&along[a]));
-        let mut explained = vec![false; n];
         let tree_start = branches.len();
         for &end in &order {
             if explained[end] {
@@ -191,7 +199,7 @@ pub fn centrelines(mask: &Mask, root_mm: Option<Point3<f64>>, progress: &Progres
             let parent = on_tree[v].map(|(b, _)| b);
             path.reverse();
             for &p in &path {
-                explain(&mut explained, p, radius(p) * EXPLAIN_SCALE + voxel_mm, &depth.dims, sp);
+                explain(&mut explained, &mut marked, p, radius(p) * EXPLAIN_SCALE + voxel_mm, &depth.dims, sp);
             }
             // A stub shorter than the vessel is wide where it leaves is the wall's bump, not a branch.
             let length: f64 = path.windows(2).map(|w| (position(w[1]) - position(w[0])).norm()).sum();
@@ -213,8 +221,8 @@ pub fn centrelines(mask: &Mask, root_mm: Option<Point3<f64>>, progress: &Progres
     Ok(Centrelines { branches })
 }
 
-/// Marks the box voxels within `r_mm` of voxel `v`.
-fn explain(explained: &mut [bool], v: usize, r_mm: f64, dims: &[usize; 3], sp: [f64; 3]) {
+/// Marks the box voxels within `r_mm` of voxel `v` (listing the newly marked in `marked`).
+fn explain(explained: &mut [bool], marked: &mut Vec<usize>, v: usize, r_mm: f64, dims: &[usize; 3], sp: [f64; 3]) {
     let c = [v % dims[0], (v / dims[0]) % dims[1], v / (dims[0] * dims[1])];
     let reach: [usize; 3] = std::array::from_fn(|a| (r_mm / sp[a]).floor() as usize);
     for k in c[2].saturating_sub(reach[2])..=(c[2] + reach[2]).min(dims[2] - 1) {
@@ -223,8 +231,10 @@ fn explain(explained: &mut [bool], v: usize, r_mm: f64, dims: &[usize; 3], sp: [
                 let d2 = ((i as f64 - c[0] as f64) * sp[0]).powi(2)
                     + ((j as f64 - c[1] as f64) * sp[1]).powi(2)
                     + ((k as f64 - c[2] as f64) * sp[2]).powi(2);
-                if d2 <= r_mm * r_mm {
-                    explained[i + dims[0] * (j + dims[1] * k)] = true;
+                let w = i + dims[0] * (j + dims[1] * k);
+                if d2 <= r_mm * r_mm && !explained[w] {
+                    explained[w] = true;
+                    marked.push(w);
                 }
             }
         }
@@ -285,5 +295,30 @@ mod tests {
         assert!((junction - Point3::new(15.0, 10.0, 7.5)).norm() < 2.0, "{junction}");
         let csv = c.csv();
         assert_eq!(csv.lines().count(), 1 + c.points().count());
+    }
+
+    /// Two separate tubes among hundreds of specks: one tree each, the specks skipped, each tree
+    /// found whole though the work areas are shared between pieces.
+    #[test]
+    fn separate_pieces_each_get_their_own_tree() {
+        let grid = Grid::axis_aligned([60, 60, 40], Point3::origin(), [0.5, 0.5, 0.5]);
+        let mut mask = Mask::empty(&grid);
+        for k in 0..40 {
+            for j in 0..60 {
+                for i in 0..60 {
+                    let p = grid.patient_point(Point3::new(i as f64, j as f64, k as f64));
+                    let a = ((p.y - 7.0).powi(2) + (p.z - 10.0).powi(2)).sqrt() < 2.0 && p.x > 2.0 && p.x < 27.0;
+                    let b = ((p.y - 22.0).powi(2) + (p.z - 10.0).powi(2)).sqrt() < 2.0 && p.x > 2.0 && p.x < 27.0;
+                    let speck = i % 4 == 0 && j % 4 == 0 && k % 4 == 0 && (k < 12 || k > 28);
+                    mask.voxels[grid.index(i, j, k)] = (a || b || speck) as u8;
+                }
+            }
+        }
+        let c = centrelines(&mask, None, &Progress::new()).unwrap();
+        assert_eq!(c.branches.len(), 2, "{:?}", c.branches.iter().map(|b| b.length_mm()).collect::<Vec<_>>());
+        for b in &c.branches {
+            assert_eq!(b.parent, None);
+            assert!(b.length_mm() > 18.0, "{}", b.length_mm());
+        }
     }
 }

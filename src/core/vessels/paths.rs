@@ -5,14 +5,25 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// The cheapest cost to every voxel reached, the voxel each was reached from, and the order in
-/// which they were settled (each after the one it was reached from).
+/// which they were settled (each after the one it was reached from). Kept between searches over
+/// the same box, so that many small searches cost what they touch, not the box.
 pub(super) struct Paths {
     pub cost: Vec<f64>,
     pub previous: Vec<usize>,
     pub settled: Vec<usize>,
+    touched: Vec<usize>,
 }
 
 impl Paths {
+    pub fn new(voxels: usize) -> Paths {
+        Paths {
+            cost: vec![f64::INFINITY; voxels],
+            previous: vec![usize::MAX; voxels],
+            settled: Vec::new(),
+            touched: Vec::new(),
+        }
+    }
+
     /// The voxels from `start` to `v`, when `v` was reached.
     pub fn to(&self, v: usize) -> Option<Vec<usize>> {
         if !self.cost[v].is_finite() {
@@ -29,22 +40,28 @@ impl Paths {
     }
 }
 
-/// Paths from `start` over a box of `dims` voxels spaced `spacing_mm`, stopping once `goal` is
-/// settled. `step(from, to, length_mm)` is what moving between two neighbours costs (infinite:
-/// not allowed).
+/// Paths from `start` over a box of `dims` voxels spaced `spacing_mm`, into `paths` (made for
+/// that box; the previous search's answers are cleared), stopping once `goal` is settled.
+/// `step(from, to, length_mm)` is what moving between two neighbours costs (infinite: not
+/// allowed).
 pub(super) fn shortest(
+    paths: &mut Paths,
     dims: [usize; 3],
     spacing_mm: [f64; 3],
     start: usize,
     goal: Option<usize>,
     step: impl Fn(usize, usize, f64) -> f64,
-) -> Paths {
-    let n = dims[0] * dims[1] * dims[2];
-    let mut cost = vec![f64::INFINITY; n];
-    let mut previous = vec![usize::MAX; n];
-    let mut settled = Vec::new();
+) {
+    for &v in &paths.touched {
+        paths.cost[v] = f64::INFINITY;
+        paths.previous[v] = usize::MAX;
+    }
+    paths.touched.clear();
+    paths.settled.clear();
+    let Paths { cost, previous, settled, touched } = paths;
     let mut heap = BinaryHeap::new();
     cost[start] = 0.0;
+    touched.push(start);
     heap.push(Reverse((Ordered(0.0), start)));
     while let Some(Reverse((Ordered(c), v))) = heap.pop() {
         if c > cost[v] {
@@ -68,6 +85,9 @@ pub(super) fn shortest(
                     let len = (0..3).map(|a| (d[a] as f64 * spacing_mm[a]).powi(2)).sum::<f64>().sqrt();
                     let next = c + step(v, w, len);
                     if next < cost[w] {
+                        if cost[w].is_infinite() {
+                            touched.push(w);
+                        }
                         cost[w] = next;
                         previous[w] = v;
                         heap.push(Reverse((Ordered(next), w)));
@@ -76,7 +96,6 @@ pub(super) fn shortest(
             }
         }
     }
-    Paths { cost, previous, settled }
 }
 
 /// An f64 with the total order, for the heap.

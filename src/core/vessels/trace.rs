@@ -9,7 +9,7 @@ use nalgebra::{Point3, Vector3};
 use rayon::prelude::*;
 
 use super::gaussian;
-use super::paths::shortest;
+use super::paths::{Paths, shortest};
 use crate::core::phantom::Tube;
 use crate::core::progress::Progress;
 use crate::core::segmentation::{Mask, SegmentationError};
@@ -68,9 +68,11 @@ pub fn trace(
             ))
         })?;
         // The clicked points themselves, and the voxel centres between them.
+        // (Two points in one voxel give a path of that voxel alone.)
         line.extend(
-            path[1..path.len().saturating_sub(1)]
-                .iter()
+            path.iter()
+                .skip(1)
+                .take(path.len().saturating_sub(2))
                 .map(|&ijk| grid.patient_point(Point3::new(ijk[0] as f64, ijk[1] as f64, ijk[2] as f64))),
         );
         line.push(points_mm[n + 1]);
@@ -224,7 +226,8 @@ impl Region {
     /// The cheapest voxel path between two grid voxels inside the region.
     fn cheapest(&self, from: [usize; 3], to: [usize; 3]) -> Option<Vec<[usize; 3]>> {
         let goal = self.index(to);
-        let paths = shortest(self.dims, self.spacing, self.index(from), Some(goal), |v, w, len| {
+        let mut paths = Paths::new(self.cost.len());
+        shortest(&mut paths, self.dims, self.spacing, self.index(from), Some(goal), |v, w, len| {
             len * 0.5 * (self.cost[v] + self.cost[w])
         });
         let d = self.dims;
