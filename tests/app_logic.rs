@@ -673,4 +673,20 @@ fn the_vessels_tool_grows_a_tree_from_a_click_and_the_nerve_tool_traces_clicked_
     // A 1.5 mm tube along about 60 mm of nerve: some 420 mm³.
     let volume = app.world().resource::<Doc>().doc.segmentation.volume_mm3(nerve);
     assert!((300.0..600.0).contains(&volume), "{volume} mm³");
+
+    // Editing its points (as "Edit its points" loads them): without the last, a new trace replaces
+    // the tube (its first stretch only) as one more step of the recipe; undo brings it back.
+    let before = app.world().resource::<Doc>().doc.segmentation.mask(nerve);
+    let plan = app.world().resource::<Doc>().doc.clone();
+    let step = Step::Trace { points_mm: vec![optic[0].from, optic[0].to], radius_mm: 1.5, scan: None };
+    app.world_mut()
+        .resource_scope(|w, mut jobs: Mut<Jobs>| jobs.segment(&plan, w.resource::<Study>(), nerve, step).unwrap());
+    run_until(&mut app, "the edited nerve", settled);
+    let doc = &app.world().resource::<Doc>().doc;
+    assert_eq!(doc.segmentation.segment(nerve).unwrap().steps.len(), 2);
+    let shorter = doc.segmentation.volume_mm3(nerve);
+    assert!(shorter < 0.7 * volume, "{shorter} mm³ against {volume} mm³");
+    app.world_mut().write_message(Edit::Undo);
+    app.update();
+    assert!(app.world().resource::<Doc>().doc.segmentation.mask(nerve) == before);
 }

@@ -243,6 +243,21 @@ pub fn tools_ui(
             if let Some(n) = remove {
                 tools.nerve_points.remove(n);
             }
+            // A traced nerve's points come back for editing; Make nerve then replaces the tube
+            // (a new step of its recipe, one undo step).
+            let traced = active.and_then(|s| match s.steps.last() {
+                Some(Step::Trace { points_mm, radius_mm, .. }) => Some((points_mm.clone(), *radius_mm)),
+                _ => None,
+            });
+            if let Some((points, radius)) = traced
+                && ui
+                    .button("Edit its points")
+                    .on_hover_text("Load the chosen nerve's points and radius: remove, add, then Make nerve again")
+                    .clicked()
+            {
+                tools.nerve_points = points;
+                tools.nerve_radius_mm = radius;
+            }
             ui.horizontal(|ui| {
                 let ready = active.is_some() && !busy && tools.nerve_points.len() >= 2;
                 if ui.add_enabled(ready, egui::Button::new("Make nerve")).clicked() {
