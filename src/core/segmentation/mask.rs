@@ -135,48 +135,10 @@ impl Preset {
 
 /// Sets (or clears, when `erase`) every voxel whose centre lies within `radius_mm` of `centre`.
 pub fn brush(mask: &mut Mask, centre: &Point3<f64>, radius_mm: f64, erase: bool) {
-    let g = &mask.grid;
-    let Some(voxel_from_patient) = g.voxel_from_patient() else {
-        return;
-    };
-    // The sphere's box in voxel indices, from the eight corners of its box in patient space.
-    let mut lo = [f64::INFINITY; 3];
-    let mut hi = [f64::NEG_INFINITY; 3];
-    for c in 0..8 {
-        let corner = centre
-            + nalgebra::Vector3::new(
-                if c & 1 == 0 { -radius_mm } else { radius_mm },
-                if c & 2 == 0 { -radius_mm } else { radius_mm },
-                if c & 4 == 0 { -radius_mm } else { radius_mm },
-            );
-        let v = voxel_from_patient.transform_point(&corner);
-        for a in 0..3 {
-            lo[a] = lo[a].min(v[a]);
-            hi[a] = hi[a].max(v[a]);
-        }
-    }
-    let range = |a: usize| -> Option<(usize, usize)> {
-        let top = g.dims[a] as f64 - 1.0;
-        if hi[a] < 0.0 || lo[a] > top {
-            return None;
-        }
-        Some((lo[a].max(0.0).floor() as usize, hi[a].min(top).ceil() as usize))
-    };
-    let (Some((i0, i1)), Some((j0, j1)), Some((k0, k1))) = (range(0), range(1), range(2)) else {
-        return;
-    };
-    let r2 = radius_mm * radius_mm;
     let value = (!erase) as u8;
-    for k in k0..=k1 {
-        for j in j0..=j1 {
-            for i in i0..=i1 {
-                let p = g.patient_point(Point3::new(i as f64, j as f64, k as f64));
-                if (p - centre).norm_squared() <= r2 {
-                    let idx = g.index(i, j, k);
-                    mask.voxels[idx] = value;
-                }
-            }
-        }
+    let ball: Vec<usize> = mask.grid.voxels_within(centre, radius_mm).map(|(i, _)| i).collect();
+    for i in ball {
+        mask.voxels[i] = value;
     }
 }
 

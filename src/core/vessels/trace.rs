@@ -89,26 +89,12 @@ pub fn tube_mask(volume: &Volume, line: &[Point3<f64>], radius_mm: f64) -> Mask 
     if line.is_empty() {
         return mask;
     }
-    let Some(voxel_from_patient) = grid.voxel_from_patient() else {
-        return mask;
-    };
     // Only the voxels of the line's box, grown by the radius, are visited.
     let r = Vector3::repeat(radius_mm);
     let (min, max) = line.iter().fold((line[0] - r, line[0] + r), |(a, b), p| (a.inf(&(p - r)), b.sup(&(p + r))));
-    let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
-    for c in 0..8 {
-        let corner = Point3::new(
-            if c & 1 == 0 { min.x } else { max.x },
-            if c & 2 == 0 { min.y } else { max.y },
-            if c & 4 == 0 { min.z } else { max.z },
-        );
-        let v = voxel_from_patient.transform_point(&corner);
-        for a in 0..3 {
-            let x = v[a].clamp(0.0, (grid.dims[a] - 1) as f64);
-            lo[a] = lo[a].min(x.floor() as usize);
-            hi[a] = hi[a].max(x.ceil() as usize);
-        }
-    }
+    let Some((lo, hi)) = grid.voxel_range(&min, &max) else {
+        return mask;
+    };
     let [nx, ny, _] = grid.dims;
     mask.voxels.par_chunks_mut(nx * ny).enumerate().for_each(|(k, slice)| {
         if k < lo[2] || k > hi[2] {
@@ -144,31 +130,18 @@ struct Look {
 
 impl Look {
     fn at(volume: &Volume, points_mm: &[Point3<f64>]) -> Look {
-        let grid = &volume.grid;
-        let sp = grid.spacing_mm();
         let (mut nerve, mut around) = (Vec::new(), Vec::new());
         for p in points_mm {
-            let Some(c) = grid.voxel_point(p) else { continue };
-            let reach: [isize; 3] = std::array::from_fn(|a| (SURROUNDINGS_MM.1 / sp[a]).ceil() as isize);
-            for dk in -reach[2]..=reach[2] {
-                for dj in -reach[1]..=reach[1] {
-                    for di in -reach[0]..=reach[0] {
-                        let ijk = [c.x.round() as isize + di, c.y.round() as isize + dj, c.z.round() as isize + dk];
-                        if (0..3).any(|a| ijk[a] < 0 || ijk[a] >= grid.dims[a] as isize) {
-                            continue;
-                        }
-                        let q = grid.patient_point(Point3::new(ijk[0] as f64, ijk[1] as f64, ijk[2] as f64));
-                        let value = f64::from(volume.at(ijk[0] as usize, ijk[1] as usize, ijk[2] as usize));
-                        let d = (q - p).norm();
-                        if value.is_nan() {
-                            continue;
-                        }
-                        if d <= NERVE_MM {
-                            nerve.push(value);
-                        } else if d >= SURROUNDINGS_MM.0 && d <= SURROUNDINGS_MM.1 {
-                            around.push(value);
-                        }
-                    }
+            for (n, q) in volume.grid.voxels_within(p, SURROUNDINGS_MM.1) {
+                let value = f64::from(volume.data.get(n));
+                let d = (q - p).norm();
+                if value.is_nan() {
+                    continue;
+                }
+                if d <= NERVE_MM {
+                    nerve.push(value);
+                } else if d >= SURROUNDINGS_MM.0 {
+                    around.push(value);
                 }
             }
         }

@@ -142,7 +142,7 @@ pub fn grow(
         return Ok(core);
     };
     let level = outside + WALL_LEVEL * (inside - outside);
-    let reach = settings.scales_mm.iter().copied().fold(0.0, f64::max) * std::f64::consts::SQRT_2 * 0.5 + spacing;
+    let reach = 0.5 * Vesselness::radius_of_scale_mm(settings.scales_mm.iter().copied().fold(0.0, f64::max)) + spacing;
     let within = dilate(&core, reach);
     let mut allowed = Mask::empty(grid);
     for (n, m) in allowed.voxels.iter_mut().enumerate() {
@@ -179,32 +179,15 @@ fn snap(
 ) -> Result<usize, SegmentationError> {
     let grid = &volume.grid;
     let at = |p: &Point3<f64>| format!("({:.1}, {:.1}, {:.1}) mm", p.x, p.y, p.z);
-    let Some(centre) = grid.voxel_point(seed).filter(|c| grid.voxel_at(seed).is_some() && c.x.is_finite()) else {
+    if grid.voxel_at(seed).is_none() {
         return Err(SegmentationError::Invalid(format!("the seed at {} lies outside the scan", at(seed))));
-    };
-    let sp = grid.spacing_mm();
-    let reach: [isize; 3] = std::array::from_fn(|a| (SEED_REACH_MM / sp[a]).ceil() as isize);
-    let c = [centre.x.round() as isize, centre.y.round() as isize, centre.z.round() as isize];
+    }
     let mut best: Option<(f32, usize)> = None;
     let mut strongest = 0f32;
-    for dk in -reach[2]..=reach[2] {
-        for dj in -reach[1]..=reach[1] {
-            for di in -reach[0]..=reach[0] {
-                let ijk = [c[0] + di, c[1] + dj, c[2] + dk];
-                if (0..3).any(|a| ijk[a] < 0 || ijk[a] >= grid.dims[a] as isize) {
-                    continue;
-                }
-                let n = grid.index(ijk[0] as usize, ijk[1] as usize, ijk[2] as usize);
-                if (grid.patient_point(Point3::new(ijk[0] as f64, ijk[1] as f64, ijk[2] as f64)) - seed).norm()
-                    > SEED_REACH_MM
-                {
-                    continue;
-                }
-                strongest = strongest.max(v.values[n]);
-                if candidate.voxels[n] != 0 && best.is_none_or(|(b, _)| v.values[n] > b) {
-                    best = Some((v.values[n], n));
-                }
-            }
+    for (n, _) in grid.voxels_within(seed, SEED_REACH_MM) {
+        strongest = strongest.max(v.values[n]);
+        if candidate.voxels[n] != 0 && best.is_none_or(|(b, _)| v.values[n] > b) {
+            best = Some((v.values[n], n));
         }
     }
     best.map(|(_, n)| n).ok_or_else(|| {

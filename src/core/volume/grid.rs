@@ -151,6 +151,59 @@ impl Grid {
             && self.corners_mm().iter().zip(other.corners_mm().iter()).all(|(a, b)| (a - b).norm() <= tol_mm)
     }
 
+    /// The voxel index range (inclusive, per axis) whose centres can lie in the patient-space box
+    /// [min, max], from the voxel coordinates of its eight corners; `None` when the box misses
+    /// the grid.
+    pub fn voxel_range(&self, min_mm: &Point3<f64>, max_mm: &Point3<f64>) -> Option<([usize; 3], [usize; 3])> {
+        let voxel_from_patient = self.voxel_from_patient()?;
+        let mut lo = [f64::INFINITY; 3];
+        let mut hi = [f64::NEG_INFINITY; 3];
+        for c in 0..8 {
+            let corner = Point3::new(
+                if c & 1 == 0 { min_mm.x } else { max_mm.x },
+                if c & 2 == 0 { min_mm.y } else { max_mm.y },
+                if c & 4 == 0 { min_mm.z } else { max_mm.z },
+            );
+            let v = voxel_from_patient.transform_point(&corner);
+            for a in 0..3 {
+                lo[a] = lo[a].min(v[a]);
+                hi[a] = hi[a].max(v[a]);
+            }
+        }
+        let mut first = [0usize; 3];
+        let mut last = [0usize; 3];
+        for a in 0..3 {
+            let top = self.dims[a] as f64 - 1.0;
+            if hi[a] < 0.0 || lo[a] > top {
+                return None;
+            }
+            first[a] = lo[a].max(0.0).floor() as usize;
+            last[a] = hi[a].min(top).ceil() as usize;
+        }
+        Some((first, last))
+    }
+
+    /// The voxels whose centres lie within `radius_mm` of `centre`: index and centre (LPS mm).
+    pub fn voxels_within(
+        &self,
+        centre: &Point3<f64>,
+        radius_mm: f64,
+    ) -> impl Iterator<Item = (usize, Point3<f64>)> + '_ {
+        let r = Vector3::repeat(radius_mm);
+        let range = self.voxel_range(&(centre - r), &(centre + r));
+        let centre = *centre;
+        range.into_iter().flat_map(move |(lo, hi)| {
+            (lo[2]..=hi[2]).flat_map(move |k| {
+                (lo[1]..=hi[1]).flat_map(move |j| {
+                    (lo[0]..=hi[0]).filter_map(move |i| {
+                        let p = self.patient_point(Point3::new(i as f64, j as f64, k as f64));
+                        ((p - centre).norm_squared() <= radius_mm * radius_mm).then(|| (self.index(i, j, k), p))
+                    })
+                })
+            })
+        })
+    }
+
     /// The unit normal of the slice planes (i × j), in LPS.
     pub fn slice_normal(&self) -> Vector3<f64> {
         let d = self.directions();
