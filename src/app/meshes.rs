@@ -20,7 +20,7 @@ use super::study::Study;
 use crate::core::document::PlanDocument;
 use crate::core::mesh::lod;
 use crate::core::planning::SegmentShape;
-use crate::core::segmentation::{Category, Mask, Step};
+use crate::core::segmentation::{Category, Mask};
 use crate::core::vessels::{Centrelines, centrelines};
 
 /// Meshes in the 3D view: standard lighting, cut by the clipping plane.
@@ -201,12 +201,7 @@ fn start_builds(doc: Res<Doc>, study: Res<Study>, mut meshes: ResMut<SegmentMesh
             old.progress.cancel();
         }
         let mask = doc.doc.segmentation.mask(s.label);
-        let vessel = (s.category == Category::Vessel).then(|| {
-            s.steps.iter().rev().find_map(|step| match step {
-                Step::Vessels { seeds_mm, .. } => seeds_mm.first().copied(),
-                _ => None,
-            })
-        });
+        let vessel = (s.category == Category::Vessel).then(|| s.vessel_seed());
         let job = Job::spawn(format!("Meshing {}", s.name), move |p| build(mask, vessel, p));
         meshes.jobs.insert(s.label, (rev, job));
     }

@@ -299,14 +299,13 @@ pub(super) fn on_click(
                 let key = if entry { "place entry" } else { "place target" };
                 edits.write(Edit::drag(Command::SetTrajectory { index, trajectory: moved }, key));
             }
-            (Tool::Grow, Some(label)) if !click.dragging => {
-                let step = Step::Grow { seeds_mm: vec![click.mm], lo, hi, connectivity: c, scan: None };
-                if let Err(e) = jobs.segment(&doc.doc, &study, label, step) {
-                    notices.error = Some(e);
-                }
-            }
-            (Tool::Vessels, Some(label)) if !click.dragging => {
-                let step = Step::Vessels { seeds_mm: vec![click.mm], settings: tools.vessels.clone(), scan: None };
+            (Tool::Grow | Tool::KeepIsland | Tool::Vessels, Some(label)) if !click.dragging => {
+                let seeds_mm = vec![click.mm];
+                let step = match tools.tool {
+                    Tool::Grow => Step::Grow { seeds_mm, lo, hi, connectivity: c, scan: None },
+                    Tool::KeepIsland => Step::KeepIslands { seeds_mm, connectivity: c },
+                    _ => Step::Vessels { seeds_mm, settings: tools.vessels.clone(), scan: None },
+                };
                 if let Err(e) = jobs.segment(&doc.doc, &study, label, step) {
                     notices.error = Some(e);
                 }
@@ -314,12 +313,6 @@ pub(super) fn on_click(
             (Tool::Nerve, _) => {
                 if !click.dragging {
                     tools.nerve_points.push(click.mm);
-                }
-            }
-            (Tool::KeepIsland, Some(label)) if !click.dragging => {
-                let step = Step::KeepIslands { seeds_mm: vec![click.mm], connectivity: c };
-                if let Err(e) = jobs.segment(&doc.doc, &study, label, step) {
-                    notices.error = Some(e);
                 }
             }
             (Tool::Brush, Some(label)) => {

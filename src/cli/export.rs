@@ -8,7 +8,7 @@ use clap::Args;
 
 use twinplan::core::io::nifti;
 use twinplan::core::progress::Progress;
-use twinplan::core::segmentation::{Category, Step};
+use twinplan::core::segmentation::Category;
 use twinplan::core::vessels::centrelines;
 
 use super::common::{ScanArg, TerminalProgress};
@@ -86,11 +86,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
             .with_context(|| format!("{}: cannot create the folder", lines_dir.display()))?;
     }
     for s in vessels {
-        let root = s.steps.iter().rev().find_map(|step| match step {
-            Step::Vessels { seeds_mm, .. } => seeds_mm.first().copied(),
-            _ => None,
-        });
-        let lines = centrelines(&doc.segmentation.mask(s.label), root, &progress)?;
+        let lines = centrelines(&doc.segmentation.mask(s.label), s.vessel_seed(), &progress)?;
         if lines.branches.is_empty() {
             continue;
         }

@@ -10,7 +10,7 @@ use crate::app::scene::{Orbit, StandardView};
 use crate::app::tools::{Tool, Tools};
 use crate::core::document::{ClipPlane, Command, Placement, SavedView, TransferPreset};
 use crate::core::segmentation::{Connectivity, Preset, Step};
-use crate::core::vessels::Polarity;
+use crate::core::vessels::{Polarity, Vesselness};
 
 /// Window/level presets (centre, width) in HU.
 const WINDOWS: [(&str, f64, f64); 5] = [
@@ -300,9 +300,9 @@ fn vessels_ui(ui: &mut egui::Ui, tools: &mut Tools, reading: Option<&str>) {
         Some(name) => format!("Vesselness of the fused scan '{name}' (as the slices show it)."),
         None => "Vesselness of the plan's scan.".to_owned(),
     });
-    let root2 = std::f64::consts::SQRT_2;
+    let radius = Vesselness::radius_of_scale_mm;
     let (mut lo, mut hi) =
-        (v.scales_mm.first().copied().unwrap_or(0.7) * root2, v.scales_mm.last().copied().unwrap_or(2.8) * root2);
+        (radius(v.scales_mm.first().copied().unwrap_or(0.7)), radius(v.scales_mm.last().copied().unwrap_or(2.8)));
     ui.horizontal(|ui| {
         ui.label("Radii");
         let a = ui.add(egui::DragValue::new(&mut lo).speed(0.05).range(0.3..=20.0).fixed_decimals(1).suffix(" mm"));
@@ -310,7 +310,7 @@ fn vessels_ui(ui: &mut egui::Ui, tools: &mut Tools, reading: Option<&str>) {
         let b = ui.add(egui::DragValue::new(&mut hi).speed(0.05).range(0.3..=30.0).fixed_decimals(1).suffix(" mm"));
         if a.changed() || b.changed() {
             let (lo, hi) = (lo.min(hi), hi.max(lo));
-            v.scales_mm = (0..5).map(|i| lo / root2 * (hi / lo).powf(i as f64 / 4.0)).collect();
+            v.scales_mm = (0..5).map(|i| Vesselness::scale_of_radius_mm(lo * (hi / lo).powf(i as f64 / 4.0))).collect();
         }
     });
     ui.horizontal(|ui| {

@@ -264,6 +264,16 @@ pub struct Segment {
     pub steps: Vec<Step>,
 }
 
+impl Segment {
+    /// The first seed of its latest vessel tree step: where its centrelines start.
+    pub fn vessel_seed(&self) -> Option<Point3<f64>> {
+        self.steps.iter().rev().find_map(|step| match step {
+            Step::Vessels { seeds_mm, .. } => seeds_mm.first().copied(),
+            _ => None,
+        })
+    }
+}
+
 /// A label map plus its segment table. The table is saved with a plan; the label map goes to a
 /// side file (it is data, not a setting).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -32,14 +32,16 @@ impl Step {
         let mut parts = head.split(':');
         let tool = parts.next().unwrap_or_default();
         let args: Vec<&str> = parts.collect();
-        let number = |i: usize| -> Result<f64, String> {
-            let s = args.get(i).ok_or_else(|| bad("a number is missing"))?;
+        let value = |s: &str| -> Result<f64, String> {
             s.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| bad(&format!("'{s}' is not a number")))
         };
-        let positive = |i: usize| -> Result<f64, String> {
-            let v = number(i)?;
+        let size = |s: &str| -> Result<f64, String> {
+            let v = value(s)?;
             if v > 0.0 { Ok(v) } else { Err(bad("the size must be above zero")) }
         };
+        let field = |i: usize| args.get(i).copied().ok_or_else(|| bad("a number is missing"));
+        let number = |i: usize| value(field(i)?);
+        let positive = |i: usize| size(field(i)?);
         let arity = |n: usize| -> Result<(), String> {
             if args.len() == n { Ok(()) } else { Err(bad(&format!("takes {n} value(s) after the name"))) }
         };
@@ -140,13 +142,7 @@ impl Step {
                 // radius (1 mm when absent).
                 let rest = &head["import-tracts:".len().min(head.len())..];
                 let (file, radius_mm) = match rest.rsplit_once(':') {
-                    Some((file, r)) if r.trim().parse::<f64>().is_ok() => {
-                        let r: f64 = r.trim().parse().unwrap_or(0.0);
-                        if !(r.is_finite() && r > 0.0) {
-                            return Err(bad("the size must be above zero"));
-                        }
-                        (file, r)
-                    }
+                    Some((file, r)) if r.trim().parse::<f64>().is_ok() => (file, size(r)?),
                     _ => (rest, 1.0),
                 };
                 if file.is_empty() {
@@ -157,24 +153,17 @@ impl Step {
             "vessels" => {
                 let mut settings = TreeSettings::contrast_ct();
                 for option in &args {
-                    let (key, value) = option.split_once('=').unwrap_or((option, ""));
-                    let number = |v: &str| -> Result<f64, String> {
-                        v.trim()
-                            .parse::<f64>()
-                            .ok()
-                            .filter(|x| x.is_finite())
-                            .ok_or_else(|| bad(&format!("'{v}' is not a number")))
-                    };
+                    let (key, given) = option.split_once('=').unwrap_or((option, ""));
                     match key {
                         "scales" => {
-                            settings.scales_mm = value.split('/').map(number).collect::<Result<_, _>>()?;
+                            settings.scales_mm = given.split('/').map(value).collect::<Result<_, _>>()?;
                         }
-                        "contrast" => settings.contrast = number(value)?,
-                        "threshold" => settings.threshold = number(value)?,
-                        "min-radius" => settings.min_radius_mm = number(value)?,
-                        "bone" if value == "off" => settings.bone_above = None,
-                        "bone" => settings.bone_above = Some(number(value)?),
-                        "dark" if value.is_empty() => {
+                        "contrast" => settings.contrast = value(given)?,
+                        "threshold" => settings.threshold = value(given)?,
+                        "min-radius" => settings.min_radius_mm = value(given)?,
+                        "bone" if given == "off" => settings.bone_above = None,
+                        "bone" => settings.bone_above = Some(value(given)?),
+                        "dark" if given.is_empty() => {
                             settings.polarity = Polarity::Dark;
                             // Dark vessels are on MR, where there is no bone level to take.
                             settings.bone_above = None;

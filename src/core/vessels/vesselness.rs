@@ -40,6 +40,11 @@ impl Vesselness {
         sigma_mm * std::f64::consts::SQRT_2
     }
 
+    /// The scale that answers best to tubes of `radius_mm`.
+    pub fn scale_of_radius_mm(radius_mm: f64) -> f64 {
+        radius_mm / std::f64::consts::SQRT_2
+    }
+
     /// The radius of the tube the voxel's best scale answers to.
     pub fn radius_mm(&self, voxel: usize) -> f64 {
         Self::radius_of_scale_mm(self.scales_mm[self.best_scale[voxel] as usize])
