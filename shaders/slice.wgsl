@@ -10,7 +10,8 @@ struct SliceParams {
     dims: vec4<f32>,
     // x, y: value = texel * x + y; z: window centre; w: window width
     values: vec4<f32>,
-    // x: overlay opacity; y: threshold preview on (1) / off (0); z, w: preview range
+    // x: overlay opacity; y: preview off (0), of the values in the range z..w (1), or of the
+    // vesselness whose square root is at least z, with bone kept out tinted (2)
     overlay: vec4<f32>,
     preview_color: vec4<f32>,
     // x: fusion mode (0 none or the fused scan alone, 1 blend, 2 checkerboard, 3 colour);
@@ -27,6 +28,8 @@ struct SliceParams {
 @group(#{MATERIAL_BIND_GROUP}) @binding(4) var lut_tex: texture_2d<f32>;
 @group(#{MATERIAL_BIND_GROUP}) @binding(5) var under_tex: texture_3d<f32>;
 @group(#{MATERIAL_BIND_GROUP}) @binding(6) var under_smp: sampler;
+// The Vessels tool's preview: r, the square root of the vesselness; g, bone kept out.
+@group(#{MATERIAL_BIND_GROUP}) @binding(7) var vesselness_tex: texture_3d<f32>;
 
 // Hot colour map: black through red and yellow to white.
 fn hot(t: f32) -> vec3<f32> {
@@ -78,11 +81,20 @@ fn fragment(in: VertexOutput) -> @location(0) vec4<f32> {
         let entry = textureLoad(lut_tex, vec2<i32>(i32(min(label, 1023u)), 0), 0);
         color = mix(color, entry.rgb, entry.a * p.overlay.x);
     }
-    if p.overlay.y > 0.5 {
+    let preview = i32(round(p.overlay.y));
+    if preview == 1 {
         // The preview tests the voxel's own value, as the threshold tool will.
         let v = textureLoad(volume_tex, nearest, 0).r * p.values.x + p.values.y;
         if v >= p.overlay.z && v <= p.overlay.w {
             color = mix(color, p.preview_color.rgb, p.preview_color.a);
+        }
+    } else if preview == 2 {
+        let t = textureLoad(vesselness_tex, nearest, 0);
+        // Half a step of the texture's 8 bits either way counts as passing.
+        if t.r > 0.0 && t.r >= p.overlay.z - 0.5 / 255.0 {
+            color = mix(color, p.preview_color.rgb, p.preview_color.a);
+        } else if t.g > 0.5 {
+            color = mix(color, vec3(1.0, 0.55, 0.1), 0.3);
         }
     }
     return vec4<f32>(to_linear(color), 1.0);

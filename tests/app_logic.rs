@@ -641,12 +641,25 @@ fn the_vessels_tool_grows_a_tree_from_a_click_and_the_nerve_tool_traces_clicked_
         tools.tool = Tool::Vessels;
         tools.active = Some(label);
     }
+    // Choosing the tool computes the scan's vesselness in the background, for the slices'
+    // preview and for the clicks to grow from.
+    run_until(&mut app, "the vesselness", |w| w.resource::<Jobs>().vessels.is_some());
+    let at_hand = app.world().resource::<Jobs>().vessels.clone().unwrap();
+    assert!(at_hand.prepared.fits(&app.world().resource::<Tools>().vessels) && at_hand.scan.is_none());
     let root = &tubes("Arteries")[0];
     app.world_mut().write_message(ClickAt { mm: root.from + (root.to - root.from) * 0.5, dragging: false });
     app.update();
     run_until(&mut app, "the vessel tree and its surface", settled);
     let doc = &app.world().resource::<Doc>().doc;
     assert!(matches!(doc.segmentation.segment(label).unwrap().steps.as_slice(), [Step::Vessels { .. }]));
+    // What the slices preview: the tree's core passes the threshold, every voxel of it.
+    let Some(Step::Vessels { settings, .. }) = doc.segmentation.segment(label).unwrap().steps.first() else {
+        unreachable!()
+    };
+    let tree = doc.segmentation.mask(label);
+    let passing = (0..tree.voxels.len()).filter(|&n| at_hand.prepared.passes(n, settings)).count();
+    let core = (0..tree.voxels.len()).filter(|&n| tree.voxels[n] != 0 && at_hand.prepared.passes(n, settings)).count();
+    assert!(core > 300 && passing > core, "{core} of the tree's voxels pass, {passing} in all");
     // One side's tree: about half the truth's arteries (3,994 voxels for both sides).
     let voxels = doc.segmentation.labels.count(label);
     assert!((1500..3500).contains(&voxels), "{voxels} voxels");
@@ -655,6 +668,14 @@ fn the_vessels_tool_grows_a_tree_from_a_click_and_the_nerve_tool_traces_clicked_
     app.world_mut().write_message(Edit::Undo);
     app.update();
     assert_eq!(app.world().resource::<Doc>().doc.segmentation.labels.count(label), 0);
+    // Changing the contrast asks for new vesselness; another tool lets it go.
+    app.world_mut().resource_mut::<Tools>().vessels.contrast = 200.0;
+    app.update();
+    assert!(app.world().resource::<Jobs>().vessels.is_none() && app.world().resource::<Jobs>().vesselness.is_some());
+    app.world_mut().resource_mut::<Tools>().tool = Tool::Threshold;
+    app.update();
+    assert!(app.world().resource::<Jobs>().vessels.is_none() && app.world().resource::<Jobs>().vesselness.is_none());
+    app.world_mut().resource_mut::<Tools>().vessels.contrast = 250.0;
 
     let nerve = add_segment(&mut app, "Left optic nerve", Category::Nerve);
     app.world_mut().resource_mut::<Tools>().tool = Tool::Nerve;

@@ -166,7 +166,7 @@ fn a_threshold_on_the_fused_mr_takes_nothing_outside_its_field_of_view() {
         })
         .collect();
     assert!(outside.len() > 100_000, "{} voxels outside the MR", outside.len());
-    let values = WithFused { primary: &ct, fused: vec![(MR_NAME.to_owned(), Arc::new(on_ct))] };
+    let values = WithFused { primary: &ct, fused: vec![(MR_NAME.to_owned(), Arc::new(on_ct))], vessels: None };
     let mut seg = Segmentation::new(&ct);
     let label = seg.add("dark on the MR", twinplan::core::segmentation::Category::Other);
     let step = Step::Threshold { lo: 0.0, hi: 50.0, scan: Some(MR_NAME.to_owned()) };

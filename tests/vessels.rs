@@ -7,7 +7,7 @@ use nalgebra::Point3;
 use twinplan::core::dicom;
 use twinplan::core::phantom::{Shape, Truth, Tube};
 use twinplan::core::progress::Progress;
-use twinplan::core::segmentation::{Logic, Mask, import_labels};
+use twinplan::core::segmentation::{Category, Logic, Mask, Segmentation, Step, WithFused, import_labels};
 use twinplan::core::vessels::{TreeSettings, centrelines, trace, tree};
 use twinplan::core::volume::Volume;
 
@@ -104,6 +104,49 @@ fn the_contrast_ct_aorta_grows_from_one_click_and_bone_keeps_the_spine_out() {
 }
 
 /// A click away from any vessel, or outside the scan, is refused with a message naming it.
+/// A workstation computes the vesselness once and grows every click from it: a vessels step
+/// grows from the vesselness at hand when its settings fit (a copy with one side's arteries
+/// erased gives only the other side's tree), and computes it afresh when they do not.
+#[test]
+fn a_vessels_step_grows_from_the_vesselness_at_hand_only_when_it_fits() {
+    let arteries = tubes(&truth(), "Arteries");
+    let ct = phantom_ct();
+    let settings = TreeSettings::contrast_ct();
+    let (both, _) = phantom_arteries(&ct, &arteries);
+    let mid = |t: &Tube| t.from + (t.to - t.from) * 0.5;
+    let seeds = vec![mid(&arteries[0]), mid(&arteries[6])];
+    let mut prepared = tree::prepare(&ct, &settings, &Progress::new()).unwrap();
+    assert!(prepared.fits(&TreeSettings { threshold: 0.2, min_radius_mm: 1.0, ..settings.clone() }));
+    // Erase the second side (the phantom's sides lie either side of x = 0).
+    for n in 0..prepared.vesselness.values.len() {
+        let p = ct.grid.patient_point(Point3::from(ct.grid.ijk(n).map(|i| i as f64)));
+        if p.x * arteries[6].from.x > 0.0 {
+            prepared.vesselness.values[n] = 0.0;
+        }
+    }
+    let prepared = std::sync::Arc::new(prepared);
+    let grown = |settings: &TreeSettings, seeds_mm: &[Point3<f64>]| {
+        let mut seg = Segmentation::new(&ct);
+        let label = seg.add("Arteries", Category::Vessel);
+        let values = WithFused { primary: &ct, fused: vec![], vessels: Some((None, prepared.clone())) };
+        let step = Step::Vessels { seeds_mm: seeds_mm.to_vec(), settings: settings.clone(), scan: None };
+        seg.apply(label, step, &values, &Progress::new()).map(|()| seg.mask(label))
+    };
+    // The erased side's seed finds no vessel in the vesselness at hand.
+    let refused = grown(&settings, &seeds).unwrap_err().to_string();
+    assert!(refused.contains("is not on a vessel"), "{refused}");
+    let one_side = grown(&settings, &seeds[..1]).unwrap();
+    eprintln!("from the vesselness at hand: {} voxels; afresh, both sides: {}", one_side.count(), both.count());
+    assert!(one_side.count() * 10 < both.count() * 7 && one_side.count() * 10 > both.count() * 3);
+    // The first side's tree lies wholly on its side: as it grows from its seed alone.
+    assert!(one_side == tree::tree(&ct, &seeds[..1], &settings, &Progress::new()).unwrap());
+    // Other settings: computed afresh, both sides again.
+    let other = TreeSettings { contrast: 240.0, ..settings.clone() };
+    let afresh = grown(&other, &seeds).unwrap();
+    assert!(afresh == tree::tree(&ct, &seeds, &other, &Progress::new()).unwrap());
+    assert!(afresh.count() > one_side.count() * 3 / 2);
+}
+
 #[test]
 fn a_seed_off_any_vessel_is_refused_by_name() {
     let ct = phantom_ct();

@@ -30,6 +30,10 @@ pub struct VolumeTextures {
     pub labels: Handle<Image>,
     /// sRGB colour and visibility per label.
     pub lut: Handle<Image>,
+    /// The Vessels tool's preview (see `vessel_preview`): the square root of the vesselness, and
+    /// bone; 1 voxel while there is none.
+    pub vesselness: Handle<Image>,
+    pub vesselness_shown: bool,
     /// Bumped on every upload, so that materials rebind.
     pub revision: u64,
 }
@@ -101,6 +105,20 @@ fn empty_3d(format: TextureFormat) -> Image {
     Image::new(one, TextureDimension::D3, vec![0; 2], format, RenderAssetUsages::RENDER_WORLD)
 }
 
+/// Two bytes per voxel (see [`VolumeTextures::vesselness`]), or one empty voxel.
+pub fn preview_image(texels: Option<(Grid, Vec<u8>)>) -> Image {
+    let Some((grid, texels)) = texels else { return empty_3d(TextureFormat::Rg8Unorm) };
+    let mut img = Image::new(
+        extent(&grid),
+        TextureDimension::D3,
+        texels,
+        TextureFormat::Rg8Unorm,
+        RenderAssetUsages::RENDER_WORLD,
+    );
+    img.sampler = ImageSampler::nearest();
+    img
+}
+
 pub(super) fn setup(mut commands: Commands, mut images: ResMut<Assets<Image>>) {
     let doc = crate::core::document::PlanDocument::default();
     commands.insert_resource(VolumeTextures {
@@ -110,6 +128,8 @@ pub(super) fn setup(mut commands: Commands, mut images: ResMut<Assets<Image>>) {
         under_scale: 1.0,
         labels: images.add(empty_3d(TextureFormat::R16Uint)),
         lut: images.add(lut_image(&doc)),
+        vesselness: images.add(preview_image(None)),
+        vesselness_shown: false,
         revision: 0,
     });
 }

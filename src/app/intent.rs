@@ -94,6 +94,7 @@ fn carry_out(
                     jobs.load.as_ref().map(|j| &j.progress),
                     jobs.edit.as_ref().map(|j| &j.progress),
                     jobs.fuse.as_ref().map(|j| &j.progress),
+                    jobs.vesselness.as_ref().map(|j| &j.job.progress),
                 ]
                 .into_iter()
                 .flatten()

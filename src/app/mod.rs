@@ -23,6 +23,7 @@ mod study;
 mod tasks;
 pub mod tools;
 mod ui;
+mod vessel_preview;
 mod volume_render;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +57,7 @@ pub fn plugin(app: &mut App) {
         document::plugin,
         meshes::plugin,
         tools::plugin,
+        vessel_preview::plugin,
         planning::plugin,
         entry_search::plugin,
         notices::plugin,
@@ -95,7 +97,7 @@ pub fn run(path: Option<PathBuf>) -> ExitCode {
     ))
     .add_plugins((plugin, shaders, gpu::plugin, scene::plugin, slices::plugin, volume_render::plugin))
     .add_plugins((ui::plugin, intent::plugin, screenshot::plugin, planning::render_plugin, entry_search::render_plugin))
-    .add_plugins((activity::plugin, autosave::plugin, redraw::plugin, lod::plugin))
+    .add_plugins((activity::plugin, autosave::plugin, redraw::plugin, lod::plugin, vessel_preview::render_plugin))
     .insert_resource(StartupPath(path));
     match app.run() {
         AppExit::Success => ExitCode::SUCCESS,

@@ -85,8 +85,12 @@ fn take(
         t.first_frame = Some(now);
         info!("timing: launch to first frame {:.2} s", (now - t.launched).as_secs_f64());
     }
-    // A failed load is also something to capture: the error dialog is on screen.
-    let mut ready = (study.volume.is_some() || notices.error.is_some()) && jobs.load.is_none() && meshes.settled(&doc);
+    // A failed load is also something to capture: the error dialog is on screen. A chosen tool's
+    // vesselness is awaited, so that its preview shows.
+    let mut ready = (study.volume.is_some() || notices.error.is_some())
+        && jobs.load.is_none()
+        && jobs.vesselness.is_none()
+        && meshes.settled(&doc);
     if ready && let Some(name) = &t.show {
         let index = doc.doc.secondary_scans.iter().position(|s| &s.name == name);
         if index.is_none() {

@@ -124,6 +124,8 @@ pub struct SliceMaterial {
     #[texture(5, dimension = "3d")]
     #[sampler(6)]
     pub under: Handle<Image>,
+    #[texture(7, dimension = "3d")]
+    pub vesselness: Handle<Image>,
 }
 
 pub const SLICE_SHADER: Handle<Shader> = bevy::asset::uuid_handle!("0b6f2f0e-3d7a-4b8e-8e0f-5a4c1d2b9e21");
@@ -181,6 +183,7 @@ fn setup(
             labels: tex.labels.clone(),
             lut: tex.lut.clone(),
             under: tex.under.clone(),
+            vesselness: tex.vesselness.clone(),
         };
         commands.spawn((SliceQuad(axis), MeshMaterial3d(materials.add(material)), Transform::IDENTITY, layer));
     }
@@ -216,9 +219,13 @@ fn sync(
     let (lo, hi) = v.grid.bounds_mm();
     let view = &doc.doc.view;
     let mut changed = [tex.is_changed(); 3];
-    // The tools read the scan on show, as the preview does.
-    let preview = tools.tool == Tool::Threshold || tools.tool == Tool::Grow;
-    let (plo, phi) = tools.range;
+    // The tools read the scan on show, as the preview does: its values in the range, or its
+    // vesselness above the threshold (compared as square roots, as the texture holds them).
+    let (preview, plo, phi) = match tools.tool {
+        Tool::Threshold | Tool::Grow => (1.0, tools.range.0, tools.range.1),
+        Tool::Vessels if tex.vesselness_shown => (2.0, tools.vessels.threshold.sqrt(), 0.0),
+        _ => (0.0, 0.0, 0.0),
+    };
     // With a fused scan shown, the plan's scan under it keeps the window it had.
     let (fusion_params, under_window) = match &study.fused {
         Some(f) => {
@@ -253,7 +260,7 @@ fn sync(
             voxel_from_patient: to_mat4(&voxel_from_patient),
             dims: Vec4::new(nx as f32, ny as f32, nz as f32, 0.0),
             values: Vec4::new(tex.value_scale, 0.0, view.window_centre as f32, view.window_width.max(1.0) as f32),
-            overlay: Vec4::new(view.overlay_opacity, if preview { 1.0 } else { 0.0 }, plo as f32, phi as f32),
+            overlay: Vec4::new(view.overlay_opacity, preview, plo as f32, phi as f32),
             preview_color: Vec4::new(0.2, 0.85, 1.0, 0.45),
             fusion: fusion_params,
             under_values,
@@ -264,6 +271,7 @@ fn sync(
         {
             m.params = params;
             m.under = tex.under.clone();
+            m.vesselness = tex.vesselness.clone();
             changed[i] = true;
         }
     }

@@ -11,6 +11,7 @@ use super::job::{Job, JobError};
 use super::notices::Notices;
 use super::sets::Stage;
 use super::study::{Fused, Study};
+use super::vessel_preview::{VesselnessJob, VesselsAtHand};
 use crate::core::dicom::{self, Scan, Skipped};
 use crate::core::document::io as plan_io;
 use crate::core::document::{Command, PlanDocument, ScanRef, SecondaryScan, StepChange, import_label_map};
@@ -57,6 +58,10 @@ pub struct Jobs {
     edit_places: Option<(usize, String)>,
     /// Loading a fused scan and resampling it onto the plan's grid, to show it.
     pub fuse: Option<Job<Fused>>,
+    /// The Vessels tool's vesselness being computed, and the last one computed, which clicks
+    /// grow from (see `vessel_preview`).
+    pub vesselness: Option<VesselnessJob>,
+    pub vessels: Option<VesselsAtHand>,
 }
 
 /// Plans are JSON files; anything else is DICOM.
@@ -72,6 +77,7 @@ impl Jobs {
             || self.save.is_some()
             || self.report.is_some()
             || self.fuse.is_some()
+            || self.vesselness.is_some()
     }
 
     /// Starts opening `path` in the background: a plan with its scan and label map, or a DICOM
@@ -163,9 +169,16 @@ impl Jobs {
             Some(f) => (step.reading(&f.scan.name), vec![(f.scan.name.clone(), f.volume.clone())]),
             None => (step, Vec::new()),
         };
+        // The vessels tool's vesselness, when it was computed on the values the step reads.
+        let source = fused.first().map_or(&primary, |(_, v)| v);
+        let vessels = self
+            .vessels
+            .as_ref()
+            .filter(|v| Arc::ptr_eq(&v.source, source))
+            .map(|v| (v.scan.clone(), v.prepared.clone()));
         let segmentation = doc.segmentation.clone();
         self.start_edit(Job::spawn(format!("Segmenting ({})", step_name(&step)), move |progress| {
-            let values = WithFused { primary: &primary, fused };
+            let values = WithFused { primary: &primary, fused, vessels };
             let diff = segmentation.edit(label, &step, &values, progress)?;
             Ok(Command::EditLabels { label, step: StepChange::Push(step), diff })
         }));

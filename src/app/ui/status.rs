@@ -23,7 +23,8 @@ pub fn status_ui(
             .or_else(|| jobs.edit.as_ref().map(|j| (&j.title, &j.progress)))
             .or_else(|| jobs.save.as_ref().map(|j| (&j.title, &j.progress)))
             .or_else(|| jobs.report.as_ref().map(|j| (&j.title, &j.progress)))
-            .or_else(|| jobs.fuse.as_ref().map(|j| (&j.title, &j.progress)));
+            .or_else(|| jobs.fuse.as_ref().map(|j| (&j.title, &j.progress)))
+            .or_else(|| jobs.vesselness.as_ref().map(|j| (&j.job.title, &j.job.progress)));
         if let Some((title, progress)) = running {
             let (done, total) = progress.counts();
             ui.label(title);

@@ -222,6 +222,11 @@ pub fn tools_ui(
                  (Frangi, scales in mm) above the threshold, connected to the click, widened to the wall. The 3D \
                  view shows each vessel's centrelines, branch points in white."
             ));
+            ui.label(
+                "The slices preview the voxels above the threshold in cyan, bone kept out in orange, once the \
+                 vesselness is computed (in the background, when the tool is chosen or its radii, contrast or \
+                 bone change).",
+            );
             vessels_ui(ui, tools, reading);
         }
         Tool::Nerve => {

@@ -260,7 +260,7 @@ pub fn load_labels(
         }
         None => {
             let fused = fused_values(plan, doc, &volume.grid, progress)?;
-            doc.segmentation.rebuild(&WithFused { primary: volume, fused }, progress)?;
+            doc.segmentation.rebuild(&WithFused { primary: volume, fused, vessels: None }, progress)?;
             Ok(Vec::new())
         }
     }

@@ -396,7 +396,7 @@ fn plan(
         }
         doc.display.insert(label as u16, display);
     }
-    let values = WithFused { primary: ct, fused: vec![(MR_NAME.into(), std::sync::Arc::new(mr_on_ct))] };
+    let values = WithFused { primary: ct, fused: vec![(MR_NAME.into(), std::sync::Arc::new(mr_on_ct))], vessels: None };
     doc.segmentation.rebuild(&values, &progress).map_err(crate::core::document::io::PlanIoError::from)?;
     let tumour = phantom.anatomy.tumour_centre;
     doc.trajectories.push(biopsy(&phantom.anatomy));

@@ -21,6 +21,7 @@ pub use step_text::{STEP_SYNTAX, point};
 use crate::core::io::nifti::NiftiError;
 use crate::core::progress::{Cancelled, Interrupted, Progress};
 use crate::core::vessels::TreeSettings;
+use crate::core::vessels::tree::{self, Prepared};
 use crate::core::volume::Volume;
 
 #[derive(Debug, thiserror::Error)]
@@ -290,6 +291,12 @@ pub trait Values: Sync {
     /// The fused scan `name` on the primary grid.
     fn fused(&self, name: &str) -> Result<&Volume, SegmentationError>;
 
+    /// Vesselness already computed on the values of `scan` (the plan's scan for `None`), which
+    /// a vessels step whose settings it fits grows from instead of computing it again.
+    fn prepared_vessels(&self, _scan: &Option<String>) -> Option<&Prepared> {
+        None
+    }
+
     /// The values a step reads from: the primary scan, or the fused scan it names.
     fn of(&self, scan: &Option<String>) -> Result<&Volume, SegmentationError> {
         match scan {
@@ -315,11 +322,17 @@ impl Values for Volume {
 pub struct WithFused<'a> {
     pub primary: &'a Volume,
     pub fused: Vec<(String, std::sync::Arc<Volume>)>,
+    /// Vesselness computed on the values of a scan (`None`: the plan's), at hand for vessels steps.
+    pub vessels: Option<(Option<String>, std::sync::Arc<Prepared>)>,
 }
 
 impl Values for WithFused<'_> {
     fn primary(&self) -> &Volume {
         self.primary
+    }
+
+    fn prepared_vessels(&self, scan: &Option<String>) -> Option<&Prepared> {
+        self.vessels.as_ref().filter(|(s, _)| s == scan).map(|(_, p)| p.as_ref())
     }
 
     fn fused(&self, name: &str) -> Result<&Volume, SegmentationError> {
@@ -570,7 +583,11 @@ fn run_step(
             map.mask(label)
         }
         Step::Vessels { seeds_mm, settings, scan } => {
-            crate::core::vessels::tree::tree(values.of(scan)?, seeds_mm, settings, progress)?
+            let volume = values.of(scan)?;
+            match values.prepared_vessels(scan).filter(|p| p.fits(settings) && p.vesselness.grid == volume.grid) {
+                Some(prepared) => tree::grow(volume, prepared, seeds_mm, settings, progress)?,
+                None => tree::tree(volume, seeds_mm, settings, progress)?,
+            }
         }
         Step::ImportTracts { file, radius_mm } => crate::core::vessels::tracts::envelope(volume, file, *radius_mm)?,
         Step::Trace { points_mm, radius_mm, scan } => {

@@ -67,6 +67,15 @@ impl TreeSettings {
         }
     }
 
+    /// Whether `other` gives the same vesselness and bone (it may differ in the threshold and
+    /// the minimum radius, which apply only when growing).
+    pub fn same_vesselness(&self, other: &TreeSettings) -> bool {
+        self.scales_mm == other.scales_mm
+            && self.polarity == other.polarity
+            && self.contrast == other.contrast
+            && self.bone_above == other.bone_above
+    }
+
     pub fn check(&self) -> Result<(), String> {
         if self.scales_mm.is_empty() || self.scales_mm.len() > 16 {
             return Err(format!("between 1 and 16 scales are needed, not {}", self.scales_mm.len()));
@@ -93,6 +102,22 @@ pub struct Prepared {
     pub vesselness: Vesselness,
     /// Bone and its margin (empty when bone is not suppressed).
     pub bone: Mask,
+    /// The settings it was computed with.
+    pub settings: TreeSettings,
+}
+
+impl Prepared {
+    /// Whether a tree grown with `settings` may start from this: the same scales, polarity,
+    /// contrast and bone level (the threshold and the minimum radius apply only when growing).
+    pub fn fits(&self, settings: &TreeSettings) -> bool {
+        self.settings.same_vesselness(settings)
+    }
+
+    /// Whether voxel `n` passes the vesselness threshold and the minimum radius of `settings`.
+    pub fn passes(&self, n: usize, settings: &TreeSettings) -> bool {
+        let v = &self.vesselness;
+        v.values[n] >= settings.threshold as f32 && v.radius_mm(n) >= settings.min_radius_mm
+    }
 }
 
 /// Finds bone (when asked) and the vesselness outside it.
@@ -109,10 +134,11 @@ pub fn prepare(volume: &Volume, settings: &TreeSettings, progress: &Progress) ->
     progress.check()?;
     let vesselness =
         vesselness(volume, &settings.scales_mm, settings.polarity, settings.contrast, Some(&bone), progress)?;
-    Ok(Prepared { vesselness, bone })
+    Ok(Prepared { vesselness, bone, settings: settings.clone() })
 }
 
-/// The tree through the seeds (LPS mm). Each seed moves to the strongest vessel voxel within
+/// The tree through the seeds (LPS mm), from `prepared` (which must [fit](Prepared::fits) the
+/// settings; one that does not is an error rather than a tree of other settings). Each seed moves to the strongest vessel voxel within
 /// [`SEED_REACH_MM`]; a seed with none is an error that names it.
 pub fn grow(
     volume: &Volume,
@@ -121,12 +147,17 @@ pub fn grow(
     settings: &TreeSettings,
     progress: &Progress,
 ) -> Result<Mask, SegmentationError> {
+    if !prepared.fits(settings) || prepared.vesselness.grid != volume.grid {
+        return Err(SegmentationError::Invalid(
+            "the vesselness at hand was computed for other settings or another grid".into(),
+        ));
+    }
     let grid = &volume.grid;
     let v = &prepared.vesselness;
     let t = settings.threshold as f32;
     let mut candidate = Mask::empty(grid);
     for (n, m) in candidate.voxels.iter_mut().enumerate() {
-        *m = (v.values[n] >= t && v.radius_mm(n) >= settings.min_radius_mm) as u8;
+        *m = prepared.passes(n, settings) as u8;
     }
     let starts = seeds_mm.iter().map(|s| snap(volume, &candidate, v, s, t)).collect::<Result<Vec<_>, _>>()?;
     let core = flood(&candidate, &starts, Connectivity::TwentySix);
