@@ -10,5 +10,6 @@ pub mod progress;
 pub mod registration;
 pub mod report;
 pub mod segmentation;
+pub mod stereotaxy;
 pub mod vessels;
 pub mod volume;

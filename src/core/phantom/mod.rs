@@ -5,6 +5,7 @@
 //! Its truth label is the structure at the voxel centre.
 
 pub mod anatomy;
+pub mod frame;
 pub mod mr;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,99 @@
+//! The phantom's head in a stereotactic frame: a CT on a grid wide enough for the localiser box,
+//! its rods drawn with partial volume (the fraction of each voxel inside the rod, from
+//! 4 x 4 x 4 sub-samples), at a placement the caller chooses and so knows exactly.
+
+use nalgebra::{Isometry3, Point3, Vector3};
+use rayon::prelude::*;
+
+use super::anatomy::{Anatomy, Tissue};
+use super::{CENTRE_MM, meta, record};
+use crate::core::stereotaxy::Localizer;
+use crate::core::volume::{Grid, Volume, VoxelData};
+
+/// The rods' radius (mm) and CT number (HU).
+pub const ROD_RADIUS_MM: f64 = 1.5;
+pub const ROD_HU: f64 = 1500.0;
+const SEED: u64 = 0x6672_616d_6563_7421;
+
+/// The grid: 1 mm pixels, 2 mm slices, 240 x 250 x 70, centred on the head.
+pub fn grid() -> Grid {
+    let dims = [240, 250, 70];
+    let spacing = [1.0, 1.0, 2.0];
+    let centre = CENTRE_MM + Vector3::new(0.0, -10.0, 0.0);
+    let origin = Point3::from(std::array::from_fn(|a| centre[a] - (dims[a] - 1) as f64 * spacing[a] / 2.0));
+    Grid::axis_aligned(dims, origin, spacing)
+}
+
+/// A frame mounted straight on the head, its centre at the head's centre: X = 100 + L,
+/// Y = 100 - P, Z = 100 - S from there (Leksell's convention).
+pub fn straight_frame() -> Isometry3<f64> {
+    let flip = Isometry3::rotation(Vector3::x() * std::f64::consts::PI);
+    Isometry3::translation(100.0, 100.0, 100.0)
+        * flip
+        * Isometry3::translation(-CENTRE_MM.x, -CENTRE_MM.y, -CENTRE_MM.z)
+}
+
+/// The head's CT on `grid` with the localiser's rods where `frame_from_patient` puts them
+/// (rods listed in `hidden` are left out), and noise of `noise_sd` HU. The rods lie in air,
+/// outside the head: a voxel's value rises from air's by the fraction of it inside a rod.
+pub fn ct(
+    grid: &Grid,
+    localizer: &Localizer,
+    frame_from_patient: &Isometry3<f64>,
+    hidden: &[usize],
+    noise_sd: f64,
+) -> Volume {
+    let anatomy = Anatomy::new(CENTRE_MM);
+    let (mut values, _) = record(grid, &anatomy, &Isometry3::identity(), Tissue::hu, noise_sd, SEED);
+    let patient_from_frame = frame_from_patient.inverse();
+    let rods: Vec<(Point3<f64>, Point3<f64>)> = localizer
+        .rods
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !hidden.contains(i))
+        .map(|(_, r)| (patient_from_frame * r.from(), patient_from_frame * r.to()))
+        .collect();
+    let [nx, ny, _] = grid.dims;
+    let edges = grid.linear_mm();
+    let reach = ROD_RADIUS_MM + 0.5 * (edges.column(0).norm() + edges.column(1).norm() + edges.column(2).norm());
+    let inside = |p: &Point3<f64>| {
+        rods.iter().any(|(a, b)| {
+            let ab = b - a;
+            let t = (p - a).dot(&ab) / ab.norm_squared();
+            (0.0..=1.0).contains(&t) && (p - (a + ab * t)).norm() <= ROD_RADIUS_MM
+        })
+    };
+    let near = |p: &Point3<f64>| {
+        rods.iter().any(|(a, b)| {
+            let ab = b - a;
+            let t = ((p - a).dot(&ab) / ab.norm_squared()).clamp(0.0, 1.0);
+            (p - (a + ab * t)).norm() <= reach
+        })
+    };
+    values.par_chunks_mut(nx * ny).enumerate().for_each(|(k, slice)| {
+        for j in 0..ny {
+            for i in 0..nx {
+                let c = grid.patient_point(Point3::new(i as f64, j as f64, k as f64));
+                if !near(&c) {
+                    continue;
+                }
+                let f = |s: usize| (s as f64 + 0.5) / 4.0 - 0.5;
+                let mut hits = 0;
+                for sz in 0..4 {
+                    for sy in 0..4 {
+                        for sx in 0..4 {
+                            hits += inside(&(c + edges * Vector3::new(f(sx), f(sy), f(sz)))) as usize;
+                        }
+                    }
+                }
+                let fraction = hits as f64 / 64.0;
+                let v = &mut slice[i + nx * j];
+                *v += fraction * (ROD_HU - Tissue::Air.hu());
+            }
+        }
+    });
+    let hu = values.iter().map(|v| v.round().clamp(-1024.0, 3071.0) as i16).collect();
+    let mut meta = meta();
+    meta.description = format!("Synthetic head phantom in a {} frame (twinplan)", localizer.frame);
+    Volume { grid: grid.clone(), data: VoxelData::I16(hu), meta, warnings: vec![] }
+}

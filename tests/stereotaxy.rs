@@ -1,0 +1,150 @@
+//! Frame localisation against exact truth: the phantom's head in a frame placed by a known
+//! motion, its localiser's rods drawn with partial volume and noise; the fit must recover the
+//! placement (residual and target error), with missing rods, a tilted frame and a localiser
+//! given only as a file; bad input is refused with the slices concerned.
+
+mod common;
+
+use nalgebra::{Isometry3, Point3, Vector3};
+use twinplan::core::phantom::{self, frame};
+use twinplan::core::progress::Progress;
+use twinplan::core::stereotaxy::{FitSettings, FrameFit, Localizer, fit};
+use twinplan::core::volume::Volume;
+
+fn leksell() -> Localizer {
+    Localizer::preset("leksell-g-ct").unwrap()
+}
+
+/// The straight frame moved by a small rotation (radians about x, y, z) and a shift (mm).
+fn placed(rotation: [f64; 3], shift_mm: [f64; 3]) -> Isometry3<f64> {
+    frame::straight_frame() * Isometry3::new(Vector3::from(shift_mm), Vector3::from(rotation))
+}
+
+/// The largest distance between where the fit and the truth put points across the brain (mm).
+fn target_error(found: &FrameFit, truth: &Isometry3<f64>) -> f64 {
+    let c = phantom::CENTRE_MM;
+    let points =
+        [[0.0, 0.0, 0.0], [40.0, -50.0, 30.0], [-45.0, 40.0, -20.0], [20.0, 30.0, 45.0], [-30.0, -60.0, -30.0]];
+    points
+        .iter()
+        .map(|d| {
+            let p = c + Vector3::from(*d);
+            (found.frame_from_patient * p - truth * p).norm()
+        })
+        .fold(0.0, f64::max)
+}
+
+fn fitted(ct: &Volume, localizer: &Localizer) -> FrameFit {
+    fit(ct, localizer, &FitSettings::default(), &Progress::new()).unwrap()
+}
+
+#[test]
+fn the_leksell_localiser_gives_the_frames_placement() {
+    let truth = placed([0.02, -0.015, 0.03], [3.0, -4.0, 5.0]);
+    let ct = frame::ct(&frame::grid(), &leksell(), &truth, &[], phantom::NOISE_SD_HU);
+    let found = fitted(&ct, &leksell());
+    let error = target_error(&found, &truth);
+    eprintln!(
+        "Leksell G: {} fiducials on {} slices, residual mean {:.3} max {:.3} mm, tilt {:.2} deg, target error {error:.3} mm",
+        found.fiducials.len(),
+        found.slices_used.len(),
+        found.residual_mean_mm,
+        found.residual_max_mm,
+        found.tilt_deg
+    );
+    assert!(found.residual_mean_mm < 0.2, "{}", found.residual_mean_mm);
+    assert!(error < 0.3, "{error} mm");
+    // Three N-localisers, three dots each, on every slice the rods cross.
+    assert!(found.fiducials.len() >= 9 * 50, "{}", found.fiducials.len());
+    assert!(found.warnings.is_empty(), "{:?}", found.warnings);
+}
+
+/// The anterior N-localiser's diagonal hidden and the rods' ends off the scan: the lateral
+/// N-localisers alone on the slices that show them; the partial slices are named.
+#[test]
+fn missing_rods_and_rods_off_the_scan_still_fit() {
+    let truth = placed([-0.01, 0.02, -0.02], [-2.0, 3.0, -6.0]);
+    let full = frame::grid();
+    let [nx, ny, _] = full.dims;
+    // 40 slices of the 70: the rods run off both ends.
+    let origin = full.patient_point(Point3::new(0.0, 0.0, 15.0));
+    let grid = twinplan::core::volume::Grid::axis_aligned([nx, ny, 40], origin, full.spacing_mm());
+    let ct = frame::ct(&grid, &leksell(), &truth, &[7], phantom::NOISE_SD_HU);
+    let found = fitted(&ct, &leksell());
+    let error = target_error(&found, &truth);
+    eprintln!("missing rods: residual mean {:.3} mm, target error {error:.3} mm", found.residual_mean_mm);
+    assert!(error < 0.3 && found.residual_mean_mm < 0.2, "{error} mm");
+    assert!(found.fiducials.iter().all(|f| f.rod < 6), "only the lateral N-localisers are seen");
+    assert!(found.warnings.iter().any(|w| w.contains("runs off the scan (at both ends)")), "{:?}", found.warnings);
+}
+
+/// A frame tilted 8 degrees against the slices, with twice the noise.
+#[test]
+fn a_tilted_frame_fits() {
+    let truth = placed([0.14, 0.03, -0.05], [1.0, 2.0, 0.0]);
+    let ct = frame::ct(&frame::grid(), &leksell(), &truth, &[], 2.0 * phantom::NOISE_SD_HU);
+    let found = fitted(&ct, &leksell());
+    let error = target_error(&found, &truth);
+    eprintln!(
+        "tilted {:.2} deg: residual mean {:.3} mm, target error {error:.3} mm",
+        found.tilt_deg, found.residual_mean_mm
+    );
+    assert!((found.tilt_deg - 8.2).abs() < 0.5, "{}", found.tilt_deg);
+    assert!(error < 0.3 && found.residual_mean_mm < 0.2, "{error} mm");
+}
+
+/// A localiser that twinplan does not ship, read from its file: four N-localisers of another
+/// size, diagonals both ways.
+#[test]
+fn a_localiser_given_as_a_file_fits_the_same_way() {
+    let localizer = Localizer::load(&common::project("tests/fixtures/localizers/test-box-4n.json")).unwrap();
+    assert_eq!(localizer.n_localizers().unwrap().len(), 4);
+    // Its frame: origin at the box's centre, LPS axes; placed with a motion of its own.
+    let truth = Isometry3::new(Vector3::new(-2.0, 15.0, -40.0), Vector3::new(0.03, 0.02, -0.04));
+    let ct = frame::ct(&frame::grid(), &localizer, &truth, &[], phantom::NOISE_SD_HU);
+    let found = fitted(&ct, &localizer);
+    let error = target_error(&found, &truth);
+    eprintln!(
+        "test box: {} fiducials, residual mean {:.3} mm, target error {error:.3} mm",
+        found.fiducials.len(),
+        found.residual_mean_mm
+    );
+    assert!(error < 0.3 && found.residual_mean_mm < 0.2, "{error} mm");
+}
+
+#[test]
+fn a_scan_without_the_localiser_is_refused_with_what_was_found() {
+    let ct = phantom::generate().volume;
+    let e = fit(&ct, &leksell(), &FitSettings::default(), &Progress::new()).unwrap_err().to_string();
+    assert!(e.contains("no slice shows two") && e.contains("Leksell"), "{e}");
+}
+
+/// The head moved by 3 mm half-way through the scan: the residual is above 1 mm, and the
+/// message names the slices.
+#[test]
+fn a_frame_that_moved_during_the_scan_is_refused_by_slice() {
+    let before = placed([0.0, 0.0, 0.0], [0.0, 0.0, 0.0]);
+    let after = placed([0.0, 0.0, 0.0], [3.0, 0.0, 0.0]);
+    let grid = frame::grid();
+    let a = frame::ct(&grid, &leksell(), &before, &[], phantom::NOISE_SD_HU);
+    let b = frame::ct(&grid, &leksell(), &after, &[], phantom::NOISE_SD_HU);
+    let (twinplan::core::volume::VoxelData::I16(mut va), twinplan::core::volume::VoxelData::I16(vb)) =
+        (a.data.clone(), b.data)
+    else {
+        unreachable!()
+    };
+    let per_slice = grid.dims[0] * grid.dims[1];
+    va[35 * per_slice..].copy_from_slice(&vb[35 * per_slice..]);
+    let moved = Volume { data: twinplan::core::volume::VoxelData::I16(va), ..a };
+    let e = fit(&moved, &leksell(), &FitSettings::default(), &Progress::new()).unwrap_err().to_string();
+    assert!(e.contains("above 1 mm") && e.contains("slices"), "{e}");
+}
+
+#[test]
+fn a_frame_tilted_beyond_the_limit_is_refused() {
+    let truth = placed([0.14, 0.0, 0.0], [0.0, 0.0, 0.0]);
+    let ct = frame::ct(&frame::grid(), &leksell(), &truth, &[], phantom::NOISE_SD_HU);
+    let settings = FitSettings { max_tilt_deg: 5.0, ..FitSettings::default() };
+    let e = fit(&ct, &leksell(), &settings, &Progress::new()).unwrap_err().to_string();
+    assert!(e.contains("tilted") || e.contains("no slice shows"), "{e}");
+}
