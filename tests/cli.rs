@@ -127,6 +127,45 @@ fn phantom_command_writes_series_and_truth() {
     }
 }
 
+/// `twinplan frame` on the phantom's head in a Leksell frame, as `twinplan phantom --framed`
+/// writes it (DICOM): the fitted frame_from_patient against the truth it writes beside it.
+#[test]
+fn frame_finds_the_leksell_localiser_in_a_dicom_series_and_refuses_a_scan_without_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, err) = twinplan(&["phantom", "--out", tmp.path().to_str().unwrap(), "--framed"]);
+    assert_eq!(code, 0, "{err}");
+    let dicom = tmp.path().join("dicom");
+    let (code, out, err) = twinplan(&["frame", dicom.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let found: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("truth.json")).unwrap()).unwrap();
+    let got: Vec<f64> = found["frame_from_patient"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let want: Vec<f64> = truth["frame_from_patient"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().clone())
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(got.len(), 16);
+    let rotation =
+        (0..3).flat_map(|r| (0..3).map(move |c| 4 * r + c)).map(|i| (got[i] - want[i]).abs()).fold(0.0, f64::max);
+    let shift = [3, 7, 11].iter().map(|&i| (got[i] - want[i]).abs()).fold(0.0, f64::max);
+    eprintln!("frame: rotation entries within {rotation:.2e}, translation within {shift:.3} mm");
+    assert!(rotation < 1e-3 && shift < 0.3, "{got:?} against {want:?}");
+    assert!(found["residual_mm"]["mean"].as_f64().unwrap() < 0.2);
+    assert!(found["fiducials"].as_u64().unwrap() >= 450 && found["slices_used"].as_array().unwrap().len() >= 50);
+
+    // The phantom without a frame: refused, naming what was looked for and found.
+    let (code, _, err) = twinplan(&["frame", common::project("sample_scans/phantom/dicom").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no slice shows two") && err.contains("dots above 400"), "{err}");
+    let (code, _, err) = twinplan(&["frame", dicom.to_str().unwrap(), "--localizer", "crw"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("neither a preset (leksell-g-ct)"), "{err}");
+}
+
 fn read_binary_stl(path: &std::path::Path) -> (String, Vec<[f32; 3]>) {
     let b = std::fs::read(path).unwrap();
     let header = String::from_utf8_lossy(&b[..80]).trim().to_owned();

@@ -40,7 +40,7 @@ fn fitted(ct: &Volume, localizer: &Localizer) -> FrameFit {
 
 #[test]
 fn the_leksell_localiser_gives_the_frames_placement() {
-    let truth = placed([0.02, -0.015, 0.03], [3.0, -4.0, 5.0]);
+    let truth = frame::example_placement();
     let ct = frame::ct(&frame::grid(), &leksell(), &truth, &[], phantom::NOISE_SD_HU);
     let found = fitted(&ct, &leksell());
     let error = target_error(&found, &truth);

@@ -4,6 +4,7 @@ mod check;
 mod common;
 mod export;
 mod export_volume;
+mod frame;
 mod info;
 mod mesh;
 mod phantom;
@@ -61,6 +62,9 @@ pub enum Command {
     Register(register::RegisterArgs),
     /// Write the synthetic head phantom: DICOM series, truth label map, truth JSON.
     Phantom(phantom::PhantomArgs),
+    /// Find a stereotactic frame's localiser on a scan and fit frame_from_patient (4 x 4,
+    /// row-major, frame mm from LPS mm), with the residual of its fiducials.
+    Frame(frame::FrameArgs),
 }
 
 /// An input problem: exit code 1 with the message.
@@ -77,6 +81,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Search(args)) => search::run(args),
         Some(Command::Register(args)) => register::run(args),
         Some(Command::Plan(args)) => plan::run(args),
+        Some(Command::Frame(args)) => frame::run(args),
         Some(Command::Open { .. }) | None => unreachable!("the GUI commands are handled in main"),
     };
     match result {

@@ -11,10 +11,20 @@ use twinplan::core::phantom;
 pub struct PhantomArgs {
     #[arg(long)]
     out: PathBuf,
+    /// Instead, the phantom's head in a Leksell G frame with its CT indicator box (dicom/ and
+    /// truth.json with frame_from_patient), for `twinplan frame`.
+    #[arg(long)]
+    framed: bool,
 }
 
 pub fn run(args: &PhantomArgs) -> Result<()> {
     let out = args.out.as_path();
+    if args.framed {
+        eprintln!("generating the phantom in a frame ...");
+        let dicom = phantom::frame::write(out)?;
+        println!("wrote {} (CT series with the localiser), {}", dicom.display(), out.join("truth.json").display());
+        return Ok(());
+    }
     eprintln!("generating the phantom ...");
     let p = phantom::generate();
     let files = phantom::write(&p, out)?;

@@ -97,3 +97,41 @@ pub fn ct(
     meta.description = format!("Synthetic head phantom in a {} frame (twinplan)", localizer.frame);
     Volume { grid: grid.clone(), data: VoxelData::I16(hu), meta, warnings: vec![] }
 }
+
+/// The placement `twinplan phantom --framed` writes: the straight frame turned by about two
+/// degrees and shifted a few millimetres.
+pub fn example_placement() -> Isometry3<f64> {
+    straight_frame() * Isometry3::new(Vector3::new(3.0, -4.0, 5.0), Vector3::new(0.02, -0.015, 0.03))
+}
+
+/// What `write` records of the framed CT.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FramedTruth {
+    pub description: String,
+    pub localizer: String,
+    /// Row-major 4x4: frame mm from LPS mm.
+    pub frame_from_patient: [[f64; 4]; 4],
+}
+
+/// Writes the head in the Leksell G frame at [`example_placement`] under `dir`: `dicom/` and
+/// `truth.json`.
+pub fn write(dir: &std::path::Path) -> Result<std::path::PathBuf, super::WriteError> {
+    let localizer = Localizer::preset("leksell-g-ct").expect("the preset parses");
+    let placement = example_placement();
+    let volume = ct(&grid(), &localizer, &placement, &[], super::NOISE_SD_HU);
+    let dicom_dir = dir.join("dicom");
+    let options = crate::core::dicom::write::WriteOptions::new("twinplan phantom v1 framed");
+    crate::core::dicom::write::write_series(&volume, &dicom_dir, &options)?;
+    let m = placement.to_homogeneous();
+    let truth = FramedTruth {
+        description: "The phantom's head in a Leksell G frame with its CT indicator box; frame_from_patient maps \
+                      LPS mm to Leksell frame mm (X to the left, Y anterior, Z inferior, centre 100, 100, 100)"
+            .into(),
+        localizer: localizer.name.clone(),
+        frame_from_patient: std::array::from_fn(|r| std::array::from_fn(|c| m[(r, c)])),
+    };
+    let path = dir.join("truth.json");
+    let json = serde_json::to_string_pretty(&truth).expect("plain numbers serialise");
+    std::fs::write(&path, json + "\n").map_err(|error| super::WriteError::Io { path, error })?;
+    Ok(dicom_dir)
+}

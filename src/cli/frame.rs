@@ -1,0 +1,98 @@
+//! `twinplan frame`: the stereotactic frame's placement on a scan, from its localiser's rods.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow};
+use clap::Args;
+use serde_json::json;
+
+use twinplan::core::dicom;
+use twinplan::core::progress::Progress;
+use twinplan::core::stereotaxy::fit::ranges;
+use twinplan::core::stereotaxy::{FitSettings, Localizer, fit};
+
+use super::common::{SeriesArg, TerminalProgress, row_major};
+
+#[derive(Args)]
+pub struct FrameArgs {
+    /// The scan taken with the frame and its localiser: a DICOM folder or file, or a NIfTI or NRRD
+    /// volume.
+    scan: PathBuf,
+    #[command(flatten)]
+    series: SeriesArg,
+    /// A localiser file (JSON: name, frame, rods as from_mm/to_mm segments in frame mm), or the
+    /// name of a preset (leksell-g-ct).
+    #[arg(long, default_value = "leksell-g-ct")]
+    localizer: String,
+    /// The level the rods are above (default: 400 on CT, half the 99.9th percentile otherwise).
+    #[arg(long)]
+    level: Option<f64>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A preset by name, else a file.
+pub fn localizer(name: &str) -> Result<Localizer> {
+    match Localizer::preset(name) {
+        Some(l) => Ok(l),
+        None if Path::new(name).is_file() => Localizer::load(Path::new(name)).map_err(|e| anyhow!(e)),
+        None => Err(anyhow!(
+            "--localizer {name}: neither a preset ({}) nor a localiser file",
+            Localizer::PRESETS.join(", ")
+        )),
+    }
+}
+
+pub fn run(args: &FrameArgs) -> Result<()> {
+    let localizer = localizer(&args.localizer)?;
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let (_, loaded) = dicom::open_volume(&args.scan, args.series.id(), &progress)?;
+    let volume = loaded.volume;
+    for w in &volume.warnings {
+        eprintln!("warning: {}: {w}", args.scan.display());
+    }
+    let settings = FitSettings { level: args.level, ..FitSettings::default() };
+    let found = fit(&volume, &localizer, &settings, &progress)
+        .map_err(|e| anyhow!("{}: the {} localiser: {e}", args.scan.display(), localizer.name))?;
+    drop(shown);
+    for w in &found.warnings {
+        eprintln!("warning: {}: {w}", args.scan.display());
+    }
+    let matrix = found.frame_from_patient.to_homogeneous();
+    if args.json {
+        let j = json!({
+            "scan": args.scan,
+            "localizer": found.localizer,
+            "frame": found.frame,
+            "convention": localizer.convention,
+            "frame_from_patient": row_major(&matrix).concat(),
+            "residual_mm": {"mean": found.residual_mean_mm, "max": found.residual_max_mm},
+            "fiducials": found.fiducials.len(),
+            "slices_used": found.slices_used,
+            "tilt_deg": found.tilt_deg,
+            "warnings": found.warnings,
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else {
+        println!(
+            "{}: the {} localiser on slices {} ({} fiducials): residual mean {:.3} mm, max {:.3} mm; frame tilted {:.2} degrees against the slices",
+            args.scan.display(),
+            found.localizer,
+            ranges(&found.slices_used),
+            found.fiducials.len(),
+            found.residual_mean_mm,
+            found.residual_max_mm,
+            found.tilt_deg
+        );
+        println!("frame_from_patient ({} frame mm from LPS mm, row-major):", found.frame);
+        for row in row_major(&matrix) {
+            println!("  {}", row.iter().map(|v| format!("{v:>11.6}")).collect::<Vec<_>>().join(" "));
+        }
+        if !localizer.convention.is_empty() {
+            println!("{}", localizer.convention);
+        }
+    }
+    Ok(())
+}
