@@ -157,6 +157,62 @@ fn frame_finds_the_leksell_localiser_in_a_dicom_series_and_refuses_a_scan_withou
     assert!(found["residual_mm"]["mean"].as_f64().unwrap() < 0.2);
     assert!(found["fiducials"].as_u64().unwrap() >= 450 && found["slices_used"].as_array().unwrap().len() >= 50);
 
+    // The plan on it: the frame fitted and recorded, AC-PC marked; check gives the target's frame
+    // and AC-PC coordinates and the arc settings.
+    let plan = tmp.path().join("framed.twinplan.json");
+    let (code, _, err) = twinplan(&["plan", "frame", plan.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let p = |key: &str| -> [f64; 3] {
+        let v = &truth["acpc"][key];
+        std::array::from_fn(|i| v[i].as_f64().unwrap())
+    };
+    let text = |v: [f64; 3]| format!("{},{},{}", v[0], v[1], v[2]);
+    let (ac, pc, mid) = (p("ac_mm"), p("pc_mm"), p("midline_mm"));
+    let (code, _, err) = twinplan(&[
+        "plan",
+        "acpc",
+        plan.to_str().unwrap(),
+        "--ac",
+        &text(ac),
+        "--pc",
+        &text(pc),
+        "--midline",
+        &text(mid),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = twinplan(&["check", plan.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let checked: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let t = &checked["trajectories"][0];
+    let three = |v: &serde_json::Value| -> [f64; 3] { std::array::from_fn(|i| v[i].as_f64().unwrap()) };
+    let (target, entry) = (three(&t["frame"]["target_mm"]), three(&t["frame"]["entry_mm"]));
+    let (want_target, want_entry) = (three(&truth["target_frame_mm"]), three(&truth["entry_frame_mm"]));
+    let off =
+        (0..3).map(|i| (target[i] - want_target[i]).abs().max((entry[i] - want_entry[i]).abs())).fold(0.0, f64::max);
+    eprintln!("frame coordinates of the biopsy: target {target:?}, within {off:.3} mm of the truth");
+    assert!(off < 0.3, "{target:?} / {want_target:?}");
+    // Ring and arc on the right mounting from the truth's frame points: arc = acos(-u_x),
+    // ring = atan2(-u_z, u_y) for u the unit vector from target to entry.
+    let d: Vec<f64> = (0..3).map(|i| want_entry[i] - want_target[i]).collect();
+    let length = d.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let (arc, ring) = ((-d[0] / length).acos().to_degrees(), (-d[2]).atan2(d[1]).to_degrees());
+    let right = t["frame"]["arcs"].as_array().unwrap().iter().find(|a| a["mounting"] == "right").unwrap();
+    assert!((right["arc_deg"].as_f64().unwrap() - arc).abs() < 0.1, "{right} against arc {arc}");
+    assert!((right["ring_deg"].as_f64().unwrap() - ring).abs() < 0.1, "{right} against ring {ring}");
+    assert!(t["frame"]["residual_mm"]["max"].as_f64().unwrap() < 0.2 && t["frame"]["target_inside"] == true);
+    // AC-PC: the phantom's head is straight, so x is to the right (-L), y anterior (-P), z up,
+    // from the mid-commissural point.
+    let target_lps = three(&truth["target_mm"]);
+    let mcp: Vec<f64> = (0..3).map(|i| (ac[i] + pc[i]) / 2.0).collect();
+    let want = [-(target_lps[0] - mcp[0]), -(target_lps[1] - mcp[1]), target_lps[2] - mcp[2]];
+    let got = three(&t["acpc"]["target_mm"]);
+    assert!((0..3).all(|i| (got[i] - want[i]).abs() < 1e-6), "{got:?} against {want:?}");
+    assert_eq!(t["acpc"]["acpc_length_mm"].as_f64().unwrap(), 25.0);
+    let (code, _, err) =
+        twinplan(&["plan", "acpc", plan.to_str().unwrap(), "--ac", "0,0,0", "--pc", "0,0,0", "--midline", "0,0,9"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("AC and PC are the same point"), "{err}");
+
     // The phantom without a frame: refused, naming what was looked for and found.
     let (code, _, err) = twinplan(&["frame", common::project("sample_scans/phantom/dicom").to_str().unwrap()]);
     assert_eq!(code, 1);

@@ -40,11 +40,32 @@ pub fn run(args: &CheckArgs) -> Result<()> {
     let clashes = conflicts(&doc.trajectories, CONFLICT_MM);
     let mut warnings = opened.loaded.volume.warnings.clone();
     warnings.extend(opened.warnings.iter().cloned());
+    // Each trajectory's frame and AC-PC coordinates, where the plan has them.
+    let frames: Vec<_> = doc.trajectories.iter().map(|t| doc.frame.as_ref().map(|f| f.trajectory(t))).collect();
+    let acpcs: Vec<_> = doc
+        .trajectories
+        .iter()
+        .map(|t| doc.acpc.as_ref().map(|a| a.trajectory(t)).transpose())
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("{}: AC-PC: {e}", plan.display()))?;
     if json {
+        let mut trajectories = serde_json::to_value(&reports)?;
+        for (n, t) in trajectories.as_array_mut().into_iter().flatten().enumerate() {
+            if let (Some(f), Some(o)) = (&frames[n], doc.frame.as_ref()) {
+                let mut v = serde_json::to_value(f)?;
+                v["frame"] = json!(o.frame);
+                v["localizer"] = json!(o.localizer);
+                v["residual_mm"] = json!({"mean": o.residual_mean_mm, "max": o.residual_max_mm});
+                t["frame"] = v;
+            }
+            if let Some(a) = &acpcs[n] {
+                t["acpc"] = serde_json::to_value(a)?;
+            }
+        }
         let j = json!({
             "plan": plan,
             "frame": "LPS",
-            "trajectories": reports,
+            "trajectories": trajectories,
             "conflicts": clashes.iter().map(|&(a, b, gap)| json!({
                 "a": doc.trajectories[a].name, "b": doc.trajectories[b].name, "distance_mm": gap,
             })).collect::<Vec<_>>(),
@@ -59,7 +80,7 @@ pub fn run(args: &CheckArgs) -> Result<()> {
     if reports.is_empty() {
         println!("{}: no trajectories to check", plan.display());
     }
-    for r in &reports {
+    for (n, r) in reports.iter().enumerate() {
         let angle = r.entry_angle_deg.map_or("no entry surface".into(), |a| format!("entry angle {a:.1} deg"));
         println!(
             "{}: {} ({:.2} mm), length {:.1} mm, {angle}: {}",
@@ -82,6 +103,31 @@ pub fn run(args: &CheckArgs) -> Result<()> {
         let passes: Vec<String> = r.passes_through.iter().map(|p| p.name.clone()).collect();
         if !passes.is_empty() {
             println!("  passes through: {}", passes.join(", "));
+        }
+        if let (Some(f), Some(o)) = (&frames[n], doc.frame.as_ref()) {
+            let [x, y, z] = f.target_mm;
+            println!(
+                "  {} frame: target X {x:.1}  Y {y:.1}  Z {z:.1} mm{} (fit residual mean {:.2} mm, max {:.2} mm)",
+                o.frame,
+                if f.target_inside { "" } else { "  OUTSIDE THE FRAME'S RANGE" },
+                o.residual_mean_mm,
+                o.residual_max_mm
+            );
+            for a in &f.arcs {
+                println!(
+                    "    arc on the {} side: ring {:.1} deg, arc {:.1} deg{}",
+                    a.mounting.name(),
+                    a.ring_deg,
+                    a.arc_deg,
+                    if a.reachable { "" } else { "  (the arc cannot be set so)" }
+                );
+            }
+        }
+        if let Some(a) = &acpcs[n] {
+            let [x, y, z] = a.target_mm;
+            println!(
+                "  AC-PC: target x {x:.1} (right +)  y {y:.1} (anterior +)  z {z:.1} (up +) mm from the mid-commissural point"
+            );
         }
         for w in &r.warnings {
             println!("  warning: {w}");

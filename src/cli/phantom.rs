@@ -11,8 +11,9 @@ use twinplan::core::phantom;
 pub struct PhantomArgs {
     #[arg(long)]
     out: PathBuf,
-    /// Instead, the phantom's head in a Leksell G frame with its CT indicator box (dicom/ and
-    /// truth.json with frame_from_patient), for `twinplan frame`.
+    /// Instead, the phantom's head in a Leksell G frame with its CT indicator box: dicom/, a plan
+    /// on it with one trajectory (framed.twinplan.json) and truth.json (frame_from_patient, the
+    /// trajectory's frame coordinates, nominal AC-PC landmarks).
     #[arg(long)]
     framed: bool,
 }
@@ -21,8 +22,13 @@ pub fn run(args: &PhantomArgs) -> Result<()> {
     let out = args.out.as_path();
     if args.framed {
         eprintln!("generating the phantom in a frame ...");
-        let dicom = phantom::frame::write(out)?;
-        println!("wrote {} (CT series with the localiser), {}", dicom.display(), out.join("truth.json").display());
+        let files = phantom::frame::write(out)?;
+        println!(
+            "wrote {} (CT series with the localiser), {} (a plan on it), {}",
+            files.dicom_dir.display(),
+            files.plan.display(),
+            files.truth.display()
+        );
         return Ok(());
     }
     eprintln!("generating the phantom ...");

@@ -11,6 +11,9 @@ use twinplan::core::document::io as plan_io;
 use twinplan::core::document::{Command, FuseRefused, ScanRef, SecondaryScan, fused_name, may_fuse};
 use twinplan::core::progress::Progress;
 use twinplan::core::registration::{Registration, RegistrationError, Settings, fit_landmarks, register};
+use twinplan::core::segmentation::step_text::point;
+use twinplan::core::stereotaxy::acpc::AcPc;
+use twinplan::core::stereotaxy::{FitSettings, PlanFrame, fit};
 
 use super::common::{ScanArg, TerminalProgress};
 
@@ -25,6 +28,41 @@ enum PlanCommand {
     /// Add another scan of the patient to a plan (fusion): placed by the scans' own geometry, or
     /// with --register aligned to the plan's scan by mutual information.
     AddScan(AddScanArgs),
+    /// Fit the stereotactic frame on the plan's scan from its localiser and record it: the
+    /// trajectories then have frame coordinates (and Leksell ring and arc angles).
+    Frame(FrameArgs),
+    /// Record the anterior and posterior commissures and a midline point (LPS mm): the
+    /// trajectories then have AC-PC coordinates.
+    Acpc(AcpcArgs),
+}
+
+#[derive(Args)]
+struct FrameArgs {
+    plan: PathBuf,
+    /// A localiser file or the name of a preset (leksell-g-ct).
+    #[arg(long, default_value = "leksell-g-ct")]
+    localizer: String,
+    /// The level the rods are above (default: 400 on CT).
+    #[arg(long)]
+    level: Option<f64>,
+    #[command(flatten)]
+    primary: ScanArg,
+}
+
+#[derive(Args)]
+struct AcpcArgs {
+    plan: PathBuf,
+    /// The anterior commissure, X,Y,Z in LPS mm.
+    #[arg(long, value_name = "X,Y,Z", allow_hyphen_values = true)]
+    ac: String,
+    /// The posterior commissure.
+    #[arg(long, value_name = "X,Y,Z", allow_hyphen_values = true)]
+    pc: String,
+    /// Any point of the midsagittal plane above the commissures.
+    #[arg(long, value_name = "X,Y,Z", allow_hyphen_values = true)]
+    midline: String,
+    #[command(flatten)]
+    primary: ScanArg,
 }
 
 #[derive(Args)]
@@ -85,7 +123,59 @@ fn read_pairs(file: &Path) -> Result<(Vec<Point3<f64>>, Vec<Point3<f64>>)> {
 pub fn run(args: &PlanArgs) -> Result<()> {
     match &args.command {
         PlanCommand::AddScan(a) => add_scan(a),
+        PlanCommand::Frame(a) => frame(a),
+        PlanCommand::Acpc(a) => acpc(a),
     }
+}
+
+fn frame(args: &FrameArgs) -> Result<()> {
+    let localizer = super::frame::localizer(&args.localizer)?;
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let opened = plan_io::open_with_scan(&args.plan, args.primary.folder(), &progress)?;
+    let settings = FitSettings { level: args.level, ..FitSettings::default() };
+    let found = fit(&opened.loaded.volume, &localizer, &settings, &progress).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: the {} localiser on its scan (the plan is unchanged): {e}",
+            args.plan.display(),
+            localizer.name
+        )
+    })?;
+    drop(shown);
+    for w in &found.warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut doc = opened.doc;
+    doc.apply(Command::SetFrame { frame: Some(PlanFrame::new(&found, &localizer)) })?;
+    plan_io::save_with(&doc, &args.plan, false).with_context(|| format!("{}", args.plan.display()))?;
+    println!(
+        "{}: the {} frame recorded ({} fiducials, residual mean {:.3} mm, max {:.3} mm)",
+        args.plan.display(),
+        found.frame,
+        found.fiducials.len(),
+        found.residual_mean_mm,
+        found.residual_max_mm
+    );
+    Ok(())
+}
+
+fn acpc(args: &AcpcArgs) -> Result<()> {
+    let point = |flag: &str, text: &str| point(text).map_err(|e| anyhow::anyhow!("--{flag} {text}: {e}"));
+    let landmarks = AcPc {
+        ac_mm: point("ac", &args.ac)?,
+        pc_mm: point("pc", &args.pc)?,
+        midline_mm: point("midline", &args.midline)?,
+    };
+    landmarks.axes().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let mut doc = plan_io::open_with_scan(&args.plan, args.primary.folder(), &progress)?.doc;
+    drop(shown);
+    let length = landmarks.length_mm();
+    doc.apply(Command::SetAcPc { acpc: Some(landmarks) })?;
+    plan_io::save_with(&doc, &args.plan, false).with_context(|| format!("{}", args.plan.display()))?;
+    println!("{}: AC-PC recorded (AC-PC length {length:.1} mm)", args.plan.display());
+    Ok(())
 }
 
 fn add_scan(args: &AddScanArgs) -> Result<()> {

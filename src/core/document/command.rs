@@ -112,6 +112,14 @@ pub enum Command {
         primary_from_secondary: Isometry3<f64>,
         placement: Placement,
     },
+    /// Records (or forgets) the stereotactic frame fitted on the plan's scan.
+    SetFrame {
+        frame: Option<crate::core::stereotaxy::PlanFrame>,
+    },
+    /// Records (or forgets) the AC-PC landmarks.
+    SetAcPc {
+        acpc: Option<crate::core::stereotaxy::acpc::AcPc>,
+    },
     /// Several commands as one undo step.
     Batch(Vec<Command>),
 }
@@ -363,6 +371,18 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
                 primary_from_secondary: std::mem::replace(&mut scan.primary_from_secondary, primary_from_secondary),
                 placement: std::mem::replace(&mut scan.placement, placement),
             }
+        }
+        Command::SetFrame { frame } => {
+            // The trajectories' frame coordinates follow.
+            ch.trajectories = true;
+            Command::SetFrame { frame: std::mem::replace(&mut doc.frame, frame) }
+        }
+        Command::SetAcPc { acpc } => {
+            if let Some(a) = &acpc {
+                a.axes().map_err(PlanError::Invalid)?;
+            }
+            ch.trajectories = true;
+            Command::SetAcPc { acpc: std::mem::replace(&mut doc.acpc, acpc) }
         }
         Command::Batch(commands) => {
             let mut inverses = Vec::with_capacity(commands.len());

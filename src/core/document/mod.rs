@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use command::{Changes, Command, StepChange};
 pub use history::History;
 pub use import::import_label_map;
+pub(crate) use scans::rigid_rows;
 pub use scans::{FuseRefused, Placement, SecondaryScan, fused_name, may_fuse};
 
 use crate::core::planning::Trajectory;
@@ -30,7 +31,7 @@ use crate::core::segmentation::{Category, Segmentation, SegmentationError};
 /// ignore, reading the plan's scan instead: so version 2 readers refuse version 3 files.
 /// Version 4 adds the steps vessels, trace and import_tracts, which a version 3 reader would
 /// refuse as a syntax error: it now says the plan is newer instead.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -187,6 +188,12 @@ pub struct PlanDocument {
     pub trajectories: Vec<Trajectory>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub saved_views: Vec<SavedView>,
+    /// The stereotactic frame fitted on the plan's scan, for the trajectories' frame coordinates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<crate::core::stereotaxy::PlanFrame>,
+    /// The anterior and posterior commissures and a midline point, for AC-PC coordinates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acpc: Option<crate::core::stereotaxy::acpc::AcPc>,
     /// The label map side file (NIfTI on the scan's grid); without one, segments are re-created
     /// from their recipes.
     #[serde(default)]
@@ -207,6 +214,8 @@ impl Default for PlanDocument {
             secondary_scans: Vec::new(),
             trajectories: Vec::new(),
             saved_views: Vec::new(),
+            frame: None,
+            acpc: None,
             label_map: None,
             revision: 0,
         }

@@ -135,7 +135,7 @@ pub fn fused_name(added: &Volume, taken: &[SecondaryScan]) -> String {
 }
 
 /// An isometry as the 4 x 4 matrix's rows; reading checks that the rows are one.
-mod rigid_rows {
+pub(crate) mod rigid_rows {
     use super::*;
 
     /// How far from orthonormal a written rotation may be (rounding in the file).
@@ -154,7 +154,7 @@ mod rigid_rows {
 
     pub fn rigid(rows: &[[f64; 4]; 4]) -> Result<Isometry3<f64>, String> {
         let m = Matrix4::from_fn(|r, c| rows[r][c]);
-        let bad = |what: &str| Err(format!("primary_from_secondary is not a rigid motion: {what}"));
+        let bad = |what: &str| Err(format!("not a rigid motion: {what}"));
         if m.iter().any(|v| !v.is_finite()) {
             return bad("a number is not finite");
         }

@@ -5,9 +5,14 @@
 use nalgebra::{Isometry3, Point3, Vector3};
 use rayon::prelude::*;
 
+use std::path::{Path, PathBuf};
+
 use super::anatomy::{Anatomy, Tissue};
-use super::{CENTRE_MM, meta, record};
+use super::{CENTRE_MM, NOISE_SD_HU, WriteError, biopsy, meta, record};
+use crate::core::dicom::write::{WriteOptions, write_series};
+use crate::core::document::{PlanDocument, ScanRef};
 use crate::core::stereotaxy::Localizer;
+use crate::core::stereotaxy::acpc::AcPc;
 use crate::core::volume::{Grid, Volume, VoxelData};
 
 /// The rods' radius (mm) and CT number (HU).
@@ -104,6 +109,13 @@ pub fn example_placement() -> Isometry3<f64> {
     straight_frame() * Isometry3::new(Vector3::new(3.0, -4.0, 5.0), Vector3::new(0.02, -0.015, 0.03))
 }
 
+/// Where the phantom puts the commissures and a midline point (LPS mm): it has no commissures
+/// of its own, so these are nominal points 25 mm apart on its midline below the ventricles.
+pub fn acpc_landmarks() -> AcPc {
+    let at = |d: [f64; 3]| CENTRE_MM + Vector3::from(d);
+    AcPc { ac_mm: at([0.0, -10.0, -5.0]), pc_mm: at([0.0, 15.0, -5.0]), midline_mm: at([0.0, 0.0, 40.0]) }
+}
+
 /// What `write` records of the framed CT.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FramedTruth {
@@ -111,17 +123,41 @@ pub struct FramedTruth {
     pub localizer: String,
     /// Row-major 4x4: frame mm from LPS mm.
     pub frame_from_patient: [[f64; 4]; 4],
+    /// The plan's trajectory: its target and entry in LPS mm and in frame mm.
+    pub target_mm: [f64; 3],
+    pub entry_mm: [f64; 3],
+    pub target_frame_mm: [f64; 3],
+    pub entry_frame_mm: [f64; 3],
+    pub acpc: AcPc,
 }
 
-/// Writes the head in the Leksell G frame at [`example_placement`] under `dir`: `dicom/` and
-/// `truth.json`.
-pub fn write(dir: &std::path::Path) -> Result<std::path::PathBuf, super::WriteError> {
+/// What `write` wrote.
+pub struct FramedFiles {
+    pub dicom_dir: PathBuf,
+    pub plan: PathBuf,
+    pub truth: PathBuf,
+}
+
+/// Writes the head in the Leksell G frame at [`example_placement`] under `dir`: `dicom/`, a plan
+/// on it with the phantom's biopsy trajectory (`framed.twinplan.json`, no segments, no frame yet)
+/// and `truth.json`.
+pub fn write(dir: &Path) -> Result<FramedFiles, WriteError> {
     let localizer = Localizer::preset("leksell-g-ct").expect("the preset parses");
     let placement = example_placement();
-    let volume = ct(&grid(), &localizer, &placement, &[], super::NOISE_SD_HU);
-    let dicom_dir = dir.join("dicom");
-    let options = crate::core::dicom::write::WriteOptions::new("twinplan phantom v1 framed");
-    crate::core::dicom::write::write_series(&volume, &dicom_dir, &options)?;
+    let volume = ct(&grid(), &localizer, &placement, &[], NOISE_SD_HU);
+    let files = FramedFiles {
+        dicom_dir: dir.join("dicom"),
+        plan: dir.join("framed.twinplan.json"),
+        truth: dir.join("truth.json"),
+    };
+    write_series(&volume, &files.dicom_dir, &WriteOptions::new("twinplan phantom v1 framed"))?;
+    let loaded = crate::core::dicom::open_volume(&files.dicom_dir, None, &crate::core::progress::Progress::new())
+        .map_err(|e| WriteError::Io { path: files.dicom_dir.clone(), error: std::io::Error::other(e.to_string()) })?
+        .1;
+    let scan = ScanRef::of(&files.dicom_dir, &loaded);
+    let mut doc = PlanDocument::new(scan, crate::core::segmentation::LabelMap::empty(&loaded.volume.grid));
+    let trajectory = biopsy(&Anatomy::new(CENTRE_MM));
+    doc.view.crosshair_mm = trajectory.target_mm;
     let m = placement.to_homogeneous();
     let truth = FramedTruth {
         description: "The phantom's head in a Leksell G frame with its CT indicator box; frame_from_patient maps \
@@ -129,9 +165,15 @@ pub fn write(dir: &std::path::Path) -> Result<std::path::PathBuf, super::WriteEr
             .into(),
         localizer: localizer.name.clone(),
         frame_from_patient: std::array::from_fn(|r| std::array::from_fn(|c| m[(r, c)])),
+        target_mm: trajectory.target_mm.coords.into(),
+        entry_mm: trajectory.entry_mm.coords.into(),
+        target_frame_mm: (placement * trajectory.target_mm).coords.into(),
+        entry_frame_mm: (placement * trajectory.entry_mm).coords.into(),
+        acpc: acpc_landmarks(),
     };
-    let path = dir.join("truth.json");
+    doc.trajectories.push(trajectory);
+    crate::core::document::io::save(&doc, &files.plan)?;
     let json = serde_json::to_string_pretty(&truth).expect("plain numbers serialise");
-    std::fs::write(&path, json + "\n").map_err(|error| super::WriteError::Io { path, error })?;
-    Ok(dicom_dir)
+    std::fs::write(&files.truth, json + "\n").map_err(|error| WriteError::Io { path: files.truth.clone(), error })?;
+    Ok(files)
 }

@@ -407,7 +407,7 @@ fn plan(
 
 /// A needle biopsy of the tumour, entering where the line from the head's centre through the
 /// tumour leaves the scalp (a short, near-perpendicular path).
-fn biopsy(anatomy: &anatomy::Anatomy) -> crate::core::planning::Trajectory {
+pub(super) fn biopsy(anatomy: &anatomy::Anatomy) -> crate::core::planning::Trajectory {
     use crate::core::planning::{Instrument, InstrumentKind, Trajectory};
     let (c, t, a) = (anatomy.head.centre, anatomy.tumour_centre, anatomy.head.semi_axes_mm);
     let d = t - c;

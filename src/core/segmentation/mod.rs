@@ -5,7 +5,7 @@ pub mod components;
 mod labelmap;
 pub mod mask;
 pub mod morphology;
-mod step_text;
+pub mod step_text;
 
 use std::path::PathBuf;
 

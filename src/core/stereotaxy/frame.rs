@@ -28,6 +28,16 @@ pub enum Mounting {
     Left,
 }
 
+impl Mounting {
+    /// The patient's side the arc is mounted on.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mounting::Right => "right",
+            Mounting::Left => "left",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ArcSetting {
     pub mounting: Mounting,

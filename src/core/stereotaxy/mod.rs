@@ -6,6 +6,8 @@ pub mod detect;
 pub mod fit;
 pub mod frame;
 pub mod localizer;
+pub mod plan;
 
 pub use fit::{FitSettings, FrameError, FrameFit, fit};
 pub use localizer::Localizer;
+pub use plan::PlanFrame;
