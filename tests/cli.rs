@@ -208,6 +208,33 @@ fn frame_finds_the_leksell_localiser_in_a_dicom_series_and_refuses_a_scan_withou
     let got = three(&t["acpc"]["target_mm"]);
     assert!((0..3).all(|i| (got[i] - want[i]).abs() < 1e-6), "{got:?} against {want:?}");
     assert_eq!(t["acpc"]["acpc_length_mm"].as_f64().unwrap(), 25.0);
+    // The export's CSV carries the same frame coordinates and settings.
+    let out_dir = tmp.path().join("export");
+    let (code, _, err) = twinplan(&["export", plan.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let csv = std::fs::read_to_string(out_dir.join("trajectories.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    // The name ("Biopsy, left frontal") is quoted: split after it.
+    let line = lines.next().unwrap();
+    let rest = line.strip_prefix('"').and_then(|l| l.split_once("\",")).map_or(line, |(_, r)| r);
+    let row: Vec<&str> = std::iter::once("name").chain(rest.split(',')).collect();
+    let cell =
+        |name: &str| row[header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("{name} in {header:?}"))];
+    assert!((cell("target_frame_x_mm").parse::<f64>().unwrap() - target[0]).abs() < 1e-3);
+    assert!((cell("right_mount_arc_deg").parse::<f64>().unwrap() - arc).abs() < 0.01);
+    assert_eq!(cell("left_mount_reachable"), "true");
+    assert!((cell("target_acpc_z_mm").parse::<f64>().unwrap() - want[2]).abs() < 1e-3);
+    // The report prints them large, with the arc settings and the residual.
+    let pdf = tmp.path().join("report.pdf");
+    let (code, _, err) = twinplan(&["report", plan.to_str().unwrap(), "--out", pdf.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let text = common::pdf_text(&pdf);
+    let headline = format!("Leksell target X {:.1} Y {:.1} Z {:.1} mm", target[0], target[1], target[2]);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&headline), "{headline} not in {flat}");
+    assert!(flat.contains(&format!("Arc on the patient's right: ring {ring:.1} deg, arc {arc:.1} deg")), "{flat}");
+    assert!(flat.contains("residual mean 0.0") && flat.contains("AC-PC target: x"), "{flat}");
     let (code, _, err) =
         twinplan(&["plan", "acpc", plan.to_str().unwrap(), "--ac", "0,0,0", "--pc", "0,0,0", "--midline", "0,0,9"]);
     assert_eq!(code, 1);

@@ -64,7 +64,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         written.push(path);
     }
     let csv = out.join("trajectories.csv");
-    write(&csv, paths::csv(&trajectories))?;
+    write(&csv, paths::csv(&trajectories, doc.frame.as_ref(), doc.acpc.as_ref()))?;
     written.push(csv);
     for s in &doc.segmentation.segments {
         let mesh = segment_surface(&doc.segmentation.mask(s.label), &progress)?;

@@ -6,6 +6,9 @@ use serde_json::json;
 
 use super::Trajectory;
 use crate::core::mesh::export::Frame;
+use crate::core::stereotaxy::PlanFrame;
+use crate::core::stereotaxy::acpc::AcPc;
+use crate::core::stereotaxy::frame::Mounting;
 
 /// The Slicer markups schema the files follow (Slicer's `markups-schema-v1.0.3.json`).
 pub const MARKUPS_SCHEMA: &str = "https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/Resources/Schema/markups-schema-v1.0.3.json#";
@@ -92,8 +95,10 @@ pub fn file_stem(name: &str, fallback: &str) -> String {
 }
 
 /// All trajectories as CSV: name, instrument, diameter and length, then entry and target in LPS,
-/// then in RAS (mm). Names are quoted as RFC 4180 says.
-pub fn csv(paths: &[Trajectory]) -> String {
+/// then in RAS (mm); with a frame, the target and entry in frame mm and the Leksell ring and arc
+/// on each mounting; with AC-PC landmarks, the target in AC-PC mm. Names are quoted as RFC 4180
+/// says.
+pub fn csv(paths: &[Trajectory], frame: Option<&PlanFrame>, acpc: Option<&AcPc>) -> String {
     let quote = |s: &str| {
         if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
     };
@@ -102,6 +107,20 @@ pub fn csv(paths: &[Trajectory]) -> String {
         for end in ["entry", "target"] {
             header.extend(["x", "y", "z"].map(|axis| format!("{end}_{frame}_{axis}_mm")));
         }
+    }
+    let leksell = frame.is_some_and(|f| f.frame == "Leksell");
+    if frame.is_some() {
+        for end in ["target", "entry"] {
+            header.extend(["x", "y", "z"].map(|axis| format!("{end}_frame_{axis}_mm")));
+        }
+    }
+    if leksell {
+        for side in ["right", "left"] {
+            header.extend(["ring_deg", "arc_deg", "reachable"].map(|what| format!("{side}_mount_{what}")));
+        }
+    }
+    if acpc.is_some() {
+        header.extend(["x", "y", "z"].map(|axis| format!("target_acpc_{axis}_mm")));
     }
     let mut out = header.join(",") + "\n";
     for t in paths {
@@ -114,6 +133,28 @@ pub fn csv(paths: &[Trajectory]) -> String {
         for frame in [Frame::Lps, Frame::Ras] {
             for p in [t.entry_mm, t.target_mm] {
                 row.extend(frame.point(&p).iter().map(|c| format!("{c:.4}")));
+            }
+        }
+        if let Some(f) = frame {
+            let ft = f.trajectory(t);
+            row.extend(ft.target_mm.iter().chain(&ft.entry_mm).map(|c| format!("{c:.4}")));
+            if leksell {
+                for side in [Mounting::Right, Mounting::Left] {
+                    match ft.arcs.iter().find(|a| a.mounting == side) {
+                        Some(a) => row.extend([
+                            format!("{:.2}", a.ring_deg),
+                            format!("{:.2}", a.arc_deg),
+                            a.reachable.to_string(),
+                        ]),
+                        None => row.extend([String::new(), String::new(), String::new()]),
+                    }
+                }
+            }
+        }
+        if let Some(a) = acpc {
+            match a.acpc_from_patient(&t.target_mm) {
+                Ok(c) => row.extend(c.iter().map(|v| format!("{v:.4}"))),
+                Err(_) => row.extend([String::new(), String::new(), String::new()]),
             }
         }
         out += &row.join(",");
@@ -137,7 +178,7 @@ mod tests {
         );
         assert_eq!(file_stem(&t.name, "trajectory"), "Biopsy__left__frontal__2");
         assert_eq!(file_stem("//", "trajectory"), "trajectory");
-        let text = csv(std::slice::from_ref(&t));
+        let text = csv(std::slice::from_ref(&t), None, None);
         let row = text.lines().nth(1).unwrap();
         assert!(row.starts_with("\"Biopsy, left \"\"frontal\"\"/2\",biopsy needle,1.8,5.0000,1.0000,2.0000,3.0000,4.0000,6.0000,3.0000,-1.0000,-2.0000,3.0000,-4.0000,-6.0000,3.0000"), "{row}");
     }

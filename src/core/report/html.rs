@@ -32,7 +32,7 @@ pub fn render(r: &Report) -> String {
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Surgical plan report</title><style>\
          body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}table{border-collapse:collapse}\
          td,th{padding:2px 10px;text-align:left}th{border-bottom:1px solid #888}figure{display:inline-block;margin:4px}\
-         figcaption{font-size:80%}footer{margin-top:3em;font-size:80%;color:#555}",
+         figcaption{font-size:80%}footer{margin-top:3em;font-size:80%;color:#555}.frame{font-size:140%}",
     );
     // The verdicts' classes, in the colours the PDF prints them in.
     for v in [Verdict::Clear, Verdict::Warning, Verdict::Collision] {
@@ -89,6 +89,12 @@ pub fn render(r: &Report) -> String {
             point_text(&t.target_mm),
             point_text(&Frame::Ras.point(&t.target_mm))
         );
+        if let Some((headline, lines)) = &s.stereotaxy {
+            if !headline.is_empty() {
+                let _ = writeln!(h, "<p class=\"frame\"><b>{}</b></p>", esc(headline));
+            }
+            let _ = writeln!(h, "<p>{}</p>", lines.iter().map(|l| esc(l)).collect::<Vec<_>>().join("<br>"));
+        }
         let _ = writeln!(
             h,
             "<table><tr><th>Critical structure</th><th>Min. clearance</th><th>At depth</th><th>Margin</th><th>Verdict</th></tr>"

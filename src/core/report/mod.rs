@@ -61,6 +61,10 @@ pub struct Figure {
 pub struct PathSection {
     pub trajectory: Trajectory,
     pub report: TrajectoryReport,
+    /// What sets the frame for this path, where the plan has a frame or AC-PC landmarks: the
+    /// target's frame coordinates (printed large), then the arc settings, the fit's residual and
+    /// the AC-PC coordinates.
+    pub stereotaxy: Option<(String, Vec<String>)>,
     /// The scan on the plane through the path, and across it at entry, half way and target.
     pub figures: Vec<Figure>,
 }
@@ -134,7 +138,7 @@ pub fn build(input: &Input, anonymise: bool) -> Result<Report, ReportError> {
             let n = doc.secondary_scans.iter().position(|s| s.name == *name).unwrap_or_default();
             figures.extend(fused_along(fused, t, &report, &fused_name(n, name)));
         }
-        paths.push(PathSection { trajectory: t.clone(), report, figures });
+        paths.push(PathSection { trajectory: t.clone(), report, figures, stereotaxy: stereotaxy(doc, t) });
     }
     let conflicts = conflicts(&doc.trajectories, CONFLICT_MM)
         .into_iter()
@@ -180,11 +184,63 @@ impl Report {
             all.extend(r.passes_through.iter_mut().map(|c| &mut c.name));
             all.extend(r.warnings.iter_mut());
             all.extend(p.figures.iter_mut().map(|f| &mut f.caption));
+            if let Some((headline, lines)) = &mut p.stereotaxy {
+                all.push(headline);
+                all.extend(lines.iter_mut());
+            }
         }
         for text in all {
             *text = s.text(text);
         }
     }
+}
+
+/// The lines that set the frame for `t` (see [`PathSection::stereotaxy`]).
+fn stereotaxy(doc: &PlanDocument, t: &Trajectory) -> Option<(String, Vec<String>)> {
+    let mut lines = Vec::new();
+    let headline = match &doc.frame {
+        Some(f) => {
+            let ft = f.trajectory(t);
+            let [x, y, z] = ft.target_mm;
+            for a in &ft.arcs {
+                lines.push(format!(
+                    "Arc on the patient's {}: ring {:.1} deg, arc {:.1} deg{}",
+                    a.mounting.name(),
+                    a.ring_deg,
+                    a.arc_deg,
+                    if a.reachable { "" } else { " - the arc cannot be set so" }
+                ));
+            }
+            let [ex, ey, ez] = ft.entry_mm;
+            lines.push(format!("Entry in the frame: X {ex:.1}  Y {ey:.1}  Z {ez:.1} mm"));
+            if !ft.target_inside {
+                lines.push("The target lies outside the frame's coordinate range (0-200 mm).".into());
+            }
+            lines.push(format!(
+                "Frame fitted from the {} on the plan's scan: {} fiducials, residual mean {:.2} mm, max {:.2} mm.",
+                f.localizer, f.fiducials, f.residual_mean_mm, f.residual_max_mm
+            ));
+            if !f.convention.is_empty() {
+                lines.push(f.convention.clone());
+            }
+            format!("{} target  X {x:.1}   Y {y:.1}   Z {z:.1} mm", f.frame)
+        }
+        None => String::new(),
+    };
+    if let Some(a) = &doc.acpc {
+        match a.trajectory(t) {
+            Ok(c) => {
+                let [x, y, z] = c.target_mm;
+                lines.push(format!(
+                    "AC-PC target: x {x:.1} (right +), y {y:.1} (anterior +), z {z:.1} (up +) mm from the mid-commissural \
+                     point; AC-PC length {:.1} mm",
+                    c.acpc_length_mm
+                ));
+            }
+            Err(e) => lines.push(format!("AC-PC: {e}")),
+        }
+    }
+    (!lines.is_empty()).then_some((headline, lines))
 }
 
 /// The scan along the path (its plane holding the path and the direction nearest superior) and

@@ -174,6 +174,15 @@ fn path_section<'a>(l: &mut Layout<'a>, s: &'a PathSection) {
         false,
         &format!("Target LPS {} mm   RAS {} mm", point_text(&t.target_mm), point_text(&Frame::Ras.point(&t.target_mm))),
     );
+    if let Some((headline, lines)) = &s.stereotaxy {
+        l.gap(6.0);
+        if !headline.is_empty() {
+            l.line(MARGIN, 16.0, true, headline);
+        }
+        for line in lines {
+            l.wrapped(9.5, false, line);
+        }
+    }
     l.gap(6.0);
     let head = ["Critical structure", "Min. clearance", "At depth", "Margin", "Verdict"];
     l.table_row(head.map(str::to_owned), true);
