@@ -711,3 +711,41 @@ fn the_vessels_tool_grows_a_tree_from_a_click_and_the_nerve_tool_traces_clicked_
     app.update();
     assert!(app.world().resource::<Doc>().doc.segmentation.mask(nerve) == before);
 }
+
+/// Stereotaxy in the workstation: the frame found on the plan's scan in the background arrives
+/// as one undoable edit; the AC-PC tool's three clicks record the landmarks as one more; the
+/// frame coordinates follow the fitted frame.
+#[test]
+fn the_frame_is_found_in_the_background_and_three_clicks_mark_acpc() {
+    use twinplan::app::tools::{ClickAt, Tool, Tools};
+    use twinplan::core::phantom::frame;
+    let tmp = tempfile::tempdir().unwrap();
+    let files = frame::write(tmp.path()).unwrap();
+    let mut app = app();
+    app.world_mut().resource_mut::<Jobs>().open(files.plan.clone(), None);
+    run_until(&mut app, "the framed plan", settled);
+    let volume = app.world().resource::<Study>().volume.clone().unwrap();
+    let leksell = twinplan::core::stereotaxy::Localizer::preset("leksell-g-ct").unwrap();
+    app.world_mut().resource_mut::<Jobs>().fit_frame(volume, leksell);
+    run_until(&mut app, "the frame", |w| w.resource::<Doc>().doc.frame.is_some());
+    let doc = &app.world().resource::<Doc>().doc;
+    let fitted = doc.frame.clone().unwrap();
+    let t = &doc.trajectories[0];
+    let off = (fitted.frame_from_patient * t.target_mm - frame::example_placement() * t.target_mm).norm();
+    assert!(off < 0.3 && fitted.residual_max_mm < 0.2, "{off} mm");
+
+    app.world_mut().resource_mut::<Tools>().tool = Tool::AcPc;
+    let marks = frame::acpc_landmarks();
+    for p in [marks.ac_mm, marks.pc_mm, marks.midline_mm] {
+        app.world_mut().write_message(ClickAt { mm: p, dragging: false });
+        app.update();
+    }
+    assert_eq!(app.world().resource::<Doc>().doc.acpc.as_ref(), Some(&marks));
+    assert_eq!(app.world().resource::<Tools>().tool, Tool::Navigate);
+    app.world_mut().write_message(Edit::Undo);
+    app.update();
+    assert!(app.world().resource::<Doc>().doc.acpc.is_none());
+    app.world_mut().write_message(Edit::Undo);
+    app.update();
+    assert!(app.world().resource::<Doc>().doc.frame.is_none());
+}

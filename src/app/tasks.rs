@@ -287,6 +287,17 @@ impl Jobs {
         self.edit_places = Some(places);
     }
 
+    /// Finds the frame's localiser on the plan's scan in the background; the fitted frame
+    /// arrives as an undoable edit, a poor fit as an error that names the slices.
+    pub fn fit_frame(&mut self, primary: Arc<Volume>, localizer: crate::core::stereotaxy::Localizer) {
+        use crate::core::stereotaxy::{FitSettings, PlanFrame, fit};
+        self.start_edit(Job::spawn(format!("Finding the {}", localizer.name), move |progress| {
+            let found = fit(&primary, &localizer, &FitSettings::default(), progress)
+                .map_err(|e| JobError::from(e).context(&format!("the {} on the plan's scan", localizer.name)))?;
+            Ok(Command::SetFrame { frame: Some(PlanFrame::new(&found, &localizer)) })
+        }));
+    }
+
     /// Starts an edit; one still running is stopped, and the user told so.
     fn start_edit(&mut self, job: EditJob) {
         if let Some(old) = &self.edit {

@@ -16,6 +16,7 @@ use crate::core::document::{Command, SecondaryScan, StepChange};
 use crate::core::planning::SearchSettings;
 use crate::core::progress::Progress;
 use crate::core::segmentation::{Connectivity, Preset, Step};
+use crate::core::stereotaxy::acpc::AcPc;
 use crate::core::vessels::TreeSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,6 +42,8 @@ pub enum Tool {
     /// Clicks (and drags) move the chosen trajectory's entry or target.
     PlaceEntry,
     PlaceTarget,
+    /// Three clicks mark the anterior and posterior commissures and a midline point.
+    AcPc,
 }
 
 impl Tool {
@@ -69,6 +72,7 @@ impl Tool {
             Tool::Landmarks => "Landmarks",
             Tool::PlaceEntry => "Place entry",
             Tool::PlaceTarget => "Place target",
+            Tool::AcPc => "Mark AC-PC",
         }
     }
 }
@@ -98,6 +102,8 @@ pub struct Tools {
     /// The Nerve tool's points so far (LPS mm), in order, and the nerve's radius.
     pub nerve_points: Vec<Point3<f64>>,
     pub nerve_radius_mm: f64,
+    /// The AC-PC tool's clicks so far: AC, then PC, then the midline point.
+    pub acpc_points: Vec<Point3<f64>>,
 }
 
 /// Landmark pairs being picked for one fused scan: each pair a point in the plan's scan (LPS mm)
@@ -170,6 +176,7 @@ impl Default for Tools {
             landmarks: Landmarks::default(),
             vessels: TreeSettings::contrast_ct(),
             nerve_points: Vec::new(),
+            acpc_points: Vec::new(),
             nerve_radius_mm: 1.5,
         }
     }
@@ -313,6 +320,23 @@ pub(super) fn on_click(
             (Tool::Nerve, _) => {
                 if !click.dragging {
                     tools.nerve_points.push(click.mm);
+                }
+            }
+            (Tool::AcPc, _) if !click.dragging => {
+                tools.acpc_points.push(click.mm);
+                // The third click records the three as one undoable step.
+                if let [ac, pc, midline] = tools.acpc_points[..] {
+                    let acpc = AcPc { ac_mm: ac, pc_mm: pc, midline_mm: midline };
+                    tools.acpc_points.clear();
+                    match acpc.axes() {
+                        Ok(_) => {
+                            edits.write(Edit::run(Command::SetAcPc { acpc: Some(acpc) }));
+                            tools.tool = Tool::Navigate;
+                        }
+                        Err(e) => {
+                            notices.error = Some(format!("AC-PC not recorded: {e}; mark the three points again."))
+                        }
+                    }
                 }
             }
             (Tool::Brush, Some(label)) => {

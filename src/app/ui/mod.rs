@@ -7,6 +7,7 @@ mod rehearsal;
 
 mod segments;
 mod status;
+mod stereotaxy_panel;
 mod study_panel;
 mod tools_panel;
 mod views;

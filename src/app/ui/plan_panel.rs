@@ -71,7 +71,14 @@ impl PlanPanel<'_> {
         for w in &planning.warnings {
             ui.label(RichText::new(w).color(Color32::from_rgb(245, 170, 40)));
         }
-        let Some((index, t)) = tools.trajectory.and_then(|i| Some((i, paths.get(i)?))) else {
+        let chosen = tools.trajectory.and_then(|i| Some((i, paths.get(i)?)));
+        let open = doc.doc.frame.is_some() || doc.doc.acpc.is_some() || tools.tool == Tool::AcPc;
+        // Opened when the plan gains a frame or AC-PC (a new id then), closed by the user at will.
+        let header = egui::CollapsingHeader::new("Stereotaxy (frame, AC-PC)").id_salt(("stereotaxy", open));
+        header.default_open(open).show(ui, |ui| {
+            super::stereotaxy_panel::stereotaxy_ui(ui, doc, chosen, tools, out);
+        });
+        let Some((index, t)) = chosen else {
             if paths.is_empty() {
                 ui.label("No trajectories yet.");
             }

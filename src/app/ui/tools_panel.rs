@@ -205,6 +205,9 @@ pub fn tools_ui(
         Tool::PlaceEntry | Tool::PlaceTarget => {
             ui.label("Placing a trajectory's end: see the Plan panel.");
         }
+        Tool::AcPc => {
+            ui.label("Marking AC-PC: see Stereotaxy in the Plan panel.");
+        }
         Tool::Measure => {
             ui.label("Click two points on surfaces or in slices.");
             match tools.distance_mm() {
