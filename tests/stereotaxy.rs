@@ -6,6 +6,7 @@
 mod common;
 
 use nalgebra::{Isometry3, Point3, Vector3};
+use twinplan::core::phantom::frame::Contrast;
 use twinplan::core::phantom::{self, frame};
 use twinplan::core::progress::Progress;
 use twinplan::core::stereotaxy::{FitSettings, FrameFit, Localizer, fit};
@@ -41,7 +42,7 @@ fn fitted(ct: &Volume, localizer: &Localizer) -> FrameFit {
 #[test]
 fn the_leksell_localiser_gives_the_frames_placement() {
     let truth = frame::example_placement();
-    let ct = frame::ct(&frame::grid(), &leksell(), &truth, &[], phantom::NOISE_SD_HU);
+    let ct = frame::scan(&frame::grid(), &leksell(), &truth, &[], Contrast::Ct(phantom::NOISE_SD_HU));
     let found = fitted(&ct, &leksell());
     let error = target_error(&found, &truth);
     eprintln!(
@@ -69,7 +70,7 @@ fn missing_rods_and_rods_off_the_scan_still_fit() {
     // 40 slices of the 70: the rods run off both ends.
     let origin = full.patient_point(Point3::new(0.0, 0.0, 15.0));
     let grid = twinplan::core::volume::Grid::axis_aligned([nx, ny, 40], origin, full.spacing_mm());
-    let ct = frame::ct(&grid, &leksell(), &truth, &[7], phantom::NOISE_SD_HU);
+    let ct = frame::scan(&grid, &leksell(), &truth, &[7], Contrast::Ct(phantom::NOISE_SD_HU));
     let found = fitted(&ct, &leksell());
     let error = target_error(&found, &truth);
     eprintln!("missing rods: residual mean {:.3} mm, target error {error:.3} mm", found.residual_mean_mm);
@@ -82,7 +83,7 @@ fn missing_rods_and_rods_off_the_scan_still_fit() {
 #[test]
 fn a_tilted_frame_fits() {
     let truth = placed([0.14, 0.03, -0.05], [1.0, 2.0, 0.0]);
-    let ct = frame::ct(&frame::grid(), &leksell(), &truth, &[], 2.0 * phantom::NOISE_SD_HU);
+    let ct = frame::scan(&frame::grid(), &leksell(), &truth, &[], Contrast::Ct(2.0 * phantom::NOISE_SD_HU));
     let found = fitted(&ct, &leksell());
     let error = target_error(&found, &truth);
     eprintln!(
@@ -101,7 +102,7 @@ fn a_localiser_given_as_a_file_fits_the_same_way() {
     assert_eq!(localizer.n_localizers().unwrap().len(), 4);
     // Its frame: origin at the box's centre, LPS axes; placed with a motion of its own.
     let truth = Isometry3::new(Vector3::new(-2.0, 15.0, -40.0), Vector3::new(0.03, 0.02, -0.04));
-    let ct = frame::ct(&frame::grid(), &localizer, &truth, &[], phantom::NOISE_SD_HU);
+    let ct = frame::scan(&frame::grid(), &localizer, &truth, &[], Contrast::Ct(phantom::NOISE_SD_HU));
     let found = fitted(&ct, &localizer);
     let error = target_error(&found, &truth);
     eprintln!(
@@ -110,6 +111,37 @@ fn a_localiser_given_as_a_file_fits_the_same_way() {
         found.residual_mean_mm
     );
     assert!(error < 0.3 && found.residual_mean_mm < 0.2, "{error} mm");
+}
+
+/// The same localiser on a T1-weighted MR (its rods filled with contrast fluid): the level comes
+/// from the scan's values, not from HU.
+#[test]
+fn the_localiser_is_found_on_t1_mr() {
+    let truth = placed([0.01, 0.02, -0.01], [-1.0, 2.0, 3.0]);
+    let mr = frame::scan(&frame::grid(), &leksell(), &truth, &[], Contrast::T1);
+    let found = fitted(&mr, &leksell());
+    let error = target_error(&found, &truth);
+    eprintln!(
+        "T1 MR: {} fiducials, residual mean {:.3} mm, target error {error:.3} mm",
+        found.fiducials.len(),
+        found.residual_mean_mm
+    );
+    assert!(error < 0.3 && found.residual_mean_mm < 0.2, "{error} mm");
+}
+
+/// A scan that shows the localiser on two slices only: refused, naming them.
+#[test]
+fn too_few_slices_are_refused_by_name() {
+    let full = frame::grid();
+    let [nx, ny, _] = full.dims;
+    let grid = twinplan::core::volume::Grid::axis_aligned(
+        [nx, ny, 2],
+        full.patient_point(Point3::new(0.0, 0.0, 30.0)),
+        full.spacing_mm(),
+    );
+    let ct = frame::scan(&grid, &leksell(), &frame::example_placement(), &[], Contrast::Ct(phantom::NOISE_SD_HU));
+    let e = fit(&ct, &leksell(), &FitSettings::default(), &Progress::new()).unwrap_err().to_string();
+    assert!(e.contains("found on 2 slice(s) (0, 1): at least 3 are needed"), "{e}");
 }
 
 #[test]
@@ -126,8 +158,8 @@ fn a_frame_that_moved_during_the_scan_is_refused_by_slice() {
     let before = placed([0.0, 0.0, 0.0], [0.0, 0.0, 0.0]);
     let after = placed([0.0, 0.0, 0.0], [3.0, 0.0, 0.0]);
     let grid = frame::grid();
-    let a = frame::ct(&grid, &leksell(), &before, &[], phantom::NOISE_SD_HU);
-    let b = frame::ct(&grid, &leksell(), &after, &[], phantom::NOISE_SD_HU);
+    let a = frame::scan(&grid, &leksell(), &before, &[], Contrast::Ct(phantom::NOISE_SD_HU));
+    let b = frame::scan(&grid, &leksell(), &after, &[], Contrast::Ct(phantom::NOISE_SD_HU));
     let (twinplan::core::volume::VoxelData::I16(mut va), twinplan::core::volume::VoxelData::I16(vb)) =
         (a.data.clone(), b.data)
     else {
@@ -143,7 +175,7 @@ fn a_frame_that_moved_during_the_scan_is_refused_by_slice() {
 #[test]
 fn a_frame_tilted_beyond_the_limit_is_refused() {
     let truth = placed([0.14, 0.0, 0.0], [0.0, 0.0, 0.0]);
-    let ct = frame::ct(&frame::grid(), &leksell(), &truth, &[], phantom::NOISE_SD_HU);
+    let ct = frame::scan(&frame::grid(), &leksell(), &truth, &[], Contrast::Ct(phantom::NOISE_SD_HU));
     let settings = FitSettings { max_tilt_deg: 5.0, ..FitSettings::default() };
     let e = fit(&ct, &leksell(), &settings, &Progress::new()).unwrap_err().to_string();
     assert!(e.contains("tilted") || e.contains("no slice shows"), "{e}");

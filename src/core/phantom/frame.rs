@@ -15,9 +15,20 @@ use crate::core::stereotaxy::Localizer;
 use crate::core::stereotaxy::acpc::AcPc;
 use crate::core::volume::{Grid, Volume, VoxelData};
 
-/// The rods' radius (mm) and CT number (HU).
+/// The rods' radius (mm), CT number (HU) and T1 signal (the contrast fluid of MR localisers,
+/// a little brighter than fat).
 pub const ROD_RADIUS_MM: f64 = 1.5;
 pub const ROD_HU: f64 = 1500.0;
+pub const ROD_T1: f64 = 1200.0;
+
+/// What the framed head is scanned with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Contrast {
+    /// CT, with noise of this many HU.
+    Ct(f64),
+    /// T1-weighted MR (see `mr`), its noise.
+    T1,
+}
 const SEED: u64 = 0x6672_616d_6563_7421;
 
 /// The grid: 1 mm pixels, 2 mm slices, 240 x 250 x 70, centred on the head.
@@ -38,18 +49,22 @@ pub fn straight_frame() -> Isometry3<f64> {
         * Isometry3::translation(-CENTRE_MM.x, -CENTRE_MM.y, -CENTRE_MM.z)
 }
 
-/// The head's CT on `grid` with the localiser's rods where `frame_from_patient` puts them
-/// (rods listed in `hidden` are left out), and noise of `noise_sd` HU. The rods lie in air,
-/// outside the head: a voxel's value rises from air's by the fraction of it inside a rod.
-pub fn ct(
+/// The head on `grid` with the localiser's rods where `frame_from_patient` puts them (rods
+/// listed in `hidden` are left out). The rods lie in air, outside the head: a voxel's value rises
+/// from air's by the fraction of it inside a rod.
+pub fn scan(
     grid: &Grid,
     localizer: &Localizer,
     frame_from_patient: &Isometry3<f64>,
     hidden: &[usize],
-    noise_sd: f64,
+    contrast: Contrast,
 ) -> Volume {
     let anatomy = Anatomy::new(CENTRE_MM);
-    let (mut values, _) = record(grid, &anatomy, &Isometry3::identity(), Tissue::hu, noise_sd, SEED);
+    let (value, noise_sd, rod, air): (fn(Tissue) -> f64, f64, f64, f64) = match contrast {
+        Contrast::Ct(noise) => (Tissue::hu, noise, ROD_HU, Tissue::Air.hu()),
+        Contrast::T1 => (Tissue::t1, super::mr::MR_NOISE_SD, ROD_T1, Tissue::Air.t1()),
+    };
+    let (mut values, _) = record(grid, &anatomy, &Isometry3::identity(), value, noise_sd, SEED);
     let patient_from_frame = frame_from_patient.inverse();
     let rods: Vec<(Point3<f64>, Point3<f64>)> = localizer
         .rods
@@ -93,14 +108,17 @@ pub fn ct(
                 }
                 let fraction = hits as f64 / 64.0;
                 let v = &mut slice[i + nx * j];
-                *v += fraction * (ROD_HU - Tissue::Air.hu());
+                *v += fraction * (rod - air);
             }
         }
     });
-    let hu = values.iter().map(|v| v.round().clamp(-1024.0, 3071.0) as i16).collect();
-    let mut meta = meta();
+    let (data, mut meta) = match contrast {
+        Contrast::Ct(_) => (values.iter().map(|v| v.round().clamp(-1024.0, 3071.0) as i16).collect(), meta()),
+        // The noisy signal's magnitude, as an MR scanner reconstructs it.
+        Contrast::T1 => (values.iter().map(|v| v.abs().round().min(4095.0) as i16).collect(), super::mr::meta()),
+    };
     meta.description = format!("Synthetic head phantom in a {} frame (twinplan)", localizer.frame);
-    Volume { grid: grid.clone(), data: VoxelData::I16(hu), meta, warnings: vec![] }
+    Volume { grid: grid.clone(), data: VoxelData::I16(data), meta, warnings: vec![] }
 }
 
 /// The placement `twinplan phantom --framed` writes: the straight frame turned by about two
@@ -144,7 +162,7 @@ pub struct FramedFiles {
 pub fn write(dir: &Path) -> Result<FramedFiles, WriteError> {
     let localizer = Localizer::preset("leksell-g-ct").expect("the preset parses");
     let placement = example_placement();
-    let volume = ct(&grid(), &localizer, &placement, &[], NOISE_SD_HU);
+    let volume = scan(&grid(), &localizer, &placement, &[], Contrast::Ct(NOISE_SD_HU));
     let files = FramedFiles {
         dicom_dir: dir.join("dicom"),
         plan: dir.join("framed.twinplan.json"),
