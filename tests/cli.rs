@@ -156,6 +156,10 @@ fn frame_finds_the_leksell_localiser_in_a_dicom_series_and_refuses_a_scan_withou
     assert!(rotation < 1e-3 && shift < 0.3, "{got:?} against {want:?}");
     assert!(found["residual_mm"]["mean"].as_f64().unwrap() < 0.2);
     assert!(found["fiducials"].as_u64().unwrap() >= 450 && found["slices_used"].as_array().unwrap().len() >= 50);
+    let residuals = found["fiducial_residuals"].as_array().unwrap();
+    assert_eq!(residuals.len() as u64, found["fiducials"].as_u64().unwrap());
+    let max = residuals.iter().map(|r| r["residual_mm"].as_f64().unwrap()).fold(0.0, f64::max);
+    assert_eq!(max, found["residual_mm"]["max"].as_f64().unwrap());
 
     // The plan on it: the frame fitted and recorded, AC-PC marked; check gives the target's frame
     // and AC-PC coordinates and the arc settings.

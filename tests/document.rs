@@ -482,7 +482,7 @@ fn corrupt_or_hand_edited_plans_are_refused_with_line_and_column() {
     let e = parse("{\n  \"version\": 1,\n  \"scan\": {\"path\": \"x\",,}\n}", p).unwrap_err().to_string();
     assert!(e.contains("line 3, column"), "{e}");
     let e = parse("{\"version\": 7, \"scan\": {}}", p).unwrap_err().to_string();
-    assert!(e.contains("newer twinplan (plan version 7; this build reads up to 4)"), "{e}");
+    assert!(e.contains("newer twinplan (plan version 7; this build reads up to 5)"), "{e}");
 }
 
 /// The plan a saving process writes as its `k`th version: a trajectory named for `k` and a label

@@ -70,6 +70,10 @@ pub fn run(args: &FrameArgs) -> Result<()> {
             "frame_from_patient": row_major(&matrix).concat(),
             "residual_mm": {"mean": found.residual_mean_mm, "max": found.residual_max_mm},
             "fiducials": found.fiducials.len(),
+            // Each dot the fit used: its slice, the rod (index in the localiser), and its residual.
+            "fiducial_residuals": found.fiducials.iter().map(|f| json!({
+                "slice": f.slice, "rod": f.rod, "diagonal": f.diagonal, "patient_mm": f.patient_mm, "residual_mm": f.residual_mm,
+            })).collect::<Vec<_>>(),
             "slices_used": found.slices_used,
             "tilt_deg": found.tilt_deg,
             "warnings": found.warnings,
