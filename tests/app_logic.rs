@@ -749,3 +749,47 @@ fn the_frame_is_found_in_the_background_and_three_clicks_mark_acpc() {
     app.update();
     assert!(app.world().resource::<Doc>().doc.frame.is_none());
 }
+
+/// The Label tool: a click pins the typed text there (one undoable step); while a label is
+/// being moved, a press and its drag move it as one more step; without text, a click says so.
+#[test]
+fn the_label_tool_pins_moves_and_refuses_an_empty_label() {
+    use twinplan::app::tools::{ClickAt, Tool, Tools};
+    let mut app = app();
+    open_phantom(&mut app);
+    {
+        let mut tools = app.world_mut().resource_mut::<Tools>();
+        tools.tool = Tool::Label;
+        tools.label_text = " Tumour ".into();
+    }
+    let at = nalgebra::Point3::new(20.0, -30.0, 45.0);
+    app.world_mut().write_message(ClickAt { mm: at, dragging: false });
+    app.update();
+    let labels = app.world().resource::<Doc>().doc.annotations.clone();
+    assert_eq!((labels.len(), labels[0].text.as_str(), labels[0].point_mm), (1, "Tumour", at));
+    app.world_mut().resource_mut::<Tools>().moving_label = Some(0);
+    let to = [nalgebra::Point3::new(22.0, -30.0, 45.0), nalgebra::Point3::new(25.0, -28.0, 44.0)];
+    app.world_mut().write_message(ClickAt { mm: to[0], dragging: false });
+    app.update();
+    app.world_mut().write_message(ClickAt { mm: to[1], dragging: true });
+    app.update();
+    app.world_mut().write_message(Edit::Seal);
+    app.update();
+    assert_eq!(app.world().resource::<Doc>().doc.annotations[0].point_mm, to[1]);
+    app.world_mut().write_message(Edit::Undo);
+    app.update();
+    assert_eq!(app.world().resource::<Doc>().doc.annotations[0].point_mm, at, "the move is one step");
+    app.world_mut().write_message(Edit::Undo);
+    app.update();
+    assert!(app.world().resource::<Doc>().doc.annotations.is_empty());
+    {
+        let mut tools = app.world_mut().resource_mut::<Tools>();
+        tools.moving_label = None;
+        tools.label_text.clear();
+    }
+    app.world_mut().write_message(ClickAt { mm: at, dragging: false });
+    app.update();
+    let error = app.world().resource::<Notices>().error.clone().unwrap_or_default();
+    assert!(error.contains("a label needs some text"), "{error}");
+    assert!(app.world().resource::<Doc>().doc.annotations.is_empty());
+}

@@ -212,10 +212,26 @@ fn frame_finds_the_leksell_localiser_in_a_dicom_series_and_refuses_a_scan_withou
     let got = three(&t["acpc"]["target_mm"]);
     assert!((0..3).all(|i| (got[i] - want[i]).abs() < 1e-6), "{got:?} against {want:?}");
     assert_eq!(t["acpc"]["acpc_length_mm"].as_f64().unwrap(), 25.0);
+    // A label pinned from the command line goes into the export as a Slicer point list.
+    let (code, _, err) =
+        twinplan(&["plan", "annotate", plan.to_str().unwrap(), "--at", "20,-30,45", "--text", "Tumour"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = twinplan(&["plan", "annotate", plan.to_str().unwrap(), "--at", "20,-30,45", "--text", " "]);
+    assert_eq!(code, 1);
+    assert!(err.contains("a label needs some text"), "{err}");
     // The export's CSV carries the same frame coordinates and settings.
     let out_dir = tmp.path().join("export");
     let (code, _, err) = twinplan(&["export", plan.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
+    let points = out_dir.join("annotations.mrk.json");
+    let schema = common::data_dir().join("slicer-markups/markups-schema-v1.0.3.json");
+    assert_eq!(common::validate(&schema, &points), Ok(()));
+    let markup: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&points).unwrap()).unwrap();
+    let point = &markup["markups"][0]["controlPoints"][0];
+    assert_eq!(
+        (point["label"].as_str(), point["position"].clone()),
+        (Some("Tumour"), serde_json::json!([20.0, -30.0, 45.0]))
+    );
     let csv = std::fs::read_to_string(out_dir.join("trajectories.csv")).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();

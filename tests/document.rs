@@ -419,6 +419,40 @@ fn plan_files_follow_their_published_schema() {
     assert_eq!(doc.saved_views, vec![view.clone()], "undo gives the old name back");
     h.redo(&mut doc).unwrap();
     assert!(h.execute(&mut doc, Command::RenameSavedView { index: 1, name: "x".into() }, None).is_err());
+    // Labels: pinned, edited, removed and brought back; an empty one is refused.
+    use twinplan::core::document::Annotation;
+    let pinned = Annotation { text: "Left optic nerve".into(), point_mm: Point3::new(13.0, -60.0, -26.0) };
+    h.execute(&mut doc, Command::AddAnnotation { index: 0, annotation: pinned.clone() }, None).unwrap();
+    let blank = Annotation { text: "  ".into(), ..pinned.clone() };
+    let refused = h.execute(&mut doc, Command::AddAnnotation { index: 1, annotation: blank }, None).unwrap_err();
+    assert!(refused.to_string().contains("a label needs some text"), "{refused}");
+    let moved_label = Annotation { text: "Optic chiasm".into(), point_mm: Point3::new(0.0, -42.0, -22.0) };
+    h.execute(&mut doc, Command::SetAnnotation { index: 0, annotation: moved_label.clone() }, None).unwrap();
+    h.execute(&mut doc, Command::RemoveAnnotation { index: 0 }, None).unwrap();
+    h.undo(&mut doc).unwrap();
+    assert_eq!(doc.annotations, vec![moved_label.clone()]);
+    h.undo(&mut doc).unwrap();
+    assert_eq!(doc.annotations, vec![pinned.clone()], "undo gives the old text and place back");
+    // A frame and AC-PC landmarks, as `plan frame` and `plan acpc` record them.
+    let frame = twinplan::core::stereotaxy::PlanFrame {
+        localizer: "Leksell G, CT indicator".into(),
+        frame: "Leksell".into(),
+        convention: String::new(),
+        frame_from_patient: nalgebra::Isometry3::new(
+            nalgebra::Vector3::new(100.0, 110.0, 90.0),
+            nalgebra::Vector3::new(3.1, 0.01, -0.02),
+        ),
+        residual_mean_mm: 0.2,
+        residual_max_mm: 0.5,
+        fiducials: 486,
+    };
+    h.execute(&mut doc, Command::SetFrame { frame: Some(frame.clone()) }, None).unwrap();
+    let acpc = twinplan::core::stereotaxy::acpc::AcPc {
+        ac_mm: Point3::new(0.0, -10.0, 0.0),
+        pc_mm: Point3::new(0.0, 15.0, 0.0),
+        midline_mm: Point3::new(0.0, 0.0, 40.0),
+    };
+    h.execute(&mut doc, Command::SetAcPc { acpc: Some(acpc.clone()) }, None).unwrap();
     // A scan of each placement: by geometry, registered, and fitted to landmarks.
     use twinplan::core::document::{ScanRef, SecondaryScan};
     let dir = tempfile::tempdir().unwrap();
@@ -438,6 +472,11 @@ fn plan_files_follow_their_published_schema() {
     assert_eq!(common::validate(&schema, &plan), Ok(()));
     let back = twinplan::core::document::io::read(&plan).unwrap();
     assert_eq!((&back.saved_views, &back.trajectories), (&doc.saved_views, &doc.trajectories));
+    assert_eq!((&back.annotations, &back.acpc), (&vec![pinned], &Some(acpc)));
+    let back_frame = back.frame.clone().unwrap();
+    let drift =
+        (back_frame.frame_from_patient.to_homogeneous() - frame.frame_from_patient.to_homogeneous()).abs().max();
+    assert!(drift < 1e-12 && back_frame.fiducials == 486, "{drift}");
     assert_eq!(back.secondary_scans.len(), 3);
     assert_eq!(back.secondary_scans[2].placement, doc.secondary_scans[2].placement);
     assert!(std::fs::read_to_string(&plan).unwrap().contains("\"path\": \"mr\""), "written relative to the plan");
@@ -445,14 +484,16 @@ fn plan_files_follow_their_published_schema() {
     let error = (back.secondary_scans[1].primary_from_secondary.to_homogeneous() - moved.to_homogeneous()).abs().max();
     assert!(error < 1e-12, "{error}");
 
-    // What the schema must refuse: an unknown instrument, an unknown placement, a plan without
-    // its scan.
+    // What the schema must refuse: an unknown instrument, an unknown placement, an empty label, a
+    // plan without its scan.
     let text = std::fs::read_to_string(&plan).unwrap();
     let bad = dir.path().join("bad.twinplan.json");
     std::fs::write(&bad, text.replacen("\"biopsy_needle\"", "\"laser\"", 1)).unwrap();
     assert!(common::validate(&schema, &bad).is_err());
     std::fs::write(&bad, text.replacen("\"landmarks\"", "\"guessed\"", 1)).unwrap();
     assert!(common::validate(&schema, &bad).is_err());
+    std::fs::write(&bad, text.replacen("\"Left optic nerve\"", "\"  \"", 1)).unwrap();
+    assert!(common::validate(&schema, &bad).unwrap_err().contains("does not match"), "an empty label");
     let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
     value.as_object_mut().unwrap().remove("scan");
     std::fs::write(&bad, value.to_string()).unwrap();
@@ -481,8 +522,9 @@ fn corrupt_or_hand_edited_plans_are_refused_with_line_and_column() {
     assert!(e.starts_with("/plans/edited.twinplan.json: line 4, column") && e.contains("opacity of 2"), "{e}");
     let e = parse("{\n  \"version\": 1,\n  \"scan\": {\"path\": \"x\",,}\n}", p).unwrap_err().to_string();
     assert!(e.contains("line 3, column"), "{e}");
-    let e = parse("{\"version\": 7, \"scan\": {}}", p).unwrap_err().to_string();
-    assert!(e.contains("newer twinplan (plan version 7; this build reads up to 5)"), "{e}");
+    let e = parse("{\"version\": 99, \"scan\": {}}", p).unwrap_err().to_string();
+    let newest = twinplan::core::document::SCHEMA_VERSION;
+    assert!(e.contains(&format!("newer twinplan (plan version 99; this build reads up to {newest})")), "{e}");
 }
 
 /// The plan a saving process writes as its `k`th version: a trajectory named for `k` and a label

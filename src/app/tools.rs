@@ -12,7 +12,7 @@ use super::scene::MainCamera;
 use super::sets::Stage;
 use super::study::Study;
 use super::tasks::Jobs;
-use crate::core::document::{Command, SecondaryScan, StepChange};
+use crate::core::document::{Annotation, Command, SecondaryScan, StepChange};
 use crate::core::planning::SearchSettings;
 use crate::core::progress::Progress;
 use crate::core::segmentation::{Connectivity, Preset, Step};
@@ -39,6 +39,8 @@ pub enum Tool {
     /// Click the same features in the plan's scan and in the shown fused scan, to place the
     /// fused scan by them.
     Landmarks,
+    /// Click to pin a text label to a point (or to move the label being moved).
+    Label,
     /// Clicks (and drags) move the chosen trajectory's entry or target.
     PlaceEntry,
     PlaceTarget,
@@ -47,7 +49,7 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub const ALL: [Tool; 9] = [
+    pub const ALL: [Tool; 10] = [
         Tool::Navigate,
         Tool::Threshold,
         Tool::Grow,
@@ -57,6 +59,7 @@ impl Tool {
         Tool::Nerve,
         Tool::Measure,
         Tool::Landmarks,
+        Tool::Label,
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,6 +73,7 @@ impl Tool {
             Tool::Nerve => "Nerve",
             Tool::Measure => "Measure",
             Tool::Landmarks => "Landmarks",
+            Tool::Label => "Label",
             Tool::PlaceEntry => "Place entry",
             Tool::PlaceTarget => "Place target",
             Tool::AcPc => "Mark AC-PC",
@@ -104,6 +108,9 @@ pub struct Tools {
     pub nerve_radius_mm: f64,
     /// The AC-PC tool's clicks so far: AC, then PC, then the midline point.
     pub acpc_points: Vec<Point3<f64>>,
+    /// The Label tool's text for the next label, and the label its clicks move instead.
+    pub label_text: String,
+    pub moving_label: Option<usize>,
 }
 
 /// Landmark pairs being picked for one fused scan: each pair a point in the plan's scan (LPS mm)
@@ -177,6 +184,8 @@ impl Default for Tools {
             vessels: TreeSettings::contrast_ct(),
             nerve_points: Vec::new(),
             acpc_points: Vec::new(),
+            label_text: String::new(),
+            moving_label: None,
             nerve_radius_mm: 1.5,
         }
     }
@@ -320,6 +329,33 @@ pub(super) fn on_click(
             (Tool::Nerve, _) => {
                 if !click.dragging {
                     tools.nerve_points.push(click.mm);
+                }
+            }
+            (Tool::Label, _) => {
+                // A press places a new label; while one is being moved, a press or a drag moves
+                // it (a drag is one undo step).
+                let moving = tools.moving_label.filter(|&i| i < doc.doc.annotations.len());
+                let index = match moving {
+                    Some(i) => i,
+                    None if click.dragging => continue,
+                    None => {
+                        let annotation = Annotation { text: tools.label_text.trim().to_owned(), point_mm: click.mm };
+                        match annotation.check() {
+                            Ok(()) => {
+                                let index = doc.doc.annotations.len();
+                                edits.write(Edit::run(Command::AddAnnotation { index, annotation }));
+                            }
+                            Err(e) => notices.error = Some(format!("{e}: type it in the Tools panel first.")),
+                        }
+                        continue;
+                    }
+                };
+                if let Some(a) = doc.doc.annotations.get(index) {
+                    if !click.dragging {
+                        edits.write(Edit::Seal);
+                    }
+                    let moved = Annotation { point_mm: click.mm, ..a.clone() };
+                    edits.write(Edit::drag(Command::SetAnnotation { index, annotation: moved }, "move label"));
                 }
             }
             (Tool::AcPc, _) if !click.dragging => {

@@ -63,6 +63,16 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         write(&path, serde_json::to_string_pretty(&paths::slicer_line(t, frame))? + "\n")?;
         written.push(path);
     }
+    if !doc.annotations.is_empty() {
+        let annotations: Vec<_> = doc
+            .annotations
+            .iter()
+            .map(|a| twinplan::core::document::Annotation { text: name(&a.text), ..a.clone() })
+            .collect();
+        let path = out.join("annotations.mrk.json");
+        write(&path, serde_json::to_string_pretty(&paths::slicer_points(&annotations, frame))? + "\n")?;
+        written.push(path);
+    }
     let csv = out.join("trajectories.csv");
     write(&csv, paths::csv(&trajectories, doc.frame.as_ref(), doc.acpc.as_ref()))?;
     written.push(csv);

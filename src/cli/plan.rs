@@ -8,7 +8,7 @@ use nalgebra::Point3;
 
 use twinplan::core::dicom;
 use twinplan::core::document::io as plan_io;
-use twinplan::core::document::{Command, FuseRefused, ScanRef, SecondaryScan, fused_name, may_fuse};
+use twinplan::core::document::{Annotation, Command, FuseRefused, ScanRef, SecondaryScan, fused_name, may_fuse};
 use twinplan::core::progress::Progress;
 use twinplan::core::registration::{Registration, RegistrationError, Settings, fit_landmarks, register};
 use twinplan::core::segmentation::step_text::point;
@@ -34,6 +34,20 @@ enum PlanCommand {
     /// Record the anterior and posterior commissures and a midline point (LPS mm): the
     /// trajectories then have AC-PC coordinates.
     Acpc(AcpcArgs),
+    /// Pin a text label to a point (LPS mm).
+    Annotate(AnnotateArgs),
+}
+
+#[derive(Args)]
+struct AnnotateArgs {
+    plan: PathBuf,
+    /// Where, X,Y,Z in LPS mm.
+    #[arg(long, value_name = "X,Y,Z", allow_hyphen_values = true)]
+    at: String,
+    #[arg(long)]
+    text: String,
+    #[command(flatten)]
+    primary: ScanArg,
 }
 
 #[derive(Args)]
@@ -125,7 +139,22 @@ pub fn run(args: &PlanArgs) -> Result<()> {
         PlanCommand::AddScan(a) => add_scan(a),
         PlanCommand::Frame(a) => frame(a),
         PlanCommand::Acpc(a) => acpc(a),
+        PlanCommand::Annotate(a) => annotate(a),
     }
+}
+
+fn annotate(args: &AnnotateArgs) -> Result<()> {
+    let at = point(&args.at).map_err(|e| anyhow::anyhow!("--at {}: {e}", args.at))?;
+    let annotation = Annotation { text: args.text.clone(), point_mm: at };
+    annotation.check().map_err(|e| anyhow::anyhow!("--text: {e}"))?;
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let mut doc = plan_io::open_with_scan(&args.plan, args.primary.folder(), &progress)?.doc;
+    drop(shown);
+    doc.apply(Command::AddAnnotation { index: doc.annotations.len(), annotation })?;
+    plan_io::save_with(&doc, &args.plan, false).with_context(|| format!("{}", args.plan.display()))?;
+    println!("{}: label '{}' pinned ({} labels)", args.plan.display(), args.text, doc.annotations.len());
+    Ok(())
 }
 
 fn frame(args: &FrameArgs) -> Result<()> {

@@ -8,7 +8,7 @@ use crate::app::frames::{patient_from_world, world_from_patient};
 use crate::app::intent::Intent;
 use crate::app::scene::{Orbit, StandardView};
 use crate::app::tools::{Tool, Tools};
-use crate::core::document::{ClipPlane, Command, Placement, SavedView, TransferPreset};
+use crate::core::document::{Annotation, ClipPlane, Command, Placement, SavedView, TransferPreset};
 use crate::core::segmentation::{Connectivity, Preset, Step};
 use crate::core::vessels::{Polarity, Vesselness};
 
@@ -219,6 +219,7 @@ pub fn tools_ui(
             }
         }
         Tool::Landmarks => landmarks_ui(ui, doc, tools, reading, out),
+        Tool::Label => labels_ui(ui, doc, tools, out),
         Tool::Vessels => {
             ui.label(format!(
                 "Click a vessel in a slice or on a surface: the vessel tree through it ({target}). Vesselness \
@@ -347,6 +348,42 @@ fn vessels_ui(ui: &mut egui::Ui, tools: &mut Tools, reading: Option<&str>) {
     }
     if let Err(why) = v.check() {
         ui.label(egui::RichText::new(why).color(egui::Color32::from_rgb(245, 170, 40)));
+    }
+}
+
+/// The plan's labels: the text for the next one (placed by a click), each label's text edited in
+/// place, moved (its next clicks or drag) or removed, all undoable.
+fn labels_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Vec<Intent>) {
+    ui.label("Type a label, then click a surface or a slice to pin it there. Shown in 3D (hidden where clipped away) and in the slices that pass through it; exported as a Slicer point list.");
+    ui.horizontal(|ui| {
+        ui.label("Text");
+        ui.text_edit_singleline(&mut tools.label_text);
+    });
+    let labels = &doc.doc.annotations;
+    if tools.moving_label.is_some_and(|i| i >= labels.len()) {
+        tools.moving_label = None;
+    }
+    for (index, a) in labels.iter().enumerate() {
+        ui.horizontal(|ui| {
+            let mut text = a.text.clone();
+            let edit = ui.add(egui::TextEdit::singleline(&mut text).desired_width(150.0));
+            if edit.changed() && !text.trim().is_empty() {
+                let command = Command::SetAnnotation { index, annotation: Annotation { text, ..a.clone() } };
+                // Typing is one undo step per label, not one per key.
+                out.push(Intent::Edit(Edit::drag(command, "label text")));
+            }
+            if edit.lost_focus() {
+                out.push(Intent::Edit(Edit::Seal));
+            }
+            let moving = tools.moving_label == Some(index);
+            if ui.selectable_label(moving, "Move").on_hover_text("Click or drag to where it belongs").clicked() {
+                tools.moving_label = if moving { None } else { Some(index) };
+            }
+            if ui.small_button("x").on_hover_text("Remove (undo brings it back)").clicked() {
+                out.push(Intent::Edit(Edit::run(Command::RemoveAnnotation { index })));
+                tools.moving_label = None;
+            }
+        });
     }
 }
 

@@ -159,6 +159,15 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Intent>) 
     if nerve.len() >= 2 {
         painter.add(egui::Shape::line(nerve, Stroke::new(1.5, yellow)));
     }
+    // The plan's labels, each with a leader from its point, unless clipped away.
+    for a in &v.doc.doc.annotations {
+        if !crate::app::meshes::unclipped(&v.doc.doc, &a.point_mm) {
+            continue;
+        }
+        if let Some(p) = (v.project)(world_from_patient(&a.point_mm)) {
+            label(&painter, egui::pos2(p.x, p.y), &a.text);
+        }
+    }
     // Each path's closest approach, with its clearance, beside the marker drawn in the scene.
     for report in v.planning.reports.iter().flatten() {
         let Some(s) = report.structures.first() else { continue };
@@ -321,6 +330,7 @@ fn slice(
         }
     }
     trajectories_in_slice(&painter, &map, v);
+    labels_in_slice(&painter, &map, v, 0.5 * slice_step_mm(&volume.grid, axis));
     landmarks_in_slice(&painter, &map, v);
     painter.rect_stroke(rect, 0.0, Stroke::new(1.5, AXIS_COLORS[i]), egui::StrokeKind::Inside);
     let [l, r, t, b] = axis.edge_letters();
@@ -383,6 +393,28 @@ fn landmarks_in_slice(painter: &egui::Painter, map: &SliceMapping, v: &Views) {
             let at = map.px_from_patient(p);
             painter.circle_stroke(at, 5.0, Stroke::new(2.0, color));
             text(painter, at + egui::vec2(7.0, -7.0), egui::Align2::LEFT_BOTTOM, &(n + 1).to_string(), color);
+        }
+    }
+}
+
+/// A label pinned at `at`: a dot, a leader up and to the right, the text on a dark box.
+fn label(painter: &egui::Painter, at: Pos2, text: &str) {
+    let colour = Color32::from_rgb(255, 230, 120);
+    let end = at + egui::vec2(24.0, -20.0);
+    painter.circle_filled(at, 3.5, colour);
+    painter.line_segment([at, end], Stroke::new(1.5, colour));
+    let galley = painter.layout_no_wrap(text.to_owned(), egui::FontId::proportional(14.0), colour);
+    let rect = egui::Align2::LEFT_BOTTOM.anchor_size(end + egui::vec2(2.0, 2.0), galley.size()).expand(3.0);
+    painter.rect_filled(rect, 3.0, Color32::from_rgba_unmultiplied(0, 0, 0, 170));
+    painter.galley(rect.min + egui::vec2(3.0, 3.0), galley, colour);
+}
+
+/// The labels whose points lie within half a slice of the slice's plane.
+fn labels_in_slice(painter: &egui::Painter, map: &SliceMapping, v: &Views, half_mm: f64) {
+    let normal = map.frame.right.cross(&map.frame.down);
+    for a in &v.doc.doc.annotations {
+        if (a.point_mm - v.doc.doc.view.crosshair_mm).dot(&normal).abs() <= half_mm {
+            label(painter, map.px_from_patient(&a.point_mm), &a.text);
         }
     }
 }

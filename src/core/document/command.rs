@@ -112,6 +112,19 @@ pub enum Command {
         primary_from_secondary: Isometry3<f64>,
         placement: Placement,
     },
+    /// Pins a text label at `index` (the end when past it).
+    AddAnnotation {
+        index: usize,
+        annotation: super::Annotation,
+    },
+    RemoveAnnotation {
+        index: usize,
+    },
+    /// Changes a label's text or moves it.
+    SetAnnotation {
+        index: usize,
+        annotation: super::Annotation,
+    },
     /// Records (or forgets) the stereotactic frame fitted on the plan's scan.
     SetFrame {
         frame: Option<crate::core::stereotaxy::PlanFrame>,
@@ -176,6 +189,7 @@ pub struct Changes {
     pub trajectories: bool,
     /// The fused scans or their placement.
     pub scans: bool,
+    pub annotations: bool,
 }
 
 impl Changes {
@@ -186,6 +200,7 @@ impl Changes {
         self.view |= o.view;
         self.trajectories |= o.trajectories;
         self.scans |= o.scans;
+        self.annotations |= o.annotations;
     }
 }
 
@@ -371,6 +386,22 @@ pub(super) fn apply(doc: &mut PlanDocument, command: Command) -> Result<(Changes
                 primary_from_secondary: std::mem::replace(&mut scan.primary_from_secondary, primary_from_secondary),
                 placement: std::mem::replace(&mut scan.placement, placement),
             }
+        }
+        Command::AddAnnotation { index, annotation } => {
+            annotation.check().map_err(PlanError::Invalid)?;
+            ch.annotations = true;
+            Command::RemoveAnnotation { index: insert(&mut doc.annotations, index, annotation) }
+        }
+        Command::RemoveAnnotation { index } => {
+            let annotation = remove(&mut doc.annotations, index, "label")?;
+            ch.annotations = true;
+            Command::AddAnnotation { index, annotation }
+        }
+        Command::SetAnnotation { index, annotation } => {
+            annotation.check().map_err(PlanError::Invalid)?;
+            let slot = item(&mut doc.annotations, index, "label")?;
+            ch.annotations = true;
+            Command::SetAnnotation { index, annotation: std::mem::replace(slot, annotation) }
         }
         Command::SetFrame { frame } => {
             // The trajectories' frame coordinates follow.

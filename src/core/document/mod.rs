@@ -31,7 +31,7 @@ use crate::core::segmentation::{Category, Segmentation, SegmentationError};
 /// ignore, reading the plan's scan instead: so version 2 readers refuse version 3 files.
 /// Version 4 adds the steps vessels, trace and import_tracts, which a version 3 reader would
 /// refuse as a syntax error: it now says the plan is newer instead.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -161,6 +161,27 @@ impl Default for ViewState {
     }
 }
 
+/// A text label pinned to a point of the anatomy (LPS mm): what an educator points out, shown in
+/// 3D and in the slices and exported as a Slicer point list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Annotation {
+    pub text: String,
+    pub point_mm: Point3<f64>,
+}
+
+impl Annotation {
+    /// Refuses an empty label (or one of spaces) and a point that is not a number.
+    pub fn check(&self) -> Result<(), String> {
+        if self.text.trim().is_empty() {
+            return Err("a label needs some text".into());
+        }
+        if !self.point_mm.iter().all(|c| c.is_finite()) {
+            return Err(format!("the label '{}' has a coordinate that is not a number", self.text));
+        }
+        Ok(())
+    }
+}
+
 /// A named 3D view kept with the plan, to come back to or show again (LPS mm).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedView {
@@ -194,6 +215,9 @@ pub struct PlanDocument {
     /// The anterior and posterior commissures and a midline point, for AC-PC coordinates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acpc: Option<crate::core::stereotaxy::acpc::AcPc>,
+    /// Text labels pinned to points of the anatomy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<Annotation>,
     /// The label map side file (NIfTI on the scan's grid); without one, segments are re-created
     /// from their recipes.
     #[serde(default)]
@@ -216,6 +240,7 @@ impl Default for PlanDocument {
             saved_views: Vec::new(),
             frame: None,
             acpc: None,
+            annotations: Vec::new(),
             label_map: None,
             revision: 0,
         }

@@ -5,6 +5,7 @@ use nalgebra::Point3;
 use serde_json::json;
 
 use super::Trajectory;
+use crate::core::document::Annotation;
 use crate::core::mesh::export::Frame;
 use crate::core::stereotaxy::PlanFrame;
 use crate::core::stereotaxy::acpc::AcPc;
@@ -19,6 +20,15 @@ pub fn slicer_line(t: &Trajectory, frame: Frame) -> serde_json::Value {
     json!({
         "@schema": MARKUPS_SCHEMA,
         "markups": [markup("Line", &t.name, t.color, &points, &[("length", t.length_mm())], frame)]
+    })
+}
+
+/// The plan's labels as one Slicer point list, each point labelled with its text, in `frame`.
+pub fn slicer_points(annotations: &[Annotation], frame: Frame) -> serde_json::Value {
+    let points: Vec<(String, Point3<f64>)> = annotations.iter().map(|a| (a.text.clone(), a.point_mm)).collect();
+    json!({
+        "@schema": MARKUPS_SCHEMA,
+        "markups": [markup("Fiducial", "Labels", [255, 230, 120], &points, &[], frame)]
     })
 }
 
@@ -79,7 +89,7 @@ pub fn markup(
             "color": [r, g, b],
             "selectedColor": [r, g, b],
             "propertiesLabelVisibility": true,
-            "pointLabelsVisibility": kind == "Line",
+            "pointLabelsVisibility": kind == "Line" || kind == "Fiducial",
             "lineThickness": 0.2,
             "glyphType": "Sphere3D",
             "glyphScale": 1.0
