@@ -2,9 +2,10 @@
 //! the app waits until the study is loaded, its surfaces built and drawn, saves the window to
 //! F.png and exits. With `TWINPLAN_SCREENSHOT_SHOW=NAME` as well, the slices show the plan's fused
 //! scan of that name in the capture, and `TWINPLAN_SCREENSHOT_FUSION=MODE` (alone, blend,
-//! checkerboard, colour overlay) says how; `TWINPLAN_SCREENSHOT_TOOL=NAME` chooses a tool (as
-//! the Tools panel names it) first. It logs how long each phase took and the frame times while loading and
-//! while the 3D view orbits (benches/frames.rs reads these lines).
+//! checkerboard, colour overlay) says how; `TWINPLAN_SCREENSHOT_TOOL=NAME` chooses a tool (as the
+//! Tools panel names it) first and `TWINPLAN_SCREENSHOT_NAMES=1` shows the segments' names. It
+//! logs how long each phase took and the frame times while loading and while the 3D view orbits
+//! (benches/frames.rs reads these lines).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -173,11 +174,11 @@ pub(super) fn plugin(app: &mut App) {
             ..FusionView::default()
         })
         .add_systems(Update, take);
-        if let Some(tool) = std::env::var("TWINPLAN_SCREENSHOT_TOOL")
+        let tool = std::env::var("TWINPLAN_SCREENSHOT_TOOL")
             .ok()
             .and_then(|name| Tool::ALL.into_iter().find(|t| t.name() == name))
-        {
-            app.insert_resource(Tools { tool, ..Tools::default() });
-        }
+            .unwrap_or_default();
+        let show_names = std::env::var_os("TWINPLAN_SCREENSHOT_NAMES").is_some();
+        app.insert_resource(Tools { tool, show_names, ..Tools::default() });
     }
 }

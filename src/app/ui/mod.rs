@@ -70,7 +70,7 @@ fn panels(
                 study_panel::study_ui(ui, &study, &doc, jobs.edit.is_some(), &mut fusion, &mut requests);
             });
             egui::CollapsingHeader::new("Display").default_open(true).show(ui, |ui| {
-                tools_panel::display_ui(ui, &doc, &mut orbit, &mut requests);
+                tools_panel::display_ui(ui, &doc, &mut orbit, &mut tools, &mut requests);
             });
             egui::CollapsingHeader::new("Segments").default_open(true).show(ui, |ui| {
                 segments::segments_ui(ui, &doc, &mut tools, &mut requests);
@@ -117,6 +117,7 @@ fn panels(
             hover: &mut hover,
             planning: &planning,
             centrelines: &mesh_state.centrelines,
+            shapes: &mesh_state.shapes,
             project: &project,
             diagnostics,
         };

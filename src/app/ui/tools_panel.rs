@@ -56,7 +56,7 @@ fn saved_views_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
     });
 }
 
-pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec<Intent>) {
+pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, tools: &mut Tools, out: &mut Vec<Intent>) {
     let view = &doc.doc.view;
     ui.horizontal_wrapped(|ui| {
         ui.label("Window");
@@ -88,6 +88,7 @@ pub fn display_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
         if ui.checkbox(&mut show, "Surfaces").changed() {
             out.push(Intent::Edit(Edit::run(Command::SetShowMeshes { show })));
         }
+        ui.checkbox(&mut tools.show_names, "Names").on_hover_text("Each shown segment's name in the 3D view");
         let mut preset = view.volume_rendering;
         let name = |p: Option<TransferPreset>| match p {
             None => "Off",

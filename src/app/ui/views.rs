@@ -27,6 +27,8 @@ pub struct Views<'a> {
     pub planning: &'a Planning,
     /// Vessel segments' centreline trees, drawn while the Vessels tool is chosen.
     pub centrelines: &'a std::collections::BTreeMap<u16, crate::core::vessels::Centrelines>,
+    /// Each segment's surface, for where its name goes when names are shown.
+    pub shapes: &'a std::collections::BTreeMap<u16, crate::core::planning::SegmentShape>,
     /// Projects a world point to logical window pixels, if the 3D camera sees it.
     pub project: &'a dyn Fn(Vec3) -> Option<Vec2>,
     pub diagnostics: Option<String>,
@@ -159,14 +161,31 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Intent>) 
     if nerve.len() >= 2 {
         painter.add(egui::Shape::line(nerve, Stroke::new(1.5, yellow)));
     }
-    // The plan's labels, each with a leader from its point, unless clipped away.
-    for a in &v.doc.doc.annotations {
-        if !crate::app::meshes::unclipped(&v.doc.doc, &a.point_mm) {
-            continue;
+    // The plan's labels and, when asked, each shown segment's name, each with a leader from its
+    // point (unless clipped away), placed so that they do not overlap.
+    let doc = &v.doc.doc;
+    let mut pinned: Vec<(Point3<f64>, String, Color32)> =
+        doc.annotations.iter().map(|a| (a.point_mm, a.text.clone(), LABEL_COLOUR)).collect();
+    if v.tools.show_names {
+        for s in &doc.segmentation.segments {
+            let (d, Some(shape)) = (doc.display_of(s.label), v.shapes.get(&s.label)) else { continue };
+            if d.visible && d.opacity > 0.0 && doc.view.show_meshes {
+                let [r, g, b] = d.color.map(|c| c / 2 + 128);
+                pinned.push((shape.anchor_mm, s.name.clone(), Color32::from_rgb(r, g, b)));
+            }
         }
-        if let Some(p) = (v.project)(world_from_patient(&a.point_mm)) {
-            label(&painter, egui::pos2(p.x, p.y), &a.text);
-        }
+    }
+    let shown: Vec<(Pos2, std::sync::Arc<egui::Galley>)> = pinned
+        .into_iter()
+        .filter(|(p, _, _)| crate::app::meshes::unclipped(doc, p))
+        .filter_map(|(p, text, colour)| {
+            let at = (v.project)(world_from_patient(&p))?;
+            Some((egui::pos2(at.x, at.y), painter.layout_no_wrap(text, egui::FontId::proportional(14.0), colour)))
+        })
+        .collect();
+    let sizes: Vec<(Pos2, egui::Vec2)> = shown.iter().map(|(p, g)| (*p, g.size() + egui::vec2(6.0, 6.0))).collect();
+    for ((at, galley), rect) in shown.into_iter().zip(place_labels(&sizes, rect)) {
+        draw_label(&painter, at, rect, galley);
     }
     // Each path's closest approach, with its clearance, beside the marker drawn in the scene.
     for report in v.planning.reports.iter().flatten() {
@@ -397,16 +416,43 @@ fn landmarks_in_slice(painter: &egui::Painter, map: &SliceMapping, v: &Views) {
     }
 }
 
-/// A label pinned at `at`: a dot, a leader up and to the right, the text on a dark box.
-fn label(painter: &egui::Painter, at: Pos2, text: &str) {
-    let colour = Color32::from_rgb(255, 230, 120);
-    let end = at + egui::vec2(24.0, -20.0);
+const LABEL_COLOUR: Color32 = Color32::from_rgb(255, 230, 120);
+
+/// A label pinned at `at`, its text in `rect`: a dot, a leader to the box's nearest point, the
+/// text on a dark box.
+fn draw_label(painter: &egui::Painter, at: Pos2, rect: Rect, galley: std::sync::Arc<egui::Galley>) {
+    let colour = galley.job.sections.first().map_or(LABEL_COLOUR, |s| s.format.color);
+    let end = rect.clamp(at);
     painter.circle_filled(at, 3.5, colour);
     painter.line_segment([at, end], Stroke::new(1.5, colour));
-    let galley = painter.layout_no_wrap(text.to_owned(), egui::FontId::proportional(14.0), colour);
-    let rect = egui::Align2::LEFT_BOTTOM.anchor_size(end + egui::vec2(2.0, 2.0), galley.size()).expand(3.0);
-    painter.rect_filled(rect, 3.0, Color32::from_rgba_unmultiplied(0, 0, 0, 170));
+    painter.rect_filled(rect, 3.0, LABEL_BG);
     painter.galley(rect.min + egui::vec2(3.0, 3.0), galley, colour);
+}
+
+/// Boxes of the given sizes near their anchors that do not overlap one another (nor leave
+/// `bounds`): each takes the first free place around its anchor, nearest first (up and to the
+/// right first), in order of the anchors from top to bottom; one with no free place takes the
+/// nearest.
+fn place_labels(items: &[(Pos2, egui::Vec2)], bounds: Rect) -> Vec<Rect> {
+    let directions =
+        [(1.0, -1.0), (1.0, 1.0), (-1.0, -1.0), (-1.0, 1.0), (1.0, 0.0), (-1.0, 0.0), (0.0, -1.0), (0.0, 1.0)];
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| items[a].0.y.total_cmp(&items[b].0.y));
+    let mut placed: Vec<Option<Rect>> = vec![None; items.len()];
+    for i in order {
+        let (anchor, size) = items[i];
+        let candidates = [18.0, 40.0, 70.0, 110.0].into_iter().flat_map(|r: f32| {
+            directions.map(move |(dx, dy): (f32, f32)| {
+                let centre = anchor + egui::vec2(dx * (r + size.x / 2.0), dy * (r * 0.6 + size.y / 2.0));
+                Rect::from_center_size(centre, size)
+            })
+        });
+        let free =
+            |c: &Rect| bounds.contains_rect(*c) && placed.iter().flatten().all(|p| !p.expand(2.0).intersects(*c));
+        let first = Rect::from_center_size(anchor + egui::vec2(18.0 + size.x / 2.0, -(10.8 + size.y / 2.0)), size);
+        placed[i] = Some(candidates.clone().find(free).unwrap_or(first));
+    }
+    placed.into_iter().map(|r| r.unwrap_or(Rect::NOTHING)).collect()
 }
 
 /// The labels whose points lie within half a slice of the slice's plane.
@@ -414,7 +460,10 @@ fn labels_in_slice(painter: &egui::Painter, map: &SliceMapping, v: &Views, half_
     let normal = map.frame.right.cross(&map.frame.down);
     for a in &v.doc.doc.annotations {
         if (a.point_mm - v.doc.doc.view.crosshair_mm).dot(&normal).abs() <= half_mm {
-            label(painter, map.px_from_patient(&a.point_mm), &a.text);
+            let at = map.px_from_patient(&a.point_mm);
+            let galley = painter.layout_no_wrap(a.text.clone(), egui::FontId::proportional(14.0), LABEL_COLOUR);
+            let rect = place_labels(&[(at, galley.size() + egui::vec2(6.0, 6.0))], painter.clip_rect())[0];
+            draw_label(painter, at, rect, galley);
         }
     }
 }
@@ -449,5 +498,26 @@ fn trajectories_in_slice(painter: &egui::Painter, map: &SliceMapping, v: &Views)
         });
         let radius = (t.instrument.radius_mm() / map.mm_per_px).max(3.0) as f32;
         painter.circle_stroke(at, radius, Stroke::new(2.0, ring));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Labels at one point, or crowded, each get a box of their own within the view.
+    #[test]
+    fn labels_do_not_overlap() {
+        let bounds = Rect::from_min_size(egui::pos2(0.0, 0.0), egui::vec2(800.0, 600.0));
+        let size = egui::vec2(120.0, 20.0);
+        let items: Vec<(Pos2, egui::Vec2)> =
+            (0..12).map(|i| (egui::pos2(400.0 + (i % 3) as f32 * 5.0, 300.0), size)).collect();
+        let rects = place_labels(&items, bounds);
+        for (a, ra) in rects.iter().enumerate() {
+            assert!(bounds.contains_rect(*ra), "{ra:?}");
+            for rb in &rects[a + 1..] {
+                assert!(!ra.intersects(*rb), "{ra:?} and {rb:?}");
+            }
+        }
     }
 }

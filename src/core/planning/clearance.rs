@@ -35,6 +35,9 @@ pub(super) fn point(v: Vector) -> Point3<f64> {
 pub struct SegmentShape {
     pub surface: Arc<TriMesh>,
     pub cells: Arc<Cells>,
+    /// Where its name is pinned when names are shown: the surface point nearest the centre of
+    /// its vertices (on the structure, even for a shell such as the skull).
+    pub anchor_mm: Point3<f64>,
 }
 
 impl SegmentShape {
@@ -43,7 +46,14 @@ impl SegmentShape {
     pub fn from_mask(mask: &Mask, progress: &Progress) -> Result<Option<(Mesh, SegmentShape)>, Cancelled> {
         let mesh = segment_surface(mask, progress)?;
         let (Some(surface), Some(cells)) = (mesh.trimesh(), Cells::new(mask)) else { return Ok(None) };
-        Ok(Some((mesh, SegmentShape { surface: Arc::new(surface), cells: Arc::new(cells) })))
+        let vertices: Vec<Point3<f64>> = surface.vertices().iter().map(|v| point(*v)).collect();
+        let mean = Point3::from(
+            vertices.iter().map(|p| p.coords).sum::<nalgebra::Vector3<f64>>() / vertices.len().max(1) as f64,
+        );
+        let anchor_mm =
+            vertices.iter().copied().min_by(|a, b| (a - mean).norm_squared().total_cmp(&(b - mean).norm_squared()));
+        let Some(anchor_mm) = anchor_mm else { return Ok(None) };
+        Ok(Some((mesh, SegmentShape { surface: Arc::new(surface), cells: Arc::new(cells), anchor_mm })))
     }
 }
 
