@@ -1018,3 +1018,93 @@ fn plan_add_scan_fuses_a_registered_scan_into_a_copy_of_the_bundled_plan() {
     assert!(err.contains("is the plan's own scan"), "{err}");
     assert_eq!(plan_io::read(&plan).unwrap().secondary_scans.len(), 4, "a refused scan leaves the plan as it was");
 }
+
+/// The Khronos glTF validator (npm's gltf-validator, installed by `.ci/install-deps` under
+/// `~/.cache/twinplan/npm`, or where TWINPLAN_NPM_PREFIX says) on a file: (errors, warnings).
+fn gltf_validate(file: &std::path::Path) -> (u64, u64) {
+    let prefix = std::env::var("TWINPLAN_NPM_PREFIX")
+        .unwrap_or_else(|_| format!("{}/.cache/twinplan/npm", std::env::var("HOME").unwrap_or_default()));
+    let script = "const v = require(process.argv[1] + '/node_modules/gltf-validator');\
+        const bytes = new Uint8Array(require('fs').readFileSync(process.argv[2]));\
+        v.validateBytes(bytes).then(r => console.log(r.issues.numErrors + ' ' + r.issues.numWarnings + ' ' + \
+        JSON.stringify(r.issues.messages.slice(0, 5))));";
+    let out =
+        std::process::Command::new("node").args(["-e", script, &prefix, file.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "gltf-validator did not run: {}", String::from_utf8_lossy(&out.stderr));
+    let mut words = text.split_whitespace();
+    let mut next = || words.next().and_then(|w| w.parse().ok()).unwrap_or_else(|| panic!("{text}"));
+    let counts = (next(), next());
+    eprintln!("gltf-validator: {text}");
+    counts
+}
+
+/// `export --scene`: the bundled plan as binary glTF that the Khronos validator passes with no
+/// errors or warnings, its parts named, in metres with +Y up as the README maps LPS, decimated to
+/// the limit asked; too small a limit and a plan without surfaces are refused, writing nothing.
+#[test]
+fn export_scene_writes_a_valid_gltf_in_metres_y_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
+    let glb = tmp.path().join("phantom.glb");
+    let (code, out, err) =
+        twinplan(&["export", plan.to_str().unwrap(), "--scene", glb.to_str().unwrap(), "--max-triangles", "40000"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("8 parts"), "{out}");
+    assert_eq!(gltf_validate(&glb), (0, 0));
+    let bytes = std::fs::read(&glb).unwrap();
+    let json_length = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let gltf: serde_json::Value = serde_json::from_slice(&bytes[20..20 + json_length]).unwrap();
+    let names: Vec<&str> = gltf["nodes"].as_array().unwrap().iter().filter_map(|n| n["name"].as_str()).collect();
+    for want in ["Skull", "Arteries", "Optic nerves", "Trajectory: Biopsy, left frontal"] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+    assert!(!names.contains(&"Brain"), "the hidden brain is left out");
+    let triangles: u64 = gltf["accessors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "SCALAR")
+        .map(|a| a["count"].as_u64().unwrap() / 3)
+        .sum();
+    assert!(triangles <= 40000 && triangles > 20000, "{triangles}");
+    let scalp = gltf["materials"].as_array().unwrap().iter().find(|m| m["name"] == "Scalp").unwrap();
+    assert_eq!(scalp["alphaMode"], "BLEND");
+    // The trajectory's tube, target at LPS (30, -35, 60) mm and entry at (56.4, -52.6, 77.6): in
+    // glTF, x = L, y = S, z = -P, in metres.
+    let mesh = gltf["meshes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|m| m["name"] == "Trajectory: Biopsy, left frontal")
+        .unwrap();
+    let position =
+        &gltf["accessors"][gltf["meshes"][mesh]["primitives"][0]["attributes"]["POSITION"].as_u64().unwrap() as usize];
+    let (lo, hi): (Vec<f64>, Vec<f64>) =
+        (0..3).map(|a| (position["min"][a].as_f64().unwrap(), position["max"][a].as_f64().unwrap())).unzip();
+    let (target, entry): ([f64; 3], [f64; 3]) = ([0.030, 0.060, 0.035], [0.0564, 0.0776, 0.0526]);
+    for a in 0..3 {
+        let (l, h) = (target[a].min(entry[a]), target[a].max(entry[a]));
+        assert!(
+            (lo[a] - l).abs() < 0.001 && (hi[a] - h).abs() < 0.001,
+            "axis {a}: {lo:?}..{hi:?} against {target:?}..{entry:?}"
+        );
+    }
+
+    let small = tmp.path().join("small.glb");
+    let (code, _, err) =
+        twinplan(&["export", plan.to_str().unwrap(), "--scene", small.to_str().unwrap(), "--max-triangles", "10"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("needs at least") && !small.exists(), "{err}");
+    let (code, _, err) =
+        twinplan(&["export", plan.to_str().unwrap(), "--scene", tmp.path().join("x.gltf").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("expected a name ending in .glb"), "{err}");
+    let framed = tmp.path().join("framed");
+    assert_eq!(twinplan(&["phantom", "--out", framed.to_str().unwrap(), "--framed"]).0, 0);
+    let empty = tmp.path().join("empty.glb");
+    let framed_plan = framed.join("framed.twinplan.json");
+    let (code, _, err) = twinplan(&["export", framed_plan.to_str().unwrap(), "--scene", empty.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no surfaces to show") && !empty.exists(), "{err}");
+}

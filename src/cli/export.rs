@@ -18,8 +18,17 @@ pub struct ExportArgs {
     plan: PathBuf,
     #[command(flatten)]
     scan: ScanArg,
-    #[arg(long)]
-    out: PathBuf,
+    /// The folder to write the parts into.
+    #[arg(long, required_unless_present = "scene")]
+    out: Option<PathBuf>,
+    /// Instead, the whole 3D scene as one binary glTF file (F.glb): each shown segment in its
+    /// colour and opacity, trajectories as tubes, labels as named nodes; metres, +Y up
+    /// (X = left, Y = superior, Z = anterior).
+    #[arg(long, value_name = "F.glb", conflicts_with = "out")]
+    scene: Option<PathBuf>,
+    /// With --scene: decimate the surfaces so that the scene has at most N triangles.
+    #[arg(long, value_name = "N", requires = "scene")]
+    max_triangles: Option<usize>,
     /// stl, obj or ply.
     #[arg(long, default_value = "stl", value_parser = ["stl", "obj", "ply"])]
     mesh_format: String,
@@ -36,7 +45,11 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     use twinplan::core::document::io as plan_io;
     use twinplan::core::mesh::{export, segment_surface};
     use twinplan::core::planning::export as paths;
-    let (plan, scan, out) = (args.plan.as_path(), args.scan.folder(), args.out.as_path());
+    let (plan, scan) = (args.plan.as_path(), args.scan.folder());
+    if let Some(file) = &args.scene {
+        return scene(args, file);
+    }
+    let out = args.out.as_deref().expect("clap requires --out without --scene");
     let (mesh_format, ras, anonymise) = (args.mesh_format.as_str(), args.ras, args.anonymise);
     let frame = if ras { export::Frame::Ras } else { export::Frame::Lps };
     let format = export::Format::from_path(Path::new(&format!("x.{mesh_format}")), false)
@@ -130,5 +143,52 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         println!("wrote {}", p.display());
     }
     println!("{} files ({}; meshes and markups in {})", written.len(), out.display(), frame.name());
+    Ok(())
+}
+
+/// `--scene F.glb`: the plan's 3D scene as binary glTF, written whole or not at all.
+fn scene(args: &ExportArgs, file: &Path) -> Result<()> {
+    use twinplan::core::document::io as plan_io;
+    use twinplan::core::scene::{Scene, write_glb};
+    if !file.extension().is_some_and(|e| e.eq_ignore_ascii_case("glb")) {
+        anyhow::bail!("--scene {}: expected a name ending in .glb", file.display());
+    }
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let opened = plan_io::open_with_scan(&args.plan, args.scan.folder(), &progress)?;
+    let doc = &opened.doc;
+    let scrubber = twinplan::core::report::Scrubber::new(&opened.loaded.volume.meta);
+    let mut surfaces = Vec::new();
+    for s in &doc.segmentation.segments {
+        let d = doc.display_of(s.label);
+        if d.visible && d.opacity > 0.0 {
+            surfaces
+                .push((s.label, twinplan::core::mesh::segment_surface(&doc.segmentation.mask(s.label), &progress)?));
+        }
+    }
+    let mut scene = Scene::of_plan(doc, surfaces, args.max_triangles, &progress)
+        .with_context(|| format!("{}: the scene", args.plan.display()))?;
+    drop(shown);
+    if args.anonymise {
+        for p in &mut scene.parts {
+            p.name = scrubber.text(&p.name);
+        }
+        for m in &mut scene.markers {
+            m.name = scrubber.text(&m.name);
+        }
+    }
+    let bytes = write_glb(&scene);
+    // Written under another name first: an interrupted export leaves no half file.
+    let partial = file.with_extension("glb.partial");
+    std::fs::write(&partial, &bytes).with_context(|| format!("{}: cannot write", partial.display()))?;
+    std::fs::rename(&partial, file).with_context(|| format!("{}: cannot write", file.display()))?;
+    println!(
+        "wrote {} ({} parts, {} labels, {} triangles, {:.1} MB)",
+        file.display(),
+        scene.parts.len(),
+        scene.markers.len(),
+        scene.triangles(),
+        bytes.len() as f64 / 1e6
+    );
     Ok(())
 }

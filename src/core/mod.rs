@@ -9,6 +9,7 @@ pub mod planning;
 pub mod progress;
 pub mod registration;
 pub mod report;
+pub mod scene;
 pub mod segmentation;
 pub mod stereotaxy;
 pub mod vessels;
