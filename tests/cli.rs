@@ -1108,3 +1108,68 @@ fn export_scene_writes_a_valid_gltf_in_metres_y_up() {
     assert_eq!(code, 1);
     assert!(err.contains("no surfaces to show") && !empty.exists(), "{err}");
 }
+
+/// Headless Chromium (Debian's, installed by `.ci/install-deps`) on a page: a screenshot of it,
+/// and with `dump` its DOM after the scripts ran.
+fn chromium(page: &std::path::Path, dir: &std::path::Path, dump: bool) -> (std::path::PathBuf, String) {
+    let shot = dir.join("page.png");
+    let mut args = vec![
+        "--headless".to_owned(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--enable-unsafe-swiftshader".into(),
+        "--use-angle=swiftshader".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--no-first-run".into(),
+        format!("--user-data-dir={}", dir.join("profile").display()),
+        "--window-size=1000,800".into(),
+        "--virtual-time-budget=15000".into(),
+    ];
+    args.push(if dump { "--dump-dom".into() } else { format!("--screenshot={}", shot.display()) });
+    args.push(format!("file://{}", page.display()));
+    let out = std::process::Command::new("chromium").args(&args).output().expect("chromium (see .ci/install-deps)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (shot, String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// `export --scene F.html`: one file that needs nothing else (no address in it) and that headless
+/// Chromium, offline, draws: the arteries red and the tumour green through the see-through head,
+/// the legend naming the segments.
+#[test]
+fn export_scene_html_shows_the_structures_offline_in_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
+    let page = tmp.path().join("phantom.html");
+    let (code, _, err) =
+        twinplan(&["export", plan.to_str().unwrap(), "--scene", page.to_str().unwrap(), "--max-triangles", "60000"]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&page).unwrap();
+    assert!(!text.contains("http://") && !text.contains("https://") && !text.contains(" src="), "nothing to fetch");
+    let (_, dom) = chromium(&page, tmp.path(), true);
+    assert!(
+        dom.contains("(drawn)") && dom.contains("Skull") && dom.contains("Trajectory: Biopsy, left frontal"),
+        "{dom}"
+    );
+    let (shot, _) = chromium(&page, tmp.path(), false);
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let channels = info.color_type.samples();
+    // Below the legend (whose swatches are the parts' colours), seen through the scalp and skull:
+    // the arteries pinker, the tumour greener than the head around them (about 232, 224, 207).
+    let rows = pixels[..info.buffer_size()].chunks(info.line_size).skip(200);
+    let count = |test: &dyn Fn(i32, i32, i32) -> bool| {
+        rows.clone()
+            .flat_map(|row| row.chunks(channels))
+            .filter(|p| test(i32::from(p[0]), i32::from(p[1]), i32::from(p[2])))
+            .count()
+    };
+    let red = count(&|r, g, b| r > g + 25 && r > b + 45);
+    let green = count(&|r, g, b| g > r + 15 && g > b + 30);
+    let head = count(&|r, g, b| r + g + b > 450);
+    eprintln!("scene page: {red} red pixels, {green} green, {head} of the light head");
+    assert!(red > 2000 && green > 500 && head > 50000, "{red} red, {green} green, {head} head pixels");
+}

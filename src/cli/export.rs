@@ -23,8 +23,9 @@ pub struct ExportArgs {
     out: Option<PathBuf>,
     /// Instead, the whole 3D scene as one binary glTF file (F.glb): each shown segment in its
     /// colour and opacity, trajectories as tubes, labels as named nodes; metres, +Y up
-    /// (X = left, Y = superior, Z = anterior).
-    #[arg(long, value_name = "F.glb", conflicts_with = "out")]
+    /// (X = left, Y = superior, Z = anterior). F.html: the same in a page that shows it
+    /// offline (drag to turn, wheel to zoom).
+    #[arg(long, value_name = "F.glb|F.html", conflicts_with = "out")]
     scene: Option<PathBuf>,
     /// With --scene: decimate the surfaces so that the scene has at most N triangles.
     #[arg(long, value_name = "N", requires = "scene")]
@@ -149,10 +150,13 @@ pub fn run(args: &ExportArgs) -> Result<()> {
 /// `--scene F.glb`: the plan's 3D scene as binary glTF, written whole or not at all.
 fn scene(args: &ExportArgs, file: &Path) -> Result<()> {
     use twinplan::core::document::io as plan_io;
-    use twinplan::core::scene::{Scene, write_glb};
-    if !file.extension().is_some_and(|e| e.eq_ignore_ascii_case("glb")) {
-        anyhow::bail!("--scene {}: expected a name ending in .glb", file.display());
-    }
+    use twinplan::core::scene::{Scene, write_glb, write_html};
+    let extension = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let html = match extension.as_deref() {
+        Some("glb") => false,
+        Some("html") => true,
+        _ => anyhow::bail!("--scene {}: expected a name ending in .glb or .html", file.display()),
+    };
     let progress = Progress::new();
     let shown = TerminalProgress::start(&progress);
     let opened = plan_io::open_with_scan(&args.plan, args.scan.folder(), &progress)?;
@@ -177,9 +181,16 @@ fn scene(args: &ExportArgs, file: &Path) -> Result<()> {
             m.name = scrubber.text(&m.name);
         }
     }
-    let bytes = write_glb(&scene);
+    let glb = write_glb(&scene);
+    // The page's title: the scan's description, unless anonymised.
+    let title = if args.anonymise {
+        "twinplan scene".to_owned()
+    } else {
+        format!("twinplan: {}", opened.loaded.volume.meta.description)
+    };
+    let bytes = if html { write_html(&title, &glb).into_bytes() } else { glb };
     // Written under another name first: an interrupted export leaves no half file.
-    let partial = file.with_extension("glb.partial");
+    let partial = file.with_extension("partial");
     std::fs::write(&partial, &bytes).with_context(|| format!("{}: cannot write", partial.display()))?;
     std::fs::rename(&partial, file).with_context(|| format!("{}: cannot write", file.display()))?;
     println!(

@@ -7,7 +7,7 @@
 //! the patient (name, ID, dates, UIDs, file names) is written.
 
 mod anonymise;
-mod html;
+pub(crate) mod html;
 mod pdf;
 pub mod raster;
 

@@ -1,10 +1,12 @@
-//! The plan's 3D scene for viewers students have: binary glTF 2.0 (`.glb`), each segment a mesh
+//! The plan's 3D scene for viewers students have: binary glTF 2.0 (`.glb`), or an HTML page that
+//! shows it offline (`html`); each segment a mesh
 //! in its colour and opacity, each trajectory a tube of its instrument's radius, each label a
 //! named node at its point. glTF is in metres with +Y up; twinplan maps LPS mm to it as
 //! X = L, Y = S, Z = A (so +Z, glTF's front, is the patient's anterior): x = L / 1000,
 //! y = S / 1000, z = -P / 1000, a rotation (no mirroring).
 
 mod glb;
+mod html;
 
 use nalgebra::{Point3, Vector3};
 
@@ -14,6 +16,7 @@ use crate::core::mesh::decimate::{DecimateOptions, decimate};
 use crate::core::progress::{Cancelled, Progress};
 
 pub use glb::write_glb;
+pub use html::write_html;
 
 /// Sides of a trajectory's tube.
 const TUBE_SIDES: usize = 16;
