@@ -14,6 +14,7 @@ mod lod;
 pub mod meshes;
 mod notices;
 pub mod planning;
+mod presentation;
 mod redraw;
 mod scene;
 mod screenshot;
@@ -97,7 +98,14 @@ pub fn run(path: Option<PathBuf>) -> ExitCode {
     ))
     .add_plugins((plugin, shaders, gpu::plugin, scene::plugin, slices::plugin, volume_render::plugin))
     .add_plugins((ui::plugin, intent::plugin, screenshot::plugin, planning::render_plugin, entry_search::render_plugin))
-    .add_plugins((activity::plugin, autosave::plugin, redraw::plugin, lod::plugin, vessel_preview::render_plugin))
+    .add_plugins((
+        activity::plugin,
+        autosave::plugin,
+        redraw::plugin,
+        lod::plugin,
+        vessel_preview::render_plugin,
+        presentation::plugin,
+    ))
     .insert_resource(StartupPath(path));
     match app.run() {
         AppExit::Success => ExitCode::SUCCESS,

@@ -28,6 +28,7 @@ use super::slices::SliceViews;
 use super::study::{FusionView, Study};
 use super::tasks::Jobs;
 use super::tools::{Hover, Tools};
+use crate::core::document::Command;
 use crate::core::document::recovery::Found;
 
 /// Frames per second, smoothed, for the diagnostics overlay.
@@ -50,6 +51,7 @@ fn panels(
     mut requests: Local<Vec<Intent>>,
     mut apply: MessageWriter<Intent>,
     mut fusion_view: ResMut<FusionView>,
+    mut presentation: ResMut<super::presentation::Presentation>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let mut root = egui::Ui::new(
@@ -61,38 +63,49 @@ fn panels(
     let mut tools = state.p0().clone();
     let mut orbit = state.p1().clone();
     let mut fusion = *fusion_view;
-    egui::Panel::top("menu").show(ui, |ui| menu(ui, &doc, &mut tools, &mut requests));
-    egui::Panel::bottom("status")
-        .show(ui, |ui| status::status_ui(ui, &jobs, &notices, &study, mesh_state.pending(), &mut requests));
-    egui::Panel::left("side").default_size(380.0).resizable(true).show(ui, |ui| {
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            egui::CollapsingHeader::new("Study").default_open(true).show(ui, |ui| {
-                study_panel::study_ui(ui, &study, &doc, jobs.edit.is_some(), &mut fusion, &mut requests);
-            });
-            egui::CollapsingHeader::new("Display").default_open(true).show(ui, |ui| {
-                tools_panel::display_ui(ui, &doc, &mut orbit, &mut tools, &mut requests);
-            });
-            egui::CollapsingHeader::new("Segments").default_open(true).show(ui, |ui| {
-                segments::segments_ui(ui, &doc, &mut tools, &mut requests);
-            });
-            egui::CollapsingHeader::new("Tools").default_open(true).show(ui, |ui| {
-                let reading = study.fused.as_ref().map(|f| f.scan.name.as_str());
-                tools_panel::tools_ui(ui, &doc, &mut tools, jobs.edit.is_some(), reading, &mut requests);
-            });
-            egui::CollapsingHeader::new("Plan").default_open(true).show(ui, |ui| {
-                let panel = plan_panel::PlanPanel {
-                    doc: &doc,
-                    study: &study,
-                    planning: &planning,
-                    searches: &searches,
-                    search_error: notices.search.as_deref(),
-                };
-                panel.show(ui, &mut tools, &mut orbit, &mut requests);
+    let mut present = false;
+    if presentation.presenting() {
+        present_keys(ctx, &doc, &mut presentation, &orbit, &mut requests);
+    }
+    let presenting = presentation.presenting();
+    if !presenting {
+        egui::Panel::top("menu").show(ui, |ui| menu(ui, &doc, &mut tools, &mut present, &mut requests));
+    }
+    if !presenting {
+        egui::Panel::bottom("status")
+            .show(ui, |ui| status::status_ui(ui, &jobs, &notices, &study, mesh_state.pending(), &mut requests));
+    }
+    if !presenting {
+        egui::Panel::left("side").default_size(380.0).resizable(true).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                egui::CollapsingHeader::new("Study").default_open(true).show(ui, |ui| {
+                    study_panel::study_ui(ui, &study, &doc, jobs.edit.is_some(), &mut fusion, &mut requests);
+                });
+                egui::CollapsingHeader::new("Display").default_open(true).show(ui, |ui| {
+                    tools_panel::display_ui(ui, &doc, &mut orbit, &mut tools, &mut requests);
+                });
+                egui::CollapsingHeader::new("Segments").default_open(true).show(ui, |ui| {
+                    segments::segments_ui(ui, &doc, &mut tools, &mut requests);
+                });
+                egui::CollapsingHeader::new("Tools").default_open(true).show(ui, |ui| {
+                    let reading = study.fused.as_ref().map(|f| f.scan.name.as_str());
+                    tools_panel::tools_ui(ui, &doc, &mut tools, jobs.edit.is_some(), reading, &mut requests);
+                });
+                egui::CollapsingHeader::new("Plan").default_open(true).show(ui, |ui| {
+                    let panel = plan_panel::PlanPanel {
+                        doc: &doc,
+                        study: &study,
+                        planning: &planning,
+                        searches: &searches,
+                        search_error: notices.search.as_deref(),
+                    };
+                    panel.show(ui, &mut tools, &mut orbit, &mut requests);
+                });
             });
         });
-    });
+    }
     let area = ui.available_rect_before_wrap();
-    let laid_out = views::layout(area);
+    let laid_out = if presenting { ViewRects { three_d: Some(area), slices: [None; 3] } } else { views::layout(area) };
     if *rects != laid_out {
         *rects = laid_out;
     }
@@ -120,6 +133,13 @@ fn panels(
             shapes: &mesh_state.shapes,
             project: &project,
             diagnostics,
+            slide: presentation.slide.map(|n| {
+                let views = &doc.doc.saved_views;
+                match views.get(n) {
+                    Some(v) => format!("{}   ({} / {})", v.name, n + 1, views.len()),
+                    None => "No saved views: save some in the Display panel (Esc leaves)".to_owned(),
+                }
+            }),
         };
         views::views_ui(ui, &laid_out, &mut v, &mut requests);
         *state.p2() = slices;
@@ -134,7 +154,13 @@ fn panels(
     if let Some(found) = autosave.left_behind.first() {
         recovery_dialog(ctx, found, autosave.left_behind.len() - 1, &mut requests);
     }
-    keyboard(ctx, &mut tools, &mut requests);
+    keyboard(ctx, &mut tools, &mut present, &mut requests);
+    if present && !presenting {
+        presentation.go_to(0, &doc.doc.saved_views, &orbit);
+        if let Some(v) = doc.doc.saved_views.first() {
+            requests.push(Intent::Edit(Edit::run(Command::SetCrosshair { mm: v.crosshair_mm })));
+        }
+    }
     // Only write back what changed, so that systems watching for changes stay quiet.
     // Written back only when changed: the slice views redraw on a change.
     if *fusion_view != fusion {
@@ -229,7 +255,7 @@ fn recovery_dialog(ctx: &egui::Context, found: &Found, more: usize, requests: &m
         });
 }
 
-fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, requests: &mut Vec<Intent>) {
+fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, present: &mut bool, requests: &mut Vec<Intent>) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
             if ui.button("Open DICOM folder…").clicked() {
@@ -284,11 +310,18 @@ fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, requests: &mut Vec<Inte
         });
         ui.menu_button("View", |ui| {
             ui.checkbox(&mut tools.show_diagnostics, "Frame rate and triangles (F12)");
+            if ui
+                .add(egui::Button::new("Present the saved views").shortcut_text("F5"))
+                .on_hover_text("The 3D view alone, full window; arrow keys step through the saved views, Esc leaves")
+                .clicked()
+            {
+                *present = true;
+            }
         });
     });
 }
 
-fn keyboard(ctx: &egui::Context, tools: &mut Tools, requests: &mut Vec<Intent>) {
+fn keyboard(ctx: &egui::Context, tools: &mut Tools, present: &mut bool, requests: &mut Vec<Intent>) {
     use egui::{Key, KeyboardShortcut, Modifiers};
     ctx.input_mut(|i| {
         if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z))
@@ -305,7 +338,46 @@ fn keyboard(ctx: &egui::Context, tools: &mut Tools, requests: &mut Vec<Intent>) 
         if i.key_pressed(Key::F12) {
             tools.show_diagnostics = !tools.show_diagnostics;
         }
+        if i.key_pressed(Key::F5) {
+            *present = true;
+        }
     });
+}
+
+/// While presenting: Right, Space or Page Down for the next saved view, Left or Page Up for the
+/// one before, Esc to leave; each slide also moves the crosshair where its view kept it.
+fn present_keys(
+    ctx: &egui::Context,
+    doc: &Doc,
+    presentation: &mut super::presentation::Presentation,
+    orbit: &super::scene::Orbit,
+    requests: &mut Vec<Intent>,
+) {
+    use egui::Key;
+    let views = &doc.doc.saved_views;
+    let (next, back, leave) = ctx.input(|i| {
+        (
+            i.key_pressed(Key::ArrowRight) || i.key_pressed(Key::Space) || i.key_pressed(Key::PageDown),
+            i.key_pressed(Key::ArrowLeft) || i.key_pressed(Key::PageUp),
+            i.key_pressed(Key::Escape),
+        )
+    });
+    if leave {
+        presentation.stop();
+        return;
+    }
+    let Some(slide) = presentation.slide else { return };
+    let to = if next {
+        (slide + 1).min(views.len().saturating_sub(1))
+    } else if back {
+        slide.saturating_sub(1)
+    } else {
+        return;
+    };
+    if to != slide {
+        presentation.go_to(to, views, orbit);
+        requests.push(Intent::Edit(Edit::run(Command::SetCrosshair { mm: views[to].crosshair_mm })));
+    }
 }
 
 pub(super) fn plugin(app: &mut App) {

@@ -32,6 +32,8 @@ pub struct Views<'a> {
     /// Projects a world point to logical window pixels, if the 3D camera sees it.
     pub project: &'a dyn Fn(Vec3) -> Option<Vec2>,
     pub diagnostics: Option<String>,
+    /// While presenting: the slide's caption, shown large (the arrow keys step slides then).
+    pub slide: Option<String>,
 }
 
 const LABEL_BG: Color32 = Color32::from_rgba_premultiplied(0, 0, 0, 170);
@@ -92,8 +94,14 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Intent>) 
     {
         out.push(Intent::Click(ClickAt { mm, dragging: false }));
     }
-    if pointer.is_some() || !ui.ctx().egui_wants_keyboard_input() {
+    if v.slide.is_none() && (pointer.is_some() || !ui.ctx().egui_wants_keyboard_input()) {
         keyboard(ui, v.orbit);
+    }
+    if let Some(caption) = &v.slide {
+        let galley = painter.layout_no_wrap(caption.clone(), egui::FontId::proportional(30.0), Color32::WHITE);
+        let at = egui::Align2::CENTER_BOTTOM.anchor_size(rect.center_bottom() - egui::vec2(0.0, 24.0), galley.size());
+        painter.rect_filled(at.expand(8.0), 6.0, LABEL_BG);
+        painter.galley(at.min, galley, Color32::WHITE);
     }
 
     orientation_marker(&painter, rect, v.orbit.rotation());
