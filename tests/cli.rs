@@ -1173,3 +1173,54 @@ fn export_scene_html_shows_the_structures_offline_in_chromium() {
     eprintln!("scene page: {red} red pixels, {green} green, {head} of the light head");
     assert!(red > 2000 && green > 500 && head > 50000, "{red} red, {green} green, {head} head pixels");
 }
+
+/// `animate`: a turntable of the bundled plan as a looping GIF (decoded by the `gif` crate): one
+/// frame per tenth of a second, the scene turning from one frame to another, the arteries red
+/// in front; what it cannot do is refused.
+#[test]
+fn animate_writes_a_turntable_gif_and_refuses_what_it_cannot_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
+    let out = tmp.path().join("turn.gif");
+    let (code, text, err) = twinplan(&[
+        "animate",
+        plan.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--seconds",
+        "1",
+        "--size",
+        "120",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("10 frames of 120 x 120 px"), "{text}");
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut decoder = options.read_info(std::fs::File::open(&out).unwrap()).unwrap();
+    assert_eq!((decoder.width(), decoder.height()), (120, 120));
+    let mut frames = Vec::new();
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        assert_eq!(frame.delay, 10);
+        frames.push(frame.buffer.to_vec());
+    }
+    assert_eq!(frames.len(), 10);
+    let red = |f: &[u8]| f.chunks(4).filter(|p| p[0] > 150 && i32::from(p[0]) > i32::from(p[1]) + 50).count();
+    let differ = frames[0].chunks(4).zip(frames[3].chunks(4)).filter(|(a, b)| a != b).count();
+    eprintln!("turntable: {} red pixels in the first frame, {differ} pixels changed by the fourth", red(&frames[0]));
+    assert!(red(&frames[0]) > 100 && differ > 1000);
+
+    let (code, _, err) = twinplan(&["animate", plan.to_str().unwrap(), "--out", out.to_str().unwrap(), "--views"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("fewer than two saved views"), "{err}");
+    let (code, _, err) =
+        twinplan(&["animate", plan.to_str().unwrap(), "--out", tmp.path().join("a.mp4").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("MP4 and WebM are not written yet"), "{err}");
+    let framed = tmp.path().join("framed");
+    assert_eq!(twinplan(&["phantom", "--out", framed.to_str().unwrap(), "--framed"]).0, 0);
+    let empty = tmp.path().join("empty.gif");
+    let (code, _, err) =
+        twinplan(&["animate", framed.join("framed.twinplan.json").to_str().unwrap(), "--out", empty.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no surfaces to show") && !empty.exists(), "{err}");
+}

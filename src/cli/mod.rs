@@ -1,5 +1,6 @@
 //! The headless command line. Exit codes: 0 success, 1 input problem, 2 usage.
 
+mod animate;
 mod check;
 mod common;
 mod export;
@@ -62,6 +63,9 @@ pub enum Command {
     Register(register::RegisterArgs),
     /// Write the synthetic head phantom: DICOM series, truth label map, truth JSON.
     Phantom(phantom::PhantomArgs),
+    /// The plan's 3D scene as an animated GIF, rendered without a window: a turntable about the
+    /// patient's superior axis, or the path through the plan's saved views.
+    Animate(animate::AnimateArgs),
     /// Find a stereotactic frame's localiser on a scan and fit frame_from_patient (4 x 4,
     /// row-major, frame mm from LPS mm), with the residual of its fiducials.
     Frame(frame::FrameArgs),
@@ -82,6 +86,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Register(args)) => register::run(args),
         Some(Command::Plan(args)) => plan::run(args),
         Some(Command::Frame(args)) => frame::run(args),
+        Some(Command::Animate(args)) => animate::run(args),
         Some(Command::Open { .. }) | None => unreachable!("the GUI commands are handled in main"),
     };
     match result {

@@ -5,6 +5,7 @@
 //! X = L, Y = S, Z = A (so +Z, glTF's front, is the patient's anterior): x = L / 1000,
 //! y = S / 1000, z = -P / 1000, a rotation (no mirroring).
 
+pub mod animation;
 mod glb;
 mod html;
 
