@@ -180,3 +180,19 @@ fn a_frame_tilted_beyond_the_limit_is_refused() {
     let e = fit(&ct, &leksell(), &settings, &Progress::new()).unwrap_err().to_string();
     assert!(e.contains("tilted") || e.contains("no slice shows"), "{e}");
 }
+
+/// Real scans taken without a frame (a head CT phantom, a sagittal MR, a contrast body CT, from
+/// ../shared/data) are refused with the reason, never fitted by chance to stray bright dots.
+#[test]
+fn real_scans_without_a_frame_are_refused() {
+    for folder in ["ct-head-phantom", "mr-sagittal", "ct-body-j2k/dicom"] {
+        let volume =
+            twinplan::core::dicom::open_volume(&common::data(folder), None, &Progress::new()).unwrap().1.volume;
+        let e = fit(&volume, &leksell(), &FitSettings::default(), &Progress::new()).unwrap_err().to_string();
+        eprintln!("{folder}: {e}");
+        assert!(
+            e.contains("Leksell G") && (e.contains("no slice shows two") || e.contains("no arrangement")),
+            "{folder}: {e}"
+        );
+    }
+}

@@ -279,7 +279,12 @@ pub fn fit(
              apart): {} dots above {level} on {with_dots} of {nz} slices. Is the scan taken with this localiser, \
              whole, and is the level right?",
             localizer.name,
-            widths.iter().map(|w| format!("{w:.0}")).collect::<Vec<_>>().join(" or "),
+            {
+                let mut distinct: Vec<String> = widths.iter().map(|w| format!("{w:.0}")).collect();
+                distinct.sort();
+                distinct.dedup();
+                distinct.join(" or ")
+            },
             all_dots.len(),
         )));
     }
@@ -320,9 +325,12 @@ pub fn fit(
     let off_straight = |f: &Isometry3<f64>| (f.rotation.to_rotation_matrix() * straight.inverse()).angle();
     let good: Vec<_> = fits.into_iter().filter(|x| x.0 * 10 >= most * 9 && x.1 <= least_rms + 0.3).collect();
     let Some(chosen) = good.iter().min_by(|x, y| off_straight(&x.2).total_cmp(&off_straight(&y.2))) else {
+        let mut tried = candidates.clone();
+        tried.sort_unstable();
         return Err(FrameError::NotFound(format!(
-            "the dots on slices {} do not fit the {} localiser in any arrangement",
-            candidates.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "),
+            "dots in lines were found on slices {}, but no arrangement of them fits the {} localiser across the \
+             scan: is the scan taken with this localiser, in axial slices?",
+            ranges(&tried),
             localizer.name
         )));
     };
