@@ -11,11 +11,12 @@ use super::job::{Job, JobError};
 use super::notices::Notices;
 use super::sets::Stage;
 use super::study::{Fused, Study};
-use super::vessel_preview::{VesselnessJob, VesselsAtHand};
 use crate::core::dicom::{self, Scan, Skipped};
 use crate::core::document::io as plan_io;
 use crate::core::document::{Command, PlanDocument, ScanRef, SecondaryScan, StepChange, import_label_map};
 use crate::core::segmentation::{Step, WithFused};
+use crate::core::vessels::TreeSettings;
+use crate::core::vessels::tree::Prepared;
 use crate::core::volume::Volume;
 
 /// What to open first: a path given on the command line, else the bundled phantom.
@@ -37,6 +38,29 @@ pub struct LoadResult {
 
 /// Segmentation work whose result is a command (an edit of the label map, or new segments).
 pub type EditJob = Job<Command>;
+
+/// Vesselness computed for the Vessels tool on one scan's values (see `vessel_preview`).
+#[derive(Clone)]
+pub struct VesselsAtHand {
+    /// The values it was computed on: the plan's scan, or a fused scan on its grid.
+    pub source: Arc<Volume>,
+    /// The fused scan's name (`None`: the plan's scan), as a step reading it records.
+    pub scan: Option<String>,
+    pub prepared: Arc<Prepared>,
+}
+
+impl VesselsAtHand {
+    pub(super) fn fits(&self, source: &Arc<Volume>, settings: &TreeSettings) -> bool {
+        Arc::ptr_eq(&self.source, source) && self.prepared.fits(settings)
+    }
+}
+
+/// The Vessels tool's vesselness being computed, and what for.
+pub struct VesselnessJob {
+    pub job: Job<VesselsAtHand>,
+    pub(super) source: Arc<Volume>,
+    pub(super) settings: TreeSettings,
+}
 
 /// Jobs in flight.
 #[derive(Resource, Default)]

@@ -13,34 +13,10 @@ use super::gpu::{VolumeTextures, preview_image};
 use super::job::{Job, JobError};
 use super::notices::Notices;
 use super::study::Study;
-use super::tasks::Jobs;
+use super::tasks::{Jobs, VesselnessJob, VesselsAtHand};
 use super::tools::{Tool, Tools};
 use crate::core::vessels::TreeSettings;
-use crate::core::vessels::tree::{Prepared, prepare};
-use crate::core::volume::Volume;
-
-/// Vesselness computed on one scan's values.
-#[derive(Clone)]
-pub struct VesselsAtHand {
-    /// The values it was computed on: the plan's scan, or a fused scan on its grid.
-    pub source: Arc<Volume>,
-    /// The fused scan's name (`None`: the plan's scan), as a step reading it records.
-    pub scan: Option<String>,
-    pub prepared: Arc<Prepared>,
-}
-
-impl VesselsAtHand {
-    fn fits(&self, source: &Arc<Volume>, settings: &TreeSettings) -> bool {
-        Arc::ptr_eq(&self.source, source) && self.prepared.fits(settings)
-    }
-}
-
-/// The computation under way, and what for.
-pub struct VesselnessJob {
-    pub job: Job<VesselsAtHand>,
-    source: Arc<Volume>,
-    settings: TreeSettings,
-}
+use crate::core::vessels::tree::prepare;
 
 fn keep(
     tools: Res<Tools>,
