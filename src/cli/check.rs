@@ -114,13 +114,7 @@ pub fn run(args: &CheckArgs) -> Result<()> {
                 o.residual_max_mm
             );
             for a in &f.arcs {
-                println!(
-                    "    arc on the {} side: ring {:.1} deg, arc {:.1} deg{}",
-                    a.mounting.name(),
-                    a.ring_deg,
-                    a.arc_deg,
-                    if a.reachable { "" } else { "  (the arc cannot be set so)" }
-                );
+                println!("    {}", a.describe());
             }
         }
         if let Some(a) = &acpcs[n] {

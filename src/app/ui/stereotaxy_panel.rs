@@ -57,13 +57,8 @@ fn frame_ui(ui: &mut egui::Ui, doc: &Doc, chosen: Option<&Trajectory>, out: &mut
         ui.label(RichText::new("The target lies outside the frame's range (0-200 mm).").color(CAUTION));
     }
     for a in &ft.arcs {
-        let text =
-            format!("Arc on the patient's {}: ring {:.1}°, arc {:.1}°", a.mounting.name(), a.ring_deg, a.arc_deg);
-        if a.reachable {
-            ui.label(RichText::new(text).strong());
-        } else {
-            ui.label(RichText::new(format!("{text}: cannot be set")).color(CAUTION));
-        }
+        let text = RichText::new(a.describe());
+        ui.label(if a.reachable { text.strong() } else { text.color(CAUTION) });
     }
 }
 

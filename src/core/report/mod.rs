@@ -23,6 +23,7 @@ use crate::core::document::PlanDocument;
 use crate::core::mesh::segment_surface;
 use crate::core::planning::{CONFLICT_MM, PlanningError, PlanningScene, Trajectory, TrajectoryReport, conflicts};
 use crate::core::progress::Progress;
+use crate::core::stereotaxy::frame::ArcSetting;
 use crate::core::volume::{Plane, Volume};
 use raster::{Camera, Rgb, Shown};
 
@@ -202,15 +203,7 @@ fn stereotaxy(doc: &PlanDocument, t: &Trajectory) -> Option<(String, Vec<String>
         Some(f) => {
             let ft = f.trajectory(t);
             let [x, y, z] = ft.target_mm;
-            for a in &ft.arcs {
-                lines.push(format!(
-                    "Arc on the patient's {}: ring {:.1} deg, arc {:.1} deg{}",
-                    a.mounting.name(),
-                    a.ring_deg,
-                    a.arc_deg,
-                    if a.reachable { "" } else { " - the arc cannot be set so" }
-                ));
-            }
+            lines.extend(ft.arcs.iter().map(ArcSetting::describe));
             let [ex, ey, ez] = ft.entry_mm;
             lines.push(format!("Entry in the frame: X {ex:.1}  Y {ey:.1}  Z {ez:.1} mm"));
             if !ft.target_inside {

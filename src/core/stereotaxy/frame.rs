@@ -47,6 +47,21 @@ pub struct ArcSetting {
     pub reachable: bool,
 }
 
+impl ArcSetting {
+    /// "Arc on the patient's right: ring 45.8 deg, arc 137.3 deg", and when the arc cannot be set
+    /// so, " - the arc cannot be set so": one wording for the report, the command line and the
+    /// workstation.
+    pub fn describe(&self) -> String {
+        format!(
+            "Arc on the patient's {}: ring {:.1} deg, arc {:.1} deg{}",
+            self.mounting.name(),
+            self.ring_deg,
+            self.arc_deg,
+            if self.reachable { "" } else { " - the arc cannot be set so" }
+        )
+    }
+}
+
 /// A trajectory in frame coordinates.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FrameTrajectory {
