@@ -133,8 +133,7 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Intent>) 
             if !display.visible {
                 continue;
             }
-            let [r, g, b] = display.color.map(|c| c / 2 + 128);
-            let colour = Color32::from_rgb(r, g, b);
+            let colour = lightened(display.color);
             for branch in &lines.branches {
                 let pts: Vec<Pos2> = branch
                     .points
@@ -178,8 +177,7 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Intent>) 
         for s in &doc.segmentation.segments {
             let (d, Some(shape)) = (doc.display_of(s.label), v.shapes.get(&s.label)) else { continue };
             if d.visible && d.opacity > 0.0 && doc.view.show_meshes {
-                let [r, g, b] = d.color.map(|c| c / 2 + 128);
-                pinned.push((shape.anchor_mm, s.name.clone(), Color32::from_rgb(r, g, b)));
+                pinned.push((shape.anchor_mm, s.name.clone(), lightened(d.color)));
             }
         }
     }
@@ -426,6 +424,12 @@ fn landmarks_in_slice(painter: &egui::Painter, map: &SliceMapping, v: &Views) {
 
 const LABEL_COLOUR: Color32 = Color32::from_rgb(255, 230, 120);
 
+/// A segment's colour half-way to white, to read over the dark view and over its own surface.
+fn lightened(color: [u8; 3]) -> Color32 {
+    let [r, g, b] = color.map(|c| c / 2 + 128);
+    Color32::from_rgb(r, g, b)
+}
+
 /// A label pinned at `at`, its text in `rect`: a dot, a leader to the box's nearest point, the
 /// text on a dark box.
 fn draw_label(painter: &egui::Painter, at: Pos2, rect: Rect, galley: std::sync::Arc<egui::Galley>) {
@@ -457,8 +461,8 @@ fn place_labels(items: &[(Pos2, egui::Vec2)], bounds: Rect) -> Vec<Rect> {
         });
         let free =
             |c: &Rect| bounds.contains_rect(*c) && placed.iter().flatten().all(|p| !p.expand(2.0).intersects(*c));
-        let first = Rect::from_center_size(anchor + egui::vec2(18.0 + size.x / 2.0, -(10.8 + size.y / 2.0)), size);
-        placed[i] = Some(candidates.clone().find(free).unwrap_or(first));
+        let nearest = candidates.clone().next();
+        placed[i] = candidates.clone().find(free).or(nearest);
     }
     placed.into_iter().map(|r| r.unwrap_or(Rect::NOTHING)).collect()
 }
