@@ -162,15 +162,7 @@ fn scene(args: &ExportArgs, file: &Path) -> Result<()> {
     let opened = plan_io::open_with_scan(&args.plan, args.scan.folder(), &progress)?;
     let doc = &opened.doc;
     let scrubber = twinplan::core::report::Scrubber::new(&opened.loaded.volume.meta);
-    let mut surfaces = Vec::new();
-    for s in &doc.segmentation.segments {
-        let d = doc.display_of(s.label);
-        if d.visible && d.opacity > 0.0 {
-            surfaces
-                .push((s.label, twinplan::core::mesh::segment_surface(&doc.segmentation.mask(s.label), &progress)?));
-        }
-    }
-    let mut scene = Scene::of_plan(doc, surfaces, args.max_triangles, &progress)
+    let mut scene = Scene::of_plan(doc, args.max_triangles, &progress)
         .with_context(|| format!("{}: the scene", args.plan.display()))?;
     drop(shown);
     if args.anonymise {

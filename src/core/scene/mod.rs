@@ -12,8 +12,8 @@ mod html;
 use nalgebra::{Point3, Vector3};
 
 use crate::core::document::PlanDocument;
-use crate::core::mesh::Mesh;
 use crate::core::mesh::decimate::{DecimateOptions, decimate};
+use crate::core::mesh::{Mesh, segment_surface};
 use crate::core::progress::{Cancelled, Progress};
 
 pub use glb::write_glb;
@@ -70,23 +70,20 @@ pub fn gltf_direction(v: &Vector3<f64>) -> [f64; 3] {
 }
 
 impl Scene {
-    /// The plan's scene: each shown segment's surface (`surfaces`: label and mesh, LPS mm), each
-    /// trajectory as a tube, each label as a marker; decimated so that the triangles are at most
-    /// `max_triangles` when given.
-    pub fn of_plan(
-        doc: &PlanDocument,
-        surfaces: Vec<(u16, Mesh)>,
-        max_triangles: Option<usize>,
-        progress: &Progress,
-    ) -> Result<Scene, SceneError> {
+    /// The plan's scene: each shown segment's surface (LPS mm, as the workstation extracts it),
+    /// each trajectory as a tube, each label as a marker; decimated so that the triangles are at
+    /// most `max_triangles` when given.
+    pub fn of_plan(doc: &PlanDocument, max_triangles: Option<usize>, progress: &Progress) -> Result<Scene, SceneError> {
         let mut parts: Vec<Part> = Vec::new();
-        for (label, mesh) in surfaces {
-            let Some(segment) = doc.segmentation.segment(label) else { continue };
-            let d = doc.display_of(label);
-            if mesh.is_empty() || !d.visible || d.opacity <= 0.0 {
+        for segment in &doc.segmentation.segments {
+            let d = doc.display_of(segment.label);
+            if !d.visible || d.opacity <= 0.0 {
                 continue;
             }
-            parts.push(Part { name: segment.name.clone(), mesh, color: d.color, opacity: d.opacity });
+            let mesh = segment_surface(&doc.segmentation.mask(segment.label), progress)?;
+            if !mesh.is_empty() {
+                parts.push(Part { name: segment.name.clone(), mesh, color: d.color, opacity: d.opacity });
+            }
         }
         if parts.is_empty() {
             return Err(SceneError::Empty);
