@@ -1,6 +1,7 @@
 // twinplan's scene viewer: reads the binary glTF embedded in the page (GLB, base64) and draws it
 // with WebGL: Lambert shading under a head light, see-through surfaces blended after the opaque
-// ones, drag to turn, wheel to zoom, labels as text pinned to their points. Offline, no library.
+// ones, drag to turn, wheel to zoom, labels as text joined to their points by a leader line.
+// Offline, no library.
 (function () {
   const bytes = Uint8Array.from(atob(document.getElementById('scene').textContent.trim()), c => c.charCodeAt(0));
   const words = new DataView(bytes.buffer);
@@ -42,10 +43,13 @@
   const size = Math.hypot(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]);
   // The camera turns about the scene's centre: yaw about +Y (up), pitch, distance; from the front.
   const view = { yaw: 0.35, pitch: 0.3, distance: 1.6 * size };
+  const leaders = document.getElementById('leaders'), svg = leaders.namespaceURI;
   const labels = gltf.nodes.filter(n => n.extras && n.extras.label).map(n => {
     const div = document.createElement('div');
     div.className = 'label'; div.textContent = n.extras.label; document.body.appendChild(div);
-    return { at: n.translation, div };
+    const line = document.createElementNS(svg, 'line'), dot = document.createElementNS(svg, 'circle');
+    dot.setAttribute('r', 3); leaders.appendChild(line); leaders.appendChild(dot);
+    return { at: n.translation, div, line, dot };
   });
   const legend = document.getElementById('legend');
   for (const p of parts) {
@@ -85,11 +89,17 @@
         gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, p.i); gl.drawElements(gl.TRIANGLES, p.count, gl.UNSIGNED_INT, 0);
       }
     }
+    // Each label sits up and to the right of its point (to the left in the right half), a line
+    // from the point to the label's edge.
     for (const l of labels) {
       const q = [0, 1, 2, 3].map(i => m[i] * l.at[0] + m[4 + i] * l.at[1] + m[8 + i] * l.at[2] + m[12 + i]);
-      l.div.style.display = q[3] > 0 ? 'block' : 'none';
-      l.div.style.left = ((q[0] / q[3] + 1) / 2 * w) + 'px';
-      l.div.style.top = ((1 - q[1] / q[3]) / 2 * h) + 'px';
+      const shown = q[3] > 0, x = (q[0] / q[3] + 1) / 2 * w, y = (1 - q[1] / q[3]) / 2 * h;
+      const side = x > w / 2 ? -1 : 1, lx = x + side * 36, ly = y - 30;
+      for (const e of [l.div, l.line, l.dot]) e.style.display = shown ? '' : 'none';
+      l.div.style.left = lx + 'px'; l.div.style.top = ly + 'px';
+      l.div.style.transform = side > 0 ? 'translate(0,-50%)' : 'translate(-100%,-50%)';
+      l.line.setAttribute('x1', x); l.line.setAttribute('y1', y); l.line.setAttribute('x2', lx); l.line.setAttribute('y2', ly);
+      l.dot.setAttribute('cx', x); l.dot.setAttribute('cy', y);
     }
   }
   let dragging = null;

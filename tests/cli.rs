@@ -1109,6 +1109,183 @@ fn export_scene_writes_a_valid_gltf_in_metres_y_up() {
     assert!(err.contains("no surfaces to show") && !empty.exists(), "{err}");
 }
 
+/// Every pixel of a PNG file as RGB.
+fn png_rgb(path: &std::path::Path) -> (u32, u32, Vec<[u8; 3]>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let channels = info.color_type.samples();
+    let rgb = pixels[..info.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect();
+    (info.width, info.height, rgb)
+}
+
+/// `animate --out F.mp4` and `--out DIR/`: the same turntable as H.264 in MP4 and as 50 numbered
+/// PNG images. FFmpeg (Debian's, its own H.264 decoder, not OpenH264) reads the MP4 as 50 frames
+/// of H.264 at 25 per second, and every frame it decodes is within a few levels of the PNG image
+/// of that frame, and further from the image three frames on: the frames are whole, in order and
+/// on time.
+#[test]
+fn animate_writes_an_mp4_that_ffmpeg_decodes_frame_for_frame_as_the_png_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
+    let animate = |out: &std::path::Path| {
+        let (code, text, err) = twinplan(&[
+            "animate",
+            plan.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--seconds",
+            "2",
+            "--size",
+            "160",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        assert!(text.contains("50 frames of 160 x 160 px at 25 frames per second"), "{text}");
+    };
+    let movie = tmp.path().join("turn.mp4");
+    let frames = tmp.path().join("frames");
+    animate(&movie);
+    animate(&frames.join(""));
+    let mut names: Vec<String> =
+        std::fs::read_dir(&frames).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names.len(), 50);
+    assert_eq!((names[0].as_str(), names[49].as_str()), ("frame_0000.png", "frame_0049.png"));
+    assert!(!tmp.path().join("frames.partial").exists() && !tmp.path().join("turn.mp4.partial").exists());
+
+    let run = |program: &str, args: &[&str]| {
+        let out = std::process::Command::new(program).args(args).output().expect("ffmpeg (see .ci/install-deps)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let probe = run(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,width,height,avg_frame_rate,nb_read_frames",
+            "-of",
+            "json",
+            movie.to_str().unwrap(),
+        ],
+    );
+    let probe: serde_json::Value = serde_json::from_slice(&probe).unwrap();
+    let stream = &probe["streams"][0];
+    eprintln!("ffprobe: {stream}");
+    assert_eq!(
+        (
+            &stream["codec_name"],
+            &stream["width"],
+            &stream["height"],
+            &stream["avg_frame_rate"],
+            &stream["nb_read_frames"]
+        ),
+        (&"h264".into(), &160.into(), &160.into(), &"25/1".into(), &"50".into())
+    );
+    // Converted back to RGB with exact rounding (FFmpeg's fast default darkens by about 2 levels).
+    let decoded = run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-i",
+            movie.to_str().unwrap(),
+            "-sws_flags",
+            "bicubic+accurate_rnd+full_chroma_int",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+    );
+    assert_eq!(decoded.len(), 50 * 160 * 160 * 3);
+    let images: Vec<Vec<u8>> =
+        names.iter().map(|n| png_rgb(&frames.join(n)).2.into_iter().flatten().collect()).collect();
+    let mean_difference =
+        |a: &[u8], b: &[u8]| a.iter().zip(b).map(|(x, y)| f64::from(x.abs_diff(*y))).sum::<f64>() / a.len() as f64;
+    let (mut worst, mut least_ratio): (f64, f64) = (0.0, f64::INFINITY);
+    for (k, frame) in decoded.chunks(160 * 160 * 3).enumerate() {
+        let own = mean_difference(frame, &images[k]);
+        worst = worst.max(own);
+        // Where the picture moves over three frames, the decoded frame is its own image's.
+        if let Some(later) = images.get(k + 3) {
+            let moved: Vec<usize> = (0..160 * 160)
+                .filter(|p| (0..3).any(|c| images[k][3 * p + c].abs_diff(later[3 * p + c]) > 30))
+                .collect();
+            let on_moved = |image: &[u8]| {
+                let pick = |img: &[u8]| moved.iter().flat_map(|p| img[3 * p..3 * p + 3].to_vec()).collect::<Vec<u8>>();
+                mean_difference(&pick(frame), &pick(image))
+            };
+            let (own, later) = (on_moved(&images[k]), on_moved(later));
+            least_ratio = least_ratio.min(later / own);
+            assert!(moved.len() > 200 && later > 3.0 * own, "frame {k}: {own} from its image, {later} from three on");
+        }
+    }
+    eprintln!(
+        "mp4: the worst frame is {worst:.2} levels from its image on average; where the picture moves, the image \
+         three frames on is at least {least_ratio:.1} times further"
+    );
+    assert!(worst < 2.5, "{worst}");
+}
+
+/// `animate --views`: from a view showing the head as the plan does to one that records the
+/// scalp and skull hidden, seen from the same place: the head's light pixels fade away, fewer at
+/// the middle frame and fewer still at the last, and the arteries' red shows. (The opacities
+/// frame by frame are checked exactly in `scene::animation`'s unit test.)
+#[test]
+fn animate_through_saved_views_fades_the_segments_each_view_hides() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(twinplan(&["phantom", "--out", tmp.path().to_str().unwrap()]).0, 0);
+    let copy = tmp.path().join("phantom.twinplan.json");
+    let mut plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&copy).unwrap()).unwrap();
+    let label = |name: &str| {
+        plan["segmentation"]["segments"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()["label"]
+            .as_u64()
+            .unwrap()
+    };
+    let hidden = serde_json::json!({ label("Scalp").to_string(): 0.0, label("Skull").to_string(): 0.0 });
+    let view = |opacity: serde_json::Value| {
+        serde_json::json!({ "name": "front", "eye_mm": [0.0, -420.0, 60.0], "look_at_mm": [0.0, 0.0, 20.0],
+            "crosshair_mm": [0.0, 0.0, 20.0], "opacity": opacity })
+    };
+    plan["saved_views"] = serde_json::json!([view(serde_json::json!({})), view(hidden)]);
+    std::fs::write(&copy, plan.to_string()).unwrap();
+    let frames = tmp.path().join("frames");
+    let (code, text, err) = twinplan(&[
+        "animate",
+        copy.to_str().unwrap(),
+        "--views",
+        "--out",
+        frames.join("").to_str().unwrap(),
+        "--seconds",
+        "1",
+        "--size",
+        "120",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("25 frames"), "{text}");
+    let count = |k: usize, test: &dyn Fn(i32, i32, i32) -> bool| {
+        png_rgb(&frames.join(format!("frame_{k:04}.png")))
+            .2
+            .iter()
+            .filter(|p| test(i32::from(p[0]), i32::from(p[1]), i32::from(p[2])))
+            .count()
+    };
+    let light = |r: i32, g: i32, b: i32| r + g + b > 420;
+    let red = |r: i32, g: i32, b: i32| r > 150 && r > g + 80;
+    let (first, middle, last) = (count(0, &light), count(12, &light), count(24, &light));
+    let (red_first, red_last) = (count(0, &red), count(24, &red));
+    eprintln!("views: light head pixels {first} -> {middle} -> {last}; red {red_first} -> {red_last}");
+    assert!(first > 1000 && middle < first && last < middle && last * 10 < first, "{first} {middle} {last}");
+    assert!(red_last > red_first, "{red_first} {red_last}");
+}
+
 /// Headless Chromium (Debian's, installed by `.ci/install-deps`) on a page: a screenshot of it,
 /// and with `dump` its DOM after the scripts ran.
 fn chromium(page: &std::path::Path, dir: &std::path::Path, dump: bool) -> (std::path::PathBuf, String) {
@@ -1212,10 +1389,21 @@ fn animate_writes_a_turntable_gif_and_refuses_what_it_cannot_do() {
     let (code, _, err) = twinplan(&["animate", plan.to_str().unwrap(), "--out", out.to_str().unwrap(), "--views"]);
     assert_eq!(code, 1);
     assert!(err.contains("fewer than two saved views"), "{err}");
-    let (code, _, err) =
-        twinplan(&["animate", plan.to_str().unwrap(), "--out", tmp.path().join("a.mp4").to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(err.contains("MP4 and WebM are not written yet"), "{err}");
+    let refused = |out: &std::path::Path, more: &[&str]| {
+        let mut args = vec!["animate", plan.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        args.extend(more);
+        let (code, _, err) = twinplan(&args);
+        assert_eq!(code, 1, "{err}");
+        err
+    };
+    assert!(refused(&tmp.path().join("a.webm"), &[]).contains("WebM is not written"));
+    let odd = tmp.path().join("odd.mp4");
+    assert!(refused(&odd, &["--size", "121"]).contains("an MP4 needs an even frame size") && !odd.exists());
+    let full = tmp.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::write(full.join("notes.txt"), "mine").unwrap();
+    assert!(refused(&full, &["--seconds", "0.2", "--size", "32"]).contains("the folder is not empty"));
+    assert_eq!(std::fs::read_dir(&full).unwrap().count(), 1, "nothing added to a folder in use");
     let framed = tmp.path().join("framed");
     assert_eq!(twinplan(&["phantom", "--out", framed.to_str().unwrap(), "--framed"]).0, 0);
     let empty = tmp.path().join("empty.gif");

@@ -406,6 +406,7 @@ fn plan_files_follow_their_published_schema() {
         eye_mm: Point3::new(200.0, -300.0, 100.0),
         look_at_mm: Point3::new(1.0, 2.0, 3.0),
         crosshair_mm: Point3::new(1.0, 2.0, 3.0),
+        opacity: [(1, 0.0), (2, 0.4)].into(),
     };
     h.execute(&mut doc, Command::AddSavedView { index: 0, view: view.clone() }, None).unwrap();
     h.execute(&mut doc, Command::RemoveSavedView { index: 0 }, None).unwrap();

@@ -15,6 +15,7 @@ use nalgebra::{Point3, Vector3};
 use super::document::Doc;
 use super::frames::{world_dir_from_patient, world_from_patient};
 use super::job::{Job, JobError};
+use super::presentation::Presentation;
 use super::sets::Stage;
 use super::study::Study;
 use crate::core::document::PlanDocument;
@@ -207,13 +208,18 @@ fn start_builds(doc: Res<Doc>, study: Res<Study>, mut meshes: ResMut<SegmentMesh
     }
 }
 
-fn material_for(doc: &PlanDocument, label: u16) -> ClipMaterial {
-    let d = doc.display_of(label);
-    let [r, g, b] = d.color;
-    let translucent = d.opacity < 0.999;
+/// The segment's opacity as shown: the presentation's slide while presenting, else the plan's
+/// (0 when hidden).
+fn shown_opacity(doc: &PlanDocument, presentation: &Presentation, label: u16) -> f32 {
+    presentation.opacity(label).unwrap_or_else(|| doc.shown_opacity(label))
+}
+
+fn material_for(doc: &PlanDocument, label: u16, opacity: f32) -> ClipMaterial {
+    let [r, g, b] = doc.display_of(label).color;
+    let translucent = opacity < 0.999;
     ClipMaterial {
         base: StandardMaterial {
-            base_color: Color::srgba_u8(r, g, b, (d.opacity.clamp(0.0, 1.0) * 255.0) as u8),
+            base_color: Color::srgba_u8(r, g, b, (opacity.clamp(0.0, 1.0) * 255.0) as u8),
             alpha_mode: if translucent { AlphaMode::Blend } else { AlphaMode::Opaque },
             perceptual_roughness: 0.55,
             reflectance: 0.3,
@@ -232,6 +238,7 @@ fn material_for(doc: &PlanDocument, label: u16) -> ClipMaterial {
 fn finish_builds(
     mut commands: Commands,
     doc: Res<Doc>,
+    presentation: Res<Presentation>,
     mut state: ResMut<SegmentMeshes>,
     mut mesh_assets: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<ClipMaterial>>,
@@ -265,11 +272,12 @@ fn finish_builds(
             mesh3d.0 = full;
             *seg = SegmentMesh { label, levels, shown: 0, centre: built.centre };
         } else {
-            let visible = doc.doc.display_of(label).visible && doc.doc.view.show_meshes;
+            let opacity = shown_opacity(&doc.doc, &presentation, label);
+            let visible = opacity > 0.0 && doc.doc.view.show_meshes;
             commands.spawn((
                 SegmentMesh { label, levels, shown: 0, centre: built.centre },
                 Mesh3d(full),
-                MeshMaterial3d(materials.add(material_for(&doc.doc, label))),
+                MeshMaterial3d(materials.add(material_for(&doc.doc, label, opacity))),
                 Transform::IDENTITY,
                 if visible { Visibility::Inherited } else { Visibility::Hidden },
             ));
@@ -286,21 +294,24 @@ fn finish_builds(
     }
 }
 
-/// Colours, opacity, visibility and the clipping plane follow the document.
+/// Colours, opacity, visibility and the clipping plane follow the document (and a
+/// presentation's fading).
 fn sync_display(
     doc: Res<Doc>,
-    mut seen: Local<(u64, u64)>,
+    presentation: Res<Presentation>,
+    mut seen: Local<(u64, u64, u64)>,
     mut materials: ResMut<Assets<ClipMaterial>>,
     mut entities: Query<(&SegmentMesh, &MeshMaterial3d<ClipMaterial>, &mut Visibility)>,
 ) {
-    if *seen == (doc.display_rev, doc.view_rev) {
+    if *seen == (doc.display_rev, doc.view_rev, presentation.rev) {
         return;
     }
-    *seen = (doc.display_rev, doc.view_rev);
+    *seen = (doc.display_rev, doc.view_rev, presentation.rev);
     for (seg, mat, mut vis) in &mut entities {
-        let visible = doc.doc.display_of(seg.label).visible && doc.doc.view.show_meshes;
+        let opacity = shown_opacity(&doc.doc, &presentation, seg.label);
+        let visible = opacity > 0.0 && doc.doc.view.show_meshes;
         vis.set_if_neq(if visible { Visibility::Inherited } else { Visibility::Hidden });
-        let wanted = material_for(&doc.doc, seg.label);
+        let wanted = material_for(&doc.doc, seg.label, opacity);
         if materials.get(&mat.0).is_some_and(|m| {
             m.base.base_color != wanted.base.base_color
                 || m.base.alpha_mode != wanted.base.alpha_mode

@@ -1,23 +1,25 @@
 //! `twinplan animate`: the plan's 3D scene turning, or moving through its saved views, as an
-//! animated GIF, rendered without a window.
+//! animated GIF, an MP4 or numbered PNG images, rendered without a window.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 
 use twinplan::core::document::io as plan_io;
 use twinplan::core::planning::PlanningScene;
 use twinplan::core::progress::Progress;
-use twinplan::core::report::shown_surfaces;
-use twinplan::core::scene::animation::{FPS, Motion, cameras, render, write_gif};
+use twinplan::core::report::surfaces_at;
+use twinplan::core::scene::animation::{Motion, most_opaque, render, shots};
+use twinplan::core::scene::encode::Format;
 
 use super::common::{ScanArg, TerminalProgress};
 
 #[derive(Args)]
 pub struct AnimateArgs {
     plan: PathBuf,
-    /// The animated GIF to write (F.gif).
+    /// What to write: F.gif (10 frames a second), F.mp4 (H.264, 25 a second) or a folder
+    /// ending in '/' for numbered PNG images (25 a second).
     #[arg(long)]
     out: PathBuf,
     /// Once round the patient's superior axis, from the front (the default).
@@ -37,35 +39,34 @@ pub struct AnimateArgs {
 }
 
 pub fn run(args: &AnimateArgs) -> Result<()> {
-    match args.out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-        Some("gif") => {}
-        Some("mp4" | "webm") => bail!("--out {}: MP4 and WebM are not written yet: ask for F.gif", args.out.display()),
-        _ => bail!("--out {}: expected a name ending in .gif", args.out.display()),
-    }
+    let format = Format::of(&args.out).map_err(|e| anyhow!("--out {e}"))?;
     if !(args.seconds > 0.0 && args.seconds <= 120.0) || !(16..=2048).contains(&args.size) {
         bail!("--seconds must lie in (0, 120] and --size in 16..2048, not {} and {}", args.seconds, args.size);
     }
+    format.check_size(args.size).map_err(|e| anyhow!("--size: {e}"))?;
     let progress = Progress::new();
     let shown = TerminalProgress::start(&progress);
     let opened = plan_io::open_with_scan(&args.plan, args.scan.folder(), &progress)?;
     let doc = &opened.doc;
     let (lo, hi) = opened.loaded.volume.grid.bounds_mm();
     let motion = if args.views { Motion::SavedViews } else { Motion::Turntable };
-    let cameras = cameras(doc, motion, args.seconds, nalgebra::center(&lo, &hi))
+    let fps = format.fps();
+    let shots = shots(doc, motion, args.seconds, fps, nalgebra::center(&lo, &hi))
         .with_context(|| format!("{}", args.plan.display()))?;
     let scene = PlanningScene::from_shapes(&doc.segmentation, &Default::default());
-    let surfaces = shown_surfaces(doc, &scene);
+    let most = most_opaque(&shots);
+    let mut surfaces = surfaces_at(doc, &scene, |label| most.get(&label).copied().unwrap_or(0.0));
     let frames =
-        render(doc, &surfaces, &cameras, args.size, &progress).with_context(|| format!("{}", args.plan.display()))?;
-    write_gif(&frames, &args.out)?;
+        render(doc, &mut surfaces, &shots, args.size, &progress).with_context(|| format!("{}", args.plan.display()))?;
+    format.write(&frames, &args.out)?;
     drop(shown);
     println!(
-        "wrote {} ({} frames of {} x {} px at {FPS} frames per second, {:.1} s)",
+        "wrote {} ({} frames of {} x {} px at {fps} frames per second, {:.1} s)",
         args.out.display(),
         frames.len(),
         args.size,
         args.size,
-        frames.len() as f64 / f64::from(FPS)
+        frames.len() as f64 / f64::from(fps)
     );
     Ok(())
 }

@@ -63,8 +63,9 @@ pub enum Command {
     Register(register::RegisterArgs),
     /// Write the synthetic head phantom: DICOM series, truth label map, truth JSON.
     Phantom(phantom::PhantomArgs),
-    /// The plan's 3D scene as an animated GIF, rendered without a window: a turntable about the
-    /// patient's superior axis, or the path through the plan's saved views.
+    /// The plan's 3D scene as an animated GIF, an MP4 or PNG images, rendered without a window:
+    /// a turntable about the patient's superior axis, or the path through the plan's saved views
+    /// with segments fading as each view records them.
     Animate(animate::AnimateArgs),
     /// Find a stereotactic frame's localiser on a scan and fit frame_from_patient (4 x 4,
     /// row-major, frame mm from LPS mm), with the residual of its fiducials.

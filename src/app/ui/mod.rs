@@ -156,7 +156,7 @@ fn panels(
     }
     keyboard(ctx, &mut tools, &mut present, &mut requests);
     if present && !presenting {
-        presentation.go_to(0, &doc.doc.saved_views, &orbit);
+        presentation.go_to(0, &doc.doc, &orbit);
         if let Some(v) = doc.doc.saved_views.first() {
             requests.push(Intent::Edit(Edit::run(Command::SetCrosshair { mm: v.crosshair_mm })));
         }
@@ -375,7 +375,7 @@ fn present_keys(
         return;
     };
     if to != slide {
-        presentation.go_to(to, views, orbit);
+        presentation.go_to(to, &doc.doc, orbit);
         requests.push(Intent::Edit(Edit::run(Command::SetCrosshair { mm: views[to].crosshair_mm })));
     }
 }

@@ -43,13 +43,18 @@ fn saved_views_ui(ui: &mut egui::Ui, doc: &Doc, orbit: &mut Orbit, out: &mut Vec
                 }
             });
         }
-        if ui.small_button("+ Save view").on_hover_text("Keep this 3D view and crosshair with the plan").clicked() {
+        if ui
+            .small_button("+ Save view")
+            .on_hover_text("Keep this 3D view, the crosshair and which segments show with the plan")
+            .clicked()
+        {
             let index = doc.doc.saved_views.len();
             let view = SavedView {
                 name: format!("View {}", index + 1),
                 eye_mm: patient_from_world(orbit.transform().translation).into(),
                 look_at_mm: patient_from_world(orbit.target).into(),
                 crosshair_mm: doc.doc.view.crosshair_mm,
+                opacity: doc.doc.shown_opacities(),
             };
             out.push(Intent::Edit(Edit::run(Command::AddSavedView { index, view })));
         }

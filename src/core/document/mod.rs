@@ -31,7 +31,8 @@ use crate::core::segmentation::{Category, Segmentation, SegmentationError};
 /// ignore, reading the plan's scan instead: so version 2 readers refuse version 3 files.
 /// Version 4 adds the steps vessels, trace and import_tracts, which a version 3 reader would
 /// refuse as a syntax error: it now says the plan is newer instead.
-pub const SCHEMA_VERSION: u32 = 6;
+/// Version 7 has saved views record each segment's opacity, which a version 6 reader would drop.
+pub const SCHEMA_VERSION: u32 = 7;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -73,6 +74,12 @@ fn unit_interval<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error
         let shown = if v.abs() < 1e6 { format!("{v}") } else { format!("{v:e}") };
         Err(serde::de::Error::custom(format!("an opacity of {shown}: expected a number from 0 to 1")))
     }
+}
+
+fn unit_intervals<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<u16, f32>, D::Error> {
+    #[derive(Deserialize)]
+    struct Opacity(#[serde(deserialize_with = "unit_interval")] f32);
+    Ok(BTreeMap::<u16, Opacity>::deserialize(d)?.into_iter().map(|(k, Opacity(v))| (k, v)).collect())
 }
 
 /// How a segment is shown (kept apart from what it is).
@@ -189,6 +196,24 @@ pub struct SavedView {
     pub eye_mm: Point3<f64>,
     pub look_at_mm: Point3<f64>,
     pub crosshair_mm: Point3<f64>,
+    /// Each segment's opacity when the view was saved (0: hidden), so that a presentation fades
+    /// segments in and out from one view to the next. A segment it does not name (a view saved
+    /// before version 7, or a segment added since) shows as the plan shows it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "unit_intervals")]
+    pub opacity: BTreeMap<u16, f32>,
+}
+
+impl SavedView {
+    /// The segment's opacity in this view.
+    pub fn opacity_of(&self, doc: &PlanDocument, label: u16) -> f32 {
+        self.opacity.get(&label).copied().unwrap_or_else(|| doc.shown_opacity(label))
+    }
+
+    /// The segment's opacity a fraction `t` (0 to 1) of the way from view `a` to view `b`.
+    pub fn faded(doc: &PlanDocument, a: &SavedView, b: &SavedView, t: f32, label: u16) -> f32 {
+        let (from, to) = (a.opacity_of(doc, label), b.opacity_of(doc, label));
+        from + (to - from) * t.clamp(0.0, 1.0)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -273,6 +298,17 @@ impl PlanDocument {
         self.display.get(&label).copied().unwrap_or_else(|| {
             SegmentDisplay::for_category(self.segmentation.segment(label).map_or(Category::Other, |s| s.category))
         })
+    }
+
+    /// The segment's opacity as shown now: 0 when hidden.
+    pub fn shown_opacity(&self, label: u16) -> f32 {
+        let d = self.display_of(label);
+        if d.visible { d.opacity } else { 0.0 }
+    }
+
+    /// Every segment's opacity as shown now, as a saved view records it.
+    pub fn shown_opacities(&self) -> BTreeMap<u16, f32> {
+        self.segmentation.segments.iter().map(|s| (s.label, self.shown_opacity(s.label))).collect()
     }
 
     /// Applies a command; on success returns what changed and the command that undoes it.

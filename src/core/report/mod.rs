@@ -236,27 +236,32 @@ fn stereotaxy(doc: &PlanDocument, t: &Trajectory) -> Option<(String, Vec<String>
     (!lines.is_empty()).then_some((headline, lines))
 }
 
-/// The scan along the path (its plane holding the path and the direction nearest superior) and
-/// across it at the entry, half way and the target, with the path and the instrument drawn.
 /// The plan's visible segments as its 3D pictures draw them: the scene's surfaces where it
 /// holds them (every one the workstation has; the critical ones and the skin from the command
 /// line), the others made by the same recipe.
 pub fn shown_surfaces(doc: &PlanDocument, scene: &PlanningScene) -> Vec<Shown> {
+    surfaces_at(doc, scene, |label| doc.shown_opacity(label))
+}
+
+/// Each segment's surface at the opacity `opacity` gives it; those it gives 0 are left out.
+pub fn surfaces_at(doc: &PlanDocument, scene: &PlanningScene, opacity: impl Fn(u16) -> f32) -> Vec<Shown> {
     let seg = &doc.segmentation;
     let mut shown = Vec::new();
     for s in &seg.segments {
-        let d = doc.display_of(s.label);
-        if !d.visible || d.opacity <= 0.0 {
+        let o = opacity(s.label);
+        if o <= 0.0 {
             continue;
         }
         let made = || segment_surface(&seg.mask(s.label), &Progress::new()).ok()?.trimesh().map(std::sync::Arc::new);
         if let Some(mesh) = scene.surface(s.label).cloned().or_else(made) {
-            shown.push(Shown::new(mesh, d.color, d.opacity));
+            shown.push(Shown::new(s.label, mesh, doc.display_of(s.label).color, o));
         }
     }
     shown
 }
 
+/// The scan along the path (its plane holding the path and the direction nearest superior) and
+/// across it at the entry, half way and the target, with the path and the instrument drawn.
 fn figures(
     doc: &PlanDocument,
     volume: &Volume,

@@ -155,6 +155,8 @@ impl Camera {
 /// A surface as the 3D pictures draw it: the segment's mesh (the one the workstation shows and
 /// clearances are measured to), its smooth vertex normals, its colour and opacity.
 pub struct Shown {
+    /// The segment's label.
+    pub label: u16,
     mesh: Arc<TriMesh>,
     normals: Vec<Vector>,
     colour: [u8; 3],
@@ -162,7 +164,7 @@ pub struct Shown {
 }
 
 impl Shown {
-    pub fn new(mesh: Arc<TriMesh>, colour: [u8; 3], opacity: f32) -> Shown {
+    pub fn new(label: u16, mesh: Arc<TriMesh>, colour: [u8; 3], opacity: f32) -> Shown {
         // Area-weighted face normals summed at each corner.
         let mut normals = vec![Vector::ZERO; mesh.vertices().len()];
         for t in mesh.indices() {
@@ -173,7 +175,12 @@ impl Shown {
             }
         }
         normals.iter_mut().for_each(|n| *n = n.normalize_or_zero());
-        Shown { mesh, normals, colour, opacity }
+        Shown { label, mesh, normals, colour, opacity }
+    }
+
+    /// Shows the surface at another opacity (an animation fading it); at 0 it is not drawn.
+    pub fn set_opacity(&mut self, opacity: f32) {
+        self.opacity = opacity.clamp(0.0, 1.0);
     }
 
     /// Where the ray enters the structure (its surface faces out): distance along the ray and
@@ -230,7 +237,7 @@ impl Rgb {
                 let dir = (f + r * ((x / n as f64) * 2.0 - 1.0) * k + u * (1.0 - (y / n as f64) * 2.0) * k).normalize();
                 let dir = f32v(dir);
                 hits.clear();
-                for s in surfaces {
+                for s in surfaces.iter().filter(|s| s.opacity > 0.0) {
                     s.entries(eye, dir, hits);
                 }
                 hits.sort_by(|a, b| a.0.total_cmp(&b.0));

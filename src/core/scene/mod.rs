@@ -6,6 +6,7 @@
 //! y = S / 1000, z = -P / 1000, a rotation (no mirroring).
 
 pub mod animation;
+pub mod encode;
 mod glb;
 mod html;
 
