@@ -333,6 +333,9 @@ pub fn unclipped(doc: &PlanDocument, p_mm: &Point3<f64>) -> bool {
 }
 
 pub(super) fn plugin(app: &mut App) {
+    // A presentation's fading is read here; the resource exists without the presentation
+    // plugin too (the headless app).
     app.init_resource::<SegmentMeshes>()
+        .init_resource::<Presentation>()
         .add_systems(Update, (start_builds, finish_builds, sync_display).chain().in_set(Stage::Rebuild));
 }

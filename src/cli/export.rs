@@ -1,5 +1,5 @@
 //! `twinplan export`: a plan's parts for other tools (markups, CSV, meshes, vessel centrelines,
-//! label map, fused scans on the plan's grid).
+//! label map, fused scans on the plan's grid), the 3D scene, or the segments as DICOM SEG.
 
 use std::path::{Path, PathBuf};
 
@@ -19,14 +19,19 @@ pub struct ExportArgs {
     #[command(flatten)]
     scan: ScanArg,
     /// The folder to write the parts into.
-    #[arg(long, required_unless_present = "scene")]
+    #[arg(long, required_unless_present_any = ["scene", "seg"])]
     out: Option<PathBuf>,
     /// Instead, the whole 3D scene as one binary glTF file (F.glb): each shown segment in its
     /// colour and opacity, trajectories as tubes, labels as named nodes; metres, +Y up
     /// (X = left, Y = superior, Z = anterior). F.html: the same in a page that shows it
     /// offline (drag to turn, wheel to zoom).
-    #[arg(long, value_name = "F.glb|F.html", conflicts_with = "out")]
+    #[arg(long, value_name = "F.glb|F.html", conflicts_with_all = ["out", "seg"])]
     scene: Option<PathBuf>,
+    /// Instead, the segments as a binary DICOM Segmentation (F.dcm) in the scan's study: each
+    /// segment with its SNOMED CT category and type and its colour, each frame referring to the
+    /// scan's image it lies on; for the PACS, 3D Slicer, OHIF or radiotherapy planning.
+    #[arg(long, value_name = "F.dcm", conflicts_with_all = ["out", "anonymise"])]
+    seg: Option<PathBuf>,
     /// With --scene: decimate the surfaces so that the scene has at most N triangles.
     #[arg(long, value_name = "N", requires = "scene")]
     max_triangles: Option<usize>,
@@ -49,6 +54,9 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     let (plan, scan) = (args.plan.as_path(), args.scan.folder());
     if let Some(file) = &args.scene {
         return scene(args, file);
+    }
+    if let Some(file) = &args.seg {
+        return seg(args, file);
     }
     let out = args.out.as_deref().expect("clap requires --out without --scene");
     let (mesh_format, ras, anonymise) = (args.mesh_format.as_str(), args.ras, args.anonymise);
@@ -148,6 +156,37 @@ pub fn run(args: &ExportArgs) -> Result<()> {
 }
 
 /// `--scene F.glb`: the plan's 3D scene as binary glTF, written whole or not at all.
+fn seg(args: &ExportArgs, file: &Path) -> Result<()> {
+    use twinplan::core::dicom::derived::{SegSegment, SourceStudy, write_segmentation};
+    use twinplan::core::document::io as plan_io;
+    if !file.extension().is_some_and(|e| e.eq_ignore_ascii_case("dcm")) {
+        anyhow::bail!("--seg {}: expected a name ending in .dcm", file.display());
+    }
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let opened = plan_io::open_with_scan(&args.plan, args.scan.folder(), &progress)?;
+    drop(shown);
+    let doc = &opened.doc;
+    let segments: Vec<SegSegment> = doc
+        .segmentation
+        .segments
+        .iter()
+        .map(|s| SegSegment {
+            label: s.label,
+            name: s.name.clone(),
+            category: s.category,
+            colour: doc.display_of(s.label).color,
+        })
+        .collect();
+    for s in doc.segmentation.segments.iter().filter(|s| doc.segmentation.volume_mm3(s.label) == 0.0) {
+        eprintln!("warning: {} has no voxels: left out of the segmentation", s.name);
+    }
+    let source = SourceStudy::of(&opened.loaded.series)?;
+    let frames = write_segmentation(&doc.segmentation.labels, &segments, &opened.loaded.series, &source, file)?;
+    println!("wrote {} (DICOM Segmentation, {frames} frames)", file.display());
+    Ok(())
+}
+
 fn scene(args: &ExportArgs, file: &Path) -> Result<()> {
     use twinplan::core::document::io as plan_io;
     use twinplan::core::scene::{Scene, write_glb, write_html};

@@ -1,8 +1,9 @@
-//! `twinplan report`: the plan's report as PDF or HTML.
+//! `twinplan report`: the plan's report as PDF or HTML, or as an Encapsulated PDF filed in the
+//! scan's DICOM study.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use twinplan::core::progress::Progress;
@@ -12,6 +13,8 @@ use super::common::{ScanArg, TerminalProgress};
 #[derive(Args)]
 pub struct ReportArgs {
     plan: PathBuf,
+    /// F.pdf, F.html, or F.dcm: the PDF as a DICOM Encapsulated PDF in the scan's study (the
+    /// patient and study as the scan's files have them; a new series), for the PACS.
     #[arg(long)]
     out: PathBuf,
     /// Leave out everything that identifies the patient, the study or the place (name, ID,
@@ -27,6 +30,14 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     use twinplan::core::planning::PlanningScene;
     use twinplan::core::report;
     let (plan, scan, out, anonymise) = (args.plan.as_path(), args.scan.folder(), args.out.as_path(), args.anonymise);
+    let dicom = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("dcm"));
+    if dicom && anonymise {
+        bail!(
+            "--out {}: a DICOM report is filed in the patient's study, so it cannot be anonymised; ask for .pdf or \
+             .html with --anonymise",
+            out.display()
+        );
+    }
     let bytes = std::fs::read(plan).with_context(|| format!("{}: cannot read", plan.display()))?;
     let progress = Progress::new();
     let shown = TerminalProgress::start(&progress);
@@ -45,7 +56,13 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         fused: &fused,
     };
     let r = report::build(&input, anonymise).with_context(|| format!("{}", plan.display()))?;
-    report::write(&r, out)?;
+    if dicom {
+        use twinplan::core::dicom::derived::{SourceStudy, write_encapsulated_pdf};
+        let source = SourceStudy::of(&opened.loaded.series)?;
+        write_encapsulated_pdf(&report::pdf_bytes(&r), &source, "Surgical plan report", out)?;
+    } else {
+        report::write(&r, out)?;
+    }
     println!("wrote {} ({} trajectories{})", out.display(), r.paths.len(), if anonymise { ", anonymised" } else { "" });
     Ok(())
 }

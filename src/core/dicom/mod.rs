@@ -5,6 +5,7 @@
 //! load(&series) -> Volume (decoded in parallel straight into the voxel buffer)
 //! ```
 
+pub mod derived;
 mod error;
 mod guard;
 pub mod header;

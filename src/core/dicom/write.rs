@@ -40,11 +40,11 @@ impl WriteOptions {
     }
 }
 
-fn put(obj: &mut InMemDicomObject, tag: Tag, vr: VR, v: impl Into<PrimitiveValue>) {
+pub(super) fn put(obj: &mut InMemDicomObject, tag: Tag, vr: VR, v: impl Into<PrimitiveValue>) {
     obj.put(DataElement::new(tag, vr, v.into()));
 }
 
-fn ds(values: &[f64]) -> String {
+pub(super) fn ds(values: &[f64]) -> String {
     values.iter().map(|v| format_ds(*v)).collect::<Vec<_>>().join("\\")
 }
 
@@ -60,14 +60,29 @@ fn format_ds(v: f64) -> String {
     format!("{v:.3e}")
 }
 
-fn put_seq(obj: &mut InMemDicomObject, tag: Tag, items: Vec<InMemDicomObject>) {
+pub(super) fn put_seq(obj: &mut InMemDicomObject, tag: Tag, items: Vec<InMemDicomObject>) {
     obj.put(DataElement::new(tag, VR::SQ, DataSetSequence::from(items)));
 }
 
-fn item(f: impl FnOnce(&mut InMemDicomObject)) -> InMemDicomObject {
+pub(super) fn item(f: impl FnOnce(&mut InMemDicomObject)) -> InMemDicomObject {
     let mut o = InMemDicomObject::new_empty();
     f(&mut o);
     o
+}
+
+/// Writes a DICOM file in explicit VR little endian with its file meta information.
+pub(super) fn write(obj: InMemDicomObject, sop_class: &str, sop_uid: &str, path: &Path) -> Result<()> {
+    let meta = FileMetaTableBuilder::new()
+        .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+        .media_storage_sop_class_uid(sop_class)
+        .media_storage_sop_instance_uid(sop_uid)
+        .implementation_class_uid(uid_from_name("twinplan implementation"))
+        .implementation_version_name("TWINPLAN_1")
+        .build()
+        .map_err(|e| DicomError::invalid(path, e.to_string()))?;
+    obj.with_exact_meta(meta)
+        .write_to_file(path)
+        .map_err(|e| DicomError::Io { path: path.to_owned(), error: std::io::Error::other(e.to_string()) })
 }
 
 /// Writes `volume` (i16: HU for a CT, the signal for an MR, by its modality) under `dir` and
@@ -154,20 +169,6 @@ pub fn write_series(volume: &Volume, dir: &Path, opts: &WriteOptions) -> Result<
     let thickness = format_ds(normal.dot(&g.linear_mm().column(2)).abs());
     let rescale_intercept = format_ds(intercept as f64);
     let window = volume.meta.window.unwrap_or((40.0, 400.0));
-
-    let write = |obj: InMemDicomObject, sop_class: &str, sop_uid: &str, path: &Path| -> Result<()> {
-        let meta = FileMetaTableBuilder::new()
-            .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
-            .media_storage_sop_class_uid(sop_class)
-            .media_storage_sop_instance_uid(sop_uid)
-            .implementation_class_uid(uid_from_name("twinplan implementation"))
-            .implementation_version_name("TWINPLAN_1")
-            .build()
-            .map_err(|e| DicomError::invalid(path, e.to_string()))?;
-        obj.with_exact_meta(meta)
-            .write_to_file(path)
-            .map_err(|e| DicomError::Io { path: path.to_owned(), error: std::io::Error::other(e.to_string()) })
-    };
 
     let mut written = Vec::new();
     if opts.enhanced_multiframe {

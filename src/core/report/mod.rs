@@ -37,7 +37,7 @@ pub const NOTICE: &str = "Research software, not a medical device; not for clini
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("{path}: expected a report name ending in .pdf or .html")]
+    #[error("{path}: expected a report name ending in .pdf, .html or .dcm (Encapsulated PDF)")]
     Format { path: std::path::PathBuf },
     #[error(transparent)]
     Write(#[from] crate::core::document::io::PlanIoError),
@@ -357,6 +357,11 @@ fn point_text(p: &Point3<f64>) -> String {
 }
 
 /// Writes the report as PDF or HTML, by the file's extension, under a temporary name first.
+/// The report as PDF bytes (for a file, or to encapsulate in DICOM).
+pub fn pdf_bytes(report: &Report) -> Vec<u8> {
+    pdf::render(report)
+}
+
 pub fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let bytes = match ext.as_deref() {
@@ -369,8 +374,14 @@ pub fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
 
 /// The current UTC date and time, `YYYY-MM-DD HH:MM`.
 fn utc_now() -> String {
+    let [y, m, d, hh, mm, _] = utc_civil_now();
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}")
+}
+
+/// The current UTC year, month, day, hour, minute and second.
+pub(crate) fn utc_civil_now() -> [i64; 6] {
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    let (days, rest) = ((secs / 86_400) as i64, (secs % 86_400) as i64);
     // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -381,5 +392,5 @@ fn utc_now() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rest / 3600, rest % 3600 / 60)
+    [y, m, d, rest / 3600, rest % 3600 / 60, rest % 60]
 }

@@ -1,0 +1,193 @@
+//! twinplan's DICOM outputs for the hospital: the report as Encapsulated PDF and the segments as
+//! a DICOM Segmentation, filed in the scan's study. Checked by others' tools: dciodvfy
+//! (dicom3tools) validates them against the standard's IODs, and highdicom reads the SEG back
+//! (its segments, codes, colours and voxels in patient space) and pydicom the PDF. Both live in
+//! a venv that `.ci/install-deps` makes (`~/.cache/twinplan/dicom-venv`, or where
+//! TWINPLAN_DICOM_VENV says).
+
+mod common;
+
+use common::twinplan;
+use std::path::{Path, PathBuf};
+
+fn venv() -> PathBuf {
+    std::env::var_os("TWINPLAN_DICOM_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/twinplan/dicom-venv"))
+}
+
+/// dciodvfy's report on a file: its error and warning lines (none for a valid object) and all
+/// it said.
+fn dciodvfy(file: &Path) -> (Vec<String>, String) {
+    let out = std::process::Command::new(venv().join("bin/dciodvfy"))
+        .arg(file)
+        .output()
+        .expect("dciodvfy (dicom3tools, see .ci/install-deps)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (text.lines().filter(|l| l.starts_with("Error") || l.starts_with("Warning")).map(str::to_owned).collect(), text)
+}
+
+/// Runs a Python script in the venv with arguments; its standard output.
+fn python(script: &str, args: &[&Path]) -> String {
+    let out = std::process::Command::new(venv().join("bin/python"))
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("the venv's python (see .ci/install-deps)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What the bundled scan's first file says of the patient and study (read by pydicom).
+fn scan_study() -> serde_json::Value {
+    let first = std::fs::read_dir(common::project("sample_scans/phantom/dicom"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let text = python(
+        "import sys, json, pydicom\n\
+         d = pydicom.dcmread(sys.argv[1], stop_before_pixels=True)\n\
+         print(json.dumps({k: str(d.get(k, '')) for k in ['PatientName', 'PatientID', 'StudyInstanceUID', \
+         'FrameOfReferenceUID', 'SeriesInstanceUID']}))",
+        &[&first],
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+/// `report --out F.dcm`: an Encapsulated PDF that dciodvfy finds no error or warning in, in the scan's
+/// patient and study (pydicom's reading of both), a new series of modality DOC, holding the
+/// report's PDF (pdftotext finds the trajectory in it); `--anonymise` is refused for it.
+#[test]
+fn the_report_as_encapsulated_pdf_is_valid_and_filed_in_the_scans_study() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
+    let out = tmp.path().join("report.dcm");
+    let (code, _, err) = twinplan(&["report", plan.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (errors, said) = dciodvfy(&out);
+    eprintln!("dciodvfy on the Encapsulated PDF:\n{said}");
+    assert!(errors.is_empty(), "{errors:?}");
+    let pdf = tmp.path().join("inside.pdf");
+    let text = python(
+        "import sys, json, pydicom\n\
+         d = pydicom.dcmread(sys.argv[1])\n\
+         doc = bytes(d.EncapsulatedDocument)[:int(d.EncapsulatedDocumentLength)]\n\
+         open(sys.argv[2], 'wb').write(doc)\n\
+         print(json.dumps({k: str(d.get(k, '')) for k in ['PatientName', 'PatientID', 'StudyInstanceUID', \
+         'SeriesInstanceUID', 'Modality', 'SOPClassUID', 'MIMETypeOfEncapsulatedDocument', 'DocumentTitle']}))",
+        &[&out, &pdf],
+    );
+    let read: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let scan = scan_study();
+    for k in ["PatientName", "PatientID", "StudyInstanceUID"] {
+        assert_eq!(read[k], scan[k], "{k}");
+    }
+    assert_ne!(read["SeriesInstanceUID"], scan["SeriesInstanceUID"]);
+    assert_eq!(read["Modality"], "DOC");
+    assert_eq!(read["SOPClassUID"], "1.2.840.10008.5.1.4.1.1.104.1");
+    assert_eq!(read["MIMETypeOfEncapsulatedDocument"], "application/pdf");
+    let inside = common::pdf_text(&pdf);
+    assert!(inside.contains("Biopsy, left frontal"), "{inside}");
+
+    let refused = tmp.path().join("anonymous.dcm");
+    let (code, _, err) =
+        twinplan(&["report", plan.to_str().unwrap(), "--out", refused.to_str().unwrap(), "--anonymise"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot be anonymised") && !refused.exists(), "{err}");
+}
+
+/// `export --seg F.dcm`: a binary DICOM Segmentation that dciodvfy finds no error or warning in; highdicom
+/// reads it back with every non-empty segment of the plan, named, with its SNOMED CT type and
+/// its colour, in the scan's study and frame of reference, each frame referring to a scan image;
+/// and the voxels highdicom places in patient space are the plan's own: per segment the same
+/// count, and the same centre (LPS mm) as the label map's, to 0.01 mm.
+#[test]
+fn segments_as_dicom_seg_are_valid_and_read_back_by_highdicom_where_they_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
+    let seg = tmp.path().join("segments.dcm");
+    let (code, text, err) = twinplan(&["export", plan.to_str().unwrap(), "--seg", seg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    eprintln!("{text}");
+    let (errors, said) = dciodvfy(&seg);
+    eprintln!("dciodvfy on the SEG:\n{said}");
+    assert!(errors.is_empty(), "{errors:?}");
+
+    let read = python(
+        r#"
+import sys, json, numpy as np, highdicom as hd
+s = hd.seg.segread(sys.argv[1])
+v = s.get_volume(combine_segments=False)
+numbers = list(s.segment_numbers)
+out = {'study': s.StudyInstanceUID, 'frame_of_reference': s.FrameOfReferenceUID, 'patient': s.PatientID,
+       'sources': len(s.get_source_image_uids()), 'segments': []}
+for n in numbers:
+    d = s.get_segment_description(n)
+    a = v.array[..., numbers.index(n)] if v.array.ndim == 4 else v.array
+    ijk = np.argwhere(a > 0)
+    xyz = (v.affine[:3, :3] @ ijk.T).T + v.affine[:3, 3]
+    out['segments'].append({'number': int(n), 'label': d.segment_label,
+        'type': d.segmented_property_type.value, 'lab': [int(x) for x in d.RecommendedDisplayCIELabValue],
+        'voxels': int(len(ijk)), 'centre': xyz.mean(axis=0).tolist()})
+print(json.dumps(out))
+"#,
+        &[&seg],
+    );
+    let read: serde_json::Value = serde_json::from_str(&read).unwrap();
+    let scan = scan_study();
+    assert_eq!(read["study"], scan["StudyInstanceUID"]);
+    assert_eq!(read["frame_of_reference"], scan["FrameOfReferenceUID"]);
+    assert_eq!(read["patient"], scan["PatientID"]);
+    assert!(read["sources"].as_u64().unwrap() > 0);
+
+    // The plan's own label map, and each segment's voxels and centre in LPS.
+    let opened = twinplan::core::document::io::open(&plan, &twinplan::core::progress::Progress::new()).unwrap();
+    let labels = &opened.doc.segmentation.labels;
+    let [nx, ny, _] = labels.grid.dims;
+    let expected: Vec<(&str, u64, [f64; 3])> = opened
+        .doc
+        .segmentation
+        .segments
+        .iter()
+        .filter_map(|s| {
+            let mut sum = [0.0; 3];
+            let mut n = 0u64;
+            for (i, l) in labels.labels.iter().enumerate() {
+                if *l == s.label {
+                    let p = labels.grid.patient_point(nalgebra::Point3::new(
+                        (i % nx) as f64,
+                        (i / nx % ny) as f64,
+                        (i / (nx * ny)) as f64,
+                    ));
+                    (0..3).for_each(|a| sum[a] += p[a]);
+                    n += 1;
+                }
+            }
+            (n > 0).then(|| (s.name.as_str(), n, sum.map(|v| v / n as f64)))
+        })
+        .collect();
+    let got = read["segments"].as_array().unwrap();
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    for (g, (name, voxels, centre)) in got.iter().zip(&expected) {
+        assert_eq!(g["label"], *name);
+        assert_eq!(g["voxels"].as_u64().unwrap(), *voxels, "{name}");
+        let c: Vec<f64> = g["centre"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let off = (0..3).map(|a| (c[a] - centre[a]).powi(2)).sum::<f64>().sqrt();
+        eprintln!("{name}: {voxels} voxels, centre {off:.4} mm from the plan's, type {}", g["type"]);
+        assert!(off < 0.01, "{name}: {c:?} against {centre:?}");
+    }
+    let by_name = |n: &str| got.iter().find(|g| g["label"] == n).unwrap();
+    assert_eq!(by_name("Arteries")["type"], "59820001");
+    assert_eq!(by_name("Tumour")["type"], "108369006");
+    assert_eq!(by_name("Skull")["type"], "272673000");
+    // The arteries' red as CIELab: L* about 45, a* well above 0.
+    let lab = by_name("Arteries")["lab"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect::<Vec<_>>();
+    assert!(lab[1] > 40000.0, "{lab:?}");
+
+    let (code, _, err) =
+        twinplan(&["export", plan.to_str().unwrap(), "--seg", tmp.path().join("s.nii").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("expected a name ending in .dcm"), "{err}");
+}
