@@ -8,6 +8,7 @@ mod export_volume;
 mod frame;
 mod info;
 mod mesh;
+mod net;
 mod phantom;
 mod plan;
 mod register;
@@ -70,6 +71,13 @@ pub enum Command {
     /// Find a stereotactic frame's localiser on a scan and fit frame_from_patient (4 x 4,
     /// row-major, frame mm from LPS mm), with the residual of its fiducials.
     Frame(frame::FrameArgs),
+    /// Receive studies over the DICOM network (C-ECHO and C-STORE) into the local study store,
+    /// until stopped.
+    Listen(net::ListenArgs),
+    /// Send DICOM files (C-STORE) to a PACS or another workstation.
+    Send(net::SendArgs),
+    /// Check that a DICOM peer answers (C-ECHO).
+    Echo(net::EchoArgs),
 }
 
 /// An input problem: exit code 1 with the message.
@@ -88,6 +96,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Plan(args)) => plan::run(args),
         Some(Command::Frame(args)) => frame::run(args),
         Some(Command::Animate(args)) => animate::run(args),
+        Some(Command::Listen(args)) => net::listen(args),
+        Some(Command::Send(args)) => net::send(args),
+        Some(Command::Echo(args)) => net::echo(args),
         Some(Command::Open { .. }) | None => unreachable!("the GUI commands are handled in main"),
     };
     match result {

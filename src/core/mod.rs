@@ -4,6 +4,7 @@ pub mod dicom;
 pub mod document;
 pub mod io;
 pub mod mesh;
+pub mod pacs;
 pub mod phantom;
 pub mod planning;
 pub mod progress;
