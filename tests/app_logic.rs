@@ -793,3 +793,42 @@ fn the_label_tool_pins_moves_and_refuses_an_empty_label() {
     assert!(error.contains("a label needs some text"), "{error}");
     assert!(app.world().resource::<Doc>().doc.annotations.is_empty());
 }
+
+/// The study browser: receiving on a port, the 140 images of ct-head-phantom that twinplan's own
+/// `send` delivers are listed in one series of the local store, and opening that series (what a
+/// double click does) loads it whole; stopping frees the port.
+#[test]
+fn the_study_browser_receives_a_series_and_opens_it() {
+    use twinplan::core::pacs::{Node, scu};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut app = app();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    {
+        let mut studies = app.world_mut().resource_mut::<twinplan::app::Studies>();
+        studies.store_dir = Some(tmp.path().join("store"));
+        studies.port = port;
+        studies.start_receiving();
+        assert!(studies.receiving.is_some(), "{:?}", studies.message);
+    }
+    let images: Vec<_> = std::fs::read_dir(common::data("ct-head-phantom"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('I')))
+        .collect();
+    let node = Node { ae_title: "TWINPLAN".into(), host: "127.0.0.1".into(), port };
+    let sent = std::thread::spawn(move || scu::send(&images, &node, "SCANNER", &Default::default()));
+    run_until(&mut app, "the 140 images in the store", |w| w.resource::<twinplan::app::Studies>().entries.len() == 140);
+    assert_eq!(sent.join().unwrap().unwrap(), 140);
+    let studies = app.world().resource::<twinplan::app::Studies>();
+    let entry = studies.entries.values().next().unwrap().clone();
+    let folder = tmp.path().join("store").join(&entry.path).parent().unwrap().to_owned();
+    assert!(studies.entries.values().all(|e| e.series_uid == entry.series_uid && e.modality == "CT"));
+    app.world_mut().resource_mut::<Jobs>().open(folder, Some(entry.series_uid.clone()));
+    run_until(&mut app, "the received series open", |w| w.resource::<Study>().volume.is_some());
+    let volume = app.world().resource::<Study>().volume.clone().unwrap();
+    assert_eq!(volume.grid.dims, [512, 512, 140]);
+    assert_eq!(volume.meta.series_uid, entry.series_uid);
+    app.world_mut().resource_mut::<twinplan::app::Studies>().receiving = None;
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(), "the port is free again");
+}

@@ -799,7 +799,7 @@ fn report_pdf_has_the_plan_in_real_text_and_pictures_and_anonymises() {
     );
     let (code, _, err) = twinplan(&["report", plan.to_str().unwrap(), "--out", "/tmp/x.docx"]);
     assert_eq!(code, 1);
-    assert!(err.contains("expected a report name ending in .pdf or .html"), "{err}");
+    assert!(err.contains("expected a report name ending in .pdf, .html or .dcm"), "{err}");
 }
 
 /// One byte changed in the RLE test file (the last segment's data) made dicom-rs's RLE codec

@@ -314,3 +314,110 @@ fn send_delivers_images_seg_and_pdf_to_dcmtk_storescp() {
         assert!(!said.lines().any(|l| l.starts_with("Error")), "{said}");
     }
 }
+
+/// Query and retrieve against DCMTK's dcmqrscp (a PACS holding ct-head-phantom, indexed by
+/// dcmqridx): `query` finds the study by patient ID (and nothing for another) and lists its one
+/// series; `retrieve` has the PACS send the study (C-MOVE) to twinplan's storage service,
+/// run for the purpose, and all 140 images arrive byte for byte. A PACS that does not know the
+/// destination fails the move with its status, and nothing is added.
+#[test]
+fn query_and_retrieve_from_dcmtk_dcmqrscp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (db, images) = (tmp.path().join("db"), tmp.path().join("images"));
+    std::fs::create_dir_all(&db).unwrap();
+    std::fs::create_dir_all(&images).unwrap();
+    let originals = head_images();
+    for image in &originals {
+        std::fs::copy(image, images.join(image.file_name().unwrap())).unwrap();
+    }
+    let copies: Vec<String> =
+        std::fs::read_dir(&images).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
+    let mut index = vec![db.display().to_string()];
+    index.extend(copies);
+    let (ok, said) = dcmtk("dcmqridx", &index.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(ok, "{said}");
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (pacs_port, our_port) = (free(), free());
+    let config = tmp.path().join("dcmqrscp.cfg");
+    std::fs::write(
+        &config,
+        format!(
+            "NetworkTCPPort = {pacs_port}\nMaxPDUSize = 16384\nMaxAssociations = 16\n\
+             HostTable BEGIN\ntwinplan = (TWINPLAN, 127.0.0.1, {our_port})\nHostTable END\n\
+             VendorTable BEGIN\nVendorTable END\n\
+             AETable BEGIN\nPACS {} RW (200, 1024mb) ANY\nAETable END\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let pacs = Listener {
+        child: Command::new("dcmqrscp").args(["-c", config.to_str().unwrap()]).spawn().expect("dcmqrscp (dcmtk)"),
+        port: pacs_port,
+    };
+    let node = format!("PACS@127.0.0.1:{}", pacs.port);
+    assert!((0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        common::twinplan(&["echo", &node]).0 == 0
+    }));
+
+    let (code, text, err) = common::twinplan(&["query", "--pacs", &node, "--patient-id", "PLASTIC", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let studies: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(studies.as_array().unwrap().len(), 1, "{text}");
+    let study = studies[0]["study_uid"].as_str().unwrap().to_owned();
+    assert_eq!(studies[0]["patient_id"], "PLASTIC");
+    let (code, text, _) = common::twinplan(&["query", "--pacs", &node, "--patient-id", "NOBODY", "--json"]);
+    assert_eq!((code, serde_json::from_str::<serde_json::Value>(&text).unwrap()), (0, serde_json::json!([])));
+    let (code, text, err) = common::twinplan(&["query", "--pacs", &node, "--study", &study, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    // (dcmqrscp does not count instances: the counts stay null.)
+    let series: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let first = dicom::object::open_file(&originals[0]).unwrap();
+    let series_uid = first.element(dicom::dictionary_std::tags::SERIES_INSTANCE_UID).unwrap().to_str().unwrap();
+    assert_eq!(series.as_array().unwrap().len(), 1, "{text}");
+    assert_eq!(series[0]["series_uid"], series_uid.trim_end_matches('\0'));
+    assert_eq!(series[0]["modality"], "CT");
+
+    let store = tmp.path().join("store");
+    let (code, text, err) = common::twinplan(&[
+        "retrieve",
+        "--pacs",
+        &node,
+        "--study",
+        &study,
+        "--port",
+        &our_port.to_string(),
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("140 sent, 0 failed") && text.contains("140 new"), "{text}");
+    let stored: Vec<PathBuf> =
+        files(&store).into_iter().filter(|p| p.extension().is_some_and(|e| e == "dcm")).collect();
+    assert_eq!(stored.len(), 140);
+    for image in &originals {
+        let uid = instance_uid(image).unwrap();
+        let kept = stored.iter().find(|p| instance_uid(p).as_deref() == Some(uid.as_str())).unwrap();
+        assert!(data_set(kept) == data_set(image), "{uid}");
+    }
+
+    // To an AE title the PACS does not know: the move fails, nothing is added.
+    let other = tmp.path().join("other");
+    let (code, _, err) = common::twinplan(&[
+        "retrieve",
+        "--pacs",
+        &node,
+        "--study",
+        &study,
+        "--ae",
+        "UNKNOWN",
+        "--port",
+        &free().to_string(),
+        "--store",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("C-MOVE failed with status"), "{err}");
+    assert!(files(&other).iter().all(|p| p.file_name().unwrap() == "index.jsonl"));
+    drop(pacs);
+}

@@ -20,6 +20,7 @@ mod scene;
 mod screenshot;
 mod sets;
 mod slices;
+pub mod studies;
 mod study;
 mod tasks;
 pub mod tools;
@@ -38,6 +39,7 @@ pub use document::{Doc, Edit};
 pub use meshes::{ClipMaterial, SegmentMesh, SegmentMeshes};
 pub use notices::Notices;
 pub use planning::Planning;
+pub use studies::Studies;
 pub use study::Study;
 pub use tasks::{Jobs, StartupPath};
 
@@ -63,6 +65,7 @@ pub fn plugin(app: &mut App) {
         entry_search::plugin,
         notices::plugin,
         sets::plugin,
+        studies::plugin,
     ));
 }
 

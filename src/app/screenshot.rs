@@ -3,8 +3,9 @@
 //! F.png and exits. With `TWINPLAN_SCREENSHOT_SHOW=NAME` as well, the slices show the plan's fused
 //! scan of that name in the capture, and `TWINPLAN_SCREENSHOT_FUSION=MODE` (alone, blend,
 //! checkerboard, colour overlay) says how; `TWINPLAN_SCREENSHOT_TOOL=NAME` chooses a tool (as the
-//! Tools panel names it) first, `TWINPLAN_SCREENSHOT_NAMES=1` shows the segments' names and
-//! `TWINPLAN_SCREENSHOT_PRESENT=1` starts presenting (at the first saved view's slide). It
+//! Tools panel names it) first, `TWINPLAN_SCREENSHOT_NAMES=1` shows the segments' names,
+//! `TWINPLAN_SCREENSHOT_STUDIES=1` opens the study browser and `TWINPLAN_SCREENSHOT_PRESENT=1`
+//! starts presenting (at the first saved view's slide). It
 //! logs how long each phase took and the frame times while loading and while the 3D view orbits
 //! (benches/frames.rs reads these lines).
 
@@ -180,7 +181,8 @@ pub(super) fn plugin(app: &mut App) {
             .and_then(|name| Tool::ALL.into_iter().find(|t| t.name() == name))
             .unwrap_or_default();
         let show_names = std::env::var_os("TWINPLAN_SCREENSHOT_NAMES").is_some();
-        app.insert_resource(Tools { tool, show_names, ..Tools::default() });
+        let show_studies = std::env::var_os("TWINPLAN_SCREENSHOT_STUDIES").is_some();
+        app.insert_resource(Tools { tool, show_names, show_studies, ..Tools::default() });
         if std::env::var_os("TWINPLAN_SCREENSHOT_PRESENT").is_some() {
             let mut presenting = super::presentation::Presentation::default();
             presenting.slide = Some(0);

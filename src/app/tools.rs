@@ -93,6 +93,8 @@ pub struct Tools {
     /// Measurement points (LPS mm): the last two are measured.
     pub measure: Vec<Point3<f64>>,
     pub show_diagnostics: bool,
+    /// The study browser window (File > Studies).
+    pub show_studies: bool,
     /// Each shown segment's name in the 3D view.
     pub show_names: bool,
     /// The trajectory the plan panel and the placing tools work on (index into the plan's).
@@ -178,6 +180,7 @@ impl Default for Tools {
             erase: false,
             measure: Vec::new(),
             show_diagnostics: false,
+            show_studies: false,
             show_names: false,
             trajectory: None,
             search: SearchSettings::default(),

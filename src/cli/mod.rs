@@ -78,6 +78,11 @@ pub enum Command {
     Send(net::SendArgs),
     /// Check that a DICOM peer answers (C-ECHO).
     Echo(net::EchoArgs),
+    /// Ask a PACS for studies (or a study's series) by patient, name or modality (C-FIND).
+    Query(net::QueryArgs),
+    /// Fetch a study or series from a PACS into the local study store (C-MOVE to twinplan's
+    /// storage service, run while retrieving).
+    Retrieve(net::RetrieveArgs),
 }
 
 /// An input problem: exit code 1 with the message.
@@ -99,6 +104,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Listen(args)) => net::listen(args),
         Some(Command::Send(args)) => net::send(args),
         Some(Command::Echo(args)) => net::echo(args),
+        Some(Command::Query(args)) => net::query(args),
+        Some(Command::Retrieve(args)) => net::retrieve(args),
         Some(Command::Open { .. }) | None => unreachable!("the GUI commands are handled in main"),
     };
     match result {

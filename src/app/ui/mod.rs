@@ -8,6 +8,7 @@ mod rehearsal;
 mod segments;
 mod status;
 mod stereotaxy_panel;
+mod study_browser;
 mod study_panel;
 mod tools_panel;
 mod views;
@@ -264,6 +265,14 @@ fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, present: &mut bool, req
             if ui.button("Open DICOM file or plan…").clicked() {
                 requests.push(Intent::Dialog(DialogKind::OpenFile));
             }
+            if ui
+                .button("Studies (local store, PACS)…")
+                .on_hover_text("Studies received or retrieved over the DICOM network; receive, query and retrieve")
+                .clicked()
+            {
+                tools.show_studies = true;
+                ui.close();
+            }
             if ui.button("Import label map (NIfTI)…").clicked() {
                 requests.push(Intent::Dialog(DialogKind::ImportLabels));
             }
@@ -381,5 +390,5 @@ fn present_keys(
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<ViewRects>().add_systems(EguiPrimaryContextPass, panels);
+    app.init_resource::<ViewRects>().add_systems(EguiPrimaryContextPass, panels).add_plugins(study_browser::plugin);
 }

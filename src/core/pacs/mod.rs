@@ -2,6 +2,7 @@
 //! store (`scp`, `store`), and sending twinplan's DICOM outputs or any files (`scu`). Built on
 //! dicom-rs's upper layer (`dicom-ul`): the PDUs are the crate's, not written here.
 
+pub mod query;
 pub mod scp;
 pub mod scu;
 pub mod store;

@@ -165,7 +165,7 @@ fn associate(stream: TcpStream, config: &Config, store: &Store, event: &(dyn Fn(
     let mut stored = 0;
     // The object being received: its command and context, and its file as it grows: the
     // preamble and file meta information first (`prefix` bytes), then the data set.
-    let mut pending: Option<(InMemDicomObject, u8, Result<usize, (u16, String)>)> = None;
+    let mut pending: Option<(InMemDicomObject, u8, Result<usize, Refusal>)> = None;
     let mut data: Vec<u8> = Vec::new();
     let mut command_bytes: Vec<u8> = Vec::new();
     loop {
@@ -303,9 +303,12 @@ fn text(object: &InMemDicomObject, tag: dicom::core::Tag) -> String {
         .unwrap_or_default()
 }
 
+/// A C-STORE status other than success, and why.
+type Refusal = (u16, String);
+
 /// Starts a received object's file in `file`: the preamble and the file meta information for
 /// the command's SOP class and instance in transfer syntax `ts_uid`; returns its length.
-fn file_prefix(command: &InMemDicomObject, ts_uid: &str, file: &mut Vec<u8>) -> Result<usize, (u16, String)> {
+fn file_prefix(command: &InMemDicomObject, ts_uid: &str, file: &mut Vec<u8>) -> Result<usize, Refusal> {
     let sop_instance = text(command, tags::AFFECTED_SOP_INSTANCE_UID);
     if TransferSyntaxRegistry.get(ts_uid).is_none() {
         return Err((0xC000, format!("{sop_instance}: transfer syntax {ts_uid} unknown")));
@@ -327,7 +330,7 @@ fn file_prefix(command: &InMemDicomObject, ts_uid: &str, file: &mut Vec<u8>) -> 
 /// Stores one received object's `file` (its prefix and data set): read as any file is (lengths
 /// checked first) up to the pixel data, to know where it belongs and that it is whole, and
 /// written as it came. On failure the C-STORE status and why.
-fn receive(command: &InMemDicomObject, file: &[u8], store: &Store) -> Result<Put, (u16, String)> {
+fn receive(command: &InMemDicomObject, file: &[u8], store: &Store) -> Result<Put, Refusal> {
     let sop_instance = text(command, tags::AFFECTED_SOP_INSTANCE_UID);
     let parsed = crate::core::dicom::read_object(file, std::path::Path::new(&sop_instance), true)
         .map_err(|e| (0xC000, format!("the data set cannot be read: {e}")))?;

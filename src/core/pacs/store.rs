@@ -48,6 +48,15 @@ pub enum Put {
     Duplicate,
 }
 
+/// The store's default folder: twinplan/store in the user's data folder ($XDG_DATA_HOME, else
+/// ~/.local/share); `None` when neither is set.
+pub fn default_root() -> Option<PathBuf> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(data.join("twinplan/store"))
+}
+
 /// A name safe as one path component: letters, digits, '.', '-' and '_' kept, others '_';
 /// never empty, never "." or "..".
 fn component(s: &str) -> String {
