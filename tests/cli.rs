@@ -1278,7 +1278,7 @@ fn animate_through_saved_views_fades_the_segments_each_view_hides() {
             .count()
     };
     let light = |r: i32, g: i32, b: i32| r + g + b > 420;
-    let red = |r: i32, g: i32, b: i32| r > 150 && r > g + 80;
+    let red = |r: i32, g: i32, _: i32| r > 150 && r > g + 80;
     let (first, middle, last) = (count(0, &light), count(12, &light), count(24, &light));
     let (red_first, red_last) = (count(0, &red), count(24, &red));
     eprintln!("views: light head pixels {first} -> {middle} -> {last}; red {red_first} -> {red_last}");

@@ -191,3 +191,141 @@ print(json.dumps(out))
     assert_eq!(code, 1);
     assert!(err.contains("expected a name ending in .dcm"), "{err}");
 }
+
+/// The voxels of each segment of a plan, by name: (count, centre in LPS mm).
+fn voxels_by_name(doc: &twinplan::core::document::PlanDocument) -> Vec<(String, usize, [f64; 3])> {
+    let labels = &doc.segmentation.labels;
+    let [nx, ny, _] = labels.grid.dims;
+    doc.segmentation
+        .segments
+        .iter()
+        .map(|s| {
+            let (mut n, mut sum) = (0usize, [0.0; 3]);
+            for (i, l) in labels.labels.iter().enumerate().filter(|(_, l)| **l == s.label) {
+                let _ = l;
+                let p = labels.grid.patient_point(nalgebra::Point3::new(
+                    (i % nx) as f64,
+                    (i / nx % ny) as f64,
+                    (i / (nx * ny)) as f64,
+                ));
+                (0..3).for_each(|a| sum[a] += p[a]);
+                n += 1;
+            }
+            (s.name.clone(), n, sum.map(|v| v / n.max(1) as f64))
+        })
+        .collect()
+}
+
+/// `plan import PLAN F.dcm`: the bundled plan's segments written as SEG and read back into a
+/// new plan on the same scan come back with their names, categories and colours, voxel for
+/// voxel.
+#[test]
+fn a_seg_read_back_gives_the_same_segments_voxel_for_voxel() {
+    use twinplan::core::document::io as plan_io;
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(twinplan(&["phantom", "--out", tmp.path().to_str().unwrap()]).0, 0);
+    let plan = tmp.path().join("phantom.twinplan.json");
+    let seg = tmp.path().join("segments.dcm");
+    assert_eq!(twinplan(&["export", plan.to_str().unwrap(), "--seg", seg.to_str().unwrap()]).0, 0);
+    let original = plan_io::open(&plan, &Default::default()).unwrap().doc;
+    let before = voxels_by_name(&original);
+
+    // A plan on the same scan without segments, then the SEG imported into it.
+    let mut empty: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    empty["segmentation"]["segments"] = serde_json::json!([]);
+    empty.as_object_mut().unwrap().remove("display");
+    empty.as_object_mut().unwrap().remove("label_map");
+    let fresh = tmp.path().join("fresh.twinplan.json");
+    std::fs::write(&fresh, empty.to_string()).unwrap();
+    let (code, text, err) = twinplan(&["plan", "import", fresh.to_str().unwrap(), seg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    eprintln!("{text}");
+    let imported = plan_io::open(&fresh, &Default::default()).unwrap().doc;
+    let after = voxels_by_name(&imported);
+    let shown: Vec<&(String, usize, [f64; 3])> = before.iter().filter(|b| b.1 > 0).collect();
+    assert_eq!(after.len(), shown.len());
+    for (a, b) in after.iter().zip(shown) {
+        assert_eq!((&a.0, a.1), (&b.0, b.1));
+        assert!((0..3).all(|k| (a.2[k] - b.2[k]).abs() < 1e-9), "{a:?} {b:?}");
+    }
+    for (s, o) in imported.segmentation.segments.iter().zip(&original.segmentation.segments) {
+        assert_eq!(s.category, o.category, "{}", s.name);
+        let (c, d) = (imported.display_of(s.label).color, original.display_of(o.label).color);
+        assert!((0..3).all(|k| c[k].abs_diff(d[k]) <= 1), "{}: {c:?} against {d:?}", s.name);
+    }
+    // The same voxels once more, label for label: the plan's labels as the file's.
+    let map = |doc: &twinplan::core::document::PlanDocument, name: &str| {
+        let label = doc.segmentation.segments.iter().find(|s| s.name == name).unwrap().label;
+        doc.segmentation.labels.labels.iter().map(|&l| l == label).collect::<Vec<bool>>()
+    };
+    assert!(map(&imported, "Arteries") == map(&original, "Arteries"));
+}
+
+/// A SEG that highdicom writes (an independent writer) from masks defined here on the phantom's
+/// own images: a sphere (tumour: neoplasm) and a box (bone), on every frame that holds them.
+/// Imported into a plan, each segment has highdicom's name and category, and the voxels numpy
+/// counted, at the centre numpy computed in LPS from the images' geometry, within 1e-6 mm.
+#[test]
+fn a_seg_written_by_highdicom_imports_where_it_was_drawn() {
+    use twinplan::core::document::io as plan_io;
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(twinplan(&["phantom", "--out", tmp.path().to_str().unwrap()]).0, 0);
+    let seg = tmp.path().join("highdicom.dcm");
+    let said = python(
+        r#"
+import sys, glob, json, numpy as np, pydicom, highdicom as hd
+from pydicom.sr.codedict import codes
+images = sorted((pydicom.dcmread(p) for p in glob.glob(sys.argv[1] + '/*.dcm')), key=lambda d: float(d.ImagePositionPatient[2]))
+# (The phantom's images leave out these type 2 attributes, which highdicom copies.)
+for d in images:
+    for k in ('PatientBirthDate', 'PatientSex', 'ReferringPhysicianName', 'AccessionNumber'):
+        if k not in d:
+            setattr(d, k, '')
+rows, cols = images[0].Rows, images[0].Columns
+r = np.array(images[0].ImageOrientationPatient[:3], float); c = np.array(images[0].ImageOrientationPatient[3:], float)
+dr, dc = (float(v) for v in images[0].PixelSpacing)
+mask = np.zeros((len(images), rows, cols, 2), bool)
+centres = [[], []]
+for k, d in enumerate(images):
+    o = np.array(d.ImagePositionPatient, float)
+    jj, ii = np.mgrid[0:rows, 0:cols]
+    p = o + ii[..., None] * dc * r + jj[..., None] * dr * c
+    sphere = np.linalg.norm(p - np.array([20.0, -10.0, 40.0]), axis=-1) < 15.0
+    box = (abs(p[..., 0] + 30) < 10) & (abs(p[..., 1] - 20) < 6) & (abs(p[..., 2] - 10) < 8)
+    mask[k, ..., 0], mask[k, ..., 1] = sphere, box
+    for s, m in enumerate((sphere, box)):
+        centres[s].extend(p[m].tolist())
+descriptions = [
+    hd.seg.SegmentDescription(segment_number=1, segment_label='Drawn sphere',
+        segmented_property_category=codes.SCT.Tissue, segmented_property_type=codes.SCT.Neoplasm,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL),
+    hd.seg.SegmentDescription(segment_number=2, segment_label='Drawn box',
+        segmented_property_category=codes.SCT.Tissue, segmented_property_type=codes.SCT.Bone,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL),
+]
+s = hd.seg.Segmentation(source_images=images, pixel_array=mask, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+    segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(),
+    instance_number=1, manufacturer='test', manufacturer_model_name='test', software_versions='1', device_serial_number='1',
+    omit_empty_frames=True)
+s.save_as(sys.argv[2])
+print(json.dumps([{'voxels': len(v), 'centre': np.mean(v, axis=0).tolist()} for v in centres]))
+"#,
+        &[&tmp.path().join("dicom"), &seg],
+    );
+    let drawn: serde_json::Value = serde_json::from_str(said.trim()).unwrap();
+    let plan = tmp.path().join("phantom.twinplan.json");
+    let (code, text, err) = twinplan(&["plan", "import", plan.to_str().unwrap(), seg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    eprintln!("{text}");
+    let doc = plan_io::open(&plan, &Default::default()).unwrap().doc;
+    let got = voxels_by_name(&doc);
+    for (n, (name, category)) in [("Drawn sphere", "target"), ("Drawn box", "bone")].into_iter().enumerate() {
+        let (_, voxels, centre) = got.iter().find(|g| g.0 == name).unwrap().clone();
+        let segment = doc.segmentation.segments.iter().find(|s| s.name == name).unwrap();
+        assert_eq!(segment.category.name(), category);
+        assert_eq!(voxels as u64, drawn[n]["voxels"].as_u64().unwrap(), "{name}");
+        let expected: Vec<f64> = drawn[n]["centre"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!((0..3).all(|k| (centre[k] - expected[k]).abs() < 1e-6), "{name}: {centre:?} against {expected:?}");
+        eprintln!("{name}: {voxels} voxels at {centre:.3?}, as drawn");
+    }
+}

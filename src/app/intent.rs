@@ -189,7 +189,10 @@ fn file_dialog(kind: DialogKind) -> Job<Option<PathBuf>> {
                 .add_filter("Any file", &["*"])
                 .pick_file(),
             DialogKind::ImportLabels => {
-                d.set_title("Import a label map").add_filter("NIfTI", &["nii", "gz"]).pick_file()
+                d.set_title("Import segments")
+                    .add_filter("NIfTI label map or DICOM SEG", &["nii", "gz", "dcm", "DCM"])
+                    .add_filter("Any file", &["*"])
+                    .pick_file()
             }
             DialogKind::SavePlan => d
                 .set_title("Save the plan")

@@ -36,6 +36,18 @@ enum PlanCommand {
     Acpc(AcpcArgs),
     /// Pin a text label to a point (LPS mm).
     Annotate(AnnotateArgs),
+    /// Add segments from a label map (NIfTI, each label a segment) or a DICOM Segmentation
+    /// (each segment with its name, category and colour), placed on the plan's scan.
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    plan: PathBuf,
+    /// F.nii[.gz] or a DICOM SEG file.
+    file: PathBuf,
+    #[command(flatten)]
+    primary: ScanArg,
 }
 
 #[derive(Args)]
@@ -140,7 +152,24 @@ pub fn run(args: &PlanArgs) -> Result<()> {
         PlanCommand::Frame(a) => frame(a),
         PlanCommand::Acpc(a) => acpc(a),
         PlanCommand::Annotate(a) => annotate(a),
+        PlanCommand::Import(a) => import(a),
     }
+}
+
+fn import(args: &ImportArgs) -> Result<()> {
+    let progress = Progress::new();
+    let shown = TerminalProgress::start(&progress);
+    let opened = plan_io::open_with_scan(&args.plan, args.primary.folder(), &progress)?;
+    let mut doc = opened.doc;
+    let command = twinplan::core::document::import_label_map(&doc, &opened.loaded.volume, &args.file, &progress)?;
+    drop(shown);
+    let before = doc.segmentation.segments.len();
+    doc.apply(command)?;
+    plan_io::save(&doc, &args.plan).with_context(|| format!("{}", args.plan.display()))?;
+    for s in &doc.segmentation.segments[before..] {
+        println!("added {} ({}, {:.0} mm3)", s.name, s.category.name(), doc.segmentation.volume_mm3(s.label));
+    }
+    Ok(())
 }
 
 fn annotate(args: &AnnotateArgs) -> Result<()> {

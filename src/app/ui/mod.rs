@@ -273,7 +273,11 @@ fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, present: &mut bool, req
                 tools.show_studies = true;
                 ui.close();
             }
-            if ui.button("Import label map (NIfTI)…").clicked() {
+            if ui
+                .button("Import segments (NIfTI label map, DICOM SEG)…")
+                .on_hover_text("Each label, or each segment of a DICOM Segmentation with its name, category and colour")
+                .clicked()
+            {
                 requests.push(Intent::Dialog(DialogKind::ImportLabels));
             }
             if ui

@@ -175,6 +175,12 @@ fn codes(category: Category) -> (Code, Code) {
     }
 }
 
+/// The category whose segmented property type has this SNOMED CT code (`Other` for codes
+/// twinplan does not use; reading a SEG made elsewhere).
+pub(crate) fn category_of(type_code: &str) -> Category {
+    Category::ALL.into_iter().find(|c| *c != Category::Other && codes(*c).1.0 == type_code).unwrap_or(Category::Other)
+}
+
 fn code_item((value, scheme, meaning): Code) -> InMemDicomObject {
     item(|o| {
         put(o, tags::CODE_VALUE, VR::SH, value);
@@ -201,6 +207,28 @@ fn dicom_lab(rgb: [u8; 3]) -> [u16; 3] {
     let (l, a, bb) = (116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz));
     let scale = |v: f64, lo: f64, hi: f64| ((v - lo) / (hi - lo) * 65535.0).round().clamp(0.0, 65535.0) as u16;
     [scale(l, 0.0, 100.0), scale(a, -128.0, 127.0), scale(bb, -128.0, 127.0)]
+}
+
+/// DICOM's CIELab (as [`dicom_lab`] writes it) back to sRGB.
+pub(crate) fn srgb_of_dicom_lab(lab: [u16; 3]) -> [u8; 3] {
+    let l = f64::from(lab[0]) / 65535.0 * 100.0;
+    let a = f64::from(lab[1]) / 65535.0 * 255.0 - 128.0;
+    let b = f64::from(lab[2]) / 65535.0 * 255.0 - 128.0;
+    let fy = (l + 16.0) / 116.0;
+    let (fx, fz) = (fy + a / 500.0, fy - b / 200.0);
+    let delta = 6.0f64 / 29.0;
+    let inv = |f: f64| if f > delta { f.powi(3) } else { 3.0 * delta * delta * (f - 4.0 / 29.0) };
+    let [x, y, z] = [inv(fx) * 0.95047, inv(fy), inv(fz) * 1.08883];
+    let linear = [
+        3.2406 * x - 1.5372 * y - 0.4986 * z,
+        -0.9689 * x + 1.8758 * y + 0.0415 * z,
+        0.0557 * x - 0.2040 * y + 1.0570 * z,
+    ];
+    linear.map(|c| {
+        let c = c.clamp(0.0, 1.0);
+        let v = if c <= 0.0031308 { 12.92 * c } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
+        (v * 255.0).round() as u8
+    })
 }
 
 /// Writes the segments' voxels as a binary DICOM Segmentation in the scan's study: one frame per
@@ -439,4 +467,21 @@ pub fn write_segmentation(
     put(&mut obj, tags::PIXEL_DATA, VR::OB, PrimitiveValue::U8(bits.into()));
     write_whole(obj, uids::SEGMENTATION_STORAGE, &sop_uid, path)?;
     Ok(frames.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_and_categories_come_back_as_written() {
+        for rgb in [[220, 60, 60], [240, 220, 180], [60, 200, 80], [0, 0, 0], [255, 255, 255]] {
+            let back = srgb_of_dicom_lab(dicom_lab(rgb));
+            assert!((0..3).all(|c| back[c].abs_diff(rgb[c]) <= 1), "{rgb:?} came back as {back:?}");
+        }
+        for c in Category::ALL {
+            assert_eq!(category_of(codes(c).1.0), c);
+        }
+        assert_eq!(category_of("12345"), Category::Other);
+    }
 }

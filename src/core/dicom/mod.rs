@@ -13,6 +13,7 @@ mod jpeg12;
 mod pixels;
 mod rle;
 mod scan;
+pub mod seg_read;
 pub mod series;
 pub mod write;
 

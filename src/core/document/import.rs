@@ -21,7 +21,8 @@ const PALETTE: [[u8; 3]; 8] = [
 ];
 
 /// The command that adds every label of the NIfTI file at `path` (resampled onto the plan's
-/// scan) as a segment named for the file and the label.
+/// scan) as a segment named for the file and the label; or every segment of the DICOM
+/// Segmentation at `path`, with the name, category and colour the file gives it.
 pub fn import_label_map(
     doc: &PlanDocument,
     volume: &Volume,
@@ -37,16 +38,25 @@ pub fn import_label_map(
         });
     }
     let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let described = crate::core::dicom::seg_read::is_segmentation(path)
+        .then(|| crate::core::dicom::seg_read::read_segmentation(path).ok())
+        .flatten()
+        .map(|s| s.segments)
+        .unwrap_or_default();
     let mut next = doc.clone();
     let mut commands = Vec::new();
     for (n, file_label) in present.into_iter().enumerate() {
         progress.check()?;
-        let Command::AddSegment { segment, mut display } =
-            Command::add_segment(&next, &format!("{file} label {file_label}"), Category::Other)
-        else {
+        let info = described.iter().find(|s| s.number == file_label);
+        let (name, category) =
+            info.map_or((format!("{file} label {file_label}"), Category::Other), |i| (i.name.clone(), i.category));
+        let Command::AddSegment { segment, mut display } = Command::add_segment(&next, &name, category) else {
             continue;
         };
-        display.color = PALETTE[n % PALETTE.len()];
+        match info {
+            Some(i) => display.color = i.colour.unwrap_or(display.color),
+            None => display.color = PALETTE[n % PALETTE.len()],
+        }
         let label = segment.label;
         next.segmentation.segments.push(segment.clone());
         let step = Step::Import { file: path.to_owned(), label: u32::from(file_label) };

@@ -227,7 +227,7 @@ fn associate(stream: TcpStream, config: &Config, store: &Store, event: &(dyn Fn(
                         }
                         PDataValueType::Data => {
                             let prefix = pending.as_ref().and_then(|p| p.2.as_ref().ok().copied()).unwrap_or(0);
-                            if data.len() - prefix + value.data.len() > config.max_object_bytes {
+                            if data.len().saturating_sub(prefix) + value.data.len() > config.max_object_bytes {
                                 event(Event::Failed {
                                     caller: caller.clone(),
                                     reason: format!(

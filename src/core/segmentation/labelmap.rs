@@ -63,11 +63,47 @@ impl LabelMap {
     }
 }
 
-/// Reads a NIfTI label map onto `target`'s grid. Identical grids are copied; a grid that differs
-/// only in placement (flipped or permuted axes, another resolution or origin) is resampled with
-/// nearest neighbour and said so; a map that does not overlap the scan is refused.
+/// Where `src`'s voxels fall on `target`'s when its axes and spacing are the same and its origin
+/// is a whole number of voxels away: that offset.
+fn whole_voxel_offset(src: &Grid, target: &Grid) -> Option<[i64; 3]> {
+    let m = target.voxel_from_patient()? * src.patient_from_voxel;
+    let linear_same = (0..3).all(|i| (0..3).all(|j| (m[(i, j)] - if i == j { 1.0 } else { 0.0 }).abs() < 1e-3));
+    let t = [m[(0, 3)], m[(1, 3)], m[(2, 3)]];
+    (linear_same && t.iter().all(|v| (v - v.round()).abs() < 1e-2)).then(|| t.map(|v| v.round() as i64))
+}
+
+/// Reads a NIfTI label map, or a DICOM Segmentation (each segment's number its label), onto
+/// `target`'s grid. Identical grids are copied; a grid that differs only in placement (flipped
+/// or permuted axes, another resolution or origin) is resampled with nearest neighbour and said
+/// so; a map that does not overlap the scan is refused.
 pub fn import_labels(path: &Path, target: &Grid) -> Result<(LabelMap, Vec<String>), SegmentationError> {
-    let src = nifti::read(path)?;
+    let src = if crate::core::dicom::seg_read::is_segmentation(path) {
+        let seg = crate::core::dicom::seg_read::read_segmentation(path)
+            .map_err(|e| SegmentationError::Labels { path: path.to_owned(), detail: e.to_string() })?;
+        // Frames on the scan's own planes (a SEG made on this scan): placed voxel for voxel.
+        if let Some(offset) = whole_voxel_offset(&seg.grid, target) {
+            let mut labels = vec![0u16; target.voxel_count()];
+            let [sx, sy, _] = seg.grid.dims;
+            let [nx, ny, nz] = target.dims;
+            for (s, &l) in seg.labels.iter().enumerate().filter(|(_, l)| **l != 0) {
+                let at =
+                    [(s % sx) as i64 + offset[0], (s / sx % sy) as i64 + offset[1], (s / (sx * sy)) as i64 + offset[2]];
+                if at.iter().zip([nx, ny, nz]).all(|(&a, n)| (0..n as i64).contains(&a)) {
+                    labels[at[0] as usize + nx * (at[1] as usize + ny * at[2] as usize)] = l;
+                }
+            }
+            return Ok((LabelMap { grid: target.clone(), labels }, seg.warnings));
+        }
+        nifti::NiftiVolume {
+            grid: seg.grid,
+            values: seg.labels.iter().map(|&l| f32::from(l)).collect(),
+            integer: true,
+            description: String::new(),
+            warnings: seg.warnings,
+        }
+    } else {
+        nifti::read(path)?
+    };
     let bad = |detail: String| SegmentationError::Labels { path: path.to_owned(), detail };
     if !src.integer {
         return Err(bad("holds non-integer values (scaled or floating point): expected a label map".into()));
@@ -119,13 +155,14 @@ pub fn import_labels(path: &Path, target: &Grid) -> Result<(LabelMap, Vec<String
             a0.x, a0.y, a0.z, a1.x, a1.y, a1.z, b0.x, b0.y, b0.z, b1.x, b1.y, b1.z
         )));
     }
-    let mut warnings = vec![format!(
+    let mut warnings = src.warnings.clone();
+    warnings.push(format!(
         "{}: its grid ({} x {} x {}) is placed differently from the scan's; it was resampled onto the scan with nearest neighbour",
         path.display(),
         sx,
         sy,
         sz
-    )];
+    ));
     let covered = inside_count as f64 / target.voxel_count() as f64;
     if covered < 0.999 {
         warnings.push(format!("{}: covers {:.1}% of the scan; the rest has no label", path.display(), 100.0 * covered));
