@@ -188,12 +188,11 @@ fn file_dialog(kind: DialogKind) -> Job<Option<PathBuf>> {
                 .add_filter("DICOM, NIfTI, NRRD or plan", &["dcm", "json", "DCM", "IMA", "nii", "gz", "nrrd", "nhdr"])
                 .add_filter("Any file", &["*"])
                 .pick_file(),
-            DialogKind::ImportLabels => {
-                d.set_title("Import segments")
-                    .add_filter("NIfTI label map or DICOM SEG", &["nii", "gz", "dcm", "DCM"])
-                    .add_filter("Any file", &["*"])
-                    .pick_file()
-            }
+            DialogKind::ImportLabels => d
+                .set_title("Import segments")
+                .add_filter("NIfTI label map or DICOM SEG", &["nii", "gz", "dcm", "DCM"])
+                .add_filter("Any file", &["*"])
+                .pick_file(),
             DialogKind::SavePlan => d
                 .set_title("Save the plan")
                 .add_filter("twinplan plan", &["json"])
