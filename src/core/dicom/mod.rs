@@ -12,6 +12,7 @@ pub mod header;
 mod jpeg12;
 mod pixels;
 mod rle;
+pub mod rtstruct;
 mod scan;
 pub mod seg_read;
 pub mod series;

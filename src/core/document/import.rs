@@ -22,7 +22,8 @@ const PALETTE: [[u8; 3]; 8] = [
 
 /// The command that adds every label of the NIfTI file at `path` (resampled onto the plan's
 /// scan) as a segment named for the file and the label; or every segment of the DICOM
-/// Segmentation at `path`, with the name, category and colour the file gives it.
+/// Segmentation or ROI of the RT Structure Set at `path`, with the name, category and colour the
+/// file gives it.
 pub fn import_label_map(
     doc: &PlanDocument,
     volume: &Volume,
@@ -38,25 +39,33 @@ pub fn import_label_map(
         });
     }
     let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-    let described = crate::core::dicom::seg_read::is_segmentation(path)
-        .then(|| crate::core::dicom::seg_read::read_segmentation(path).ok())
-        .flatten()
-        .map(|s| s.segments)
-        .unwrap_or_default();
+    // What a DICOM SEG or RT Structure Set says of its segments: (number, name, category, colour).
+    use crate::core::dicom::{rtstruct, seg_read};
+    let described: Vec<(u16, String, Category, Option<[u8; 3]>)> = if seg_read::is_segmentation(path) {
+        seg_read::read_segmentation(path)
+            .map(|s| s.segments.into_iter().map(|i| (i.number, i.name, i.category, i.colour)).collect())
+            .unwrap_or_default()
+    } else if rtstruct::is_rtstruct(path) {
+        rtstruct::rasterise(path, &volume.grid)
+            .map(|r| r.0.into_iter().map(|i| (i.number, i.name, i.category, i.colour)).collect())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let mut next = doc.clone();
     let mut commands = Vec::new();
     for (n, file_label) in present.into_iter().enumerate() {
         progress.check()?;
-        let info = described.iter().find(|s| s.number == file_label);
+        let info = described.iter().find(|s| s.0 == file_label);
         let (name, category) =
-            info.map_or((format!("{file} label {file_label}"), Category::Other), |i| (i.name.clone(), i.category));
+            info.map_or((format!("{file} label {file_label}"), Category::Other), |i| (i.1.clone(), i.2));
         let Command::AddSegment { segment, mut display } = Command::add_segment(&next, &name, category) else {
             continue;
         };
-        match info {
-            Some(i) => display.color = i.colour.unwrap_or(display.color),
-            None => display.color = PALETTE[n % PALETTE.len()],
-        }
+        display.color = match info {
+            Some(i) => i.3.unwrap_or(display.color),
+            None => PALETTE[n % PALETTE.len()],
+        };
         let label = segment.label;
         next.segmentation.segments.push(segment.clone());
         let step = Step::Import { file: path.to_owned(), label: u32::from(file_label) };

@@ -72,11 +72,17 @@ fn whole_voxel_offset(src: &Grid, target: &Grid) -> Option<[i64; 3]> {
     (linear_same && t.iter().all(|v| (v - v.round()).abs() < 1e-2)).then(|| t.map(|v| v.round() as i64))
 }
 
-/// Reads a NIfTI label map, or a DICOM Segmentation (each segment's number its label), onto
+/// Reads a NIfTI label map, a DICOM Segmentation (each segment's number its label) or an RT
+/// Structure Set (each ROI's contours filled on the grid's slices, its number its label) onto
 /// `target`'s grid. Identical grids are copied; a grid that differs only in placement (flipped
 /// or permuted axes, another resolution or origin) is resampled with nearest neighbour and said
 /// so; a map that does not overlap the scan is refused.
 pub fn import_labels(path: &Path, target: &Grid) -> Result<(LabelMap, Vec<String>), SegmentationError> {
+    if crate::core::dicom::rtstruct::is_rtstruct(path) {
+        let (_, labels, warnings) = crate::core::dicom::rtstruct::rasterise(path, target)
+            .map_err(|e| SegmentationError::Labels { path: path.to_owned(), detail: e.to_string() })?;
+        return Ok((LabelMap { grid: target.clone(), labels }, warnings));
+    }
     let src = if crate::core::dicom::seg_read::is_segmentation(path) {
         let seg = crate::core::dicom::seg_read::read_segmentation(path)
             .map_err(|e| SegmentationError::Labels { path: path.to_owned(), detail: e.to_string() })?;
