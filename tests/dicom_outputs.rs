@@ -192,6 +192,17 @@ print(json.dumps(out))
     assert!(err.contains("expected a name ending in .dcm"), "{err}");
 }
 
+/// Python for the scripts that draw masks on a DICOM image: `plane_points(d)`, each pixel's
+/// centre in LPS mm from the image's position, orientation and spacing.
+const PLANE_POINTS: &str = r#"
+import sys, json, numpy as np, pydicom
+def plane_points(d):
+    r = np.array(d.ImageOrientationPatient[:3], float); c = np.array(d.ImageOrientationPatient[3:], float)
+    dr, dc = (float(v) for v in d.PixelSpacing)
+    jj, ii = np.mgrid[0:d.Rows, 0:d.Columns]
+    return np.array(d.ImagePositionPatient, float) + ii[..., None] * dc * r + jj[..., None] * dr * c
+"#;
+
 /// The voxels of each segment of a plan, by name: (count, centre in LPS mm).
 fn voxels_by_name(doc: &twinplan::core::document::PlanDocument) -> Vec<(String, usize, [f64; 3])> {
     let labels = &doc.segmentation.labels;
@@ -267,13 +278,13 @@ fn a_seg_read_back_gives_the_same_segments_voxel_for_voxel() {
 /// counted, at the centre numpy computed in LPS from the images' geometry, within 1e-6 mm.
 #[test]
 fn a_seg_written_by_highdicom_imports_where_it_was_drawn() {
-    use twinplan::core::document::io as plan_io;
     let tmp = tempfile::tempdir().unwrap();
     assert_eq!(twinplan(&["phantom", "--out", tmp.path().to_str().unwrap()]).0, 0);
     let seg = tmp.path().join("highdicom.dcm");
-    let said = python(
+    let script = [
+        PLANE_POINTS,
         r#"
-import sys, glob, json, numpy as np, pydicom, highdicom as hd
+import glob, highdicom as hd
 from pydicom.sr.codedict import codes
 images = sorted((pydicom.dcmread(p) for p in glob.glob(sys.argv[1] + '/*.dcm')), key=lambda d: float(d.ImagePositionPatient[2]))
 # (The phantom's images leave out these type 2 attributes, which highdicom copies.)
@@ -281,15 +292,10 @@ for d in images:
     for k in ('PatientBirthDate', 'PatientSex', 'ReferringPhysicianName', 'AccessionNumber'):
         if k not in d:
             setattr(d, k, '')
-rows, cols = images[0].Rows, images[0].Columns
-r = np.array(images[0].ImageOrientationPatient[:3], float); c = np.array(images[0].ImageOrientationPatient[3:], float)
-dr, dc = (float(v) for v in images[0].PixelSpacing)
-mask = np.zeros((len(images), rows, cols, 2), bool)
+mask = np.zeros((len(images), images[0].Rows, images[0].Columns, 2), bool)
 centres = [[], []]
 for k, d in enumerate(images):
-    o = np.array(d.ImagePositionPatient, float)
-    jj, ii = np.mgrid[0:rows, 0:cols]
-    p = o + ii[..., None] * dc * r + jj[..., None] * dr * c
+    p = plane_points(d)
     sphere = np.linalg.norm(p - np.array([20.0, -10.0, 40.0]), axis=-1) < 15.0
     box = (abs(p[..., 0] + 30) < 10) & (abs(p[..., 1] - 20) < 6) & (abs(p[..., 2] - 10) < 8)
     mask[k, ..., 0], mask[k, ..., 1] = sphere, box
@@ -310,24 +316,36 @@ s = hd.seg.Segmentation(source_images=images, pixel_array=mask, segmentation_typ
 s.save_as(sys.argv[2])
 print(json.dumps([{'voxels': len(v), 'centre': np.mean(v, axis=0).tolist()} for v in centres]))
 "#,
-        &[&tmp.path().join("dicom"), &seg],
-    );
-    let drawn: serde_json::Value = serde_json::from_str(said.trim()).unwrap();
-    let plan = tmp.path().join("phantom.twinplan.json");
-    let (code, text, err) = twinplan(&["plan", "import", plan.to_str().unwrap(), seg.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    eprintln!("{text}");
-    let doc = plan_io::open(&plan, &Default::default()).unwrap().doc;
-    let got = voxels_by_name(&doc);
-    for (n, (name, category)) in [("Drawn sphere", "target"), ("Drawn box", "bone")].into_iter().enumerate() {
-        let (_, voxels, centre) = got.iter().find(|g| g.0 == name).unwrap().clone();
+    ]
+    .concat();
+    let doc = imported_as_drawn(tmp.path(), &script, &seg, &["Drawn sphere", "Drawn box"]);
+    for (name, category) in [("Drawn sphere", "target"), ("Drawn box", "bone")] {
         let segment = doc.segmentation.segments.iter().find(|s| s.name == name).unwrap();
         assert_eq!(segment.category.name(), category);
+    }
+}
+
+/// Runs `script` (which writes `file` from masks drawn on the phantom's images in `dir` and
+/// prints each mask's voxel count and centre), imports `file` into the phantom plan, and checks
+/// that the segments `names` have the voxels drawn: the same count, the same centre within
+/// 1e-6 mm. Returns the plan as imported.
+fn imported_as_drawn(dir: &Path, script: &str, file: &Path, names: &[&str]) -> twinplan::core::document::PlanDocument {
+    let said = python(script, &[&dir.join("dicom"), file]);
+    let drawn: serde_json::Value = serde_json::from_str(said.lines().last().unwrap()).unwrap();
+    let plan = dir.join("phantom.twinplan.json");
+    let (code, text, err) = twinplan(&["plan", "import", plan.to_str().unwrap(), file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    eprintln!("{text}");
+    let doc = twinplan::core::document::io::open(&plan, &Default::default()).unwrap().doc;
+    let got = voxels_by_name(&doc);
+    for (n, name) in names.iter().enumerate() {
+        let (_, voxels, centre) = got.iter().find(|g| g.0 == *name).unwrap().clone();
         assert_eq!(voxels as u64, drawn[n]["voxels"].as_u64().unwrap(), "{name}");
         let expected: Vec<f64> = drawn[n]["centre"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         assert!((0..3).all(|k| (centre[k] - expected[k]).abs() < 1e-6), "{name}: {centre:?} against {expected:?}");
         eprintln!("{name}: {voxels} voxels at {centre:.3?}, as drawn");
     }
+    doc
 }
 
 /// An RT Structure Set that rt-utils writes (contours traced by OpenCV from masks drawn in numpy
@@ -338,25 +356,19 @@ print(json.dumps([{'voxels': len(v), 'centre': np.mean(v, axis=0).tolist()} for 
 /// this 176 x 216 series, its rows and columns swapped, so numpy's masks are the truth here.)
 #[test]
 fn an_rt_structure_set_written_by_rt_utils_imports_with_holes_and_islands() {
-    use twinplan::core::document::io as plan_io;
     let tmp = tempfile::tempdir().unwrap();
     assert_eq!(twinplan(&["phantom", "--out", tmp.path().to_str().unwrap()]).0, 0);
     let rtstruct = tmp.path().join("rtstruct.dcm");
-    let said = python(
+    let script = [
+        PLANE_POINTS,
         r#"
-import sys, json, numpy as np
 from rt_utils import RTStructBuilder
 rt = RTStructBuilder.create_new(dicom_series_path=sys.argv[1])
 images = rt.series_data
-rows, cols = images[0].Rows, images[0].Columns
-r = np.array(images[0].ImageOrientationPatient[:3], float); c = np.array(images[0].ImageOrientationPatient[3:], float)
-dr, dc = (float(v) for v in images[0].PixelSpacing)
-shell = np.zeros((rows, cols, len(images)), bool); boxes = np.zeros_like(shell)
+shell = np.zeros((images[0].Rows, images[0].Columns, len(images)), bool); boxes = np.zeros_like(shell)
 points = [[], []]
 for k, d in enumerate(images):
-    o = np.array(d.ImagePositionPatient, float)
-    jj, ii = np.mgrid[0:rows, 0:cols]
-    p = o + ii[..., None] * dc * r + jj[..., None] * dr * c
+    p = plane_points(d)
     distance = np.linalg.norm(p - np.array([20.0, -10.0, 40.0]), axis=-1)
     shell[..., k] = (distance < 15.0) & (distance > 6.0)
     inside = lambda x, y: (abs(p[..., 0] - x) < 5) & (abs(p[..., 1] - y) < 5) & (abs(p[..., 2] - 10) < 6)
@@ -367,22 +379,11 @@ rt.add_roi(mask=boxes, name='Two boxes', color=[0, 0, 255])
 rt.save(sys.argv[2])
 print(json.dumps([{'voxels': len(v), 'centre': np.mean(v, axis=0).tolist()} for v in points]))
 "#,
-        &[&tmp.path().join("dicom"), &rtstruct],
-    );
-    let drawn: serde_json::Value = serde_json::from_str(said.lines().last().unwrap()).unwrap();
-    let plan = tmp.path().join("phantom.twinplan.json");
-    let (code, text, err) = twinplan(&["plan", "import", plan.to_str().unwrap(), rtstruct.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    eprintln!("{text}");
-    let doc = plan_io::open(&plan, &Default::default()).unwrap().doc;
-    let got = voxels_by_name(&doc);
-    for (n, (name, colour)) in [("Shell", [255, 0, 0]), ("Two boxes", [0, 0, 255])].into_iter().enumerate() {
-        let (_, voxels, centre) = got.iter().find(|g| g.0 == name).unwrap().clone();
+    ]
+    .concat();
+    let doc = imported_as_drawn(tmp.path(), &script, &rtstruct, &["Shell", "Two boxes"]);
+    for (name, colour) in [("Shell", [255, 0, 0]), ("Two boxes", [0, 0, 255])] {
         let segment = doc.segmentation.segments.iter().find(|s| s.name == name).unwrap();
         assert_eq!(doc.display_of(segment.label).color, colour);
-        assert_eq!(voxels as u64, drawn[n]["voxels"].as_u64().unwrap(), "{name}");
-        let expected: Vec<f64> = drawn[n]["centre"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        assert!((0..3).all(|k| (centre[k] - expected[k]).abs() < 1e-6), "{name}: {centre:?} against {expected:?}");
-        eprintln!("{name}: {voxels} voxels at {centre:.3?}, as drawn");
     }
 }

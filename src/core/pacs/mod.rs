@@ -7,6 +7,16 @@ pub mod scp;
 pub mod scu;
 pub mod store;
 
+/// An attribute's text, without DICOM's padding; empty when absent.
+pub(crate) fn text(object: &dicom::object::InMemDicomObject, tag: dicom::core::Tag) -> String {
+    object
+        .element(tag)
+        .ok()
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim_end_matches('\0').trim().to_owned())
+        .unwrap_or_default()
+}
+
 /// A peer: its AE title, host and port, written `AE@HOST:PORT`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {

@@ -8,8 +8,8 @@ use dicom::object::InMemDicomObject;
 use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
 use serde::Serialize;
 
-use super::Node;
 use super::scu::ScuError;
+use super::{Node, text};
 use crate::core::progress::Progress;
 
 const FIND: &str = "1.2.840.10008.5.1.4.1.2.2.1";
@@ -63,15 +63,6 @@ type Association = dicom_ul::ClientAssociation<std::net::TcpStream>;
 
 fn implicit() -> dicom::transfer_syntax::TransferSyntax {
     dicom::transfer_syntax::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased()
-}
-
-fn text(object: &InMemDicomObject, tag: Tag) -> String {
-    object
-        .element(tag)
-        .ok()
-        .and_then(|e| e.to_str().ok())
-        .map(|s| s.trim_end_matches('\0').trim().to_owned())
-        .unwrap_or_default()
 }
 
 fn number(object: &InMemDicomObject, tag: Tag) -> Option<u32> {

@@ -18,6 +18,7 @@ use dicom_ul::association::server::AccessControl;
 use dicom_ul::pdu::{AssociationRJServiceUserReason, PDataValue, PDataValueType, Pdu, UserIdentity};
 
 use super::store::{Put, Store, describe};
+use super::text;
 
 /// The storage SOP classes received (what twinplan opens or makes), and Verification.
 pub const ACCEPTED_CLASSES: [&str; 11] = [
@@ -292,15 +293,6 @@ fn associate(stream: TcpStream, config: &Config, store: &Store, event: &(dyn Fn(
             }
         }
     }
-}
-
-fn text(object: &InMemDicomObject, tag: dicom::core::Tag) -> String {
-    object
-        .element(tag)
-        .ok()
-        .and_then(|e| e.to_str().ok())
-        .map(|s| s.trim_end_matches('\0').trim().to_owned())
-        .unwrap_or_default()
 }
 
 /// A C-STORE status other than success, and why.

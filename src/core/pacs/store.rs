@@ -178,14 +178,7 @@ fn rebuild(root: &Path) -> BTreeMap<String, Entry> {
 /// What the index lists of a data set; `None` without a SOP Instance UID.
 pub fn describe(object: &dicom::object::InMemDicomObject) -> Option<Entry> {
     use dicom::dictionary_std::tags;
-    let text = |tag| {
-        object
-            .element(tag)
-            .ok()
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim_end_matches('\0').trim().to_owned())
-            .unwrap_or_default()
-    };
+    let text = |tag| super::text(object, tag);
     let sop_instance_uid = text(tags::SOP_INSTANCE_UID);
     (!sop_instance_uid.is_empty()).then(|| Entry {
         sop_instance_uid,
