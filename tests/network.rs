@@ -37,9 +37,14 @@ fn listen(store: &Path, more: &[&str]) -> Listener {
     Listener { child, port }
 }
 
-/// A DCMTK tool's exit status and what it printed.
+/// A DCMTK tool's exit status and what it printed (with TCP_NODELAY, DCMTK's switch against
+/// waiting ~40 ms per message on delayed acknowledgements).
 fn dcmtk(tool: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(tool).args(args).output().unwrap_or_else(|e| panic!("{tool} (dcmtk): {e}"));
+    let out = Command::new(tool)
+        .env("TCP_NODELAY", "1")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} (dcmtk): {e}"));
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
@@ -420,4 +425,52 @@ fn query_and_retrieve_from_dcmtk_dcmqrscp() {
     assert!(err.contains("C-MOVE failed with status"), "{err}");
     assert!(files(&other).iter().all(|p| p.file_name().unwrap() == "index.jsonl"));
     drop(pacs);
+}
+
+/// A 500-image series (written here: 64 x 64 images of a gradient, one file each) sent by
+/// storescu in one association: all 500 are stored, every data set byte for byte, and the index
+/// lists 500 instances of one series. A second service with `--max-associations 1` serves one
+/// peer at a time: while an association is open, a second is refused and the first still works.
+#[test]
+fn a_500_image_series_arrives_whole_and_associations_are_limited() {
+    use twinplan::core::dicom::write::{WriteOptions, write_series};
+    use twinplan::core::volume::{Grid, Volume, VolumeMeta, VoxelData};
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = Grid::axis_aligned([64, 64, 500], nalgebra::Point3::new(0.0, 0.0, 0.0), [1.0, 1.0, 0.5]);
+    let data = (0..64 * 64 * 500).map(|i| ((i % 4096) as i16) - 1000).collect();
+    let meta = VolumeMeta { modality: "CT".into(), patient_id: "FIVE-HUNDRED".into(), ..Default::default() };
+    let volume = Volume { grid, data: VoxelData::I16(data), meta, warnings: Vec::new() };
+    let written = write_series(&volume, &tmp.path().join("series"), &WriteOptions::new("network test 500")).unwrap();
+    assert_eq!(written.len(), 500);
+    let store = tmp.path().join("store");
+    let service = listen(&store, &[]);
+    let port = service.port.to_string();
+    let mut args = vec!["-to", "30", "-aec", "TWINPLAN", "127.0.0.1", &port];
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    args.extend(names.iter().map(String::as_str));
+    let (ok, said) = dcmtk("storescu", &args);
+    assert!(ok, "{said}");
+    let entries = index(&store);
+    assert_eq!(entries.len(), 500);
+    let series: std::collections::BTreeSet<&str> =
+        entries.values().map(|e| e["series_uid"].as_str().unwrap()).collect();
+    assert_eq!(series.len(), 1);
+    for image in &written {
+        let uid = instance_uid(image).unwrap();
+        let kept = store.join(entries[&uid]["path"].as_str().unwrap());
+        assert!(data_set(&kept) == data_set(image), "{}", image.display());
+    }
+    drop(service);
+
+    let single = listen(&tmp.path().join("single"), &["--max-associations", "1"]);
+    let first = dicom_ul::ClientAssociationOptions::new()
+        .called_ae_title("TWINPLAN")
+        .with_abstract_syntax("1.2.840.10008.1.1")
+        .establish(("127.0.0.1", single.port))
+        .unwrap();
+    let (ok, said) = echo(single.port, "TWINPLAN", "ECHOSCU");
+    assert!(!ok, "a second association while one is open: {said}");
+    let _ = first.release();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(echo(single.port, "TWINPLAN", "ECHOSCU").0, "served again once the first ended");
 }
