@@ -131,17 +131,13 @@ pub fn write_encapsulated_pdf(pdf: &[u8], source: &SourceStudy, title: &str, pat
     write_whole(obj, uids::ENCAPSULATED_PDF_STORAGE, &sop_uid, path)
 }
 
-/// Writes beside `path` and renames, removing the partial file on failure.
+/// Writes the object beside `path` and renames it there once complete.
 fn write_whole(obj: InMemDicomObject, sop_class: &str, sop_uid: &str, path: &Path) -> Result<()> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = std::path::PathBuf::from(partial);
-    let result = write(obj, sop_class, sop_uid, &partial)
-        .and_then(|()| std::fs::rename(&partial, path).map_err(|e| DicomError::Io { path: path.to_owned(), error: e }));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    result
+    crate::core::io::written_whole(
+        path,
+        |partial| write(obj, sop_class, sop_uid, partial),
+        |e| DicomError::Io { path: path.to_owned(), error: e },
+    )
 }
 
 /// A segment as a DICOM Segmentation lists it.

@@ -7,6 +7,28 @@ pub mod scp;
 pub mod scu;
 pub mod store;
 
+/// Implicit VR little endian: the transfer syntax of every DIMSE command.
+pub(crate) fn implicit() -> dicom::transfer_syntax::TransferSyntax {
+    dicom::transfer_syntax::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased()
+}
+
+/// A command (its group length computed) as the last P-DATA value of its message part.
+pub(crate) fn command_value(
+    context: u8,
+    elements: Vec<dicom::core::DataElement<dicom::object::InMemDicomObject>>,
+) -> dicom_ul::pdu::PDataValue {
+    let mut data = Vec::new();
+    dicom::object::InMemDicomObject::command_from_element_iter(elements)
+        .write_dataset_with_ts(&mut data, &implicit())
+        .expect("a command writes to memory");
+    dicom_ul::pdu::PDataValue {
+        presentation_context_id: context,
+        value_type: dicom_ul::pdu::PDataValueType::Command,
+        is_last: true,
+        data,
+    }
+}
+
 /// An attribute's text, without DICOM's padding; empty when absent.
 pub(crate) fn text(object: &dicom::object::InMemDicomObject, tag: dicom::core::Tag) -> String {
     object

@@ -9,7 +9,7 @@ use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
 use serde::Serialize;
 
 use super::scu::ScuError;
-use super::{Node, text};
+use super::{Node, command_value, implicit, text};
 use crate::core::progress::Progress;
 
 const FIND: &str = "1.2.840.10008.5.1.4.1.2.2.1";
@@ -61,10 +61,6 @@ pub struct Moved {
 
 type Association = dicom_ul::ClientAssociation<std::net::TcpStream>;
 
-fn implicit() -> dicom::transfer_syntax::TransferSyntax {
-    dicom::transfer_syntax::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased()
-}
-
 fn number(object: &InMemDicomObject, tag: Tag) -> Option<u32> {
     object.element(tag).ok()?.to_int::<u32>().ok()
 }
@@ -96,18 +92,11 @@ fn request(
         pc.transfer_syntax.trim_end_matches('\0'),
     )
     .ok_or_else(|| fail(&"an unknown transfer syntax"))?;
-    let mut command_bytes = Vec::new();
-    InMemDicomObject::command_from_element_iter(command)
-        .write_dataset_with_ts(&mut command_bytes, &implicit())
-        .map_err(|e| fail(&e))?;
     let mut data = Vec::new();
     identifier.write_dataset_with_ts(&mut data, ts).map_err(|e| fail(&e))?;
-    let value = |value_type, data| PDataValue { presentation_context_id: pc.id, value_type, is_last: true, data };
-    association
-        .send(&Pdu::PData {
-            data: vec![value(PDataValueType::Command, command_bytes), value(PDataValueType::Data, data)],
-        })
-        .map_err(|e| fail(&e))
+    let identifier =
+        PDataValue { presentation_context_id: pc.id, value_type: PDataValueType::Data, is_last: true, data };
+    association.send(&Pdu::PData { data: vec![command_value(pc.id, command), identifier] }).map_err(|e| fail(&e))
 }
 
 /// Receives one message: its command and, when it has one, its data set.

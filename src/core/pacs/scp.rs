@@ -15,10 +15,10 @@ use dicom::encoding::TransferSyntaxIndex;
 use dicom::object::InMemDicomObject;
 use dicom::transfer_syntax::TransferSyntaxRegistry;
 use dicom_ul::association::server::AccessControl;
-use dicom_ul::pdu::{AssociationRJServiceUserReason, PDataValue, PDataValueType, Pdu, UserIdentity};
+use dicom_ul::pdu::{AssociationRJServiceUserReason, PDataValueType, Pdu, UserIdentity};
 
 use super::store::{Put, Store, describe};
-use super::text;
+use super::{command_value, implicit, text};
 
 /// The storage SOP classes received (what twinplan opens or makes), and Verification.
 pub const ACCEPTED_CLASSES: [&str; 11] = [
@@ -188,10 +188,7 @@ fn associate(stream: TcpStream, config: &Config, store: &Store, event: &(dyn Fn(
                             if !value.is_last {
                                 continue;
                             }
-                            let command = InMemDicomObject::read_dataset_with_ts(
-                                command_bytes.as_slice(),
-                                &dicom::transfer_syntax::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased(),
-                            );
+                            let command = InMemDicomObject::read_dataset_with_ts(command_bytes.as_slice(), &implicit());
                             command_bytes.clear();
                             let Ok(command) = command else {
                                 event(Event::Failed { caller: caller.clone(), reason: "an unreadable command".into() });
@@ -337,7 +334,7 @@ fn receive(command: &InMemDicomObject, file: &[u8], store: &Store) -> Result<Put
 }
 
 /// The response to `command` (`field`: its response command), with `status`.
-fn response(command: &InMemDicomObject, field: u16, status: u16) -> InMemDicomObject {
+fn response(command: &InMemDicomObject, field: u16, status: u16) -> Vec<DataElement<InMemDicomObject>> {
     let id = command.element(tags::MESSAGE_ID).ok().and_then(|e| e.to_int::<u16>().ok()).unwrap_or(0);
     let mut elements = vec![
         DataElement::new(tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(field)),
@@ -351,25 +348,13 @@ fn response(command: &InMemDicomObject, field: u16, status: u16) -> InMemDicomOb
             elements.push(DataElement::new(tag, VR::UI, PrimitiveValue::from(value)));
         }
     }
-    InMemDicomObject::command_from_element_iter(elements)
+    elements
 }
 
 fn send_command<S: std::io::Read + std::io::Write + dicom_ul::association::CloseSocket>(
     association: &mut dicom_ul::ServerAssociation<S>,
     context: u8,
-    command: InMemDicomObject,
+    command: Vec<DataElement<InMemDicomObject>>,
 ) -> Result<(), ()> {
-    let mut bytes = Vec::new();
-    command
-        .write_dataset_with_ts(&mut bytes, &dicom::transfer_syntax::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased())
-        .map_err(|_| ())?;
-    let pdu = Pdu::PData {
-        data: vec![PDataValue {
-            presentation_context_id: context,
-            value_type: PDataValueType::Command,
-            is_last: true,
-            data: bytes,
-        }],
-    };
-    association.send(&pdu).map_err(|_| ())
+    association.send(&Pdu::PData { data: vec![command_value(context, command)] }).map_err(|_| ())
 }

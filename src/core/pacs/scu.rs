@@ -9,7 +9,7 @@ use dicom::dictionary_std::tags;
 use dicom::object::InMemDicomObject;
 use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
 
-use super::Node;
+use super::{Node, command_value, implicit};
 use crate::core::progress::{Cancelled, Progress};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,18 +29,6 @@ pub enum ScuError {
 const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-fn implicit() -> dicom::transfer_syntax::TransferSyntax {
-    dicom::transfer_syntax::entries::IMPLICIT_VR_LITTLE_ENDIAN.erased()
-}
-
-fn command_bytes(elements: Vec<DataElement<InMemDicomObject>>) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    InMemDicomObject::command_from_element_iter(elements)
-        .write_dataset_with_ts(&mut bytes, &implicit())
-        .expect("a command writes to memory");
-    bytes
-}
 
 /// The status of the response in `pdu`, if it is one.
 fn status_of(pdu: &Pdu) -> Option<u16> {
@@ -64,22 +52,16 @@ pub fn echo(node: &Node, calling: &str) -> Result<(), ScuError> {
         .establish((node.host.as_str(), node.port))
         .map_err(|e| ScuError::Associate { node: name.clone(), error: e.to_string() })?;
     let context = association.presentation_contexts()[0].id;
-    let command = command_bytes(vec![
-        DataElement::new(tags::AFFECTED_SOP_CLASS_UID, VR::UI, PrimitiveValue::from("1.2.840.10008.1.1")),
-        DataElement::new(tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(0x0030u16)),
-        DataElement::new(tags::MESSAGE_ID, VR::US, PrimitiveValue::from(1u16)),
-        DataElement::new(tags::COMMAND_DATA_SET_TYPE, VR::US, PrimitiveValue::from(0x0101u16)),
-    ]);
-    association
-        .send(&Pdu::PData {
-            data: vec![PDataValue {
-                presentation_context_id: context,
-                value_type: PDataValueType::Command,
-                is_last: true,
-                data: command,
-            }],
-        })
-        .map_err(|e| fail(&e))?;
+    let command = command_value(
+        context,
+        vec![
+            DataElement::new(tags::AFFECTED_SOP_CLASS_UID, VR::UI, PrimitiveValue::from("1.2.840.10008.1.1")),
+            DataElement::new(tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(0x0030u16)),
+            DataElement::new(tags::MESSAGE_ID, VR::US, PrimitiveValue::from(1u16)),
+            DataElement::new(tags::COMMAND_DATA_SET_TYPE, VR::US, PrimitiveValue::from(0x0101u16)),
+        ],
+    );
+    association.send(&Pdu::PData { data: vec![command] }).map_err(|e| fail(&e))?;
     let reply = association.receive().map_err(|e| fail(&e))?;
     let _ = association.release();
     match status_of(&reply) {
@@ -197,24 +179,22 @@ pub fn send(files: &[PathBuf], node: &Node, calling: &str, progress: &Progress) 
             object.write_dataset_with_ts(&mut bytes, to).map_err(|e| fail(&e))?;
             bytes
         };
-        let command = command_bytes(vec![
-            DataElement::new(tags::AFFECTED_SOP_CLASS_UID, VR::UI, PrimitiveValue::from(item.sop_class.as_str())),
-            DataElement::new(tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(0x0001u16)),
-            DataElement::new(tags::MESSAGE_ID, VR::US, PrimitiveValue::from((n % 65535 + 1) as u16)),
-            DataElement::new(tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
-            DataElement::new(tags::COMMAND_DATA_SET_TYPE, VR::US, PrimitiveValue::from(0x0000u16)),
-            DataElement::new(tags::AFFECTED_SOP_INSTANCE_UID, VR::UI, PrimitiveValue::from(item.sop_instance.as_str())),
-        ]);
-        association
-            .send(&Pdu::PData {
-                data: vec![PDataValue {
-                    presentation_context_id: pc.id,
-                    value_type: PDataValueType::Command,
-                    is_last: true,
-                    data: command,
-                }],
-            })
-            .map_err(|e| fail(&e))?;
+        let command = command_value(
+            pc.id,
+            vec![
+                DataElement::new(tags::AFFECTED_SOP_CLASS_UID, VR::UI, PrimitiveValue::from(item.sop_class.as_str())),
+                DataElement::new(tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(0x0001u16)),
+                DataElement::new(tags::MESSAGE_ID, VR::US, PrimitiveValue::from((n % 65535 + 1) as u16)),
+                DataElement::new(tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
+                DataElement::new(tags::COMMAND_DATA_SET_TYPE, VR::US, PrimitiveValue::from(0x0000u16)),
+                DataElement::new(
+                    tags::AFFECTED_SOP_INSTANCE_UID,
+                    VR::UI,
+                    PrimitiveValue::from(item.sop_instance.as_str()),
+                ),
+            ],
+        );
+        association.send(&Pdu::PData { data: vec![command] }).map_err(|e| fail(&e))?;
         // The data set in fragments that fit the peer's PDUs.
         let chunk = max_pdu.saturating_sub(12).max(1024);
         let mut parts = data.chunks(chunk).peekable();

@@ -132,9 +132,7 @@ impl Store {
         let path = self.root.join(&relative);
         let io = |e| StoreError::Io { path: path.clone(), error: e };
         std::fs::create_dir_all(path.parent().expect("a file in a folder")).map_err(io)?;
-        let partial = path.with_extension("dcm.partial");
-        std::fs::write(&partial, file).map_err(|e| StoreError::Io { path: partial.clone(), error: e })?;
-        std::fs::rename(&partial, &path).map_err(io)?;
+        crate::core::io::written_whole(&path, |partial| std::fs::write(partial, file).map_err(io), io)?;
         let entry = Entry { path: relative, ..entry.clone() };
         let mut line = serde_json::to_string(&entry).expect("an entry serialises");
         line.push('\n');

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::core::io::written_whole;
 use crate::core::report::raster::Rgb;
 
 /// What `--out` asks for, by its name.
@@ -64,24 +65,13 @@ impl Format {
             return Err(fail(&"no frames"));
         }
         match self {
-            Format::Gif => written_whole(path, |partial| write_gif(frames, partial, self.fps())).map_err(|e| fail(&e)),
-            Format::Mp4 => written_whole(path, |partial| write_mp4(frames, partial, self.fps())).map_err(|e| fail(&e)),
+            Format::Gif => written_whole(path, |partial| write_gif(frames, partial, self.fps()), |e| e.to_string())
+                .map_err(|e| fail(&e)),
+            Format::Mp4 => written_whole(path, |partial| write_mp4(frames, partial, self.fps()), |e| e.to_string())
+                .map_err(|e| fail(&e)),
             Format::Frames => write_frames(frames, path).map_err(|e| fail(&e)),
         }
     }
-}
-
-/// Runs `write` on a file beside `path` and renames it to `path` once complete; removes it on
-/// failure.
-fn written_whole(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), String> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    let result = write(&partial).and_then(|()| std::fs::rename(&partial, path).map_err(|e| e.to_string()));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    result
 }
 
 /// A looping animated GIF.
