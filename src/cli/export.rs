@@ -1,5 +1,6 @@
 //! `twinplan export`: a plan's parts for other tools (markups, CSV, meshes, vessel centrelines,
-//! label map, fused scans on the plan's grid), the 3D scene, or the segments as DICOM SEG.
+//! label map, fused scans on the plan's grid), the 3D scene, or the segments as DICOM SEG or
+//! RT Structure Set.
 
 use std::path::{Path, PathBuf};
 
@@ -19,19 +20,25 @@ pub struct ExportArgs {
     #[command(flatten)]
     scan: ScanArg,
     /// The folder to write the parts into.
-    #[arg(long, required_unless_present_any = ["scene", "seg"])]
+    #[arg(long, required_unless_present_any = ["scene", "seg", "rtstruct"])]
     out: Option<PathBuf>,
     /// Instead, the whole 3D scene as one binary glTF file (F.glb): each shown segment in its
     /// colour and opacity, trajectories as tubes, labels as named nodes; metres, +Y up
     /// (X = left, Y = superior, Z = anterior). F.html: the same in a page that shows it
     /// offline (drag to turn, wheel to zoom).
-    #[arg(long, value_name = "F.glb|F.html", conflicts_with_all = ["out", "seg"])]
+    #[arg(long, value_name = "F.glb|F.html", conflicts_with_all = ["out", "seg", "rtstruct"])]
     scene: Option<PathBuf>,
     /// Instead, the segments as a binary DICOM Segmentation (F.dcm) in the scan's study: each
     /// segment with its SNOMED CT category and type and its colour, each frame referring to the
     /// scan's image it lies on; for the PACS, 3D Slicer, OHIF or radiotherapy planning.
-    #[arg(long, value_name = "F.dcm", conflicts_with_all = ["out", "anonymise"])]
+    #[arg(long, value_name = "F.dcm", conflicts_with_all = ["out", "anonymise", "rtstruct"])]
     seg: Option<PathBuf>,
+    /// Instead, the segments as an RT Structure Set (F.dcm) in the scan's study: on each of the
+    /// scan's slices, each segment's outlines along its voxels' edges (so that filling them
+    /// gives its voxels back exactly), with its name, colour and SNOMED CT code; for
+    /// radiotherapy planning systems and navigation.
+    #[arg(long, value_name = "F.dcm", conflicts_with_all = ["out", "anonymise"])]
+    rtstruct: Option<PathBuf>,
     /// With --scene: decimate the surfaces so that the scene has at most N triangles.
     #[arg(long, value_name = "N", requires = "scene")]
     max_triangles: Option<usize>,
@@ -56,7 +63,10 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         return scene(args, file);
     }
     if let Some(file) = &args.seg {
-        return seg(args, file);
+        return dicom_segments(args, file, false);
+    }
+    if let Some(file) = &args.rtstruct {
+        return dicom_segments(args, file, true);
     }
     let out = args.out.as_deref().expect("clap requires --out without --scene");
     let (mesh_format, ras, anonymise) = (args.mesh_format.as_str(), args.ras, args.anonymise);
@@ -155,23 +165,25 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     Ok(())
 }
 
-/// `--scene F.glb`: the plan's 3D scene as binary glTF, written whole or not at all.
-fn seg(args: &ExportArgs, file: &Path) -> Result<()> {
-    use twinplan::core::dicom::derived::{SegSegment, SourceStudy, write_segmentation};
+/// `--seg F.dcm` or `--rtstruct F.dcm`: the segments as a DICOM object in the scan's study.
+fn dicom_segments(args: &ExportArgs, file: &Path, rtstruct: bool) -> Result<()> {
+    use twinplan::core::dicom::derived::{ExportedSegment, SourceStudy, write_segmentation};
+    use twinplan::core::dicom::rtstruct::write_structure_set;
     use twinplan::core::document::io as plan_io;
+    let option = if rtstruct { "--rtstruct" } else { "--seg" };
     if !file.extension().is_some_and(|e| e.eq_ignore_ascii_case("dcm")) {
-        anyhow::bail!("--seg {}: expected a name ending in .dcm", file.display());
+        anyhow::bail!("{option} {}: expected a name ending in .dcm", file.display());
     }
     let progress = Progress::new();
     let shown = TerminalProgress::start(&progress);
     let opened = plan_io::open_with_scan(&args.plan, args.scan.folder(), &progress)?;
     drop(shown);
     let doc = &opened.doc;
-    let segments: Vec<SegSegment> = doc
+    let segments: Vec<ExportedSegment> = doc
         .segmentation
         .segments
         .iter()
-        .map(|s| SegSegment {
+        .map(|s| ExportedSegment {
             label: s.label,
             name: s.name.clone(),
             category: s.category,
@@ -179,11 +191,17 @@ fn seg(args: &ExportArgs, file: &Path) -> Result<()> {
         })
         .collect();
     for s in doc.segmentation.segments.iter().filter(|s| doc.segmentation.volume_mm3(s.label) == 0.0) {
-        eprintln!("warning: {} has no voxels: left out of the segmentation", s.name);
+        eprintln!("warning: {} has no voxels: left out", s.name);
     }
     let source = SourceStudy::of(&opened.loaded.series)?;
-    let frames = write_segmentation(&doc.segmentation.labels, &segments, &opened.loaded.series, &source, file)?;
-    println!("wrote {} (DICOM Segmentation, {frames} frames)", file.display());
+    let (labels, series) = (&doc.segmentation.labels, &opened.loaded.series);
+    if rtstruct {
+        let contours = write_structure_set(labels, &segments, series, &source, file)?;
+        println!("wrote {} (RT Structure Set, {contours} contours)", file.display());
+    } else {
+        let frames = write_segmentation(labels, &segments, series, &source, file)?;
+        println!("wrote {} (DICOM Segmentation, {frames} frames)", file.display());
+    }
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use dicom::object::InMemDicomObject;
 
 use super::error::{DicomError, Result};
 use super::series::Series;
-use super::write::{ds, item, put, put_seq, uid_from_name, write};
+use super::write::{ds, item, put, put_seq, uid_from_name, write_in};
 use crate::core::segmentation::{Category, LabelMap};
 
 /// What a derived object takes from the scan it was made from.
@@ -18,11 +18,13 @@ pub struct SourceStudy {
     /// The patient and study attributes (and the character set they are written in) as the
     /// scan's first file has them.
     copied: Vec<DataElement<InMemDicomObject>>,
+    /// The scan's study, which a structure set refers to.
+    pub(super) study_uid: String,
     /// The scan's series, for a unique seed of new UIDs.
     series_uid: String,
     /// The scan's frame of reference and SOP class, which a segmentation refers to.
-    frame_of_reference_uid: String,
-    sop_class_uid: String,
+    pub(super) frame_of_reference_uid: String,
+    pub(super) sop_class_uid: String,
 }
 
 /// The patient and general study modules, copied as they are; the type 2 ones the scan lacks
@@ -67,11 +69,12 @@ impl SourceStudy {
         let text = |tag| {
             object.element(tag).ok().and_then(|e| e.to_str().ok()).map(|s| s.trim_end_matches('\0').trim().to_owned())
         };
-        if text(tags::STUDY_INSTANCE_UID).is_none_or(|s| s.is_empty()) {
+        let Some(study_uid) = text(tags::STUDY_INSTANCE_UID).filter(|s| !s.is_empty()) else {
             return Err(DicomError::invalid(first, "the scan has no Study Instance UID to file the object under"));
-        }
+        };
         Ok(SourceStudy {
             copied,
+            study_uid,
             series_uid: series.series_uid.clone(),
             frame_of_reference_uid: text(tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
             sop_class_uid: text(tags::SOP_CLASS_UID).unwrap_or_default(),
@@ -79,13 +82,18 @@ impl SourceStudy {
     }
 
     /// A new UID for something made now from this scan (`what`: "series", "instance").
-    fn new_uid(&self, what: &str) -> String {
+    pub(super) fn new_uid(&self, what: &str) -> String {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         uid_from_name(&format!("{}/{what}/{nanos}/{}", self.series_uid, std::process::id()))
     }
 
     /// The copied attributes, the SOP common module and a new series of `modality` made now.
-    fn start(&self, sop_class: &str, modality: &str, series_description: &str) -> (InMemDicomObject, String) {
+    pub(super) fn start(
+        &self,
+        sop_class: &str,
+        modality: &str,
+        series_description: &str,
+    ) -> (InMemDicomObject, String) {
         let mut obj = InMemDicomObject::new_empty();
         for e in &self.copied {
             obj.put(e.clone());
@@ -131,17 +139,29 @@ pub fn write_encapsulated_pdf(pdf: &[u8], source: &SourceStudy, title: &str, pat
     write_whole(obj, uids::ENCAPSULATED_PDF_STORAGE, &sop_uid, path)
 }
 
-/// Writes the object beside `path` and renames it there once complete.
+/// Writes the object beside `path` in explicit VR little endian and renames it there once
+/// complete.
 fn write_whole(obj: InMemDicomObject, sop_class: &str, sop_uid: &str, path: &Path) -> Result<()> {
+    write_whole_in(uids::EXPLICIT_VR_LITTLE_ENDIAN, obj, sop_class, sop_uid, path)
+}
+
+/// [`write_whole`] in a given native transfer syntax.
+pub(super) fn write_whole_in(
+    transfer_syntax: &str,
+    obj: InMemDicomObject,
+    sop_class: &str,
+    sop_uid: &str,
+    path: &Path,
+) -> Result<()> {
     crate::core::io::written_whole(
         path,
-        |partial| write(obj, sop_class, sop_uid, partial),
+        |partial| write_in(transfer_syntax, obj, sop_class, sop_uid, partial),
         |e| DicomError::Io { path: path.to_owned(), error: e },
     )
 }
 
-/// A segment as a DICOM Segmentation lists it.
-pub struct SegSegment {
+/// A segment as a DICOM Segmentation or RT Structure Set lists it.
+pub struct ExportedSegment {
     pub label: u16,
     pub name: String,
     pub category: Category,
@@ -154,7 +174,7 @@ type Code = (&'static str, &'static str, &'static str);
 
 /// The SNOMED CT codes of a category: segmented property category (DICOM CID 7150) and type
 /// (CID 7151), as pydicom's code dictionary names them.
-fn codes(category: Category) -> (Code, Code) {
+pub(super) fn codes(category: Category) -> (Code, Code) {
     const ANATOMY: Code = ("91723000", "SCT", "Anatomical Structure");
     const TISSUE: Code = ("85756007", "SCT", "Tissue");
     match category {
@@ -177,7 +197,7 @@ pub(crate) fn category_of(type_code: &str) -> Category {
     Category::ALL.into_iter().find(|c| *c != Category::Other && codes(*c).1.0 == type_code).unwrap_or(Category::Other)
 }
 
-fn code_item((value, scheme, meaning): Code) -> InMemDicomObject {
+pub(super) fn code_item((value, scheme, meaning): Code) -> InMemDicomObject {
     item(|o| {
         put(o, tags::CODE_VALUE, VR::SH, value);
         put(o, tags::CODING_SCHEME_DESIGNATOR, VR::SH, scheme);
@@ -227,6 +247,23 @@ pub(crate) fn srgb_of_dicom_lab(lab: [u16; 3]) -> [u8; 3] {
     })
 }
 
+/// Refuses a label map that does not lie on the scan's own images: one on another grid, or on a
+/// scan resampled on loading (whose slices are not the images an object must refer to).
+pub(super) fn on_the_scans_images(labels: &LabelMap, series: &Series, path: &Path) -> Result<()> {
+    let refuse = |what: &str| DicomError::Unsupported { path: path.to_owned(), what: what.to_owned() };
+    if series.resample.is_some() {
+        return Err(refuse(
+            "segments of a scan resampled on loading (missing or unevenly spaced slices): they would not lie on the \
+             scan's images",
+        ));
+    }
+    let g = &series.grid;
+    if labels.grid.dims != g.dims || (labels.grid.patient_from_voxel - g.patient_from_voxel).abs().max() > 1e-3 {
+        return Err(refuse("segments whose label map is not on the scan's grid"));
+    }
+    Ok(())
+}
+
 /// Writes the segments' voxels as a binary DICOM Segmentation in the scan's study: one frame per
 /// segment and slice that holds any of it, on the scan's own slices (each frame referring to
 /// the image it was made from), each segment with its SNOMED CT category and type and its
@@ -235,28 +272,20 @@ pub(crate) fn srgb_of_dicom_lab(lab: [u16; 3]) -> [u8; 3] {
 /// slices are the images the frames refer to).
 pub fn write_segmentation(
     labels: &LabelMap,
-    segments: &[SegSegment],
+    segments: &[ExportedSegment],
     series: &Series,
     source: &SourceStudy,
     path: &Path,
 ) -> Result<usize> {
     let refuse = |what: &str| DicomError::Unsupported { path: path.to_owned(), what: what.to_owned() };
-    if series.resample.is_some() {
-        return Err(refuse(
-            "a segmentation of a scan resampled on loading (missing or unevenly spaced slices): its frames would not \
-             lie on the scan's images",
-        ));
-    }
+    on_the_scans_images(labels, series, path)?;
     let g = &series.grid;
-    if labels.grid.dims != g.dims || (labels.grid.patient_from_voxel - g.patient_from_voxel).abs().max() > 1e-3 {
-        return Err(refuse("a segmentation whose label map is not on the scan's grid"));
-    }
     let [nx, ny, nz] = g.dims;
     let plane = nx * ny;
     // (segment number, slice) of every frame, and the frames' bits, packed across frames.
     let mut frames: Vec<(u16, usize)> = Vec::new();
     let mut bits: Vec<u8> = Vec::new();
-    let mut written: Vec<&SegSegment> = Vec::new();
+    let mut written: Vec<&ExportedSegment> = Vec::new();
     let mut nbits = 0usize;
     for seg in segments {
         let number = written.len() as u16 + 1;

@@ -1,5 +1,7 @@
-//! Reading an RT Structure Set (the contours a radiotherapy planning system or 3D Slicer draws)
-//! onto a scan's grid: each ROI's closed planar contours filled slice by slice, a voxel inside
+//! RT Structure Sets, the contours a radiotherapy planning system or 3D Slicer draws. Writing:
+//! each segment's outlines on each of the scan's slices, traced along the pixels' edges so that
+//! any reader filling them by their centres gets the segment's voxels back. Reading, onto a
+//! scan's grid: each ROI's closed planar contours filled slice by slice, a voxel inside
 //! when its centre is (even-odd rule, so a contour inside another is a hole and several
 //! contours on one slice are several islands) or lies on a contour (contours traced through
 //! the centres of a mask's border pixels, as most tools write them, keep those pixels: the
@@ -7,12 +9,19 @@
 
 use std::path::Path;
 
-use dicom::dictionary_std::tags;
+use dicom::core::{PrimitiveValue, VR};
+use dicom::dictionary_std::{tags, uids};
 use dicom::object::InMemDicomObject;
 use nalgebra::Point3;
 
+use super::derived::{
+    ExportedSegment, SourceStudy, category_of, code_item, codes, on_the_scans_images, write_whole_in,
+};
 use super::error::{DicomError, Result};
-use crate::core::segmentation::Category;
+use super::series::Series;
+use super::write::{ds, item, put, put_seq};
+use crate::core::segmentation::outlines::outlines;
+use crate::core::segmentation::{Category, LabelMap};
 use crate::core::volume::Grid;
 
 const RT_STRUCTURE_SET: &str = "1.2.840.10008.5.1.4.1.1.481.3";
@@ -46,11 +55,23 @@ pub fn rasterise(path: &Path, grid: &Grid) -> Result<(Vec<Roi>, Vec<u16>, Vec<St
     let bad = |detail: String| DicomError::invalid(path, detail);
     let file = dicom::object::open_file(path).map_err(|e| bad(e.to_string()))?;
     let o: &InMemDicomObject = &file;
-    let kinds: Vec<(u16, String)> = items(o, tags::RTROI_OBSERVATIONS_SEQUENCE)
+    // Each ROI's category: from its SNOMED CT code where the file gives one (twinplan does),
+    // else targets are the treated volumes and everything else is drawn as it is.
+    let kinds: Vec<(u16, Category)> = items(o, tags::RTROI_OBSERVATIONS_SEQUENCE)
         .iter()
         .filter_map(|i| {
-            let kind = i.element(tags::RTROI_INTERPRETED_TYPE).ok()?.to_str().ok()?.trim().to_owned();
-            Some((int(i, tags::REFERENCED_ROI_NUMBER)?, kind))
+            let text = |o: &InMemDicomObject, tag| {
+                o.element(tag).ok().and_then(|e| e.to_str().ok()).map(|s| s.trim().to_owned()).unwrap_or_default()
+            };
+            let code = items(i, tags::RTROI_IDENTIFICATION_CODE_SEQUENCE).first().map(|c| text(c, tags::CODE_VALUE));
+            let category = match code {
+                Some(code) => category_of(&code),
+                None if ["GTV", "CTV", "PTV"].contains(&text(i, tags::RTROI_INTERPRETED_TYPE).as_str()) => {
+                    Category::Target
+                }
+                None => Category::Other,
+            };
+            Some((int(i, tags::REFERENCED_ROI_NUMBER)?, category))
         })
         .collect();
     let mut rois: Vec<Roi> = items(o, tags::STRUCTURE_SET_ROI_SEQUENCE)
@@ -58,12 +79,10 @@ pub fn rasterise(path: &Path, grid: &Grid) -> Result<(Vec<Roi>, Vec<u16>, Vec<St
         .filter_map(|i| {
             let number = int(i, tags::ROI_NUMBER)?;
             let name = i.element(tags::ROI_NAME).ok().and_then(|e| e.to_str().ok()).map(|s| s.trim().to_owned());
-            let kind = kinds.iter().find(|k| k.0 == number).map(|k| k.1.as_str()).unwrap_or("");
             Some(Roi {
                 number,
                 name: name.filter(|n| !n.is_empty()).unwrap_or_else(|| format!("ROI {number}")),
-                // Targets are the treated volumes; everything else is drawn as it is.
-                category: if ["GTV", "CTV", "PTV"].contains(&kind) { Category::Target } else { Category::Other },
+                category: kinds.iter().find(|k| k.0 == number).map_or(Category::Other, |k| k.1),
                 colour: None,
             })
         })
@@ -165,6 +184,156 @@ fn fill(contours: &[Vec<(f64, f64)>], nx: usize, ny: usize, mut set: impl FnMut(
             }
         }
     }
+}
+
+/// Writes the segments as an RT Structure Set in the scan's study: each segment with voxels an
+/// ROI with its name, colour, interpreted type and SNOMED CT code, and on each of the scan's
+/// slices that holds it, its outlines along the pixels' edges as closed planar contours (a hole
+/// is a contour inside another), each referring to the image it lies on. Written in implicit VR
+/// (a long contour's coordinates do not fit explicit VR's 64 kB value length). Returns the
+/// number of contours.
+pub fn write_structure_set(
+    labels: &LabelMap,
+    segments: &[ExportedSegment],
+    series: &Series,
+    source: &SourceStudy,
+    path: &Path,
+) -> Result<usize> {
+    on_the_scans_images(labels, series, path)?;
+    let g = &series.grid;
+    let [nx, ny, nz] = g.dims;
+    let plane = nx * ny;
+    let image = |k: usize| {
+        let s = &series.slices[k];
+        item(|o| {
+            put(o, tags::REFERENCED_SOP_CLASS_UID, VR::UI, source.sop_class_uid.as_str());
+            put(o, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, s.sop_instance_uid.as_str());
+            if s.frames_in_file > 1 {
+                put(o, tags::REFERENCED_FRAME_NUMBER, VR::IS, (s.frame + 1).to_string().as_str());
+            }
+        })
+    };
+    let mut rois: Vec<(&ExportedSegment, Vec<InMemDicomObject>)> = Vec::new();
+    for seg in segments {
+        let mut contours = Vec::new();
+        for k in 0..nz {
+            let slice = &labels.labels[k * plane..(k + 1) * plane];
+            if !slice.contains(&seg.label) {
+                continue;
+            }
+            for outline in outlines(nx, ny, |i, j| slice[j * nx + i] == seg.label) {
+                let xyz: Vec<f64> = outline
+                    .iter()
+                    .flat_map(|&(a, b)| {
+                        let p = g.patient_point(Point3::new(a as f64 - 0.5, b as f64 - 0.5, k as f64));
+                        [p.x, p.y, p.z]
+                    })
+                    .collect();
+                contours.push(item(|c| {
+                    put_seq(c, tags::CONTOUR_IMAGE_SEQUENCE, vec![image(k)]);
+                    put(c, tags::CONTOUR_GEOMETRIC_TYPE, VR::CS, "CLOSED_PLANAR");
+                    put(c, tags::NUMBER_OF_CONTOUR_POINTS, VR::IS, outline.len().to_string().as_str());
+                    put(c, tags::CONTOUR_DATA, VR::DS, ds(&xyz).as_str());
+                }));
+            }
+        }
+        if !contours.is_empty() {
+            rois.push((seg, contours));
+        }
+    }
+    if rois.is_empty() {
+        return Err(DicomError::Unsupported {
+            path: path.to_owned(),
+            what: "a structure set of a plan whose segments are all empty".into(),
+        });
+    }
+    let count = rois.iter().map(|r| r.1.len()).sum();
+
+    let (mut obj, sop_uid) = source.start(uids::RT_STRUCTURE_SET_STORAGE, "RTSTRUCT", "twinplan structures");
+    put(&mut obj, tags::OPERATORS_NAME, VR::PN, PrimitiveValue::Empty);
+    put(&mut obj, tags::STRUCTURE_SET_LABEL, VR::SH, "twinplan");
+    put(&mut obj, tags::STRUCTURE_SET_NAME, VR::LO, "Segments of a twinplan surgical plan");
+    // Made now: the content date and time, which this IOD names the structure set's.
+    for (from, to, vr) in
+        [(tags::CONTENT_DATE, tags::STRUCTURE_SET_DATE, VR::DA), (tags::CONTENT_TIME, tags::STRUCTURE_SET_TIME, VR::TM)]
+    {
+        if let Ok(e) = obj.take_element(from) {
+            obj.put(dicom::core::DataElement::new(to, vr, e.into_value()));
+        }
+    }
+    put(&mut obj, tags::FRAME_OF_REFERENCE_UID, VR::UI, source.frame_of_reference_uid.as_str());
+    put(&mut obj, tags::POSITION_REFERENCE_INDICATOR, VR::LO, PrimitiveValue::Empty);
+    let frame_of_reference = source.frame_of_reference_uid.as_str();
+    // Every image of the scan, under its series, study and frame of reference.
+    let mut images: Vec<usize> = (0..series.slices.len()).collect();
+    images.dedup_by_key(|k| &series.slices[*k].sop_instance_uid);
+    let series_item = item(|o| {
+        put(o, tags::SERIES_INSTANCE_UID, VR::UI, series.series_uid.as_str());
+        put_seq(o, tags::CONTOUR_IMAGE_SEQUENCE, images.iter().map(|&k| image(k)).collect());
+    });
+    let study_item = item(|o| {
+        // The Study Component Management SOP class, as structure sets conventionally name it.
+        put(o, tags::REFERENCED_SOP_CLASS_UID, VR::UI, "1.2.840.10008.3.1.2.3.1");
+        put(o, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, source.study_uid.as_str());
+        put_seq(o, tags::RT_REFERENCED_SERIES_SEQUENCE, vec![series_item]);
+    });
+    put_seq(
+        &mut obj,
+        tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE,
+        vec![item(|o| {
+            put(o, tags::FRAME_OF_REFERENCE_UID, VR::UI, frame_of_reference);
+            put_seq(o, tags::RT_REFERENCED_STUDY_SEQUENCE, vec![study_item]);
+        })],
+    );
+    let number = |n: usize| (n as u16 + 1).to_string();
+    put_seq(
+        &mut obj,
+        tags::STRUCTURE_SET_ROI_SEQUENCE,
+        rois.iter()
+            .enumerate()
+            .map(|(n, (seg, _))| {
+                item(|o| {
+                    put(o, tags::ROI_NUMBER, VR::IS, number(n).as_str());
+                    put(o, tags::REFERENCED_FRAME_OF_REFERENCE_UID, VR::UI, frame_of_reference);
+                    put(o, tags::ROI_NAME, VR::LO, seg.name.as_str());
+                    put(o, tags::ROI_GENERATION_ALGORITHM, VR::CS, "SEMIAUTOMATIC");
+                })
+            })
+            .collect(),
+    );
+    let written: Vec<&ExportedSegment> = rois.iter().map(|r| r.0).collect();
+    let mut contour_items = Vec::new();
+    for (n, (seg, contours)) in rois.into_iter().enumerate() {
+        let [r, g, b] = seg.colour;
+        contour_items.push(item(|o| {
+            put(o, tags::ROI_DISPLAY_COLOR, VR::IS, format!("{r}\\{g}\\{b}").as_str());
+            put_seq(o, tags::CONTOUR_SEQUENCE, contours);
+            put(o, tags::REFERENCED_ROI_NUMBER, VR::IS, number(n).as_str());
+        }));
+    }
+    let observations = written
+        .iter()
+        .enumerate()
+        .map(|(n, seg)| {
+            item(|o| {
+                put(o, tags::OBSERVATION_NUMBER, VR::IS, number(n).as_str());
+                put(o, tags::REFERENCED_ROI_NUMBER, VR::IS, number(n).as_str());
+                // A target is the volume to be treated; the rest is anatomy.
+                let kind = match seg.category {
+                    Category::Target => "GTV",
+                    Category::Other => "",
+                    _ => "ORGAN",
+                };
+                put(o, tags::RTROI_INTERPRETED_TYPE, VR::CS, kind);
+                put(o, tags::ROI_INTERPRETER, VR::PN, PrimitiveValue::Empty);
+                put_seq(o, tags::RTROI_IDENTIFICATION_CODE_SEQUENCE, vec![code_item(codes(seg.category).1)]);
+            })
+        })
+        .collect();
+    put_seq(&mut obj, tags::ROI_CONTOUR_SEQUENCE, contour_items);
+    put_seq(&mut obj, tags::RTROI_OBSERVATIONS_SEQUENCE, observations);
+    write_whole_in(uids::IMPLICIT_VR_LITTLE_ENDIAN, obj, uids::RT_STRUCTURE_SET_STORAGE, &sop_uid, path)?;
+    Ok(count)
 }
 
 #[cfg(test)]

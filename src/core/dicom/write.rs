@@ -72,8 +72,20 @@ pub(super) fn item(f: impl FnOnce(&mut InMemDicomObject)) -> InMemDicomObject {
 
 /// Writes a DICOM file in explicit VR little endian with its file meta information.
 pub(super) fn write(obj: InMemDicomObject, sop_class: &str, sop_uid: &str, path: &Path) -> Result<()> {
+    write_in(uids::EXPLICIT_VR_LITTLE_ENDIAN, obj, sop_class, sop_uid, path)
+}
+
+/// Writes a DICOM file in a native transfer syntax (explicit or implicit VR little endian)
+/// with its file meta information.
+pub(super) fn write_in(
+    transfer_syntax: &str,
+    obj: InMemDicomObject,
+    sop_class: &str,
+    sop_uid: &str,
+    path: &Path,
+) -> Result<()> {
     let meta = FileMetaTableBuilder::new()
-        .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+        .transfer_syntax(transfer_syntax)
         .media_storage_sop_class_uid(sop_class)
         .media_storage_sop_instance_uid(sop_uid)
         .implementation_class_uid(uid_from_name("twinplan implementation"))

@@ -5,6 +5,7 @@ pub mod components;
 mod labelmap;
 pub mod mask;
 pub mod morphology;
+pub mod outlines;
 pub mod step_text;
 
 use std::path::PathBuf;
