@@ -192,6 +192,59 @@ print(json.dumps(out))
     assert!(err.contains("expected a name ending in .dcm"), "{err}");
 }
 
+/// `export --seg F.dcm` read by dcmqi's `segimage2itkimage`, the converter behind 3D Slicer's
+/// DICOM SEG import: each segment comes out with its label, SNOMED CT type and colour, and its
+/// voxels (read with nibabel, placed by the file's affine, RAS turned to LPS) are the plan's:
+/// the same count, at the same centre within 0.01 mm.
+#[test]
+fn a_seg_is_read_by_dcmqi_as_3d_slicer_imports_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
+    let seg = tmp.path().join("segments.dcm");
+    assert_eq!(twinplan(&["export", plan.to_str().unwrap(), "--seg", seg.to_str().unwrap()]).0, 0);
+    let out = tmp.path().join("dcmqi");
+    std::fs::create_dir(&out).unwrap();
+    let run = std::process::Command::new(venv().join("bin/segimage2itkimage"))
+        .args(["--inputDICOM", seg.to_str().unwrap(), "--outputDirectory", out.to_str().unwrap()])
+        .args(["--outputType", "nifti"])
+        .output()
+        .expect("dcmqi's segimage2itkimage (see .ci/install-deps)");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let read = python(
+        r#"
+import sys, json, numpy as np, nibabel
+meta = json.load(open(sys.argv[1] + '/meta.json'))
+out = []
+for [s] in meta['segmentAttributes']:
+    image = nibabel.load('%s/%d.nii.gz' % (sys.argv[1], s['labelID']))
+    ijk = np.argwhere(np.asanyarray(image.dataobj) > 0)
+    xyz = (image.affine[:3, :3] @ ijk.T).T + image.affine[:3, 3]
+    xyz[:, :2] *= -1
+    out.append({'label': s['SegmentLabel'], 'type': s['SegmentedPropertyTypeCodeSequence']['CodeValue'],
+                'rgb': s['recommendedDisplayRGBValue'], 'voxels': len(ijk), 'centre': xyz.mean(axis=0).tolist()})
+print(json.dumps(out))
+"#,
+        &[&out],
+    );
+    let read: Vec<serde_json::Value> = serde_json::from_str(&read).unwrap();
+    let doc = twinplan::core::document::io::open(&plan, &Default::default()).unwrap().doc;
+    let expected: Vec<(String, usize, [f64; 3])> = voxels_by_name(&doc).into_iter().filter(|v| v.1 > 0).collect();
+    assert_eq!(read.len(), expected.len(), "{read:?}");
+    for (got, (name, voxels, centre)) in read.iter().zip(&expected) {
+        assert_eq!(got["label"], name.as_str());
+        assert_eq!(got["voxels"].as_u64().unwrap(), *voxels as u64, "{name}");
+        let c: Vec<f64> = got["centre"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let off = (0..3).map(|a| (c[a] - centre[a]).powi(2)).sum::<f64>().sqrt();
+        let segment = doc.segmentation.segments.iter().find(|s| &s.name == name).unwrap();
+        let colour = doc.display_of(segment.label).color;
+        let rgb: Vec<u8> = got["rgb"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+        eprintln!("dcmqi: {name}: {voxels} voxels, centre {off:.4} mm from the plan's, type {}, {rgb:?}", got["type"]);
+        assert!(off < 0.01, "{name}: {c:?} against {centre:?}");
+        assert!((0..3).all(|k| rgb[k].abs_diff(colour[k]) <= 1), "{name}: {rgb:?} against {colour:?}");
+    }
+    assert_eq!(read.iter().find(|g| g["label"] == "Optic nerves").unwrap()["type"], "91728009");
+}
+
 /// Python for the scripts that draw masks on a DICOM image: `plane_points(d)`, each pixel's
 /// centre in LPS mm from the image's position, orientation and spacing.
 const PLANE_POINTS: &str = r#"
