@@ -190,6 +190,35 @@ fn a_bad_folder_shows_the_error_and_no_scene() {
     assert!(bone < 0.001, "no scan, no slices ({bone})");
 }
 
+/// A corrupt settings file: the workstation starts all the same, on the defaults, keeps the
+/// file aside as settings.toml.bad, writes the defaults in its place, says so in orange in the
+/// status bar (none there without the notice), and remembers the plan it opened as the first
+/// recent file.
+#[test]
+fn a_corrupt_settings_file_gives_the_defaults_a_notice_and_keeps_the_recent_plan() {
+    use twinplan::core::settings::Settings;
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = tmp.path().join("settings.toml");
+    std::fs::write(&settings, "instrument = [[[ not toml").unwrap();
+    let env = [("TWINPLAN_SETTINGS", settings.to_str().unwrap())];
+    let Some(shot) = screenshot_with(&[], &env, &tmp.path().join("settings.png")) else { return };
+    assert!(tmp.path().join("settings.toml.bad").is_file());
+    let (kept, notice) = Settings::load(&settings);
+    assert_eq!(notice, None, "the defaults were written back");
+    let plan =
+        std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).unwrap().join("sample_scans/phantom/phantom.twinplan.json");
+    assert_eq!(kept.recent, vec![plan]);
+    // (The side panel's width is what its contents need, at least the default.)
+    assert!(kept.layout.side_panel_width >= Settings::default().layout.side_panel_width);
+    assert_eq!(Settings { recent: Vec::new(), layout: Default::default(), ..kept }, Settings::default());
+    let orange = |[r, g, b]: [i32; 3]| r > 200 && (130..210).contains(&g) && b < 90;
+    let warned = shot.fraction(0.3, 0.985, 0.85, 1.0, orange);
+    let Some(plain) = screenshot(&[], &tmp.path().join("plain.png")) else { return };
+    let quiet = plain.fraction(0.3, 0.985, 0.85, 1.0, orange);
+    eprintln!("orange in the status bar: {warned:.4} with the notice, {quiet:.4} without");
+    assert!(warned > 0.01 && quiet < 0.001, "{warned} {quiet}");
+}
+
 /// The bundled plan's MR fused in the slices as a colour overlay: the head in the slice views
 /// takes the hot map's orange and yellow over the grey CT (a quarter of the slice column in a run
 /// on 2026-11-30; under 0.4% with the plan's scan alone, its yellow nerves and red vessels).

@@ -19,6 +19,7 @@ mod redraw;
 mod scene;
 mod screenshot;
 mod sets;
+pub mod settings;
 mod slices;
 pub mod studies;
 mod study;
@@ -66,6 +67,7 @@ pub fn plugin(app: &mut App) {
         notices::plugin,
         sets::plugin,
         studies::plugin,
+        settings::plugin,
     ));
 }
 
@@ -84,11 +86,15 @@ fn shaders(app: &mut App) {
 /// Opens the workstation window and runs until it is closed.
 pub fn run(path: Option<PathBuf>) -> ExitCode {
     let path = path.unwrap_or_else(sample_scan);
+    // Screenshots are made at the default size and leave the user's settings alone.
+    let prefs = settings::Prefs::load(std::env::var_os("TWINPLAN_SCREENSHOT").is_some());
+    let layout = prefs.settings.layout;
     let mut app = App::new();
+    app.insert_resource(prefs);
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
         primary_window: Some(Window {
             title: "twinplan".into(),
-            resolution: WindowResolution::new(1600, 1000),
+            resolution: WindowResolution::new(layout.width.round() as u32, layout.height.round() as u32),
             ..default()
         }),
         ..default()

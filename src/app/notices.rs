@@ -1,6 +1,6 @@
 //! What the user must be told, kept in one place: anything may write a notice, and the panels
 //! show them (a failure in a dialog until it is dismissed; autosave trouble and the last thing
-//! done in the status bar; why an entry search could not run in the Plan panel).
+//! done, and settings trouble, in the status bar; why an entry search could not run in the Plan panel).
 
 use bevy::prelude::*;
 
@@ -10,6 +10,8 @@ pub struct Notices {
     pub error: Option<String>,
     /// Autosave cannot keep the work for crash recovery.
     pub autosave: Option<String>,
+    /// The settings file was unreadable or could not be written.
+    pub settings: Option<String>,
     /// Why the last entry search could not run.
     pub search: Option<String>,
     /// The last thing done the user should know of ("Saved ...").

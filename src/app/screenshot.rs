@@ -4,8 +4,9 @@
 //! scan of that name in the capture, and `TWINPLAN_SCREENSHOT_FUSION=MODE` (alone, blend,
 //! checkerboard, colour overlay) says how; `TWINPLAN_SCREENSHOT_TOOL=NAME` chooses a tool (as the
 //! Tools panel names it) first, `TWINPLAN_SCREENSHOT_NAMES=1` shows the segments' names,
-//! `TWINPLAN_SCREENSHOT_STUDIES=1` opens the study browser and `TWINPLAN_SCREENSHOT_PRESENT=1`
-//! starts presenting (at the first saved view's slide). It
+//! `TWINPLAN_SCREENSHOT_STUDIES=1` opens the study browser, `TWINPLAN_SCREENSHOT_DIALOG=settings`
+//! (or `about`, `shortcuts`) that window, and `TWINPLAN_SCREENSHOT_PRESENT=1` starts presenting
+//! (at the first saved view's slide). It
 //! logs how long each phase took and the frame times while loading and while the 3D view orbits
 //! (benches/frames.rs reads these lines).
 
@@ -22,7 +23,7 @@ use super::meshes::SegmentMeshes;
 use super::scene::Orbit;
 use super::study::{FusionMode, FusionView, Study};
 use super::tasks::Jobs;
-use super::tools::{Tool, Tools};
+use super::tools::{Dialog, Tool, Tools};
 
 #[derive(Resource)]
 struct Target {
@@ -182,7 +183,13 @@ pub(super) fn plugin(app: &mut App) {
             .unwrap_or_default();
         let show_names = std::env::var_os("TWINPLAN_SCREENSHOT_NAMES").is_some();
         let show_studies = std::env::var_os("TWINPLAN_SCREENSHOT_STUDIES").is_some();
-        app.insert_resource(Tools { tool, show_names, show_studies, ..Tools::default() });
+        let dialog = std::env::var("TWINPLAN_SCREENSHOT_DIALOG").ok().and_then(|d| match d.as_str() {
+            "settings" => Some(Dialog::Settings),
+            "about" => Some(Dialog::About),
+            "shortcuts" => Some(Dialog::Shortcuts),
+            _ => None,
+        });
+        app.insert_resource(Tools { tool, show_names, show_studies, dialog, ..Tools::default() });
         if std::env::var_os("TWINPLAN_SCREENSHOT_PRESENT").is_some() {
             let mut presenting = super::presentation::Presentation::default();
             presenting.slide = Some(0);

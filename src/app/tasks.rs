@@ -378,6 +378,7 @@ fn poll_jobs(
     mut doc: ResMut<Doc>,
     mut notices: ResMut<Notices>,
     mut edits: MessageWriter<Edit>,
+    mut prefs: ResMut<super::settings::Prefs>,
 ) {
     if let Some(result) = jobs.save.as_mut().and_then(Job::poll) {
         jobs.save = None;
@@ -386,6 +387,7 @@ fn poll_jobs(
                 // The plan now lives there, with its label map beside it.
                 doc.doc.label_map = saved.label_map;
                 notices.done = Some(format!("Saved {}", path.display()));
+                prefs.settings.remember(&path);
                 doc.path = Some(path);
             }
             Err(JobError::Cancelled) => {}
@@ -506,6 +508,10 @@ fn poll_jobs(
                 job.cancel();
             }
             jobs.edit_places = None;
+            // File > Open recent lists the plan, or the scan opened without one.
+            if let Some(opened) = r.plan_path.as_deref().or(study.source.as_deref()) {
+                prefs.settings.remember(opened);
+            }
             doc.replace(r.doc, r.plan_path);
         }
         // Either way the current study stays as it was.

@@ -95,6 +95,8 @@ pub struct Tools {
     pub show_diagnostics: bool,
     /// The study browser window (File > Studies).
     pub show_studies: bool,
+    /// The Settings, About or Keyboard shortcuts window, when open.
+    pub dialog: Option<Dialog>,
     /// Each shown segment's name in the 3D view.
     pub show_names: bool,
     /// The trajectory the plan panel and the placing tools work on (index into the plan's).
@@ -115,6 +117,14 @@ pub struct Tools {
     /// The Label tool's text for the next label, and the label its clicks move instead.
     pub label_text: String,
     pub moving_label: Option<usize>,
+}
+
+/// The windows of the Edit and Help menus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialog {
+    Settings,
+    About,
+    Shortcuts,
 }
 
 /// Landmark pairs being picked for one fused scan: each pair a point in the plan's scan (LPS mm)
@@ -181,6 +191,7 @@ impl Default for Tools {
             measure: Vec::new(),
             show_diagnostics: false,
             show_studies: false,
+            dialog: None,
             show_names: false,
             trajectory: None,
             search: SearchSettings::default(),

@@ -12,6 +12,7 @@ pub mod registration;
 pub mod report;
 pub mod scene;
 pub mod segmentation;
+pub mod settings;
 pub mod stereotaxy;
 pub mod vessels;
 pub mod volume;

@@ -3,6 +3,7 @@
 
 mod name_edit;
 mod plan_panel;
+mod preferences;
 mod rehearsal;
 
 mod segments;
@@ -53,6 +54,7 @@ fn panels(
     mut apply: MessageWriter<Intent>,
     mut fusion_view: ResMut<FusionView>,
     mut presentation: ResMut<super::presentation::Presentation>,
+    mut prefs: ResMut<super::settings::Prefs>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     let mut root = egui::Ui::new(
@@ -64,33 +66,45 @@ fn panels(
     let mut tools = state.p0().clone();
     let mut orbit = state.p1().clone();
     let mut fusion = *fusion_view;
+    let mut settings = prefs.settings.clone();
+    let coordinates = settings.coordinates;
     let mut present = false;
     if presentation.presenting() {
         present_keys(ctx, &doc, &mut presentation, &orbit, &mut requests);
     }
     let presenting = presentation.presenting();
     if !presenting {
-        egui::Panel::top("menu").show(ui, |ui| menu(ui, &doc, &mut tools, &mut present, &mut requests));
+        egui::Panel::top("menu").show(ui, |ui| menu(ui, &doc, &settings, &mut tools, &mut present, &mut requests));
     }
     if !presenting {
         egui::Panel::bottom("status")
             .show(ui, |ui| status::status_ui(ui, &jobs, &notices, &study, mesh_state.pending(), &mut requests));
     }
     if !presenting {
-        egui::Panel::left("side").default_size(380.0).resizable(true).show(ui, |ui| {
+        let side = egui::Panel::left("side").default_size(settings.layout.side_panel_width).resizable(true);
+        let shown = side.show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 egui::CollapsingHeader::new("Study").default_open(true).show(ui, |ui| {
-                    study_panel::study_ui(ui, &study, &doc, jobs.edit.is_some(), &mut fusion, &mut requests);
+                    study_panel::study_ui(
+                        ui,
+                        &study,
+                        &doc,
+                        jobs.edit.is_some(),
+                        coordinates,
+                        &mut fusion,
+                        &mut requests,
+                    );
                 });
                 egui::CollapsingHeader::new("Display").default_open(true).show(ui, |ui| {
                     tools_panel::display_ui(ui, &doc, &mut orbit, &mut tools, &mut requests);
                 });
                 egui::CollapsingHeader::new("Segments").default_open(true).show(ui, |ui| {
-                    segments::segments_ui(ui, &doc, &mut tools, &mut requests);
+                    segments::segments_ui(ui, &doc, &settings, &mut tools, &mut requests);
                 });
                 egui::CollapsingHeader::new("Tools").default_open(true).show(ui, |ui| {
                     let reading = study.fused.as_ref().map(|f| f.scan.name.as_str());
-                    tools_panel::tools_ui(ui, &doc, &mut tools, jobs.edit.is_some(), reading, &mut requests);
+                    let busy = jobs.edit.is_some();
+                    tools_panel::tools_ui(ui, &doc, &mut tools, busy, reading, coordinates, &mut requests);
                 });
                 egui::CollapsingHeader::new("Plan").default_open(true).show(ui, |ui| {
                     let panel = plan_panel::PlanPanel {
@@ -99,11 +113,17 @@ fn panels(
                         planning: &planning,
                         searches: &searches,
                         search_error: notices.search.as_deref(),
+                        settings: &settings,
                     };
                     panel.show(ui, &mut tools, &mut orbit, &mut requests);
                 });
             });
         });
+        // The width the user drags it to is kept for the next session.
+        let width = shown.response.rect.width();
+        if (width - settings.layout.side_panel_width).abs() >= 1.0 {
+            settings.layout.side_panel_width = width;
+        }
     }
     let area = ui.available_rect_before_wrap();
     let laid_out = if presenting { ViewRects { three_d: Some(area), slices: [None; 3] } } else { views::layout(area) };
@@ -134,6 +154,7 @@ fn panels(
             shapes: &mesh_state.shapes,
             project: &project,
             diagnostics,
+            coordinates,
             slide: presentation.slide.map(|n| {
                 let views = &doc.doc.saved_views;
                 match views.get(n) {
@@ -155,6 +176,9 @@ fn panels(
     if let Some(found) = autosave.left_behind.first() {
         recovery_dialog(ctx, found, autosave.left_behind.len() - 1, &mut requests);
     }
+    preferences::settings_window(ctx, &mut tools, &mut settings);
+    preferences::about_window(ctx, &mut tools);
+    preferences::shortcuts_window(ctx, &mut tools);
     keyboard(ctx, &mut tools, &mut present, &mut requests);
     if present && !presenting {
         presentation.go_to(0, &doc.doc, &orbit);
@@ -169,6 +193,9 @@ fn panels(
     }
     if *state.p0() != tools {
         *state.p0() = tools;
+    }
+    if prefs.settings != settings {
+        prefs.settings = settings;
     }
     if state.p1().transform() != orbit.transform() {
         *state.p1() = orbit;
@@ -256,7 +283,15 @@ fn recovery_dialog(ctx: &egui::Context, found: &Found, more: usize, requests: &m
         });
 }
 
-fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, present: &mut bool, requests: &mut Vec<Intent>) {
+fn menu(
+    ui: &mut egui::Ui,
+    doc: &Doc,
+    settings: &crate::core::settings::Settings,
+    tools: &mut Tools,
+    present: &mut bool,
+    requests: &mut Vec<Intent>,
+) {
+    use super::tools::Dialog;
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
             if ui.button("Open DICOM folder…").clicked() {
@@ -265,6 +300,21 @@ fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, present: &mut bool, req
             if ui.button("Open DICOM file or plan…").clicked() {
                 requests.push(Intent::Dialog(DialogKind::OpenFile));
             }
+            ui.menu_button("Open recent", |ui| {
+                if settings.recent.is_empty() {
+                    ui.label("Nothing opened yet");
+                }
+                for path in &settings.recent {
+                    let name = path.file_name().map_or(path.display().to_string(), |n| n.to_string_lossy().into());
+                    let there = path.exists();
+                    let hover =
+                        if there { path.display().to_string() } else { format!("{}: no longer there", path.display()) };
+                    if ui.add_enabled(there, egui::Button::new(name)).on_hover_text(hover).clicked() {
+                        requests.push(Intent::Open(path.clone(), None));
+                        ui.close();
+                    }
+                }
+            });
             if ui
                 .button("Studies (local store, PACS)…")
                 .on_hover_text("Studies received or retrieved over the DICOM network; receive, query and retrieve")
@@ -320,6 +370,11 @@ fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, present: &mut bool, req
             if ui.add_enabled(doc.history.can_redo(), egui::Button::new("Redo").shortcut_text("Ctrl+Y")).clicked() {
                 requests.push(Intent::Edit(Edit::Redo));
             }
+            ui.separator();
+            if ui.button("Settings…").on_hover_text("Coordinates shown, default instrument and margins").clicked() {
+                tools.dialog = Some(Dialog::Settings);
+                ui.close();
+            }
         });
         ui.menu_button("View", |ui| {
             ui.checkbox(&mut tools.show_diagnostics, "Frame rate and triangles (F12)");
@@ -329,6 +384,16 @@ fn menu(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, present: &mut bool, req
                 .clicked()
             {
                 *present = true;
+            }
+        });
+        ui.menu_button("Help", |ui| {
+            if ui.button("Keyboard shortcuts…").clicked() {
+                tools.dialog = Some(Dialog::Shortcuts);
+                ui.close();
+            }
+            if ui.button("About twinplan…").clicked() {
+                tools.dialog = Some(Dialog::About);
+                ui.close();
             }
         });
     });

@@ -29,12 +29,14 @@ pub struct PlanPanel<'a> {
     pub searches: &'a EntrySearches,
     /// Why the last search could not run.
     pub search_error: Option<&'a str>,
+    /// The default instrument and the coordinates shown.
+    pub settings: &'a crate::core::settings::Settings,
 }
 
 impl PlanPanel<'_> {
     /// The trajectory list; the chosen one's fields, report, rehearsal and entry search.
     pub fn show(&self, ui: &mut egui::Ui, tools: &mut Tools, orbit: &mut Orbit, out: &mut Vec<Intent>) {
-        let PlanPanel { doc, study, planning, searches, search_error } = *self;
+        let PlanPanel { doc, study, planning, searches, search_error, settings } = *self;
         let paths = &doc.doc.trajectories;
         // Always one chosen while there are any, so its clearances are on screen.
         if tools.trajectory.is_none_or(|i| i >= paths.len()) {
@@ -57,7 +59,7 @@ impl PlanPanel<'_> {
                 let target = doc.doc.view.crosshair_mm;
                 let entry = target + nalgebra::Vector3::z() * 50.0;
                 let name = format!("Trajectory {}", paths.len() + 1);
-                let t = Trajectory::new(&name, entry, target, Instrument::preset(InstrumentKind::BiopsyNeedle));
+                let t = Trajectory::new(&name, entry, target, Instrument::preset(settings.instrument));
                 out.push(Intent::Edit(Edit::run(Command::AddTrajectory { index: paths.len(), trajectory: t })));
                 tools.trajectory = Some(paths.len());
                 tools.tool = Tool::PlaceEntry;
@@ -85,7 +87,7 @@ impl PlanPanel<'_> {
             return;
         };
         ui.separator();
-        edit_ui(ui, index, t, tools, out);
+        edit_ui(ui, index, t, settings.coordinates, tools, out);
         ui.separator();
         match planning.reports.get(index) {
             Some(Ok(report)) => {
@@ -213,7 +215,14 @@ fn legend(ui: &mut egui::Ui, scale: f32) {
 }
 
 /// Name, instrument and end points; every change is a command (a dragged value is one step).
-fn edit_ui(ui: &mut egui::Ui, index: usize, t: &Trajectory, tools: &mut Tools, out: &mut Vec<Intent>) {
+fn edit_ui(
+    ui: &mut egui::Ui,
+    index: usize,
+    t: &Trajectory,
+    coordinates: crate::core::settings::Coordinates,
+    tools: &mut Tools,
+    out: &mut Vec<Intent>,
+) {
     let mut next = t.clone();
     let mut dragging = false;
     ui.horizontal(|ui| {
@@ -241,11 +250,16 @@ fn edit_ui(ui: &mut egui::Ui, index: usize, t: &Trajectory, tools: &mut Tools, o
     {
         ui.horizontal(|ui| {
             ui.label(label);
-            for c in point.iter_mut() {
+            // Edited as shown (LPS or RAS), kept in LPS.
+            let mut shown = coordinates.shown(*point);
+            for c in shown.iter_mut() {
                 let r = ui.add(egui::DragValue::new(c).speed(0.2).fixed_decimals(1));
                 dragging |= r.dragged();
             }
-            ui.label("mm LPS");
+            if shown != coordinates.shown(*point) {
+                *point = coordinates.shown(shown);
+            }
+            ui.label(format!("mm {}", coordinates.name()));
             ui.selectable_value(&mut tools.tool, tool, "Place")
                 .on_hover_text("Click or drag in a slice or on a surface");
         });

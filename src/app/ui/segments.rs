@@ -10,7 +10,13 @@ use crate::app::tools::Tools;
 use crate::core::document::{Command, SegmentDisplay};
 use crate::core::segmentation::Category;
 
-pub fn segments_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Vec<Intent>) {
+pub fn segments_ui(
+    ui: &mut egui::Ui,
+    doc: &Doc,
+    settings: &crate::core::settings::Settings,
+    tools: &mut Tools,
+    out: &mut Vec<Intent>,
+) {
     let d = &doc.doc;
     if d.segmentation.segments.is_empty() {
         ui.label("No segments yet: add one, then use a tool below.");
@@ -72,7 +78,7 @@ pub fn segments_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Ve
         if ui.button("Add segment").clicked() {
             let c = Category::ALL[category];
             let name = format!("{} {}", capitalised(c.name()), d.segmentation.segments.len() + 1);
-            let command = Command::add_segment(d, &name, c);
+            let command = Command::add_segment_with_margin(d, &name, c, settings.margin_mm(c));
             if let Command::AddSegment { segment, .. } = &command {
                 tools.active = Some(segment.label);
             }

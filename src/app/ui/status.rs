@@ -51,7 +51,7 @@ pub fn status_ui(
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.label(egui::RichText::new("Research software, not a medical device").weak());
-            if let Some(e) = &notices.autosave {
+            for e in [&notices.autosave, &notices.settings].into_iter().flatten() {
                 ui.label(egui::RichText::new(e).color(egui::Color32::from_rgb(245, 170, 40)));
             }
         });

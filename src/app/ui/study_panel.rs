@@ -16,6 +16,7 @@ pub fn study_ui(
     study: &Study,
     doc: &Doc,
     busy: bool,
+    coordinates: crate::core::settings::Coordinates,
     fusion: &mut FusionView,
     requests: &mut Vec<Intent>,
 ) {
@@ -39,7 +40,7 @@ pub fn study_ui(
         let s = v.grid.spacing_mm();
         row("Spacing", format!("{:.3} x {:.3} x {:.3} mm", s[0], s[1], s[2]));
         let o = v.grid.origin_mm();
-        row("Origin (LPS)", format!("{:.1}, {:.1}, {:.1} mm", o.x, o.y, o.z));
+        row("Origin", coordinates.format(o));
         if let Some((lo, hi)) = v.data.range() {
             row("Values", format!("{lo} .. {hi} {}", m.unit));
         }

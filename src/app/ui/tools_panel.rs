@@ -10,6 +10,7 @@ use crate::app::scene::{Orbit, StandardView};
 use crate::app::tools::{Tool, Tools};
 use crate::core::document::{Annotation, ClipPlane, Command, Placement, SavedView, TransferPreset};
 use crate::core::segmentation::{Connectivity, Preset, Step};
+use crate::core::settings::Coordinates;
 use crate::core::vessels::{Polarity, Vesselness};
 
 /// Window/level presets (centre, width) in HU.
@@ -146,6 +147,7 @@ pub fn tools_ui(
     tools: &mut Tools,
     busy: bool,
     reading: Option<&str>,
+    coordinates: Coordinates,
     out: &mut Vec<Intent>,
 ) {
     ui.horizontal_wrapped(|ui| {
@@ -224,7 +226,7 @@ pub fn tools_ui(
                 tools.measure.clear();
             }
         }
-        Tool::Landmarks => landmarks_ui(ui, doc, tools, reading, out),
+        Tool::Landmarks => landmarks_ui(ui, doc, tools, reading, coordinates, out),
         Tool::Label => labels_ui(ui, doc, tools, out),
         Tool::Vessels => {
             ui.label(format!(
@@ -245,11 +247,10 @@ pub fn tools_ui(
                  path through them by the nerve's look and makes it a tube {target}."
             ));
             ui.add(egui::Slider::new(&mut tools.nerve_radius_mm, 0.5..=5.0).text("radius (mm)"));
-            let point = |p: &nalgebra::Point3<f64>| format!("{:.1}, {:.1}, {:.1}", p.x, p.y, p.z);
             let mut remove = None;
             for (n, p) in tools.nerve_points.iter().enumerate() {
                 ui.horizontal(|ui| {
-                    ui.label(egui::RichText::new(format!("{}: {} (LPS mm)", n + 1, point(p))).small());
+                    ui.label(egui::RichText::new(format!("{}: {}", n + 1, coordinates.format(*p))).small());
                     if ui.small_button("x").on_hover_text("Remove this point").clicked() {
                         remove = Some(n);
                     }
@@ -395,7 +396,14 @@ fn labels_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, out: &mut Vec<Inte
 
 /// Picking landmark pairs on the shown fused scan and the plan's scan, and placing the fused scan
 /// by them (least squares), with the fiducial registration error it would have.
-fn landmarks_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, reading: Option<&str>, out: &mut Vec<Intent>) {
+fn landmarks_ui(
+    ui: &mut egui::Ui,
+    doc: &Doc,
+    tools: &mut Tools,
+    reading: Option<&str>,
+    coordinates: Coordinates,
+    out: &mut Vec<Intent>,
+) {
     let Some(name) = reading else {
         ui.label("Show a fused scan in the slices first (Study panel, \"Slices show\"): blend or checkerboard shows both scans.");
         return;
@@ -409,10 +417,9 @@ fn landmarks_ui(ui: &mut egui::Ui, doc: &Doc, tools: &mut Tools, reading: Option
     });
     let entry = doc.doc.secondary_scans.iter().enumerate().find(|(_, s)| s.name == name);
     let pairs = if entry.is_some_and(|(_, s)| marks.are_for(s)) { marks.pairs.as_slice() } else { &[] };
-    let point =
-        |p: &Option<nalgebra::Point3<f64>>| p.map_or("-".to_owned(), |p| format!("{:.1}, {:.1}, {:.1}", p.x, p.y, p.z));
+    let point = |p: &Option<nalgebra::Point3<f64>>| p.map_or("-".to_owned(), |p| coordinates.format(p));
     for (n, [a, b]) in pairs.iter().enumerate() {
-        ui.label(egui::RichText::new(format!("{}: plan {} / fused {} (LPS mm)", n + 1, point(a), point(b))).small());
+        ui.label(egui::RichText::new(format!("{}: plan {} / fused {}", n + 1, point(a), point(b))).small());
     }
     let fit = entry.map(|(i, s)| marks.fit(i, s));
     match &fit {

@@ -32,6 +32,8 @@ pub struct Views<'a> {
     /// Projects a world point to logical window pixels, if the 3D camera sees it.
     pub project: &'a dyn Fn(Vec3) -> Option<Vec2>,
     pub diagnostics: Option<String>,
+    /// What patient coordinates are shown in.
+    pub coordinates: crate::core::settings::Coordinates,
     /// While presenting: the slide's caption, shown large (the arrow keys step slides then).
     pub slide: Option<String>,
 }
@@ -203,8 +205,8 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Intent>) 
     }
     if let (Some(p), Some((label, mm))) = (pointer, v.hover.hit) {
         let name = v.doc.doc.segmentation.segment(label).map_or("?", |s| s.name.as_str());
-        let ras = format!("{name}\nLPS {:.1}, {:.1}, {:.1} mm", mm[0], mm[1], mm[2]);
-        text(&painter, p + egui::vec2(14.0, 14.0), egui::Align2::LEFT_TOP, &ras, Color32::WHITE);
+        let at = format!("{name}\n{}", v.coordinates.format(mm.into()));
+        text(&painter, p + egui::vec2(14.0, 14.0), egui::Align2::LEFT_TOP, &at, Color32::WHITE);
     }
 }
 

@@ -140,12 +140,17 @@ pub enum Command {
 impl Command {
     /// A new segment with the defaults of its category, labelled after the existing ones.
     pub fn add_segment(doc: &PlanDocument, name: &str, category: Category) -> Command {
+        Command::add_segment_with_margin(doc, name, category, category.default_margin_mm())
+    }
+
+    /// [`Command::add_segment`] with the safety margin the user prefers for its category.
+    pub fn add_segment_with_margin(doc: &PlanDocument, name: &str, category: Category, margin_mm: f64) -> Command {
         let label = doc.segmentation.segments.iter().map(|s| s.label).max().unwrap_or(0) + 1;
         let segment = Segment {
             label,
             name: name.to_owned(),
             category,
-            margin_mm: category.default_margin_mm(),
+            margin_mm,
             critical: category.is_critical(),
             overwrite: Default::default(),
             steps: Vec::new(),
