@@ -44,12 +44,17 @@ pub use studies::Studies;
 pub use study::Study;
 pub use tasks::{Jobs, StartupPath};
 
-/// The bundled sample plan (the phantom with its structures segmented): next to the sources when
-/// run with cargo, else beside the working directory.
+/// The bundled sample plan (the phantom with its structures segmented): where an installed
+/// package puts it (`../share/twinplan/` from the binary), else next to the sources when run
+/// with cargo, else beside the working directory.
 pub fn sample_scan() -> PathBuf {
     let plan = "sample_scans/phantom/phantom.twinplan.json";
-    let beside_sources = Path::new(env!("CARGO_MANIFEST_DIR")).join(plan);
-    if beside_sources.is_file() { beside_sources } else { PathBuf::from(plan) }
+    let installed = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("share/twinplan").join(plan)))
+        .filter(|p| p.is_file());
+    let beside_sources = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join(plan)).filter(|p| p.is_file());
+    installed.or(beside_sources).unwrap_or_else(|| PathBuf::from(plan))
 }
 
 /// Everything of the workstation except the window and renderer, so that tests can run it with

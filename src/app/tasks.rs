@@ -368,6 +368,7 @@ pub fn step_name(step: &Step) -> &'static str {
 
 fn start_with_startup_path(mut jobs: ResMut<Jobs>, path: Option<Res<StartupPath>>) {
     if let Some(p) = path {
+        info!("opening {}", p.0.display());
         jobs.open(p.0.clone(), None);
     }
 }

@@ -6,6 +6,7 @@ mod common;
 mod export;
 mod export_volume;
 mod frame;
+mod generate;
 mod info;
 mod mesh;
 mod net;
@@ -83,6 +84,9 @@ pub enum Command {
     /// Fetch a study or series from a PACS into the local study store (C-MOVE to twinplan's
     /// storage service, run while retrieving).
     Retrieve(net::RetrieveArgs),
+    /// Write the manual pages and shell completions (for packaging).
+    #[command(hide = true)]
+    GenerateFiles(generate::GenerateArgs),
 }
 
 /// An input problem: exit code 1 with the message.
@@ -106,6 +110,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Echo(args)) => net::echo(args),
         Some(Command::Query(args)) => net::query(args),
         Some(Command::Retrieve(args)) => net::retrieve(args),
+        Some(Command::GenerateFiles(args)) => generate::run(args),
         Some(Command::Open { .. }) | None => unreachable!("the GUI commands are handled in main"),
     };
     match result {
