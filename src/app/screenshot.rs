@@ -5,8 +5,10 @@
 //! checkerboard, colour overlay) says how; `TWINPLAN_SCREENSHOT_TOOL=NAME` chooses a tool (as the
 //! Tools panel names it) first, `TWINPLAN_SCREENSHOT_NAMES=1` shows the segments' names,
 //! `TWINPLAN_SCREENSHOT_STUDIES=1` opens the study browser, `TWINPLAN_SCREENSHOT_DIALOG=settings`
-//! (or `about`, `shortcuts`) that window, and `TWINPLAN_SCREENSHOT_PRESENT=1` starts presenting
-//! (at the first saved view's slide). It
+//! (or `about`, `shortcuts`) that window, `TWINPLAN_SCREENSHOT_REHEARSE=MM` rehearses the first
+//! trajectory with the tip MM from its entry, `TWINPLAN_SCREENSHOT_SEARCH=1` searches entries for
+//! it and shows the heat map, and `TWINPLAN_SCREENSHOT_PRESENT=1` starts presenting (at the first
+//! saved view's slide). It
 //! logs how long each phase took and the frame times while loading and while the 3D view orbits
 //! (benches/frames.rs reads these lines).
 
@@ -46,6 +48,16 @@ struct Target {
     resting_frames: u32,
     /// The fused scan the slices are to show, by its name in the plan.
     show: Option<String>,
+    /// Search entries for the first trajectory and show the heat map, once loaded.
+    search: SearchStage,
+}
+
+/// Where the entry search of `TWINPLAN_SCREENSHOT_SEARCH` is.
+#[derive(PartialEq)]
+enum SearchStage {
+    None,
+    ToStart,
+    Started,
 }
 
 /// Frames to let the scene settle after loading (egui layout, first mesh uploads).
@@ -79,6 +91,7 @@ fn take(
     mut exit: MessageWriter<AppExit>,
     mut redraw: MessageWriter<RequestRedraw>,
     mut intents: MessageWriter<super::intent::Intent>,
+    (searches, tools): (Res<super::entry_search::EntrySearches>, Res<Tools>),
 ) {
     let Some(mut t) = target else { return };
     // Drawn continuously: the frames are what is timed and captured.
@@ -106,6 +119,14 @@ fn take(
                 intents.write(super::intent::Intent::ShowScan(index));
             }
         }
+    }
+    // The entry search is started once the surfaces are there, and awaited.
+    if ready && t.search != SearchStage::None && !doc.doc.trajectories.is_empty() {
+        if t.search == SearchStage::ToStart {
+            t.search = SearchStage::Started;
+            intents.write(super::intent::Intent::SearchEntries(0, tools.search.clone()));
+        }
+        ready = searches.running().is_none() && searches.shown.is_some();
     }
     if !ready {
         t.loading.extend(since_last);
@@ -168,6 +189,11 @@ pub(super) fn plugin(app: &mut App) {
             resting_frames: 0,
             orbit_frames: 0,
             show: std::env::var("TWINPLAN_SCREENSHOT_SHOW").ok(),
+            search: if std::env::var_os("TWINPLAN_SCREENSHOT_SEARCH").is_some() {
+                SearchStage::ToStart
+            } else {
+                SearchStage::None
+            },
         })
         .insert_resource(FusionView {
             mode: std::env::var("TWINPLAN_SCREENSHOT_FUSION")
@@ -189,7 +215,19 @@ pub(super) fn plugin(app: &mut App) {
             "shortcuts" => Some(Dialog::Shortcuts),
             _ => None,
         });
-        app.insert_resource(Tools { tool, show_names, show_studies, dialog, ..Tools::default() });
+        // Rehearsing the first trajectory with the tip this deep (mm); searching picks it too.
+        let rehearsal = std::env::var("TWINPLAN_SCREENSHOT_REHEARSE").ok().and_then(|d| d.parse::<f64>().ok());
+        let searching = std::env::var_os("TWINPLAN_SCREENSHOT_SEARCH").is_some();
+        let trajectory = (rehearsal.is_some() || searching).then_some(0);
+        app.insert_resource(Tools {
+            tool,
+            show_names,
+            show_studies,
+            dialog,
+            rehearsal,
+            trajectory,
+            ..Tools::default()
+        });
         if std::env::var_os("TWINPLAN_SCREENSHOT_PRESENT").is_some() {
             let mut presenting = super::presentation::Presentation::default();
             presenting.slide = Some(0);
