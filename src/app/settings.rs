@@ -58,7 +58,8 @@ fn keep(mut prefs: ResMut<Prefs>, mut notices: ResMut<Notices>) {
 /// The window's size as the user leaves it.
 fn follow_window(windows: Query<&Window, (With<PrimaryWindow>, Changed<Window>)>, mut prefs: ResMut<Prefs>) {
     let Ok(window) = windows.single() else { return };
-    let (width, height) = (window.resolution.width(), window.resolution.height());
+    // In the screen's pixels, as the window is made with them.
+    let (width, height) = (window.resolution.physical_width() as f32, window.resolution.physical_height() as f32);
     let layout = &prefs.settings.layout;
     if (layout.width - width).abs() >= 1.0 || (layout.height - height).abs() >= 1.0 {
         let layout = &mut prefs.settings.layout;

@@ -46,7 +46,8 @@ impl Coordinates {
     }
 }
 
-/// The window and its side panel as the user last left them, in logical pixels.
+/// The window (in the screen's pixels) and its side panel (in egui's points) as the user last
+/// left them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Layout {

@@ -87,6 +87,34 @@ impl SourceStudy {
         uid_from_name(&format!("{}/{what}/{nanos}/{}", self.series_uid, std::process::id()))
     }
 
+    /// A reference to the scan's image that slice `k` of `series` is (with its frame number in
+    /// a multi-frame file).
+    pub(super) fn image(&self, series: &Series, k: usize) -> InMemDicomObject {
+        let s = &series.slices[k];
+        item(|o| {
+            put(o, tags::REFERENCED_SOP_CLASS_UID, VR::UI, self.sop_class_uid.as_str());
+            put(o, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, s.sop_instance_uid.as_str());
+            if s.frames_in_file > 1 {
+                put(o, tags::REFERENCED_FRAME_NUMBER, VR::IS, (s.frame + 1).to_string().as_str());
+            }
+        })
+    }
+
+    /// References to every image of `series`, each file once.
+    pub(super) fn images(&self, series: &Series) -> Vec<InMemDicomObject> {
+        let mut first: Vec<usize> = (0..series.slices.len()).collect();
+        first.dedup_by_key(|k| &series.slices[*k].sop_instance_uid);
+        first
+            .into_iter()
+            .map(|k| {
+                item(|o| {
+                    put(o, tags::REFERENCED_SOP_CLASS_UID, VR::UI, self.sop_class_uid.as_str());
+                    put(o, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, series.slices[k].sop_instance_uid.as_str());
+                })
+            })
+            .collect()
+    }
+
     /// The copied attributes, the SOP common module and a new series of `modality` made now.
     pub(super) fn start(
         &self,
@@ -136,17 +164,12 @@ pub fn write_encapsulated_pdf(pdf: &[u8], source: &SourceStudy, title: &str, pat
         bytes.push(0);
     }
     put(&mut obj, tags::ENCAPSULATED_DOCUMENT, VR::OB, PrimitiveValue::U8(bytes.into()));
-    write_whole(obj, uids::ENCAPSULATED_PDF_STORAGE, &sop_uid, path)
+    write_whole(uids::EXPLICIT_VR_LITTLE_ENDIAN, obj, uids::ENCAPSULATED_PDF_STORAGE, &sop_uid, path)
 }
 
-/// Writes the object beside `path` in explicit VR little endian and renames it there once
+/// Writes the object in a native transfer syntax beside `path` and renames it there once
 /// complete.
-fn write_whole(obj: InMemDicomObject, sop_class: &str, sop_uid: &str, path: &Path) -> Result<()> {
-    write_whole_in(uids::EXPLICIT_VR_LITTLE_ENDIAN, obj, sop_class, sop_uid, path)
-}
-
-/// [`write_whole`] in a given native transfer syntax.
-pub(super) fn write_whole_in(
+pub(super) fn write_whole(
     transfer_syntax: &str,
     obj: InMemDicomObject,
     sop_class: &str,
@@ -381,16 +404,6 @@ pub fn write_segmentation(
         );
     });
     put_seq(&mut obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, vec![shared]);
-    let source_item = |k: usize| {
-        let s = &series.slices[k];
-        item(|o| {
-            put(o, tags::REFERENCED_SOP_CLASS_UID, VR::UI, source.sop_class_uid.as_str());
-            put(o, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, s.sop_instance_uid.as_str());
-            if s.frames_in_file > 1 {
-                put(o, tags::REFERENCED_FRAME_NUMBER, VR::IS, (s.frame + 1).to_string().as_str());
-            }
-        })
-    };
     let per_frame = frames
         .iter()
         .map(|&(number, k)| {
@@ -427,7 +440,7 @@ pub fn write_segmentation(
                             d,
                             tags::SOURCE_IMAGE_SEQUENCE,
                             vec![{
-                                let mut s = source_item(k);
+                                let mut s = source.image(series, k);
                                 put_seq(
                                     &mut s,
                                     tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE,
@@ -466,31 +479,16 @@ pub fn write_segmentation(
         ],
     );
     // Every image of the scan, as the common instance reference module lists them.
-    let mut referenced: Vec<usize> = (0..series.slices.len()).collect();
-    referenced.dedup_by_key(|k| &series.slices[*k].sop_instance_uid);
     put_seq(
         &mut obj,
         tags::REFERENCED_SERIES_SEQUENCE,
         vec![item(|o| {
             put(o, tags::SERIES_INSTANCE_UID, VR::UI, series.series_uid.as_str());
-            put_seq(
-                o,
-                tags::REFERENCED_INSTANCE_SEQUENCE,
-                referenced
-                    .iter()
-                    .map(|&k| {
-                        let s = &series.slices[k];
-                        item(|r| {
-                            put(r, tags::REFERENCED_SOP_CLASS_UID, VR::UI, source.sop_class_uid.as_str());
-                            put(r, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, s.sop_instance_uid.as_str());
-                        })
-                    })
-                    .collect(),
-            );
+            put_seq(o, tags::REFERENCED_INSTANCE_SEQUENCE, source.images(series));
         })],
     );
     put(&mut obj, tags::PIXEL_DATA, VR::OB, PrimitiveValue::U8(bits.into()));
-    write_whole(obj, uids::SEGMENTATION_STORAGE, &sop_uid, path)?;
+    write_whole(uids::EXPLICIT_VR_LITTLE_ENDIAN, obj, uids::SEGMENTATION_STORAGE, &sop_uid, path)?;
     Ok(frames.len())
 }
 

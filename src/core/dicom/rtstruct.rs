@@ -14,9 +14,7 @@ use dicom::dictionary_std::{tags, uids};
 use dicom::object::InMemDicomObject;
 use nalgebra::Point3;
 
-use super::derived::{
-    ExportedSegment, SourceStudy, category_of, code_item, codes, on_the_scans_images, write_whole_in,
-};
+use super::derived::{ExportedSegment, SourceStudy, category_of, code_item, codes, on_the_scans_images, write_whole};
 use super::error::{DicomError, Result};
 use super::series::Series;
 use super::write::{ds, item, put, put_seq};
@@ -203,16 +201,6 @@ pub fn write_structure_set(
     let g = &series.grid;
     let [nx, ny, nz] = g.dims;
     let plane = nx * ny;
-    let image = |k: usize| {
-        let s = &series.slices[k];
-        item(|o| {
-            put(o, tags::REFERENCED_SOP_CLASS_UID, VR::UI, source.sop_class_uid.as_str());
-            put(o, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, s.sop_instance_uid.as_str());
-            if s.frames_in_file > 1 {
-                put(o, tags::REFERENCED_FRAME_NUMBER, VR::IS, (s.frame + 1).to_string().as_str());
-            }
-        })
-    };
     let mut rois: Vec<(&ExportedSegment, Vec<InMemDicomObject>)> = Vec::new();
     for seg in segments {
         let mut contours = Vec::new();
@@ -230,7 +218,7 @@ pub fn write_structure_set(
                     })
                     .collect();
                 contours.push(item(|c| {
-                    put_seq(c, tags::CONTOUR_IMAGE_SEQUENCE, vec![image(k)]);
+                    put_seq(c, tags::CONTOUR_IMAGE_SEQUENCE, vec![source.image(series, k)]);
                     put(c, tags::CONTOUR_GEOMETRIC_TYPE, VR::CS, "CLOSED_PLANAR");
                     put(c, tags::NUMBER_OF_CONTOUR_POINTS, VR::IS, outline.len().to_string().as_str());
                     put(c, tags::CONTOUR_DATA, VR::DS, ds(&xyz).as_str());
@@ -265,11 +253,9 @@ pub fn write_structure_set(
     put(&mut obj, tags::POSITION_REFERENCE_INDICATOR, VR::LO, PrimitiveValue::Empty);
     let frame_of_reference = source.frame_of_reference_uid.as_str();
     // Every image of the scan, under its series, study and frame of reference.
-    let mut images: Vec<usize> = (0..series.slices.len()).collect();
-    images.dedup_by_key(|k| &series.slices[*k].sop_instance_uid);
     let series_item = item(|o| {
         put(o, tags::SERIES_INSTANCE_UID, VR::UI, series.series_uid.as_str());
-        put_seq(o, tags::CONTOUR_IMAGE_SEQUENCE, images.iter().map(|&k| image(k)).collect());
+        put_seq(o, tags::CONTOUR_IMAGE_SEQUENCE, source.images(series));
     });
     let study_item = item(|o| {
         // The Study Component Management SOP class, as structure sets conventionally name it.
@@ -332,7 +318,7 @@ pub fn write_structure_set(
         .collect();
     put_seq(&mut obj, tags::ROI_CONTOUR_SEQUENCE, contour_items);
     put_seq(&mut obj, tags::RTROI_OBSERVATIONS_SEQUENCE, observations);
-    write_whole_in(uids::IMPLICIT_VR_LITTLE_ENDIAN, obj, uids::RT_STRUCTURE_SET_STORAGE, &sop_uid, path)?;
+    write_whole(uids::IMPLICIT_VR_LITTLE_ENDIAN, obj, uids::RT_STRUCTURE_SET_STORAGE, &sop_uid, path)?;
     Ok(count)
 }
 
