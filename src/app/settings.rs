@@ -37,13 +37,14 @@ impl Prefs {
     }
 }
 
-/// Writes the settings when they differ from what was last written; tells the user once what
-/// was wrong with the file read at start.
-fn keep(mut prefs: ResMut<Prefs>, mut notices: ResMut<Notices>) {
+/// Writes the settings when they differ from what was last written, once no mouse button is
+/// held (a dragged margin or panel edge is written when let go, not every frame); tells the
+/// user once what was wrong with the file read at start.
+fn keep(mut prefs: ResMut<Prefs>, mut notices: ResMut<Notices>, mouse: Option<Res<ButtonInput<MouseButton>>>) {
     if let Some(notice) = prefs.bypass_change_detection().notice.take() {
         notices.settings = Some(notice);
     }
-    if prefs.settings == prefs.saved {
+    if prefs.settings == prefs.saved || mouse.is_some_and(|m| m.get_pressed().next().is_some()) {
         return;
     }
     let prefs = prefs.bypass_change_detection();
