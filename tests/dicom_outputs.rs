@@ -98,6 +98,42 @@ fn the_report_as_encapsulated_pdf_is_valid_and_filed_in_the_scans_study() {
     assert!(err.contains("cannot be anonymised") && !refused.exists(), "{err}");
 }
 
+/// The bundled plan exported with `option` (`--seg`, `--rtstruct`) as `dir/name`, a file that
+/// dciodvfy finds no error or warning in.
+fn exported_and_valid(dir: &Path, option: &str, name: &str) -> PathBuf {
+    let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
+    let file = dir.join(name);
+    let (code, text, err) = twinplan(&["export", plan.to_str().unwrap(), option, file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    eprintln!("{text}");
+    let (errors, said) = dciodvfy(&file);
+    eprintln!("dciodvfy on {name}:\n{said}");
+    assert!(errors.is_empty(), "{errors:?}");
+    file
+}
+
+/// Checks that the segments another reader found (objects with the name under `name_key`,
+/// `voxels` and `centre` in LPS mm) are the plan's segments that have voxels, in its order:
+/// the same names and voxel counts, each centre within `bound_mm` of the plan's.
+fn assert_as_in_the_plan(
+    reader: &str,
+    got: &[serde_json::Value],
+    name_key: &str,
+    doc: &twinplan::core::document::PlanDocument,
+    bound_mm: f64,
+) {
+    let expected: Vec<(String, usize, [f64; 3])> = voxels_by_name(doc).into_iter().filter(|v| v.1 > 0).collect();
+    assert_eq!(got.len(), expected.len(), "{got:?}");
+    for (g, (name, voxels, centre)) in got.iter().zip(&expected) {
+        assert_eq!(g[name_key], name.as_str());
+        assert_eq!(g["voxels"].as_u64().unwrap(), *voxels as u64, "{name}");
+        let c: Vec<f64> = g["centre"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let off = (0..3).map(|a| (c[a] - centre[a]).powi(2)).sum::<f64>().sqrt();
+        eprintln!("{reader}: {name}: {voxels} voxels, centre {off:.2e} mm from the plan's");
+        assert!(off < bound_mm, "{name}: {c:?} against {centre:?}");
+    }
+}
+
 /// `export --seg F.dcm`: a binary DICOM Segmentation that dciodvfy finds no error or warning in; highdicom
 /// reads it back with every non-empty segment of the plan, named, with its SNOMED CT type and
 /// its colour, in the scan's study and frame of reference, each frame referring to a scan image;
@@ -107,13 +143,7 @@ fn the_report_as_encapsulated_pdf_is_valid_and_filed_in_the_scans_study() {
 fn segments_as_dicom_seg_are_valid_and_read_back_by_highdicom_where_they_are() {
     let tmp = tempfile::tempdir().unwrap();
     let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
-    let seg = tmp.path().join("segments.dcm");
-    let (code, text, err) = twinplan(&["export", plan.to_str().unwrap(), "--seg", seg.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    eprintln!("{text}");
-    let (errors, said) = dciodvfy(&seg);
-    eprintln!("dciodvfy on the SEG:\n{said}");
-    assert!(errors.is_empty(), "{errors:?}");
+    let seg = exported_and_valid(tmp.path(), "--seg", "segments.dcm");
 
     let read = python(
         r#"
@@ -142,42 +172,10 @@ print(json.dumps(out))
     assert_eq!(read["patient"], scan["PatientID"]);
     assert!(read["sources"].as_u64().unwrap() > 0);
 
-    // The plan's own label map, and each segment's voxels and centre in LPS.
-    let opened = twinplan::core::document::io::open(&plan, &twinplan::core::progress::Progress::new()).unwrap();
-    let labels = &opened.doc.segmentation.labels;
-    let [nx, ny, _] = labels.grid.dims;
-    let expected: Vec<(&str, u64, [f64; 3])> = opened
-        .doc
-        .segmentation
-        .segments
-        .iter()
-        .filter_map(|s| {
-            let mut sum = [0.0; 3];
-            let mut n = 0u64;
-            for (i, l) in labels.labels.iter().enumerate() {
-                if *l == s.label {
-                    let p = labels.grid.patient_point(nalgebra::Point3::new(
-                        (i % nx) as f64,
-                        (i / nx % ny) as f64,
-                        (i / (nx * ny)) as f64,
-                    ));
-                    (0..3).for_each(|a| sum[a] += p[a]);
-                    n += 1;
-                }
-            }
-            (n > 0).then(|| (s.name.as_str(), n, sum.map(|v| v / n as f64)))
-        })
-        .collect();
+    // The voxels highdicom places in patient space are the plan's own.
+    let doc = twinplan::core::document::io::open(&plan, &Default::default()).unwrap().doc;
     let got = read["segments"].as_array().unwrap();
-    assert_eq!(got.len(), expected.len(), "{got:?}");
-    for (g, (name, voxels, centre)) in got.iter().zip(&expected) {
-        assert_eq!(g["label"], *name);
-        assert_eq!(g["voxels"].as_u64().unwrap(), *voxels, "{name}");
-        let c: Vec<f64> = g["centre"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        let off = (0..3).map(|a| (c[a] - centre[a]).powi(2)).sum::<f64>().sqrt();
-        eprintln!("{name}: {voxels} voxels, centre {off:.4} mm from the plan's, type {}", g["type"]);
-        assert!(off < 0.01, "{name}: {c:?} against {centre:?}");
-    }
+    assert_as_in_the_plan("highdicom", got, "label", &doc, 0.01);
     let by_name = |n: &str| got.iter().find(|g| g["label"] == n).unwrap();
     assert_eq!(by_name("Arteries")["type"], "59820001");
     assert_eq!(by_name("Tumour")["type"], "108369006");
@@ -200,8 +198,7 @@ print(json.dumps(out))
 fn a_seg_is_read_by_dcmqi_as_3d_slicer_imports_it() {
     let tmp = tempfile::tempdir().unwrap();
     let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
-    let seg = tmp.path().join("segments.dcm");
-    assert_eq!(twinplan(&["export", plan.to_str().unwrap(), "--seg", seg.to_str().unwrap()]).0, 0);
+    let seg = exported_and_valid(tmp.path(), "--seg", "segments.dcm");
     let out = tmp.path().join("dcmqi");
     std::fs::create_dir(&out).unwrap();
     let run = std::process::Command::new(venv().join("bin/segimage2itkimage"))
@@ -228,19 +225,12 @@ print(json.dumps(out))
     );
     let read: Vec<serde_json::Value> = serde_json::from_str(&read).unwrap();
     let doc = twinplan::core::document::io::open(&plan, &Default::default()).unwrap().doc;
-    let expected: Vec<(String, usize, [f64; 3])> = voxels_by_name(&doc).into_iter().filter(|v| v.1 > 0).collect();
-    assert_eq!(read.len(), expected.len(), "{read:?}");
-    for (got, (name, voxels, centre)) in read.iter().zip(&expected) {
-        assert_eq!(got["label"], name.as_str());
-        assert_eq!(got["voxels"].as_u64().unwrap(), *voxels as u64, "{name}");
-        let c: Vec<f64> = got["centre"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        let off = (0..3).map(|a| (c[a] - centre[a]).powi(2)).sum::<f64>().sqrt();
-        let segment = doc.segmentation.segments.iter().find(|s| &s.name == name).unwrap();
+    assert_as_in_the_plan("dcmqi", &read, "label", &doc, 0.01);
+    for got in &read {
+        let segment = doc.segmentation.segments.iter().find(|s| got["label"] == s.name.as_str()).unwrap();
         let colour = doc.display_of(segment.label).color;
         let rgb: Vec<u8> = got["rgb"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
-        eprintln!("dcmqi: {name}: {voxels} voxels, centre {off:.4} mm from the plan's, type {}, {rgb:?}", got["type"]);
-        assert!(off < 0.01, "{name}: {c:?} against {centre:?}");
-        assert!((0..3).all(|k| rgb[k].abs_diff(colour[k]) <= 1), "{name}: {rgb:?} against {colour:?}");
+        assert!((0..3).all(|k| rgb[k].abs_diff(colour[k]) <= 1), "{}: {rgb:?} against {colour:?}", got["label"]);
     }
     assert_eq!(read.iter().find(|g| g["label"] == "Optic nerves").unwrap()["type"], "91728009");
 }
@@ -346,13 +336,7 @@ fn an_rt_structure_set_read_back_gives_the_same_segments_voxel_for_voxel() {
 fn segments_as_an_rt_structure_set_are_valid_and_filled_by_another_rasteriser_as_the_voxels_they_are() {
     let tmp = tempfile::tempdir().unwrap();
     let plan = common::project("sample_scans/phantom/phantom.twinplan.json");
-    let file = tmp.path().join("structures.dcm");
-    let (code, text, err) = twinplan(&["export", plan.to_str().unwrap(), "--rtstruct", file.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    eprintln!("{text}");
-    let (errors, said) = dciodvfy(&file);
-    eprintln!("dciodvfy on the RT Structure Set:\n{said}");
-    assert!(errors.is_empty(), "{errors:?}");
+    let file = exported_and_valid(tmp.path(), "--rtstruct", "structures.dcm");
 
     let script = [
         PLANE_POINTS,
@@ -391,20 +375,8 @@ print(json.dumps(out))
     assert_eq!(read["patient"], scan["PatientID"]);
     assert_eq!(read["frame_of_reference"], scan["FrameOfReferenceUID"]);
     let doc = twinplan::core::document::io::open(&plan, &Default::default()).unwrap().doc;
-    let expected: Vec<(String, usize, [f64; 3])> = voxels_by_name(&doc).into_iter().filter(|v| v.1 > 0).collect();
     let rois = read["rois"].as_array().unwrap();
-    assert_eq!(rois.len(), expected.len(), "{rois:?}");
-    for (roi, (name, voxels, centre)) in rois.iter().zip(&expected) {
-        assert_eq!(roi["name"], name.as_str());
-        assert_eq!(roi["voxels"].as_u64().unwrap(), *voxels as u64, "{name}");
-        let c: Vec<f64> = roi["centre"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        let off = (0..3).map(|a| (c[a] - centre[a]).powi(2)).sum::<f64>().sqrt();
-        eprintln!(
-            "{name}: {voxels} voxels filled by matplotlib, centre {off:.2e} mm from the plan's, code {}",
-            roi["code"]
-        );
-        assert!(off < 1e-6, "{name}: {c:?} against {centre:?}");
-    }
+    assert_as_in_the_plan("filled by matplotlib", rois, "name", &doc, 1e-6);
     let by_name = |n: &str| rois.iter().find(|r| r["name"] == n).unwrap();
     assert_eq!(by_name("Arteries")["code"], "59820001");
     assert_eq!(by_name("Tumour")["code"], "108369006");
