@@ -78,6 +78,21 @@ fn connect(node: &Node, calling: &str, class: &str) -> Result<Association, ScuEr
         .map_err(|e| ScuError::Associate { node: node.to_string(), error: e.to_string() })
 }
 
+/// The association's one presentation context: its id and transfer syntax.
+fn context(
+    association: &Association,
+    node: &Node,
+) -> Result<(u8, &'static dicom::transfer_syntax::TransferSyntax), ScuError> {
+    let fail = |e: &str| ScuError::Transfer { node: node.to_string(), error: e.to_owned() };
+    let pc = association.presentation_contexts().first().ok_or_else(|| fail("no presentation context"))?;
+    let ts = dicom::encoding::TransferSyntaxIndex::get(
+        &dicom::transfer_syntax::TransferSyntaxRegistry,
+        pc.transfer_syntax.trim_end_matches('\0'),
+    )
+    .ok_or_else(|| fail("an unknown transfer syntax"))?;
+    Ok((pc.id, ts))
+}
+
 /// Sends a request: its command, and the identifier in the context's transfer syntax.
 fn request(
     association: &mut Association,
@@ -86,17 +101,11 @@ fn request(
     identifier: &InMemDicomObject,
 ) -> Result<(), ScuError> {
     let fail = |e: &dyn std::fmt::Display| ScuError::Transfer { node: node.to_string(), error: e.to_string() };
-    let pc = association.presentation_contexts().first().cloned().ok_or_else(|| fail(&"no presentation context"))?;
-    let ts = dicom::encoding::TransferSyntaxIndex::get(
-        &dicom::transfer_syntax::TransferSyntaxRegistry,
-        pc.transfer_syntax.trim_end_matches('\0'),
-    )
-    .ok_or_else(|| fail(&"an unknown transfer syntax"))?;
+    let (id, ts) = context(association, node)?;
     let mut data = Vec::new();
     identifier.write_dataset_with_ts(&mut data, ts).map_err(|e| fail(&e))?;
-    let identifier =
-        PDataValue { presentation_context_id: pc.id, value_type: PDataValueType::Data, is_last: true, data };
-    association.send(&Pdu::PData { data: vec![command_value(pc.id, command), identifier] }).map_err(|e| fail(&e))
+    let identifier = PDataValue { presentation_context_id: id, value_type: PDataValueType::Data, is_last: true, data };
+    association.send(&Pdu::PData { data: vec![command_value(id, command), identifier] }).map_err(|e| fail(&e))
 }
 
 /// Receives one message: its command and, when it has one, its data set.
@@ -131,15 +140,7 @@ fn message(
                     data.extend_from_slice(&value.data);
                     if value.is_last {
                         let c = parsed.take().ok_or_else(|| fail(&"a data set before its command"))?;
-                        let pc = association.presentation_contexts().first().cloned();
-                        let ts = pc
-                            .and_then(|pc| {
-                                dicom::encoding::TransferSyntaxIndex::get(
-                                    &dicom::transfer_syntax::TransferSyntaxRegistry,
-                                    pc.transfer_syntax.trim_end_matches('\0'),
-                                )
-                            })
-                            .ok_or_else(|| fail(&"an unknown transfer syntax"))?;
+                        let (_, ts) = context(association, node)?;
                         let d = InMemDicomObject::read_dataset_with_ts(data.as_slice(), ts).map_err(|e| fail(&e))?;
                         return Ok((c, Some(d)));
                     }
