@@ -115,12 +115,8 @@ fn acpc_ui(
         ui.label("Target at");
         for p in &PRESETS {
             for (side, right) in [("left", false), ("right", true)] {
-                let b = ui.button(format!("{} {side}", p.name)).on_hover_text(format!(
-                    "{:.1} mm lateral, {:.1} anterior, {:.1} up from the mid-commissural point ({})",
-                    p.lateral_mm, p.anterior_mm, p.superior_mm, p.source
-                ));
-                if b.clicked() {
-                    preset = Some(p.acpc(right));
+                if ui.button(format!("{} {side}", p.name)).on_hover_text(p.describe()).clicked() {
+                    preset = Some(p.acpc(right, acpc));
                 }
             }
         }
