@@ -713,8 +713,8 @@ fn the_vessels_tool_grows_a_tree_from_a_click_and_the_nerve_tool_traces_clicked_
 }
 
 /// Stereotaxy in the workstation: the frame found on the plan's scan in the background arrives
-/// as one undoable edit; the AC-PC tool's three clicks record the landmarks as one more; the
-/// frame coordinates follow the fitted frame.
+/// as one undoable edit (on the slices the user chose, recorded with it); the AC-PC tool's three
+/// clicks record the landmarks as one more; the frame coordinates follow the fitted frame.
 #[test]
 fn the_frame_is_found_in_the_background_and_three_clicks_mark_acpc() {
     use twinplan::app::tools::{ClickAt, Tool, Tools};
@@ -726,10 +726,11 @@ fn the_frame_is_found_in_the_background_and_three_clicks_mark_acpc() {
     run_until(&mut app, "the framed plan", settled);
     let volume = app.world().resource::<Study>().volume.clone().unwrap();
     let leksell = twinplan::core::stereotaxy::Localizer::preset("leksell-g-ct").unwrap();
-    app.world_mut().resource_mut::<Jobs>().fit_frame(volume, leksell);
+    app.world_mut().resource_mut::<Jobs>().fit_frame(volume, leksell, Some((2, 60)));
     run_until(&mut app, "the frame", |w| w.resource::<Doc>().doc.frame.is_some());
     let doc = &app.world().resource::<Doc>().doc;
     let fitted = doc.frame.clone().unwrap();
+    assert_eq!(fitted.slices, Some((2, 60)));
     let t = &doc.trajectories[0];
     let off = (fitted.frame_from_patient * t.target_mm - frame::example_placement() * t.target_mm).norm();
     assert!(off < 0.3 && fitted.residual_max_mm < 0.2, "{off} mm");

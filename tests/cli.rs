@@ -164,8 +164,14 @@ fn frame_finds_the_leksell_localiser_in_a_dicom_series_and_refuses_a_scan_withou
     // The plan on it: the frame fitted and recorded, AC-PC marked; check gives the target's frame
     // and AC-PC coordinates and the arc settings.
     let plan = tmp.path().join("framed.twinplan.json");
-    let (code, _, err) = twinplan(&["plan", "frame", plan.to_str().unwrap()]);
+    let (code, _, err) = twinplan(&["plan", "frame", plan.to_str().unwrap(), "--slices", "40-5"]);
+    assert!(code != 0 && err.contains("the first not after the last"), "{err}");
+    // Leaving out slices (as for artefacts) is recorded with the frame.
+    let (code, _, err) = twinplan(&["plan", "frame", plan.to_str().unwrap(), "--slices", "2-60"]);
     assert_eq!(code, 0, "{err}");
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(saved["frame"]["slices"], serde_json::json!([2, 60]));
+    common::validate(&common::project("assets/schema/plan.schema.json"), &plan).unwrap();
     let p = |key: &str| -> [f64; 3] {
         let v = &truth["acpc"][key];
         std::array::from_fn(|i| v[i].as_f64().unwrap())

@@ -446,6 +446,7 @@ fn plan_files_follow_their_published_schema() {
         residual_mean_mm: 0.2,
         residual_max_mm: 0.5,
         fiducials: 486,
+        slices: Some((3, 60)),
     };
     h.execute(&mut doc, Command::SetFrame { frame: Some(frame.clone()) }, None).unwrap();
     let acpc = twinplan::core::stereotaxy::acpc::AcPc {

@@ -40,8 +40,11 @@ pub enum Intent {
     /// Register a fused scan (its index in the plan) to the plan's scan in the background.
     RegisterScan(usize),
     /// Find a stereotactic frame's localiser (a preset, by name) on the plan's scan in the
-    /// background.
-    FitFrame(String),
+    /// background, on the slices given (first, last) or all.
+    FitFrame {
+        preset: String,
+        slices: Option<(usize, usize)>,
+    },
     /// Fuse the scan at this path into the plan (registered in the background); the flag is the
     /// user's confirmation that a scan with another PatientID is this patient's.
     AddScan(PathBuf, bool),
@@ -142,11 +145,13 @@ fn carry_out(
                     jobs.register_fused(&doc, *index, v);
                 }
             }
-            Intent::FitFrame(name) => match (study.volume.clone(), crate::core::stereotaxy::Localizer::preset(name)) {
-                (Some(v), Some(localizer)) => jobs.fit_frame(v, localizer),
-                (_, None) => notices.error = Some(format!("No localiser preset named {name}")),
-                _ => {}
-            },
+            Intent::FitFrame { preset, slices } => {
+                match (study.volume.clone(), crate::core::stereotaxy::Localizer::preset(preset)) {
+                    (Some(v), Some(localizer)) => jobs.fit_frame(v, localizer, *slices),
+                    (_, None) => notices.error = Some(format!("No localiser preset named {preset}")),
+                    _ => {}
+                }
+            }
             Intent::ShowScan(None) => {
                 // A fused scan still being loaded or placed is not shown after all.
                 if let Some(job) = jobs.fuse.take() {

@@ -311,14 +311,21 @@ impl Jobs {
         self.edit_places = Some(places);
     }
 
-    /// Finds the frame's localiser on the plan's scan in the background; the fitted frame
-    /// arrives as an undoable edit, a poor fit as an error that names the slices.
-    pub fn fit_frame(&mut self, primary: Arc<Volume>, localizer: crate::core::stereotaxy::Localizer) {
+    /// Finds the frame's localiser on the plan's scan (on `slices` only, when given) in the
+    /// background; the fitted frame arrives as an undoable edit, a poor fit as an error that
+    /// names the slices.
+    pub fn fit_frame(
+        &mut self,
+        primary: Arc<Volume>,
+        localizer: crate::core::stereotaxy::Localizer,
+        slices: Option<(usize, usize)>,
+    ) {
         use crate::core::stereotaxy::{FitSettings, PlanFrame, fit};
         self.start_edit(Job::spawn(format!("Finding the {}", localizer.name), move |progress| {
-            let found = fit(&primary, &localizer, &FitSettings::default(), progress)
+            let settings = FitSettings { slices, ..FitSettings::default() };
+            let found = fit(&primary, &localizer, &settings, progress)
                 .map_err(|e| JobError::from(e).context(&format!("the {} on the plan's scan", localizer.name)))?;
-            Ok(Command::SetFrame { frame: Some(PlanFrame::new(&found, &localizer)) })
+            Ok(Command::SetFrame { frame: Some(PlanFrame::new(&found, &localizer, &settings)) })
         }));
     }
 

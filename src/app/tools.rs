@@ -114,6 +114,8 @@ pub struct Tools {
     pub nerve_radius_mm: f64,
     /// The AC-PC tool's clicks so far: AC, then PC, then the midline point.
     pub acpc_points: Vec<Point3<f64>>,
+    /// The slices (first, last) the frame fit is restricted to, when the user leaves some out.
+    pub frame_slices: Option<(usize, usize)>,
     /// The Label tool's text for the next label, and the label its clicks move instead.
     pub label_text: String,
     pub moving_label: Option<usize>,
@@ -201,6 +203,7 @@ impl Default for Tools {
             vessels: TreeSettings::contrast_ct(),
             nerve_points: Vec::new(),
             acpc_points: Vec::new(),
+            frame_slices: None,
             label_text: String::new(),
             moving_label: None,
             nerve_radius_mm: 1.5,

@@ -56,6 +56,9 @@ pub fn run(args: &CheckArgs) -> Result<()> {
                 v["frame"] = json!(o.frame);
                 v["localizer"] = json!(o.localizer);
                 v["residual_mm"] = json!({"mean": o.residual_mean_mm, "max": o.residual_max_mm});
+                if let Some(slices) = o.slices {
+                    v["slices"] = json!(slices);
+                }
                 t["frame"] = v;
             }
             if let Some(a) = &acpcs[n] {
@@ -107,11 +110,10 @@ pub fn run(args: &CheckArgs) -> Result<()> {
         if let (Some(f), Some(o)) = (&frames[n], doc.frame.as_ref()) {
             let [x, y, z] = f.target_mm;
             println!(
-                "  {} frame: target X {x:.1}  Y {y:.1}  Z {z:.1} mm{} (fit residual mean {:.2} mm, max {:.2} mm)",
+                "  {} frame: target X {x:.1}  Y {y:.1}  Z {z:.1} mm{} (fit: {})",
                 o.frame,
                 if f.target_inside { "" } else { "  OUTSIDE THE FRAME'S RANGE" },
-                o.residual_mean_mm,
-                o.residual_max_mm
+                o.fit_summary()
             );
             for a in &f.arcs {
                 println!("    {}", a.describe());

@@ -20,16 +20,45 @@ pub struct FrameArgs {
     scan: PathBuf,
     #[command(flatten)]
     series: SeriesArg,
-    /// A localiser file (JSON: name, frame, rods as from_mm/to_mm segments in frame mm), or the
-    /// name of a preset (leksell-g-ct).
-    #[arg(long, default_value = "leksell-g-ct")]
-    localizer: String,
-    /// The level the rods are above (default: 400 on CT, half the 99.9th percentile otherwise).
-    #[arg(long)]
-    level: Option<f64>,
+    #[command(flatten)]
+    fit: FitArgs,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+}
+
+/// How to fit the frame: `frame` and `plan frame` take the same.
+#[derive(Args)]
+pub struct FitArgs {
+    /// A localiser file (JSON: name, frame, rods as from_mm/to_mm segments in frame mm), or the
+    /// name of a preset (leksell-g-ct).
+    #[arg(long, default_value = "leksell-g-ct")]
+    pub localizer: String,
+    /// The level the rods are above (default: edges above 400 and centres above 800 on CT, half
+    /// the 99.9th percentile otherwise).
+    #[arg(long)]
+    level: Option<f64>,
+    /// Fit on these slices only (FIRST-LAST, the scan's slice numbers from 0, as messages name
+    /// them): to leave out slices spoilt by artefacts, such as those through the frame's base.
+    #[arg(long, value_name = "FIRST-LAST", value_parser = slice_range)]
+    slices: Option<(usize, usize)>,
+}
+
+impl FitArgs {
+    pub fn settings(&self) -> FitSettings {
+        FitSettings { level: self.level, slices: self.slices, ..FitSettings::default() }
+    }
+}
+
+/// "92-251": the first and last slice.
+fn slice_range(text: &str) -> Result<(usize, usize), String> {
+    let parsed = text.split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+    match parsed {
+        Some((first, last)) if first <= last => Ok((first, last)),
+        _ => {
+            Err(format!("expected FIRST-LAST slice numbers, the first not after the last, such as 92-251; got {text}"))
+        }
+    }
 }
 
 /// A preset by name, else a file.
@@ -45,7 +74,7 @@ pub fn localizer(name: &str) -> Result<Localizer> {
 }
 
 pub fn run(args: &FrameArgs) -> Result<()> {
-    let localizer = localizer(&args.localizer)?;
+    let localizer = localizer(&args.fit.localizer)?;
     let progress = Progress::new();
     let shown = TerminalProgress::start(&progress);
     let (_, loaded) = dicom::open_volume(&args.scan, args.series.id(), &progress)?;
@@ -53,8 +82,7 @@ pub fn run(args: &FrameArgs) -> Result<()> {
     for w in &volume.warnings {
         eprintln!("warning: {}: {w}", args.scan.display());
     }
-    let settings = FitSettings { level: args.level, ..FitSettings::default() };
-    let found = fit(&volume, &localizer, &settings, &progress)
+    let found = fit(&volume, &localizer, &args.fit.settings(), &progress)
         .map_err(|e| anyhow!("{}: the {} localiser: {e}", args.scan.display(), localizer.name))?;
     drop(shown);
     for w in &found.warnings {

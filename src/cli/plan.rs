@@ -13,7 +13,7 @@ use twinplan::core::progress::Progress;
 use twinplan::core::registration::{Registration, RegistrationError, Settings, fit_landmarks, register};
 use twinplan::core::segmentation::step_text::point;
 use twinplan::core::stereotaxy::acpc::AcPc;
-use twinplan::core::stereotaxy::{FitSettings, PlanFrame, fit};
+use twinplan::core::stereotaxy::{PlanFrame, fit};
 
 use super::common::{ScanArg, TerminalProgress};
 
@@ -65,12 +65,8 @@ struct AnnotateArgs {
 #[derive(Args)]
 struct FrameArgs {
     plan: PathBuf,
-    /// A localiser file or the name of a preset (leksell-g-ct).
-    #[arg(long, default_value = "leksell-g-ct")]
-    localizer: String,
-    /// The level the rods are above (default: 400 on CT).
-    #[arg(long)]
-    level: Option<f64>,
+    #[command(flatten)]
+    fit: super::frame::FitArgs,
     #[command(flatten)]
     primary: ScanArg,
 }
@@ -187,11 +183,11 @@ fn annotate(args: &AnnotateArgs) -> Result<()> {
 }
 
 fn frame(args: &FrameArgs) -> Result<()> {
-    let localizer = super::frame::localizer(&args.localizer)?;
+    let localizer = super::frame::localizer(&args.fit.localizer)?;
     let progress = Progress::new();
     let shown = TerminalProgress::start(&progress);
     let opened = plan_io::open_with_scan(&args.plan, args.primary.folder(), &progress)?;
-    let settings = FitSettings { level: args.level, ..FitSettings::default() };
+    let settings = args.fit.settings();
     let found = fit(&opened.loaded.volume, &localizer, &settings, &progress).map_err(|e| {
         anyhow::anyhow!(
             "{}: the {} localiser on its scan (the plan is unchanged): {e}",
@@ -204,7 +200,7 @@ fn frame(args: &FrameArgs) -> Result<()> {
         eprintln!("warning: {w}");
     }
     let mut doc = opened.doc;
-    doc.apply(Command::SetFrame { frame: Some(PlanFrame::new(&found, &localizer)) })?;
+    doc.apply(Command::SetFrame { frame: Some(PlanFrame::new(&found, &localizer, &settings)) })?;
     plan_io::save_with(&doc, &args.plan, false).with_context(|| format!("{}", args.plan.display()))?;
     println!(
         "{}: the {} frame recorded ({} fiducials, residual mean {:.3} mm, max {:.3} mm)",

@@ -78,7 +78,8 @@ impl PlanPanel<'_> {
         // Opened when the plan gains a frame or AC-PC (a new id then), closed by the user at will.
         let header = egui::CollapsingHeader::new("Stereotaxy (frame, AC-PC)").id_salt(("stereotaxy", open));
         header.default_open(open).show(ui, |ui| {
-            super::stereotaxy_panel::stereotaxy_ui(ui, doc, chosen, tools, out);
+            let slices = study.volume.as_ref().map(|v| v.grid.dims[2]);
+            super::stereotaxy_panel::stereotaxy_ui(ui, doc, slices, chosen, tools, out);
         });
         let Some((index, t)) = chosen else {
             if paths.is_empty() {

@@ -15,36 +15,45 @@ use crate::core::stereotaxy::acpc::PRESETS;
 
 const CAUTION: Color32 = Color32::from_rgb(245, 170, 40);
 
+/// `slices`: how many the plan's scan has.
 pub fn stereotaxy_ui(
     ui: &mut egui::Ui,
     doc: &Doc,
+    slices: Option<usize>,
     chosen: Option<(usize, &Trajectory)>,
     tools: &mut Tools,
     out: &mut Vec<Intent>,
 ) {
-    frame_ui(ui, doc, chosen.map(|(_, t)| t), out);
+    frame_ui(ui, doc, slices, chosen.map(|(_, t)| t), tools, out);
     ui.separator();
     acpc_ui(ui, doc, chosen, tools, out);
 }
 
-fn frame_ui(ui: &mut egui::Ui, doc: &Doc, chosen: Option<&Trajectory>, out: &mut Vec<Intent>) {
+fn frame_ui(
+    ui: &mut egui::Ui,
+    doc: &Doc,
+    slices: Option<usize>,
+    chosen: Option<&Trajectory>,
+    tools: &mut Tools,
+    out: &mut Vec<Intent>,
+) {
     let Some(frame) = &doc.doc.frame else {
         ui.label("No frame: find its localiser on the plan's scan to give the trajectories frame coordinates.");
+        if let Some(n) = slices {
+            slice_range_ui(ui, n, &mut tools.frame_slices);
+        }
         ui.horizontal(|ui| {
             for name in Localizer::PRESETS {
                 let label = Localizer::preset(name).map_or(name.to_owned(), |l| l.name);
                 if ui.button(format!("Find the {label}")).clicked() {
-                    out.push(Intent::FitFrame(name.to_owned()));
+                    out.push(Intent::FitFrame { preset: name.to_owned(), slices: tools.frame_slices });
                 }
             }
         });
         return;
     };
-    ui.label(format!(
-        "{} frame from the {}: {} fiducials, residual mean {:.2} mm, max {:.2} mm",
-        frame.frame, frame.localizer, frame.fiducials, frame.residual_mean_mm, frame.residual_max_mm
-    ))
-    .on_hover_text(&frame.convention);
+    ui.label(format!("{} frame from the {}: {}", frame.frame, frame.localizer, frame.fit_summary()))
+        .on_hover_text(&frame.convention);
     if ui.button("Forget the frame").on_hover_text("Undo brings it back").clicked() {
         out.push(Intent::Edit(Edit::run(Command::SetFrame { frame: None })));
     }
@@ -60,6 +69,23 @@ fn frame_ui(ui: &mut egui::Ui, doc: &Doc, chosen: Option<&Trajectory>, out: &mut
         let text = RichText::new(a.describe());
         ui.label(if a.reachable { text.strong() } else { text.color(CAUTION) });
     }
+}
+
+/// "Only slices [a] to [b]": leaving out slices spoilt by artefacts, numbered as the slice views
+/// and the fit's messages number them.
+fn slice_range_ui(ui: &mut egui::Ui, n: usize, range: &mut Option<(usize, usize)>) {
+    let last = n.saturating_sub(1);
+    ui.horizontal(|ui| {
+        let mut only = range.is_some();
+        ui.checkbox(&mut only, "Only slices")
+            .on_hover_text("Leave out slices spoilt by artefacts (the frame's base, metal) that a fit names");
+        let (mut a, mut b) = range.unwrap_or((0, last));
+        ui.add_enabled(only, egui::DragValue::new(&mut a).range(0..=last));
+        ui.label("to");
+        ui.add_enabled(only, egui::DragValue::new(&mut b).range(0..=last));
+        ui.label(format!("of 0-{last}"));
+        *range = only.then_some((a.min(b), a.max(b)));
+    });
 }
 
 fn acpc_ui(

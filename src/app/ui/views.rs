@@ -367,7 +367,10 @@ fn slice(
     text(&painter, egui::pos2(rect.center().x, rect.top() + 6.0), egui::Align2::CENTER_TOP, t, gray);
     text(&painter, egui::pos2(rect.center().x, rect.bottom() - 6.0), egui::Align2::CENTER_BOTTOM, b, gray);
     let coord = ["x", "y", "z"][n];
-    let title = format!("{}  {coord} = {:.1} mm", axis.name(), view.crosshair_mm[n]);
+    let mut title = format!("{}  {coord} = {:.1} mm", axis.name(), view.crosshair_mm[n]);
+    if let Some(k) = volume.grid.slice_number(&view.crosshair_mm, n) {
+        title += &format!("  slice {k} of 0-{}", volume.grid.dims[2] - 1);
+    }
     text(&painter, rect.left_top() + egui::vec2(8.0, 8.0), egui::Align2::LEFT_TOP, &title, AXIS_COLORS[i]);
     let wl = format!("W {:.0}  L {:.0}", view.window_width, view.window_centre);
     text(&painter, rect.right_bottom() + egui::vec2(-8.0, -8.0), egui::Align2::RIGHT_BOTTOM, &wl, gray);

@@ -209,10 +209,7 @@ fn stereotaxy(doc: &PlanDocument, t: &Trajectory) -> Option<(String, Vec<String>
             if !ft.target_inside {
                 lines.push("The target lies outside the frame's coordinate range (0-200 mm).".into());
             }
-            lines.push(format!(
-                "Frame fitted from the {} on the plan's scan: {} fiducials, residual mean {:.2} mm, max {:.2} mm.",
-                f.localizer, f.fiducials, f.residual_mean_mm, f.residual_max_mm
-            ));
+            lines.push(format!("Frame fitted from the {} on the plan's scan: {}.", f.localizer, f.fit_summary()));
             if !f.convention.is_empty() {
                 lines.push(f.convention.clone());
             }

@@ -12,7 +12,7 @@
 use nalgebra::{Isometry3, Point3, Vector3};
 use serde::Serialize;
 
-use super::detect::{Dot, MAX_DOT_MM, default_level, dots};
+use super::detect::{Dot, Levels, MAX_DOT_MM, default_levels, dots};
 use super::localizer::{Localizer, NLocalizer};
 use crate::core::progress::{Cancelled, Progress};
 use crate::core::registration::landmarks;
@@ -28,15 +28,18 @@ const FINAL_MM: f64 = 2.0;
 
 #[derive(Debug, Clone)]
 pub struct FitSettings {
-    /// The level the rods are above (see [`default_level`] when `None`).
+    /// The level the rods are above (see [`default_levels`] when `None`).
     pub level: Option<f64>,
     /// The largest angle between the rods and the slices' normal the fit accepts (degrees).
     pub max_tilt_deg: f64,
+    /// Only the dots of these slices (first, last; the scan's slice numbers), when the user
+    /// leaves out slices spoilt by artefacts (the frame's base, metal); `None`: every slice.
+    pub slices: Option<(usize, usize)>,
 }
 
 impl Default for FitSettings {
     fn default() -> Self {
-        FitSettings { level: None, max_tilt_deg: 15.0 }
+        FitSettings { level: None, max_tilt_deg: 15.0, slices: None }
     }
 }
 
@@ -251,11 +254,18 @@ pub fn fit(
 ) -> Result<FrameFit, FrameError> {
     let ns = localizer.n_localizers().map_err(FrameError::Localizer)?;
     let model = Model { localizer, ns };
-    let level = settings.level.unwrap_or_else(|| default_level(volume));
-    progress.begin("Finding the localiser's rods", 1);
-    let all_dots = dots(volume, level);
-    progress.check()?;
+    let levels = settings.level.map_or_else(|| default_levels(volume), Levels::at);
     let nz = volume.grid.dims[2];
+    let (first, last) = settings.slices.unwrap_or((0, nz.saturating_sub(1)));
+    if first > last || last >= nz {
+        return Err(FrameError::NotFound(format!(
+            "slices {first}-{last} asked for, but the scan's slices are 0-{}",
+            nz.saturating_sub(1)
+        )));
+    }
+    progress.begin("Finding the localiser's rods", 1);
+    let all_dots = dots(volume, levels, first..=last);
+    progress.check()?;
     let mut by_slice: Vec<Vec<Dot>> = vec![Vec::new(); nz];
     for d in &all_dots {
         by_slice[d.slice].push(*d);
@@ -276,7 +286,7 @@ pub fn fit(
     if candidates.is_empty() {
         return Err(FrameError::NotFound(format!(
             "no slice shows two of the {} localiser's {n} N-localisers (three dots in a line, the outer two about {} mm \
-             apart): {} dots above {level} on {with_dots} of {nz} slices. Is the scan taken with this localiser, \
+             apart): {} dots above {} on {with_dots} of {nz} slices. Is the scan taken with this localiser, \
              whole, and is the level right?",
             localizer.name,
             {
@@ -286,6 +296,7 @@ pub fn fit(
                 distinct.join(" or ")
             },
             all_dots.len(),
+            levels.edge,
         )));
     }
     let mut fits: Vec<(usize, f64, Isometry3<f64>, Vec<(Triple, Label)>)> = Vec::new();
@@ -335,6 +346,7 @@ pub fn fit(
         )));
     };
     let (_, _, f, labelled) = chosen.clone();
+    unexplained(&labelled, &all)?;
     let other = good
         .iter()
         .map(|x| (x.2.rotation.to_rotation_matrix() * f.rotation.to_rotation_matrix().inverse()).angle().to_degrees())
@@ -349,6 +361,43 @@ pub fn fit(
     let mut found = summarise(&model, volume, f, &labelled, settings)?;
     found.warnings.extend(ambiguity);
     Ok(found)
+}
+
+/// A fit on one N-localiser alone, or one that leaves other N-localisers' dots unexplained, is
+/// refused: the localiser file does not describe the box scanned (or the box has moved on the
+/// frame), and a fit on part of it would put a target far from its plates wrong without showing
+/// it in the residual.
+fn unexplained(labelled: &[(Triple, Label)], all: &[Triple]) -> Result<(), FrameError> {
+    let used: std::collections::BTreeSet<usize> = labelled.iter().map(|(_, l)| l.n).collect();
+    let mut slices: Vec<usize> = labelled.iter().map(|(t, _)| t.slice).collect();
+    slices.sort_unstable();
+    slices.dedup();
+    if used.len() < 2 {
+        return Err(FrameError::Poor(format!(
+            "only one of its N-localisers fits the dots (slices {}): the others' dots lie more than {FINAL_MM} mm \
+             from where the localiser puts them. Is it this box's localiser, and is the box seated on the frame?",
+            ranges(&slices)
+        )));
+    }
+    // Dots in lines on the fitted slices that share no dot with the N-localisers the fit found.
+    let shares = |x: &Triple, y: &Triple| [x.a, x.d, x.b].iter().any(|p| [y.a, y.d, y.b].contains(p));
+    let mut spare: Vec<usize> = all
+        .iter()
+        .filter(|x| {
+            let on_slice = labelled.iter().filter(|(y, _)| y.slice == x.slice);
+            slices.binary_search(&x.slice).is_ok() && on_slice.clone().all(|(y, _)| !shares(x, y))
+        })
+        .map(|x| x.slice)
+        .collect();
+    spare.dedup();
+    if spare.len() * 10 > slices.len() {
+        return Err(FrameError::Poor(format!(
+            "on slices {}, three dots in a line that none of its N-localisers explains where the fit puts them: \
+             the box scanned has an N-localiser elsewhere than the localiser says",
+            ranges(&spare)
+        )));
+    }
+    Ok(())
 }
 
 fn rms(model: &Model, f: &Isometry3<f64>, labelled: &[(Triple, Label)]) -> f64 {
@@ -418,10 +467,11 @@ fn summarise(
             fiducials.iter().filter(|x| x.residual_mm > MAX_RESIDUAL_MM).map(|x| x.slice).collect();
         poor.dedup();
         return Err(FrameError::Poor(format!(
-            "the {} localiser fits with a residual of up to {residual_max_mm:.2} mm (mean {residual_mean_mm:.2} mm), \
-             above {MAX_RESIDUAL_MM} mm, on slices {}: the frame may have moved during the scan, or the slices are \
-             distorted",
-            localizer.name,
+            "it fits with a residual of up to {residual_max_mm:.2} mm (mean {residual_mean_mm:.2} mm), \
+             above {MAX_RESIDUAL_MM} mm, on {} {}: the frame may have moved during the scan, or the slices are \
+             distorted; if those slices hold artefacts (the frame's base, metal), fit on a range of slices without \
+             them",
+            if poor.len() == 1 { "slice" } else { "slices" },
             ranges(&poor)
         )));
     }
@@ -441,13 +491,16 @@ fn summarise(
             ranges(&partial)
         ));
     }
+    // Reaching the scan's first or last slice (not a bound the user chose).
     let nz = volume.grid.dims[2];
-    if first <= 1 || last + 2 >= nz {
+    let (lo, hi) = settings.slices.unwrap_or((0, nz - 1));
+    let (cut_first, cut_last) = (lo == 0 && first <= 1, hi + 1 == nz && last + 2 >= nz);
+    if cut_first || cut_last {
         warnings.push(format!(
             "the localiser runs off the scan ({}): the fit uses the {} slices that show it",
-            if first <= 1 && last + 2 >= nz {
+            if cut_first && cut_last {
                 "at both ends"
-            } else if first <= 1 {
+            } else if cut_first {
                 "at its first slices"
             } else {
                 "at its last slices"

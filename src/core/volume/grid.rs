@@ -204,6 +204,17 @@ impl Grid {
         })
     }
 
+    /// The number (from 0, as the frame fit names them) of the scan's own slice through `p`, for
+    /// a view across LPS axis `axis` that lies along the slices; `None` for other views and
+    /// outside the scan.
+    pub fn slice_number(&self, p: &Point3<f64>, axis: usize) -> Option<usize> {
+        if self.slice_normal()[axis].abs() < 0.999 {
+            return None;
+        }
+        let k = self.voxel_point(p)?.z;
+        (k >= -0.5 && k < self.dims[2] as f64 - 0.5).then(|| k.round() as usize)
+    }
+
     /// The unit normal of the slice planes (i × j), in LPS.
     pub fn slice_normal(&self) -> Vector3<f64> {
         let d = self.directions();
@@ -243,5 +254,20 @@ mod tests {
         let g = Grid::new([4, 4, 4], m);
         assert!((g.shear_deg() - 20.0).abs() < 1e-9);
         assert!((g.voxel_volume_mm3() - 1.0).abs() < 1e-12);
+    }
+
+    /// Axial slices 2.5 mm apart from z = -10: the axial view through z = -5.1 is slice 2; the
+    /// coronal and sagittal views cross every slice, and z = 0 lies past the last.
+    #[test]
+    fn slice_numbers_on_the_scan_axis_only() {
+        let mut m = Matrix4::identity();
+        m[(2, 2)] = 2.5;
+        m[(2, 3)] = -10.0;
+        let g = Grid::new([8, 8, 4], m);
+        let p = Point3::new(3.0, 2.0, -5.1);
+        assert_eq!(g.slice_number(&p, 2), Some(2));
+        assert_eq!(g.slice_number(&p, 0), None);
+        assert_eq!(g.slice_number(&p, 1), None);
+        assert_eq!(g.slice_number(&Point3::new(3.0, 2.0, 0.0), 2), None);
     }
 }
