@@ -10,8 +10,10 @@
 //! So a vertical approach from above is ring 90, arc 90 on either side; on the right mounting
 //! an arc below 90 enters on the patient's right and a ring below 90 tilts the entry anterior
 //! (both mirror on the left mounting). These are the formulas of the open-source planners
-//! PySisyphe and SlicerNetstim, which agree; they are tested here on hand-computed cases, and
-//! were not checked against Elekta's own documentation.
+//! PySisyphe and SlicerNetstim, which agree, and trajectoryGuide's (its `frame_angles`, on
+//! RAS-oriented frame coordinates, is the right mounting's); they are tested here on
+//! hand-computed cases and against that third form, and were not checked against Elekta's own
+//! documentation.
 
 use nalgebra::{Isometry3, Point3};
 use serde::Serialize;
@@ -142,6 +144,32 @@ mod tests {
         // From below (Z larger): the ring would pass 180 degrees, so the arc cannot be set.
         let below = arc(t, [100.0, 150.0, 150.0], Mounting::Right);
         assert!(!below.reachable && close(below.ring_deg, -45.0), "{below:?}");
+    }
+
+    /// The right mounting against trajectoryGuide's form of it, written out here from its
+    /// description: on the direction in RAS-oriented frame axes r = (-u_x, u_y, -u_z), arc =
+    /// acos(r_x) and ring = atan(r_z / r_y) folded into 0-180 degrees (90 when r_y is 0); for
+    /// entries above the target across the upper half sphere.
+    #[test]
+    fn the_right_mounting_agrees_with_a_second_form() {
+        let t = [100.0, 100.0, 100.0];
+        for a in 0..12 {
+            for b in 1..12 {
+                let (azimuth, polar) = (a as f64 * 30f64.to_radians(), b as f64 * 7.5f64.to_radians());
+                // u: unit, from the target up (Z smaller) and out.
+                let u = [polar.sin() * azimuth.cos(), polar.sin() * azimuth.sin(), -polar.cos()];
+                let entry = [t[0] + 60.0 * u[0], t[1] + 60.0 * u[1], t[2] + 60.0 * u[2]];
+                let ours = arc(t, entry, Mounting::Right);
+                let r = [-u[0], u[1], -u[2]];
+                let second_arc = r[0].acos().to_degrees();
+                let folded = if r[1] == 0.0 { 90.0 } else { (r[2] / r[1]).atan().to_degrees() };
+                let second_ring = if folded < 0.0 { folded + 180.0 } else { folded };
+                assert!(
+                    (ours.arc_deg - second_arc).abs() < 1e-9 && (ours.ring_deg - second_ring).abs() < 1e-9,
+                    "{u:?}: {ours:?} against arc {second_arc}, ring {second_ring}"
+                );
+            }
+        }
     }
 
     #[test]
