@@ -309,12 +309,50 @@ fn the_report_is_written_from_the_workstation_in_the_background() {
         let (doc, study, meshes) = (w.resource::<Doc>(), w.resource::<Study>(), w.resource::<SegmentMeshes>());
         jobs.start_report(doc, study.volume.clone().unwrap(), &meshes.shapes, out.clone(), false);
     });
-    run_until(&mut app, "the report", |w| w.resource::<Jobs>().report.is_none());
+    run_until(&mut app, "the report", |w| w.resource::<Jobs>().writing.is_none());
     let notice = app.world().resource::<Notices>().done.clone().unwrap_or_default();
     assert!(notice.contains("Wrote the report"), "{notice}");
     let bytes = std::fs::read(&out).unwrap();
     assert!(bytes.starts_with(b"%PDF-"));
     assert!(bytes.windows(20).any(|w| w == b"Biopsy, left frontal"));
+}
+
+/// File > Export segments as DICOM SEG / RT Structure Set: written in the background from the
+/// plan as it is on screen; the SEG read back holds each segment's name and voxel count.
+#[test]
+fn the_segments_are_written_as_dicom_from_the_workstation() {
+    use twinplan::core::document::dicom_out::SegmentsAs;
+    let mut app = app();
+    open_phantom(&mut app);
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, name, said) in [
+        (SegmentsAs::Segmentation, "seg.dcm", "DICOM Segmentation"),
+        (SegmentsAs::StructureSet, "rtstruct.dcm", "RT Structure Set"),
+    ] {
+        let out = dir.path().join(name);
+        app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| {
+            jobs.start_dicom_segments(&w.resource::<Doc>().doc, kind, out.clone());
+        });
+        run_until(&mut app, name, |w| w.resource::<Jobs>().writing.is_none());
+        let notice = app.world().resource::<Notices>().done.clone().unwrap_or_default();
+        assert!(notice.contains(&format!("Wrote {}", out.display())) && notice.contains(said), "{notice}");
+    }
+    let seg = twinplan::core::dicom::seg_read::read_segmentation(&dir.path().join("seg.dcm")).unwrap();
+    let doc = &app.world().resource::<Doc>().doc;
+    for (n, s) in doc.segmentation.segments.iter().enumerate() {
+        let read = &seg.segments[n];
+        let count = |labels: &[u16], label: u16| labels.iter().filter(|&&l| l == label).count();
+        assert_eq!(read.name, s.name);
+        assert_eq!(count(&seg.labels, read.number), count(&doc.segmentation.labels.labels, s.label), "{}", s.name);
+    }
+    // A name that is not a DICOM file's is refused by name, and nothing is written.
+    let wrong = dir.path().join("segments.nii");
+    app.world_mut().resource_scope(|w, mut jobs: Mut<Jobs>| {
+        jobs.start_dicom_segments(&w.resource::<Doc>().doc, SegmentsAs::Segmentation, wrong.clone());
+    });
+    run_until(&mut app, "the refusal", |w| w.resource::<Jobs>().writing.is_none());
+    let error = app.world().resource::<Notices>().error.clone().unwrap_or_default();
+    assert!(error.contains("expected a name ending in .dcm") && !wrong.exists(), "{error}");
 }
 
 #[test]

@@ -18,6 +18,7 @@ use super::sets::Stage;
 use super::study::Study;
 use super::tasks::Jobs;
 use super::tools::ClickAt;
+use crate::core::document::dicom_out::SegmentsAs;
 use crate::core::planning::SearchSettings;
 use crate::core::segmentation::Step;
 
@@ -73,6 +74,8 @@ pub enum DialogKind {
     Report {
         anonymise: bool,
     },
+    /// Where to write the plan's segments as DICOM (a Segmentation or an RT Structure Set).
+    DicomSegments(SegmentsAs),
 }
 
 /// A native file dialog runs on its own thread so the window keeps drawing.
@@ -188,6 +191,13 @@ fn file_dialog(kind: DialogKind) -> Job<Option<PathBuf>> {
                 .add_filter("HTML", &["html"])
                 .set_file_name(if anonymise { "plan-report-anonymised.pdf" } else { "plan-report.pdf" })
                 .save_file(),
+            DialogKind::DicomSegments(kind) => {
+                let (title, name) = match kind {
+                    SegmentsAs::Segmentation => ("Save the segments as a DICOM Segmentation", "segments-seg.dcm"),
+                    SegmentsAs::StructureSet => ("Save the segments as an RT Structure Set", "segments-rtstruct.dcm"),
+                };
+                d.set_title(title).add_filter("DICOM", &["dcm"]).set_file_name(name).save_file()
+            }
             DialogKind::OpenFile => d
                 .set_title("Open a DICOM file, a NIfTI or NRRD volume, or a plan")
                 .add_filter("DICOM, NIfTI, NRRD or plan", &["dcm", "json", "DCM", "IMA", "nii", "gz", "nrrd", "nhdr"])
@@ -234,6 +244,10 @@ fn poll_dialog(
             Some(v) => jobs.start_report(&doc, v, &meshes.shapes, path, anonymise),
             None => notices.error = Some("Open a scan before writing a report.".into()),
         },
+        DialogKind::DicomSegments(kind) => {
+            let path = if path.extension().is_none() { path.with_extension("dcm") } else { path };
+            jobs.start_dicom_segments(&doc.doc, kind, path);
+        }
         DialogKind::ImportLabels => match study.volume.clone() {
             Some(v) => jobs.import(&doc.doc, v, path),
             None => notices.error = Some("Open a scan before importing a label map onto it.".into()),

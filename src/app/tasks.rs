@@ -12,6 +12,7 @@ use super::notices::Notices;
 use super::sets::Stage;
 use super::study::{Fused, Study};
 use crate::core::dicom::{self, Scan, Skipped};
+use crate::core::document::dicom_out::{SegmentsAs, check_name, write_segments};
 use crate::core::document::io as plan_io;
 use crate::core::document::{Command, PlanDocument, ScanRef, SecondaryScan, StepChange, import_label_map};
 use crate::core::segmentation::{Step, WithFused};
@@ -69,8 +70,8 @@ pub struct Jobs {
     pub edit: Option<EditJob>,
     /// Saving the plan: where to, and the document as written.
     pub save: Option<Job<(PathBuf, PlanDocument)>>,
-    /// Writing the plan's report: where to.
-    pub report: Option<Job<PathBuf>>,
+    /// Writing a file from the plan (its report, its segments as DICOM): what to say when done.
+    pub writing: Option<Job<String>>,
     /// A plan that could not open because its scan has moved, until the user points to it.
     pub relink: Option<PathBuf>,
     /// A scan refused as another patient's, until the user confirms it is this one's or not.
@@ -94,12 +95,12 @@ pub fn is_plan(path: &Path) -> bool {
 }
 
 impl Jobs {
-    /// Loading, editing, saving or writing a report is under way.
+    /// Loading, editing, saving or writing a file is under way.
     pub fn busy(&self) -> bool {
         self.load.is_some()
             || self.edit.is_some()
             || self.save.is_some()
-            || self.report.is_some()
+            || self.writing.is_some()
             || self.fuse.is_some()
             || self.vesselness.is_some()
     }
@@ -240,7 +241,7 @@ impl Jobs {
         let plan = doc.path.clone().unwrap_or_else(|| PathBuf::from("(unsaved plan)"));
         let doc = doc.doc.clone();
         let scene = crate::core::planning::PlanningScene::from_shapes(&doc.segmentation, shapes);
-        self.report = Some(Job::spawn(format!("Writing the report {}", path.display()), move |progress| {
+        self.writing = Some(Job::spawn(format!("Writing the report {}", path.display()), move |progress| {
             use crate::core::report;
             let bytes = plan_io::to_json(&doc, &path).into_bytes();
             let (fused, missing) = plan_io::all_fused(&plan, &doc, &volume.grid, progress)?;
@@ -255,7 +256,26 @@ impl Jobs {
             };
             let r = report::build(&input, anonymise).map_err(|e| JobError::Failed(e.to_string()))?;
             report::write(&r, &path).map_err(|e| JobError::Failed(e.to_string()))?;
-            Ok(path)
+            Ok(format!("Wrote the report {}", path.display()))
+        }));
+    }
+
+    /// Writes the plan's segments as a DICOM Segmentation or RT Structure Set in its scan's study,
+    /// in the background: the scan's series is read again from its files for the study's
+    /// attributes and the images the object refers to.
+    pub fn start_dicom_segments(&mut self, doc: &PlanDocument, kind: SegmentsAs, path: PathBuf) {
+        let doc = doc.clone();
+        self.writing = Some(Job::spawn(format!("Writing {}", path.display()), move |progress| {
+            let failed = |e: crate::core::dicom::DicomError| JobError::Failed(e.to_string());
+            check_name(&path).map_err(failed)?;
+            let (_, loaded) = plan_io::load_series(&doc.scan, progress).map_err(failed)?;
+            let written = write_segments(&doc, &loaded.series, kind, &path).map_err(failed)?;
+            let empty = if written.empty.is_empty() {
+                String::new()
+            } else {
+                format!("; left out, having no voxels: {}", written.empty.join(", "))
+            };
+            Ok(format!("Wrote {} ({}){empty}", path.display(), written.describe()))
         }));
     }
 
@@ -402,12 +422,12 @@ fn poll_jobs(
             Err(e) => notices.error = Some(format!("The plan was not saved: {e}")),
         }
     }
-    if let Some(result) = jobs.report.as_mut().and_then(Job::poll) {
-        jobs.report = None;
+    if let Some(result) = jobs.writing.as_mut().and_then(Job::poll) {
+        let title = jobs.writing.take().map(|j| j.title).unwrap_or_default();
         match result {
-            Ok(path) => notices.done = Some(format!("Wrote the report {}", path.display())),
+            Ok(done) => notices.done = Some(done),
             Err(JobError::Cancelled) => {}
-            Err(e) => notices.error = Some(format!("The report was not written: {e}")),
+            Err(e) => notices.error = Some(format!("{title} failed: {e}")),
         }
     }
     if let Some(result) = jobs.fuse.as_mut().and_then(Job::poll) {

@@ -167,41 +167,20 @@ pub fn run(args: &ExportArgs) -> Result<()> {
 
 /// `--seg F.dcm` or `--rtstruct F.dcm`: the segments as a DICOM object in the scan's study.
 fn dicom_segments(args: &ExportArgs, file: &Path, rtstruct: bool) -> Result<()> {
-    use twinplan::core::dicom::derived::{ExportedSegment, SourceStudy, write_segmentation};
-    use twinplan::core::dicom::rtstruct::write_structure_set;
+    use twinplan::core::document::dicom_out::{SegmentsAs, check_name, write_segments};
     use twinplan::core::document::io as plan_io;
     let option = if rtstruct { "--rtstruct" } else { "--seg" };
-    if !file.extension().is_some_and(|e| e.eq_ignore_ascii_case("dcm")) {
-        anyhow::bail!("{option} {}: expected a name ending in .dcm", file.display());
-    }
+    check_name(file).with_context(|| option)?;
     let progress = Progress::new();
     let shown = TerminalProgress::start(&progress);
     let opened = plan_io::open_with_scan(&args.plan, args.scan.folder(), &progress)?;
     drop(shown);
-    let doc = &opened.doc;
-    let segments: Vec<ExportedSegment> = doc
-        .segmentation
-        .segments
-        .iter()
-        .map(|s| ExportedSegment {
-            label: s.label,
-            name: s.name.clone(),
-            category: s.category,
-            colour: doc.display_of(s.label).color,
-        })
-        .collect();
-    for s in doc.segmentation.segments.iter().filter(|s| doc.segmentation.volume_mm3(s.label) == 0.0) {
-        eprintln!("warning: {} has no voxels: left out", s.name);
+    let kind = if rtstruct { SegmentsAs::StructureSet } else { SegmentsAs::Segmentation };
+    let written = write_segments(&opened.doc, &opened.loaded.series, kind, file)?;
+    for name in &written.empty {
+        eprintln!("warning: {name} has no voxels: left out");
     }
-    let source = SourceStudy::of(&opened.loaded.series)?;
-    let (labels, series) = (&doc.segmentation.labels, &opened.loaded.series);
-    if rtstruct {
-        let contours = write_structure_set(labels, &segments, series, &source, file)?;
-        println!("wrote {} (RT Structure Set, {contours} contours)", file.display());
-    } else {
-        let frames = write_segmentation(labels, &segments, series, &source, file)?;
-        println!("wrote {} (DICOM Segmentation, {frames} frames)", file.display());
-    }
+    println!("wrote {} ({})", file.display(), written.describe());
     Ok(())
 }
 

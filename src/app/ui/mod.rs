@@ -31,6 +31,7 @@ use super::study::{FusionView, Study};
 use super::tasks::Jobs;
 use super::tools::{Hover, Tools};
 use crate::core::document::Command;
+use crate::core::document::dicom_out::SegmentsAs;
 use crate::core::document::recovery::Found;
 
 /// Frames per second, smoothed, for the diagnostics overlay.
@@ -354,6 +355,18 @@ fn menu(
                 .clicked()
             {
                 requests.push(Intent::Dialog(DialogKind::Report { anonymise: true }));
+            }
+            // DICOM objects need the plan's scan to be a DICOM series (its study, its images).
+            let dicom_scan = !doc.doc.scan.series_uid.is_empty() && !doc.doc.segmentation.segments.is_empty();
+            let why = "The plan's segments in its scan's study, for the PACS or a radiotherapy planning system \
+                       (needs a DICOM scan and segments)";
+            for (label, kind) in [
+                ("Export segments as DICOM SEG…", SegmentsAs::Segmentation),
+                ("Export segments as RT Structure Set…", SegmentsAs::StructureSet),
+            ] {
+                if ui.add_enabled(dicom_scan, egui::Button::new(label)).on_hover_text(why).clicked() {
+                    requests.push(Intent::Dialog(DialogKind::DicomSegments(kind)));
+                }
             }
             if ui.button("Save screenshot…").clicked() {
                 requests.push(Intent::Dialog(DialogKind::Screenshot));

@@ -22,7 +22,7 @@ pub fn status_ui(
         let running = load
             .or_else(|| jobs.edit.as_ref().map(|j| (&j.title, &j.progress)))
             .or_else(|| jobs.save.as_ref().map(|j| (&j.title, &j.progress)))
-            .or_else(|| jobs.report.as_ref().map(|j| (&j.title, &j.progress)))
+            .or_else(|| jobs.writing.as_ref().map(|j| (&j.title, &j.progress)))
             .or_else(|| jobs.fuse.as_ref().map(|j| (&j.title, &j.progress)))
             .or_else(|| jobs.vesselness.as_ref().map(|j| (&j.job.title, &j.job.progress)));
         if let Some((title, progress)) = running {

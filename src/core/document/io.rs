@@ -343,7 +343,8 @@ pub fn open(path: &Path, progress: &Progress) -> Result<OpenedPlan, PlanIoError>
 
 /// Loads the series a plan names: its folder is scanned once, and the series picked by its id,
 /// else by its UID (a series split on loading may be numbered differently elsewhere).
-fn load_series(
+/// The plan's scan, found again by its series under its path, and loaded.
+pub fn load_series(
     scan_ref: &ScanRef,
     progress: &Progress,
 ) -> Result<(crate::core::dicom::Scan, crate::core::dicom::Loaded), crate::core::dicom::DicomError> {

@@ -4,6 +4,7 @@
 //! (meshes, distances) are caches rebuilt from them.
 
 mod command;
+pub mod dicom_out;
 mod history;
 mod import;
 pub mod io;
