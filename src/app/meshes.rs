@@ -210,7 +210,7 @@ fn start_builds(doc: Res<Doc>, study: Res<Study>, mut meshes: ResMut<SegmentMesh
 
 /// The segment's opacity as shown: the presentation's slide while presenting, else the plan's
 /// (0 when hidden).
-fn shown_opacity(doc: &PlanDocument, presentation: &Presentation, label: u16) -> f32 {
+pub(crate) fn shown_opacity(doc: &PlanDocument, presentation: &Presentation, label: u16) -> f32 {
     presentation.opacity(label).unwrap_or_else(|| doc.shown_opacity(label))
 }
 

@@ -156,6 +156,7 @@ fn panels(
             project: &project,
             diagnostics,
             coordinates,
+            presentation: &presentation,
             slide: presentation.slide.map(|n| {
                 let views = &doc.doc.saved_views;
                 match views.get(n) {

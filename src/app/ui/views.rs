@@ -36,6 +36,8 @@ pub struct Views<'a> {
     pub coordinates: crate::core::settings::Coordinates,
     /// While presenting: the slide's caption, shown large (the arrow keys step slides then).
     pub slide: Option<String>,
+    /// The slides' opacities while presenting, which names follow as the surfaces do.
+    pub presentation: &'a crate::app::presentation::Presentation,
 }
 
 const LABEL_BG: Color32 = Color32::from_rgba_premultiplied(0, 0, 0, 170);
@@ -177,9 +179,9 @@ fn three_d(ui: &mut egui::Ui, rect: Rect, v: &mut Views, out: &mut Vec<Intent>) 
         doc.annotations.iter().map(|a| (a.point_mm, a.text.clone(), LABEL_COLOUR)).collect();
     if v.tools.show_names {
         for s in &doc.segmentation.segments {
-            let (d, Some(shape)) = (doc.display_of(s.label), v.shapes.get(&s.label)) else { continue };
-            if d.visible && d.opacity > 0.0 && doc.view.show_meshes {
-                pinned.push((shape.anchor_mm, s.name.clone(), lightened(d.color)));
+            let Some(shape) = v.shapes.get(&s.label) else { continue };
+            if crate::app::meshes::shown_opacity(doc, v.presentation, s.label) > 0.0 && doc.view.show_meshes {
+                pinned.push((shape.anchor_mm, s.name.clone(), lightened(doc.display_of(s.label).color)));
             }
         }
     }
