@@ -43,6 +43,13 @@ impl Default for FitSettings {
     }
 }
 
+impl FitSettings {
+    /// The first and last slice to fit on, of a scan of `nz` slices.
+    fn range(&self, nz: usize) -> (usize, usize) {
+        self.slices.unwrap_or((0, nz.saturating_sub(1)))
+    }
+}
+
 /// A dot used by the fit.
 #[derive(Debug, Clone, Serialize)]
 pub struct Fiducial {
@@ -256,7 +263,7 @@ pub fn fit(
     let model = Model { localizer, ns };
     let levels = settings.level.map_or_else(|| default_levels(volume), Levels::at);
     let nz = volume.grid.dims[2];
-    let (first, last) = settings.slices.unwrap_or((0, nz.saturating_sub(1)));
+    let (first, last) = settings.range(nz);
     if first > last || last >= nz {
         return Err(FrameError::NotFound(format!(
             "slices {first}-{last} asked for, but the scan's slices are 0-{}",
@@ -369,9 +376,7 @@ pub fn fit(
 /// it in the residual.
 fn unexplained(labelled: &[(Triple, Label)], all: &[Triple]) -> Result<(), FrameError> {
     let used: std::collections::BTreeSet<usize> = labelled.iter().map(|(_, l)| l.n).collect();
-    let mut slices: Vec<usize> = labelled.iter().map(|(t, _)| t.slice).collect();
-    slices.sort_unstable();
-    slices.dedup();
+    let slices = slices_of(labelled);
     if used.len() < 2 {
         return Err(FrameError::Poor(format!(
             "only one of its N-localisers fits the dots (slices {}): the others' dots lie more than {FINAL_MM} mm \
@@ -384,8 +389,8 @@ fn unexplained(labelled: &[(Triple, Label)], all: &[Triple]) -> Result<(), Frame
     let mut spare: Vec<usize> = all
         .iter()
         .filter(|x| {
-            let on_slice = labelled.iter().filter(|(y, _)| y.slice == x.slice);
-            slices.binary_search(&x.slice).is_ok() && on_slice.clone().all(|(y, _)| !shares(x, y))
+            let mut on_slice = labelled.iter().filter(|(y, _)| y.slice == x.slice);
+            slices.binary_search(&x.slice).is_ok() && on_slice.all(|(y, _)| !shares(x, y))
         })
         .map(|x| x.slice)
         .collect();
@@ -398,6 +403,14 @@ fn unexplained(labelled: &[(Triple, Label)], all: &[Triple]) -> Result<(), Frame
         )));
     }
     Ok(())
+}
+
+/// The slices the labelled triples lie on, in order, each once.
+fn slices_of(labelled: &[(Triple, Label)]) -> Vec<usize> {
+    let mut slices: Vec<usize> = labelled.iter().map(|(t, _)| t.slice).collect();
+    slices.sort_unstable();
+    slices.dedup();
+    slices
 }
 
 fn rms(model: &Model, f: &Isometry3<f64>, labelled: &[(Triple, Label)]) -> f64 {
@@ -429,9 +442,7 @@ fn summarise(
     settings: &FitSettings,
 ) -> Result<FrameFit, FrameError> {
     let localizer = model.localizer;
-    let mut slices_used: Vec<usize> = labelled.iter().map(|(t, _)| t.slice).collect();
-    slices_used.sort_unstable();
-    slices_used.dedup();
+    let slices_used = slices_of(labelled);
     if slices_used.len() < 3 {
         return Err(FrameError::NotFound(format!(
             "the {} localiser was found on {} slice(s) ({}): at least 3 are needed",
@@ -493,7 +504,7 @@ fn summarise(
     }
     // Reaching the scan's first or last slice (not a bound the user chose).
     let nz = volume.grid.dims[2];
-    let (lo, hi) = settings.slices.unwrap_or((0, nz - 1));
+    let (lo, hi) = settings.range(nz);
     let (cut_first, cut_last) = (lo == 0 && first <= 1, hi + 1 == nz && last + 2 >= nz);
     if cut_first || cut_last {
         warnings.push(format!(
